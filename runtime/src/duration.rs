@@ -1,0 +1,150 @@
+//! Go-style durations, as Kapacitor's config files and JSON use them (`"10s"`, `"1h30m"`,
+//! `"1.5h"`, `"500ms"`), held as signed nanoseconds.
+
+/// Nanoseconds per unit, longest suffix first so that `ms` wins over `m`.
+const UNITS: [(&str, i64); 8] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("μs", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
+
+/// Why a duration did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {text:?}: {reason}")]
+pub struct DurationError {
+    pub text: String,
+    pub reason: &'static str,
+}
+
+/// Parses a Go duration string into nanoseconds.
+pub fn parse_go_duration(text: &str) -> Result<i64, DurationError> {
+    let err = |reason| DurationError { text: text.to_owned(), reason };
+    let (neg, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(err("empty"));
+    }
+    let mut total: f64 = 0.0;
+    let mut exact: i128 = 0;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(err("expected a number"));
+        }
+        let num = &rest[..num_len];
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(err(if unit.is_empty() { "missing unit" } else { "unknown unit" }));
+        };
+        if num.contains('.') {
+            let v: f64 = num.parse().map_err(|_| err("bad number"))?;
+            total += v * scale as f64;
+        } else {
+            let v: i128 = num.parse().map_err(|_| err("bad number"))?;
+            exact = exact.checked_add(v * scale as i128).ok_or_else(|| err("overflow"))?;
+        }
+    }
+    let ns = exact as f64 + total;
+    if !(ns.abs() <= i64::MAX as f64) || exact > i64::MAX as i128 {
+        return Err(err("overflow"));
+    }
+    let ns = if total == 0.0 { exact as i64 } else { (exact as f64 + total).round() as i64 };
+    Ok(if neg { -ns } else { ns })
+}
+
+/// Formats nanoseconds as Go's `time.Duration.String()` does (`1h30m0s`, `10s`, `1.5ms`, `0s`).
+pub fn format_go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if u < 1_000_000_000 {
+        // Sub-second: the largest unit that keeps a non-zero integer part, with a fraction.
+        let (scale, unit) = match u {
+            0..1_000 => (1, "ns"),
+            1_000..1_000_000 => (1_000, "µs"),
+            _ => (1_000_000, "ms"),
+        };
+        out.push_str(&fraction(u, scale));
+        out.push_str(unit);
+        return out;
+    }
+    let h = u / 3_600_000_000_000;
+    let m = (u / 60_000_000_000) % 60;
+    let s_ns = u % 60_000_000_000;
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&fraction(s_ns, 1_000_000_000));
+    out.push('s');
+    out
+}
+
+fn fraction(v: u64, scale: u64) -> String {
+    let int = v / scale;
+    let frac = v % scale;
+    if frac == 0 {
+        return int.to_string();
+    }
+    let width = scale.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        let s = 1_000_000_000;
+        assert_eq!(parse_go_duration("10s"), Ok(10 * s));
+        assert_eq!(parse_go_duration("1h30m"), Ok(5400 * s));
+        assert_eq!(parse_go_duration("1.5h"), Ok(5400 * s));
+        assert_eq!(parse_go_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_go_duration("3us"), Ok(3_000));
+        assert_eq!(parse_go_duration("3µs"), Ok(3_000));
+        assert_eq!(parse_go_duration("-2m"), Ok(-120 * s));
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        for bad in ["", "10", "s", "10x", "1d", "1..5s", "99999999999999999999h"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_like_go() {
+        let s = 1_000_000_000;
+        assert_eq!(format_go_duration(0), "0s");
+        assert_eq!(format_go_duration(10 * s), "10s");
+        assert_eq!(format_go_duration(5400 * s), "1h30m0s");
+        assert_eq!(format_go_duration(61 * s + 500_000_000), "1m1.5s");
+        assert_eq!(format_go_duration(1_500_000), "1.5ms");
+        assert_eq!(format_go_duration(1_000), "1µs");
+        assert_eq!(format_go_duration(-s), "-1s");
+        for ns in [1, 999, 1_000_001, 7 * s, 86_400 * s + 3] {
+            assert_eq!(parse_go_duration(&format_go_duration(ns)), Ok(ns));
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Farad's engine library: everything that turns written points into task results, without any I/O.
+//!
+//! - [`model`]: the data every node sees — [`model::Point`], [`model::Batch`], [`model::GroupKey`],
+//!   interned [`model::Name`]s and shared [`model::Series`].
+//! - [`lineproto`]: InfluxDB line protocol in, with InfluxDB 1.x's partial-write semantics.
+//! - [`duration`]: Go-style durations (`1h30m`, `10s`) as config and TICKscript use them.
+//!
+//! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own;
+//! servers, storage and clocks belong to `host/`.
+
+pub mod duration;
+pub mod lineproto;
+pub mod model;
