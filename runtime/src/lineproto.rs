@@ -261,7 +261,12 @@ fn reason(e: &lp::Error, line: &str) -> String {
         DuplicateTag { tag_key } => format!("duplicate tags: \"{tag_key}\" is repeated"),
         EndsWithBackslash => e.to_string(),
         CannotParseEntireLine { trailing_content } => {
-            format!("bad timestamp or trailing content '{}'", quote(trailing_content))
+            let before = &line[..line.len().saturating_sub(trailing_content.len())];
+            if before.ends_with(' ') {
+                format!("bad timestamp '{}'", quote(trailing_content))
+            } else {
+                format!("invalid field value: unexpected '{}'", quote(trailing_content))
+            }
         }
         _ => diagnose(line),
     }
@@ -449,7 +454,7 @@ mod tests {
         assert!(reasons[2].contains("bad timestamp"), "{}", reasons[2]);
         assert!(reasons[3].starts_with("time outside range"), "{}", reasons[3]);
         assert_eq!(reasons[4], "missing tag value");
-        assert!(reasons[5].contains("invalid number"), "{}", reasons[5]);
+        assert!(reasons[5].contains("invalid field value"), "{}", reasons[5]);
         assert!(reasons[6].contains("\"time\""), "{}", reasons[6]);
         let msg = out.message().unwrap();
         assert!(msg.starts_with("partial write: 7 of 9 lines rejected\nunable to parse 'cpu': missing fields (line 2)"), "{msg}");
