@@ -261,9 +261,8 @@ fn reason(e: &lp::Error, line: &str) -> String {
         DuplicateTag { tag_key } => format!("duplicate tags: \"{tag_key}\" is repeated"),
         EndsWithBackslash => e.to_string(),
         CannotParseEntireLine { trailing_content } => {
-            let before = &line[..line.len().saturating_sub(trailing_content.len())];
-            if before.ends_with(' ') {
-                format!("bad timestamp '{}'", quote(trailing_content))
+            if trailing_content.starts_with(' ') {
+                format!("bad timestamp '{}'", quote(trailing_content.trim_start()))
             } else {
                 format!("invalid field value: unexpected '{}'", quote(trailing_content))
             }
