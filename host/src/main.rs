@@ -1,1 +1,77 @@
-fn main(){}
+//! `farad`: the daemon (`farad serve`) and its command-line tools. Dispatch only.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use farad::{config, logging, server};
+
+#[derive(Parser)]
+#[command(name = "farad", version, about = "Stream processing and alerting, a drop-in for Kapacitor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Serve {
+        /// Config file (Kapacitor's format); also $KAPACITOR_CONFIG_PATH. Without one, built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Log level, overriding the config: debug, info, warn, error, off.
+        #[arg(long = "log-level")]
+        log_level: Option<String>,
+    },
+    /// Print the configuration (the defaults, or a file with environment overrides applied).
+    Config {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the version.
+    Version,
+}
+
+/// Go's flag package accepts `-config`; clap wants `--config`. Rewrite single-dash long flags.
+fn go_style_args() -> Vec<String> {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            let long = a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
+            if i > 0 && long && a[1..].chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os("KAPACITOR_CONFIG_PATH").filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse_from(go_style_args());
+    match cli.command {
+        Command::Serve { config, log_level } => {
+            let mut config = config::Config::load(config_path(config).as_deref())?;
+            if let Some(l) = log_level {
+                config.logging.level = l;
+            }
+            let level = logging::init(&config.logging)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(server::serve(config, level))
+        }
+        Command::Config { config } => {
+            let config = config::Config::load(config_path(config).as_deref())?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Version => {
+            println!("Farad {} (Kapacitor API 1.5 compatible)", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}

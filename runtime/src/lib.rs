@@ -4,6 +4,7 @@
 //!   interned [`model::Name`]s and shared [`model::Series`].
 //! - [`lineproto`]: InfluxDB line protocol in, with InfluxDB 1.x's partial-write semantics.
 //! - [`duration`]: Go-style durations (`1h30m`, `10s`) as config and TICKscript use them.
+//! - [`time`]: RFC 3339 timestamps as Kapacitor's JSON writes them.
 //!
 //! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own;
 //! servers, storage and clocks belong to `host/`.
@@ -11,3 +12,4 @@
 pub mod duration;
 pub mod lineproto;
 pub mod model;
+pub mod time;

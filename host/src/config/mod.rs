@@ -1,0 +1,193 @@
+//! The daemon's configuration: Kapacitor's `kapacitor.conf` format, built-in defaults, and
+//! `KAPACITOR_<SECTION>_<KEY>` environment overrides.
+//!
+//! Loading goes file → typed [`Config`] (TOML errors carry line and column) → environment
+//! overrides → typed again. Sections Farad does not implement yet are kept and reported, so an
+//! existing `kapacitor.conf` loads unchanged.
+
+mod duration;
+mod env;
+mod sections;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+pub use duration::GoDuration;
+pub use sections::{
+    ConfigOverride, Http, Load, Logging, Replay, Storage, TaskSection, Udp,
+};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct Config {
+    pub hostname: String,
+    #[serde(rename = "data_dir")]
+    pub data_dir: PathBuf,
+    pub skip_config_overrides: bool,
+    pub default_retention_policy: String,
+    pub http: Http,
+    pub logging: Logging,
+    pub storage: Storage,
+    pub replay: Replay,
+    pub task: TaskSection,
+    pub load: Load,
+    pub config_override: ConfigOverride,
+    pub udp: Vec<Udp>,
+    /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, toml::Value>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            hostname: "localhost".into(),
+            data_dir: PathBuf::from("./data"),
+            skip_config_overrides: false,
+            default_retention_policy: String::new(),
+            http: Http::default(),
+            logging: Logging::default(),
+            storage: Storage::default(),
+            replay: Replay::default(),
+            task: TaskSection::default(),
+            load: Load::default(),
+            config_override: ConfigOverride::default(),
+            udp: Vec::new(),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (or the defaults without one) and applies the environment's overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("reading config file {}", p.display()))?,
+            None => String::new(),
+        };
+        let name = path.map_or_else(|| "defaults".to_owned(), |p| p.display().to_string());
+        Config::parse(&text, &name, &env)
+    }
+
+    /// Parses config text (named `source` in errors) and applies `env` overrides.
+    pub fn parse(text: &str, source: &str, env: &[(String, String)]) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+        let config = env::apply(config, env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The defaults as a config file, as `farad config` prints them.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config always serializes")
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.http.validate()?;
+        for (i, u) in self.udp.iter().enumerate() {
+            u.validate().with_context(|| format!("[[udp]] #{i}"))?;
+        }
+        if self.hostname.is_empty() {
+            bail!("hostname must not be empty");
+        }
+        Ok(())
+    }
+
+    /// Sections present in the file that Farad ignores for now.
+    pub fn unsupported_sections(&self) -> impl Iterator<Item = &str> {
+        self.other.keys().map(String::as_str)
+    }
+
+    /// Where the embedded store lives.
+    pub fn store_path(&self) -> PathBuf {
+        if self.storage.boltdb.as_os_str().is_empty() {
+            self.data_dir.join("farad.redb")
+        } else {
+            self.storage.boltdb.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip() {
+        let c = Config::default();
+        let again = Config::parse(&c.to_toml(), "t", &[]).unwrap();
+        assert_eq!(again.http.bind_address, "127.0.0.1:9092");
+        assert_eq!(again.data_dir, PathBuf::from("./data"));
+        assert_eq!(again.store_path(), PathBuf::from("./data/farad.redb"));
+    }
+
+    #[test]
+    fn kapacitor_file_with_unknown_sections_loads() {
+        let text = r##"
+hostname = "box"
+data_dir = "/tmp/x"
+[http]
+  bind-address = ":9999"
+  log-enabled = false
+[logging]
+  level = "DEBUG"
+[[udp]]
+  enabled = true
+  bind-address = "127.0.0.1:9100"
+  database = "db"
+  retention-policy = "rp"
+[slack]
+  enabled = false
+  channel = "#alerts"
+"##;
+        let c = Config::parse(text, "t", &[]).unwrap();
+        assert_eq!(c.hostname, "box");
+        assert_eq!(c.http.bind_address, ":9999");
+        assert!(!c.http.log_enabled);
+        assert_eq!(c.udp.len(), 1);
+        assert_eq!(c.udp[0].database, "db");
+        assert_eq!(c.unsupported_sections().collect::<Vec<_>>(), ["slack"]);
+    }
+
+    #[test]
+    fn errors_have_locations() {
+        let err = Config::parse("[http]\n  bind-adress = \"x\"\n", "my.conf", &[]).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("my.conf") && msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("bind-adress"), "{msg}");
+        let err = Config::parse("[http]\n log-enabled = \"yes\"\n", "c", &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+        let err = Config::parse("[http]\nbind-address = \"nope\"\n", "c", &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("bind address"), "{err:#}");
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let env = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let vars = [
+            env("KAPACITOR_HTTP_BIND_ADDRESS", "127.0.0.1:1234"),
+            env("KAPACITOR_HOSTNAME", "envhost"),
+            env("KAPACITOR_HTTP_LOG_ENABLED", "false"),
+            env("KAPACITOR_LOGGING_LEVEL", "WARN"),
+            env("KAPACITOR_UDP_0_DATABASE", "fromenv"),
+            env("KAPACITOR_HTTP_SHUTDOWN_TIMEOUT", "3s"),
+            env("UNRELATED", "x"),
+        ];
+        let c = Config::parse("[[udp]]\ndatabase = \"x\"\nbind-address = \":9100\"\n", "t", &vars).unwrap();
+        assert_eq!(c.http.bind_address, "127.0.0.1:1234");
+        assert_eq!(c.hostname, "envhost");
+        assert!(!c.http.log_enabled);
+        assert_eq!(c.logging.level, "WARN");
+        assert_eq!(c.udp[0].database, "fromenv");
+        assert_eq!(c.http.shutdown_timeout.0, 3_000_000_000);
+        let bad = [env("KAPACITOR_HTTP_LOG_ENABLED", "maybe")];
+        let err = Config::parse("", "t", &bad).unwrap_err();
+        assert!(format!("{err:#}").contains("KAPACITOR_HTTP_LOG_ENABLED"), "{err:#}");
+    }
+}

@@ -1,0 +1,191 @@
+//! One struct per config section, with Kapacitor's keys and Farad's defaults.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::GoDuration;
+
+/// `[http]`: the API server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Http {
+    pub bind_address: String,
+    pub auth_enabled: bool,
+    pub log_enabled: bool,
+    pub write_tracing: bool,
+    pub pprof_enabled: bool,
+    pub https_enabled: bool,
+    pub https_certificate: String,
+    pub https_private_key: String,
+    pub shutdown_timeout: GoDuration,
+    pub shared_secret: String,
+    /// Largest accepted write body, after gzip decoding (Farad's; InfluxDB's default too).
+    pub max_body_size: u64,
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http {
+            bind_address: "127.0.0.1:9092".into(),
+            auth_enabled: false,
+            log_enabled: true,
+            write_tracing: false,
+            pprof_enabled: false,
+            https_enabled: false,
+            https_certificate: "/etc/ssl/kapacitor.pem".into(),
+            https_private_key: String::new(),
+            shutdown_timeout: GoDuration(10_000_000_000),
+            shared_secret: String::new(),
+            max_body_size: 25_000_000,
+        }
+    }
+}
+
+impl Http {
+    pub(super) fn validate(&self) -> Result<()> {
+        validate_bind(&self.bind_address, "http")
+    }
+
+    /// The bind address with Go's empty host (`:9092`) meaning all interfaces.
+    pub fn socket_addr(&self) -> Result<std::net::SocketAddr> {
+        socket_addr(&self.bind_address)
+    }
+}
+
+fn socket_addr(addr: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let full = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_owned() };
+    match full.to_socket_addrs()?.next() {
+        Some(a) => Ok(a),
+        None => bail!("bind address {addr:?} resolves to nothing"),
+    }
+}
+
+fn validate_bind(addr: &str, section: &str) -> Result<()> {
+    let Some((_, port)) = addr.rsplit_once(':') else {
+        bail!("invalid {section} bind address {addr:?}: expected host:port");
+    };
+    match port.parse::<u16>() {
+        Ok(_) => Ok(()),
+        Err(_) => bail!("invalid {section} bind address {addr:?}: bad port {port:?}"),
+    }
+}
+
+/// `[logging]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Logging {
+    /// `STDERR`, `STDOUT` or a file path.
+    pub file: String,
+    /// `DEBUG`, `INFO`, `WARN`, `ERROR` or `OFF`.
+    pub level: String,
+}
+
+impl Default for Logging {
+    fn default() -> Logging {
+        Logging { file: "STDERR".into(), level: "INFO".into() }
+    }
+}
+
+/// `[storage]`: the embedded store. Kapacitor's key name is kept; an empty path means
+/// `<data_dir>/farad.redb`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Storage {
+    pub boltdb: PathBuf,
+}
+
+/// `[replay]`: where recordings are kept (empty: `<data_dir>/replay`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Replay {
+    pub dir: PathBuf,
+}
+
+/// `[task]`: Kapacitor's deprecated task section, accepted for compatibility.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TaskSection {
+    pub dir: PathBuf,
+    pub snapshot_interval: GoDuration,
+}
+
+impl Default for TaskSection {
+    fn default() -> TaskSection {
+        TaskSection { dir: PathBuf::new(), snapshot_interval: GoDuration(60_000_000_000) }
+    }
+}
+
+/// `[load]`: tasks, templates and handlers loaded from files at start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Load {
+    pub enabled: bool,
+    pub dir: PathBuf,
+}
+
+/// `[config-override]`: whether `/kapacitor/v1/config` may change settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConfigOverride {
+    pub enabled: bool,
+}
+
+impl Default for ConfigOverride {
+    fn default() -> ConfigOverride {
+        ConfigOverride { enabled: true }
+    }
+}
+
+/// `[[udp]]`: a line-protocol listener writing into one database and retention policy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Udp {
+    pub enabled: bool,
+    pub bind_address: String,
+    pub database: String,
+    pub retention_policy: String,
+    /// Socket receive buffer in bytes (0: the system's).
+    pub read_buffer: usize,
+    /// Kapacitor's packet queue length; kept for compatibility.
+    pub buffer: usize,
+    /// Timestamp precision of the packets (`n`, `u`, `ms`, `s`, `m`, `h`).
+    pub precision: String,
+}
+
+impl Default for Udp {
+    fn default() -> Udp {
+        Udp {
+            enabled: false,
+            bind_address: String::new(),
+            database: String::new(),
+            retention_policy: String::new(),
+            read_buffer: 0,
+            buffer: 1000,
+            precision: String::new(),
+        }
+    }
+}
+
+impl Udp {
+    pub(super) fn validate(&self) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        validate_bind(&self.bind_address, "udp")?;
+        if self.database.is_empty() {
+            bail!("udp listener on {} needs a database", self.bind_address);
+        }
+        if farad_runtime::lineproto::Precision::parse(&self.precision).is_none() {
+            bail!("udp listener on {}: unknown precision {:?}", self.bind_address, self.precision);
+        }
+        Ok(())
+    }
+
+    /// The socket address to bind.
+    pub fn socket_addr(&self) -> Result<std::net::SocketAddr> {
+        socket_addr(&self.bind_address)
+    }
+}

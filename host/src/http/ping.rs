@@ -1,0 +1,39 @@
+//! `GET/HEAD /kapacitor/v1/ping` and `POST /kapacitor/v1/loglevel`.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::Reply;
+
+use super::error::{ApiError, respond};
+use super::{BASE, with_state};
+use crate::server::State;
+
+#[derive(Deserialize)]
+struct LevelBody {
+    level: String,
+}
+
+pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let ping = warp::path!("kapacitor" / "v1" / "ping")
+        .and(warp::get().or(warp::head()).unify())
+        .map(|| StatusCode::NO_CONTENT.into_response());
+    let level = warp::path!("kapacitor" / "v1" / "loglevel")
+        .and(warp::post())
+        .and(with_state(state))
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::bytes())
+        .map(|state: Arc<State>, body: bytes::Bytes| {
+            respond((|| {
+                let b: LevelBody = serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+                state.log_level.set(&b.level).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                tracing::info!(level = b.level, "log level changed");
+                Ok(StatusCode::NO_CONTENT.into_response())
+            })())
+        });
+    let _ = BASE;
+    ping.or(level).unify()
+}

@@ -1,0 +1,162 @@
+//! `/kapacitor/v1/tasks`: task definitions, stored durably.
+//!
+//! Tasks are kept as Kapacitor's JSON describes them. Running them is the engine's part and
+//! arrives with it; until then a task is stored, listed, shown and deleted, and reports
+//! `"executing": false`.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::Reply;
+
+use super::error::{ApiError, ApiResult, respond};
+use super::with_state;
+use crate::server::State;
+use crate::store::{self, DbRp, TaskRecord, TaskStatus, TaskType};
+
+const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CreateTask {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    template_id: String,
+    #[serde(rename = "type")]
+    kind: Option<TaskType>,
+    #[serde(default)]
+    dbrps: Vec<DbRp>,
+    #[serde(default)]
+    script: String,
+    #[serde(default)]
+    status: Option<TaskStatus>,
+    #[serde(default)]
+    vars: serde_json::Map<String, Value>,
+}
+
+pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let list = warp::path!("kapacitor" / "v1" / "tasks")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(|s: Arc<State>| blocking(move || list(&s)));
+    let create = warp::path!("kapacitor" / "v1" / "tasks")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(warp::body::content_length_limit(MAX_BODY))
+        .and(warp::body::bytes())
+        .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || create(&s, &body)));
+    let get = warp::path!("kapacitor" / "v1" / "tasks" / String)
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(|id: String, s: Arc<State>| blocking(move || get(&s, &id)));
+    let delete = warp::path!("kapacitor" / "v1" / "tasks" / String)
+        .and(warp::delete())
+        .and(with_state(state))
+        .then(|id: String, s: Arc<State>| blocking(move || delete(&s, &id)));
+    list.or(create).unify().or(get).unify().or(delete).unify()
+}
+
+/// Runs a store-touching handler off the async workers.
+async fn blocking(f: impl FnOnce() -> ApiResult + Send + 'static) -> warp::reply::Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => respond(r),
+        Err(e) => respond(Err(ApiError::internal(anyhow::anyhow!("handler panicked: {e}")))),
+    }
+}
+
+fn task_json(t: &TaskRecord) -> Value {
+    json!({
+        "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", t.id)},
+        "id": t.id,
+        "template-id": t.template_id,
+        "type": t.kind,
+        "dbrps": t.dbrps,
+        "script": t.script,
+        "vars": t.vars,
+        "dot": "",
+        "status": t.status,
+        "executing": false,
+        "error": "",
+        "stats": {},
+        "created": t.created,
+        "modified": t.modified,
+        "last-enabled": t.last_enabled,
+    })
+}
+
+fn list(state: &State) -> ApiResult {
+    let tasks = state.store.list(&store::TASKS).map_err(ApiError::internal)?;
+    let tasks: Vec<Value> = tasks.iter().map(|(_, t)| task_json(t)).collect();
+    Ok(warp::reply::json(&json!({ "tasks": tasks })).into_response())
+}
+
+fn get(state: &State, id: &str) -> ApiResult {
+    match state.store.get(&store::TASKS, id).map_err(ApiError::internal)? {
+        Some(t) => Ok(warp::reply::json(&task_json(&t)).into_response()),
+        None => Err(ApiError::not_found(format!("no task exists with id {id:?}"))),
+    }
+}
+
+fn delete(state: &State, id: &str) -> ApiResult {
+    state.store.delete(&store::TASKS, id).map_err(ApiError::internal)?;
+    state.refresh_task_counts();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn create(state: &State, body: &[u8]) -> ApiResult {
+    let req: CreateTask = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let id = if req.id.is_empty() { uuid_like() } else { req.id };
+    if !valid_id(&id) {
+        return Err(ApiError::bad_request(format!(
+            "task ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
+        )));
+    }
+    if req.template_id.is_empty() && req.script.is_empty() {
+        return Err(ApiError::bad_request("must provide TICKscript or template-id"));
+    }
+    let Some(kind) = req.kind else {
+        return Err(ApiError::bad_request("must provide task type"));
+    };
+    if req.dbrps.is_empty() && !req.script.contains("dbrp") {
+        return Err(ApiError::bad_request("must provide at least one database and retention policy"));
+    }
+    let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
+    let status = req.status.unwrap_or(TaskStatus::Disabled);
+    let rec = TaskRecord {
+        id: id.clone(),
+        template_id: req.template_id,
+        kind,
+        dbrps: req.dbrps,
+        script: req.script,
+        vars: req.vars,
+        status,
+        created: now.clone(),
+        modified: now.clone(),
+        last_enabled: if status == TaskStatus::Enabled { now } else { String::new() },
+    };
+    if !state.store.insert_new(&store::TASKS, &id, &rec).map_err(ApiError::internal)? {
+        return Err(ApiError::bad_request(format!("task {id} already exists")));
+    }
+    state.refresh_task_counts();
+    Ok(warp::reply::json(&task_json(&rec)).into_response())
+}
+
+/// Kapacitor's id rule: letters, digits, `-`, `.`, `_`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::RandomState::default().build_hasher();
+    h.write_i64(crate::server::now_ns());
+    let a = h.finish();
+    let mut h2 = foldhash::fast::RandomState::default().build_hasher();
+    h2.write_u64(a);
+    let b = h2.finish();
+    format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & 0xffff_ffff_ffff)
+}

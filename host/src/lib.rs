@@ -1,0 +1,15 @@
+//! The Farad daemon as a library: configuration, the HTTP API, storage and inputs.
+//! `main.rs` dispatches the command line to it; end-to-end tests drive the binary.
+//!
+//! Invariants: all I/O lives here, none in `farad-runtime`; [`store`] is the only module that
+//! touches redb; [`http`] is the only one that knows warp.
+
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod logging;
+pub mod server;
+pub mod store;
+
+/// Version reported in `X-Kapacitor-Version` and `debug/vars`.
+pub const VERSION: &str = concat!("farad-", env!("CARGO_PKG_VERSION"));

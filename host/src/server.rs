@@ -1,0 +1,144 @@
+//! `farad serve`: opens the store, binds the inputs, serves the API, shuts down cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::ingest::{Ingest, udp};
+use crate::logging::LevelHandle;
+use crate::store::{self, Store, TaskStatus};
+
+/// Identity of this server, kept in the store so that it survives restarts.
+pub struct Ids {
+    pub cluster_id: String,
+    pub server_id: String,
+}
+
+/// Everything the API handlers share.
+pub struct State {
+    pub config: Config,
+    pub store: Store,
+    pub ingest: Arc<Ingest>,
+    pub ids: Ids,
+    pub log_level: LevelHandle,
+    pub started: Instant,
+    pub bound_http: SocketAddr,
+    pub udp: Vec<Arc<udp::UdpStats>>,
+    num_tasks: AtomicU64,
+    num_enabled: AtomicU64,
+}
+
+impl State {
+    /// Task counts for `debug/vars`.
+    pub fn task_counts(&self) -> (u64, u64) {
+        (self.num_tasks.load(Relaxed), self.num_enabled.load(Relaxed))
+    }
+
+    /// Recounts tasks after a change.
+    pub fn refresh_task_counts(&self) {
+        match self.store.list(&store::TASKS) {
+            Ok(tasks) => {
+                let enabled = tasks.iter().filter(|(_, t)| t.status == TaskStatus::Enabled).count();
+                self.num_tasks.store(tasks.len() as u64, Relaxed);
+                self.num_enabled.store(enabled as u64, Relaxed);
+            }
+            Err(error) => tracing::error!(error = format!("{error:#}"), "counting tasks"),
+        }
+    }
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
+    for section in config.unsupported_sections() {
+        tracing::warn!(section, "config section is not supported yet; ignored");
+    }
+    let store_path = config.store_path();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_path)).await??;
+    let ids = Ids {
+        cluster_id: store.meta_or_insert("cluster_id", new_id)?,
+        server_id: store.meta_or_insert("server_id", new_id)?,
+    };
+    let ingest = Arc::new(Ingest::new(&config.default_retention_policy));
+
+    let mut udp_stats = Vec::new();
+    let mut udp_tasks = Vec::new();
+    for u in config.udp.iter().filter(|u| u.enabled) {
+        let (stats, fut) = udp::bind(u, ingest.clone(), now_ns).await?;
+        udp_stats.push(stats);
+        udp_tasks.push(tokio::spawn(fut));
+    }
+
+    let addr = config.http.socket_addr()?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding http listener {addr}"))?;
+    let bound = listener.local_addr()?;
+    let shutdown_timeout = config.http.shutdown_timeout.to_std();
+    let state = Arc::new(State {
+        config,
+        store,
+        ingest,
+        ids,
+        log_level,
+        started: Instant::now(),
+        bound_http: bound,
+        udp: udp_stats,
+        num_tasks: AtomicU64::new(0),
+        num_enabled: AtomicU64::new(0),
+    });
+    state.refresh_task_counts();
+
+    // Printed on stdout so that scripts and tests can find an OS-assigned port.
+    println!("farad listening on http://{bound}");
+    tracing::info!(addr = %bound, version = crate::VERSION, "farad started");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = warp::serve(crate::http::routes(state.clone()))
+        .incoming(listener)
+        .graceful(async {
+            stop_rx.await.ok();
+        })
+        .run();
+    let server = tokio::spawn(server);
+
+    signal().await;
+    tracing::info!("shutting down");
+    stop_tx.send(()).ok();
+    for t in udp_tasks {
+        t.abort();
+    }
+    if tokio::time::timeout(shutdown_timeout, server).await.is_err() {
+        tracing::warn!("open connections did not finish within the shutdown timeout");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::RandomState::default().build_hasher();
+    h.write_i64(now_ns());
+    h.write_u32(std::process::id());
+    let a = h.finish();
+    let b = a.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
+    format!("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, (b >> 48) | 0x8000, b & 0xffff_ffff_ffff)
+}
