@@ -10,8 +10,10 @@ use crate::config::Logging;
 /// Changes the log level of a running daemon (`POST /kapacitor/v1/loglevel`).
 #[derive(Clone)]
 pub struct LevelHandle {
-    set: Arc<dyn Fn(&str) -> Result<()> + Send + Sync>,
+    set: Arc<SetLevel>,
 }
+
+type SetLevel = dyn Fn(&str) -> Result<()> + Send + Sync;
 
 impl LevelHandle {
     /// Sets the level: `debug`, `info`, `warn`, `error` or `off`, in any case.

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use farad::{config, logging, server};
 
 #[derive(Parser)]
-#[command(name = "farad", version, about = "Stream processing and alerting, a drop-in for Kapacitor")]
+#[command(
+    name = "farad",
+    version,
+    about = "Stream processing and alerting, a drop-in for Kapacitor"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +43,13 @@ fn go_style_args() -> Vec<String> {
         .enumerate()
         .map(|(i, a)| {
             let long = a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
-            if i > 0 && long && a[1..].chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+            if i > 0
+                && long
+                && a[1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+            {
                 format!("-{a}")
             } else {
                 a
@@ -49,7 +59,11 @@ fn go_style_args() -> Vec<String> {
 }
 
 fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
-    flag.or_else(|| std::env::var_os("KAPACITOR_CONFIG_PATH").filter(|v| !v.is_empty()).map(PathBuf::from))
+    flag.or_else(|| {
+        std::env::var_os("KAPACITOR_CONFIG_PATH")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 fn main() -> Result<()> {
@@ -61,7 +75,9 @@ fn main() -> Result<()> {
                 config.logging.level = l;
             }
             let level = logging::init(&config.logging)?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(server::serve(config, level))
         }
         Command::Config { config } => {
@@ -70,7 +86,10 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Version => {
-            println!("Farad {} (Kapacitor API 1.5 compatible)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "Farad {} (Kapacitor API 1.5 compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
             Ok(())
         }
     }

@@ -43,7 +43,10 @@ impl State {
     pub fn refresh_task_counts(&self) {
         match self.store.list(&store::TASKS) {
             Ok(tasks) => {
-                let enabled = tasks.iter().filter(|(_, t)| t.status == TaskStatus::Enabled).count();
+                let enabled = tasks
+                    .iter()
+                    .filter(|(_, t)| t.status == TaskStatus::Enabled)
+                    .count();
                 self.num_tasks.store(tasks.len() as u64, Relaxed);
                 self.num_enabled.store(enabled as u64, Relaxed);
             }
@@ -81,7 +84,9 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     }
 
     let addr = config.http.socket_addr()?;
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding http listener {addr}"))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding http listener {addr}"))?;
     let bound = listener.local_addr()?;
     let shutdown_timeout = config.http.shutdown_timeout.to_std();
     let state = Arc::new(State {
@@ -117,7 +122,10 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     for t in udp_tasks {
         t.abort();
     }
-    if tokio::time::timeout(shutdown_timeout, server).await.is_err() {
+    if tokio::time::timeout(shutdown_timeout, server)
+        .await
+        .is_err()
+    {
         tracing::warn!("open connections did not finish within the shutdown timeout");
     }
     tracing::info!("stopped");
@@ -140,5 +148,12 @@ fn new_id() -> String {
     h.write_u32(std::process::id());
     let a = h.finish();
     let b = a.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
-    format!("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, (b >> 48) | 0x8000, b & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        (b >> 48) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
 }

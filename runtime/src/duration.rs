@@ -23,7 +23,10 @@ pub struct DurationError {
 
 /// Parses a Go duration string into nanoseconds.
 pub fn parse_go_duration(text: &str) -> Result<i64, DurationError> {
-    let err = |reason| DurationError { text: text.to_owned(), reason };
+    let err = |reason| DurationError {
+        text: text.to_owned(),
+        reason,
+    };
     let (neg, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -38,31 +41,45 @@ pub fn parse_go_duration(text: &str) -> Result<i64, DurationError> {
     let mut total: f64 = 0.0;
     let mut exact: i128 = 0;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(err("expected a number"));
         }
         let num = &rest[..num_len];
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
-            return Err(err(if unit.is_empty() { "missing unit" } else { "unknown unit" }));
+            return Err(err(if unit.is_empty() {
+                "missing unit"
+            } else {
+                "unknown unit"
+            }));
         };
         if num.contains('.') {
             let v: f64 = num.parse().map_err(|_| err("bad number"))?;
             total += v * scale as f64;
         } else {
             let v: i128 = num.parse().map_err(|_| err("bad number"))?;
-            exact = exact.checked_add(v * scale as i128).ok_or_else(|| err("overflow"))?;
+            exact = exact
+                .checked_add(v * scale as i128)
+                .ok_or_else(|| err("overflow"))?;
         }
     }
     let ns = exact as f64 + total;
-    if !(ns.abs() <= i64::MAX as f64) || exact > i64::MAX as i128 {
+    if ns.is_nan() || ns.abs() > i64::MAX as f64 || exact > i64::MAX as i128 {
         return Err(err("overflow"));
     }
-    let ns = if total == 0.0 { exact as i64 } else { (exact as f64 + total).round() as i64 };
+    let ns = if total == 0.0 {
+        exact as i64
+    } else {
+        (exact as f64 + total).round() as i64
+    };
     Ok(if neg { -ns } else { ns })
 }
 

@@ -72,7 +72,11 @@ pub struct LineError {
 
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unable to parse '{}': {} (line {})", self.text, self.reason, self.line)
+        write!(
+            f,
+            "unable to parse '{}': {} (line {})",
+            self.text, self.reason, self.line
+        )
     }
 }
 
@@ -103,7 +107,11 @@ impl Outcome {
         let mut msg = if self.rejected == self.accepted + self.rejected {
             String::new()
         } else {
-            format!("partial write: {} of {} lines rejected\n", self.rejected, self.accepted + self.rejected)
+            format!(
+                "partial write: {} of {} lines rejected\n",
+                self.rejected,
+                self.accepted + self.rejected
+            )
         };
         msg.push_str(&first.to_string());
         for e in &self.errors[1..] {
@@ -111,7 +119,10 @@ impl Outcome {
             msg.push_str(&e.to_string());
         }
         if self.rejected > self.errors.len() {
-            msg.push_str(&format!("\n(and {} more)", self.rejected - self.errors.len()));
+            msg.push_str(&format!(
+                "\n(and {} more)",
+                self.rejected - self.errors.len()
+            ));
         }
         Some(msg)
     }
@@ -119,7 +130,11 @@ impl Outcome {
     fn reject(&mut self, line: usize, text: &str, reason: String) {
         self.rejected += 1;
         if self.errors.len() < Self::MAX_ERRORS {
-            self.errors.push(LineError { line, text: quote(text), reason });
+            self.errors.push(LineError {
+                line,
+                text: quote(text),
+                reason,
+            });
         }
     }
 }
@@ -137,7 +152,12 @@ fn quote(text: &str) -> String {
 
 /// Parses `body`, calling `visit` for each valid line in order. Lines without a timestamp get
 /// `now` (nanoseconds), truncated to the precision as InfluxDB does.
-pub fn parse(body: &[u8], precision: Precision, now: i64, mut visit: impl FnMut(Line<'_>)) -> Outcome {
+pub fn parse(
+    body: &[u8],
+    precision: Precision,
+    now: i64,
+    mut visit: impl FnMut(Line<'_>),
+) -> Outcome {
     let mut out = Outcome::default();
     let mut line_no = 0usize;
     let mut rest = body;
@@ -150,10 +170,16 @@ pub fn parse(body: &[u8], precision: Precision, now: i64, mut visit: impl FnMut(
             }
             Err(e) => {
                 let bad = e.valid_up_to();
-                let line_start = rest[..bad].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let line_start = rest[..bad]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
                 let good = std::str::from_utf8(&rest[..line_start]).expect("checked valid above");
                 parse_text(good, precision, now, &mut line_no, &mut out, &mut visit);
-                let line_end = rest[bad..].iter().position(|&b| b == b'\n').map_or(rest.len(), |i| bad + i);
+                let line_end = rest[bad..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| bad + i);
                 line_no += 1;
                 let shown = String::from_utf8_lossy(&rest[line_start..line_end]);
                 out.reject(line_no, &shown, "invalid UTF-8".into());
@@ -199,7 +225,11 @@ fn parse_text(
             Ok(time) => {
                 out.accepted += 1;
                 let series_text = series_part(trimmed);
-                visit(Line { parsed, series_text, time });
+                visit(Line {
+                    parsed,
+                    series_text,
+                    time,
+                });
             }
             Err(why) => out.reject(first_line, line, why),
         }
@@ -228,10 +258,10 @@ fn check(p: &ParsedLine<'_>, precision: Precision, now: i64) -> Result<i64, Stri
                 &*p.series.measurement
             ));
         }
-        if let FieldValue::F64(f) = value {
-            if !f.is_finite() {
-                return Err(format!("invalid number: field \"{}\" is {f}", &**key));
-            }
+        if let FieldValue::F64(f) = value
+            && !f.is_finite()
+        {
+            return Err(format!("invalid number: field \"{}\" is {f}", &**key));
         }
     }
     let scale = precision.nanos();
@@ -254,17 +284,27 @@ fn reason(e: &lp::Error, line: &str) -> String {
     use lp::Error::*;
     match e {
         MeasurementValueInvalid => "missing measurement".into(),
-        IntegerValueInvalid { value, .. } | UIntegerValueInvalid { value, .. } | FloatValueInvalid { value, .. } => {
+        IntegerValueInvalid { value, .. }
+        | UIntegerValueInvalid { value, .. }
+        | FloatValueInvalid { value, .. } => {
             format!("invalid number '{value}'")
         }
         TimestampValueInvalid { value, .. } => format!("bad timestamp '{value}'"),
         DuplicateTag { tag_key } => format!("duplicate tags: \"{tag_key}\" is repeated"),
         EndsWithBackslash => e.to_string(),
         CannotParseEntireLine { trailing_content } => {
+            // A token without '=' before the leftover is a timestamp cut short (`12abc`).
+            let before = &line[..line.len().saturating_sub(trailing_content.len())];
+            let token = before.rsplit(' ').next().unwrap_or("");
             if trailing_content.starts_with(' ') {
                 format!("bad timestamp '{}'", quote(trailing_content.trim_start()))
+            } else if !token.is_empty() && !token.contains('=') {
+                format!("bad timestamp '{}{}'", token, quote(trailing_content))
             } else {
-                format!("invalid field value: unexpected '{}'", quote(trailing_content))
+                format!(
+                    "invalid field value: unexpected '{}'",
+                    quote(trailing_content)
+                )
             }
         }
         _ => diagnose(line),
@@ -291,11 +331,29 @@ fn diagnose(line: &str) -> String {
     if fields.split(',').any(|kv| kv.starts_with('=')) {
         return "missing field key".into();
     }
-    if fields.split(',').any(|kv| kv.ends_with('=') || !kv.contains('=')) {
+    if fields
+        .split(',')
+        .any(|kv| kv.ends_with('=') || !kv.contains('='))
+    {
         return "missing field value".into();
     }
     if fields.matches('"').count() % 2 == 1 {
         return "unbalanced quotes".into();
+    }
+    for kv in fields.split(',') {
+        let v = kv.rsplit_once('=').map_or("", |(_, v)| v);
+        if v.starts_with('"') {
+            continue;
+        }
+        let lower = v.to_ascii_lowercase();
+        let is_bool = matches!(lower.as_str(), "t" | "f" | "true" | "false");
+        let alpha = v.starts_with(|c: char| c.is_ascii_alphabetic());
+        if alpha && !is_bool && !matches!(lower.as_str(), "nan" | "inf" | "infinity") {
+            return format!("invalid boolean '{v}'");
+        }
+        if !is_bool {
+            return format!("invalid number '{v}'");
+        }
     }
     "invalid field format".into()
 }
@@ -318,7 +376,10 @@ impl Default for PointBuilder {
 impl PointBuilder {
     /// A builder that remembers at most `capacity` series.
     pub fn with_capacity(capacity: usize) -> PointBuilder {
-        PointBuilder { series: HashMap::default(), capacity }
+        PointBuilder {
+            series: HashMap::default(),
+            capacity,
+        }
     }
 
     /// The point for a valid line.
@@ -346,7 +407,7 @@ impl PointBuilder {
             fields.push((Name::new(key), v));
         }
         // Sorted by key; on a repeated key the last value wins, as in InfluxDB.
-        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        fields.sort_by_key(|a| a.0);
         let mut i = 1;
         while i < fields.len() {
             if fields[i - 1].0 == fields[i].0 {
@@ -355,7 +416,11 @@ impl PointBuilder {
                 i += 1;
             }
         }
-        Point { time: line.time, series, fields }
+        Point {
+            time: line.time,
+            series,
+            fields,
+        }
     }
 }
 
@@ -377,7 +442,9 @@ mod tests {
     fn points(body: &[u8], precision: Precision) -> (Vec<Point>, Outcome) {
         let mut b = PointBuilder::default();
         let mut pts = Vec::new();
-        let out = parse(body, precision, 1_700_000_000_123_456_789, |l| pts.push(b.build(&l)));
+        let out = parse(body, precision, 1_700_000_000_123_456_789, |l| {
+            pts.push(b.build(&l))
+        });
         (pts, out)
     }
 
@@ -451,7 +518,11 @@ mod tests {
         assert_eq!(reasons[0], "missing fields");
         assert_eq!(reasons[1], "missing field value");
         assert!(reasons[2].contains("bad timestamp"), "{}", reasons[2]);
-        assert!(reasons[3].starts_with("time outside range"), "{}", reasons[3]);
+        assert!(
+            reasons[3].starts_with("time outside range"),
+            "{}",
+            reasons[3]
+        );
         assert_eq!(reasons[4], "missing tag value");
         assert!(reasons[5].contains("invalid field value"), "{}", reasons[5]);
         assert!(reasons[6].contains("\"time\""), "{}", reasons[6]);
@@ -483,7 +554,10 @@ mod tests {
     #[test]
     fn strings_may_hold_newlines() {
         let (pts, out) = points(b"m s=\"a\nb\" 1\nm v=oops 2\n", Precision::Nanoseconds);
-        assert_eq!(pts[0].field(Name::new("s")), Some(&Value::Str("a\nb".into())));
+        assert_eq!(
+            pts[0].field(Name::new("s")),
+            Some(&Value::Str("a\nb".into()))
+        );
         assert_eq!(out.errors[0].line, 3);
     }
 

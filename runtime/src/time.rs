@@ -92,18 +92,37 @@ mod tests {
     #[test]
     fn formats_like_go_rfc3339nano() {
         assert_eq!(format_rfc3339_nanos(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339_nanos(31_536_000_000_000_000), "1971-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339_nanos(1_500_000_000), "1970-01-01T00:00:01.5Z");
-        assert_eq!(format_rfc3339_nanos(951_782_400_000_000_001), "2000-02-29T00:00:00.000000001Z");
+        assert_eq!(
+            format_rfc3339_nanos(31_536_000_000_000_000),
+            "1971-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_rfc3339_nanos(1_500_000_000),
+            "1970-01-01T00:00:01.5Z"
+        );
+        assert_eq!(
+            format_rfc3339_nanos(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
         assert_eq!(format_rfc3339_nanos(-1_000_000_000), "1969-12-31T23:59:59Z");
     }
 
     #[test]
     fn parses_what_it_formats() {
-        for ns in [0, 1, 1_500_000_000, 951_782_400_000_000_001, -1_000_000_000, 1_764_000_000_123_000_000] {
+        for ns in [
+            0,
+            1,
+            1_500_000_000,
+            951_782_400_000_000_001,
+            -1_000_000_000,
+            1_764_000_000_123_000_000,
+        ] {
             assert_eq!(parse_rfc3339(&format_rfc3339_nanos(ns)), Some(ns));
         }
-        assert_eq!(parse_rfc3339("1971-01-01T01:00:00+01:00"), Some(31_536_000_000_000_000));
+        assert_eq!(
+            parse_rfc3339("1971-01-01T01:00:00+01:00"),
+            Some(31_536_000_000_000_000)
+        );
         assert_eq!(parse_rfc3339("1971-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
     }

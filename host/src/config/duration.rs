@@ -38,7 +38,9 @@ impl<'de> Deserialize<'de> for GoDuration {
         }
         match Raw::deserialize(d)? {
             Raw::Int(n) => Ok(GoDuration(n)),
-            Raw::Text(s) => parse_go_duration(&s).map(GoDuration).map_err(serde::de::Error::custom),
+            Raw::Text(s) => parse_go_duration(&s)
+                .map(GoDuration)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

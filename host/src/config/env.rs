@@ -47,7 +47,8 @@ fn walk(key: &str, node: &mut Value, env: &[(String, String)]) -> Result<()> {
             let Some((_, raw)) = env.iter().rev().find(|(k, v)| k == key && !v.is_empty()) else {
                 return Ok(());
             };
-            *leaf = convert(leaf, raw).with_context(|| format!("environment variable {key}={raw:?}"))?;
+            *leaf = convert(leaf, raw)
+                .with_context(|| format!("environment variable {key}={raw:?}"))?;
         }
     }
     Ok(())

@@ -16,9 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
-pub use sections::{
-    ConfigOverride, Http, Load, Logging, Replay, Storage, TaskSection, Udp,
-};
+pub use sections::{ConfigOverride, Http, Load, Logging, Replay, Storage, TaskSection, Udp};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -179,7 +177,12 @@ data_dir = "/tmp/x"
             env("KAPACITOR_HTTP_SHUTDOWN_TIMEOUT", "3s"),
             env("UNRELATED", "x"),
         ];
-        let c = Config::parse("[[udp]]\ndatabase = \"x\"\nbind-address = \":9100\"\n", "t", &vars).unwrap();
+        let c = Config::parse(
+            "[[udp]]\ndatabase = \"x\"\nbind-address = \":9100\"\n",
+            "t",
+            &vars,
+        )
+        .unwrap();
         assert_eq!(c.http.bind_address, "127.0.0.1:1234");
         assert_eq!(c.hostname, "envhost");
         assert!(!c.http.log_enabled);
@@ -188,6 +191,9 @@ data_dir = "/tmp/x"
         assert_eq!(c.http.shutdown_timeout.0, 3_000_000_000);
         let bad = [env("KAPACITOR_HTTP_LOG_ENABLED", "maybe")];
         let err = Config::parse("", "t", &bad).unwrap_err();
-        assert!(format!("{err:#}").contains("KAPACITOR_HTTP_LOG_ENABLED"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("KAPACITOR_HTTP_LOG_ENABLED"),
+            "{err:#}"
+        );
     }
 }

@@ -56,7 +56,11 @@ impl Http {
 
 fn socket_addr(addr: &str) -> Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
-    let full = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_owned() };
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_owned()
+    };
     match full.to_socket_addrs()?.next() {
         Some(a) => Ok(a),
         None => bail!("bind address {addr:?} resolves to nothing"),
@@ -85,7 +89,10 @@ pub struct Logging {
 
 impl Default for Logging {
     fn default() -> Logging {
-        Logging { file: "STDERR".into(), level: "INFO".into() }
+        Logging {
+            file: "STDERR".into(),
+            level: "INFO".into(),
+        }
     }
 }
 
@@ -114,7 +121,10 @@ pub struct TaskSection {
 
 impl Default for TaskSection {
     fn default() -> TaskSection {
-        TaskSection { dir: PathBuf::new(), snapshot_interval: GoDuration(60_000_000_000) }
+        TaskSection {
+            dir: PathBuf::new(),
+            snapshot_interval: GoDuration(60_000_000_000),
+        }
     }
 }
 
@@ -179,7 +189,11 @@ impl Udp {
             bail!("udp listener on {} needs a database", self.bind_address);
         }
         if farad_runtime::lineproto::Precision::parse(&self.precision).is_none() {
-            bail!("udp listener on {}: unknown precision {:?}", self.bind_address, self.precision);
+            bail!(
+                "udp listener on {}: unknown precision {:?}",
+                self.bind_address,
+                self.precision
+            );
         }
         Ok(())
     }

@@ -11,7 +11,9 @@ use warp::reply::Reply;
 use super::with_state;
 use crate::server::State;
 
-pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     warp::path!("kapacitor" / "v1" / "debug" / "vars")
         .and(warp::get())
         .and(with_state(state))
@@ -33,20 +35,31 @@ pub fn vars(state: &State) -> Value {
     };
     let mut stats = Map::new();
     for e in state.ingest.ingress.snapshot() {
-        let key = format!("ingress:{}:{}:{}", e.database, e.retention_policy, e.measurement);
+        let key = format!(
+            "ingress:{}:{}:{}",
+            e.database, e.retention_policy, e.measurement
+        );
         let mut tags = Map::new();
         tags.insert("task_master".into(), json!("main"));
         tags.insert("database".into(), json!(e.database));
         tags.insert("retention_policy".into(), json!(e.retention_policy));
         tags.insert("measurement".into(), json!(e.measurement));
-        stats.insert(key, stat("ingress", ident(tags), json!({"points_received": e.points})));
+        stats.insert(
+            key,
+            stat("ingress", ident(tags), json!({"points_received": e.points})),
+        );
     }
     let c = &state.ingest.counters;
     stats.insert(
         "httpd".into(),
         stat(
             "httpd",
-            ident(json!({"bind": state.bound_http.to_string()}).as_object().cloned().unwrap_or_default()),
+            ident(
+                json!({"bind": state.bound_http.to_string()})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
             json!({
                 "write_req": c.write_req.load(Relaxed),
                 "write_req_bytes": c.write_req_bytes.load(Relaxed),
@@ -56,7 +69,10 @@ pub fn vars(state: &State) -> Value {
         ),
     );
     for u in state.udp.iter() {
-        let tags = json!({"bind": u.bind}).as_object().cloned().unwrap_or_default();
+        let tags = json!({"bind": u.bind})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         stats.insert(
             format!("udp:{}", u.bind),
             stat(

@@ -15,7 +15,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
@@ -38,7 +41,13 @@ struct Body<'a> {
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
-        warp::reply::with_status(warp::reply::json(&Body { error: &self.message }), self.status).into_response()
+        warp::reply::with_status(
+            warp::reply::json(&Body {
+                error: &self.message,
+            }),
+            self.status,
+        )
+        .into_response()
     }
 }
 

@@ -21,7 +21,9 @@ use crate::server::State;
 pub const BASE: &str = "kapacitor";
 
 /// All routes, with the common headers and error mapping.
-pub fn routes(state: Arc<State>) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let api = ping::routes(state.clone())
         .or(write::routes(state.clone()))
         .or(debug::routes(state.clone()))
@@ -33,7 +35,10 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (impl warp::Reply,), E
             let id = request_ids.fetch_add(1, Relaxed);
             let mut resp = warp::reply::Reply::into_response(reply);
             let h = resp.headers_mut();
-            h.insert("X-Kapacitor-Version", HeaderValue::from_static(crate::VERSION));
+            h.insert(
+                "X-Kapacitor-Version",
+                HeaderValue::from_static(crate::VERSION),
+            );
             h.insert("Request-Id", HeaderValue::from(id));
             resp
         })
@@ -51,6 +56,8 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (impl warp::Reply,), E
 }
 
 /// Injects the shared state into a handler.
-pub(crate) fn with_state(state: Arc<State>) -> impl Filter<Extract = (Arc<State>,), Error = std::convert::Infallible> + Clone {
+pub(crate) fn with_state(
+    state: Arc<State>,
+) -> impl Filter<Extract = (Arc<State>,), Error = std::convert::Infallible> + Clone {
     warp::any().map(move || state.clone())
 }

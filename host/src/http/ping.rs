@@ -16,7 +16,9 @@ struct LevelBody {
     level: String,
 }
 
-pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let ping = warp::path!("kapacitor" / "v1" / "ping")
         .and(warp::get().or(warp::head()).unify())
         .map(|| StatusCode::NO_CONTENT.into_response());
@@ -29,7 +31,10 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response
             respond((|| {
                 let b: LevelBody = serde_json::from_slice(&body)
                     .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-                state.log_level.set(&b.level).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                state
+                    .log_level
+                    .set(&b.level)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 tracing::info!(level = b.level, "log level changed");
                 Ok(StatusCode::NO_CONTENT.into_response())
             })())

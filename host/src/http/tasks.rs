@@ -38,7 +38,9 @@ struct CreateTask {
     vars: serde_json::Map<String, Value>,
 }
 
-pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let list = warp::path!("kapacitor" / "v1" / "tasks")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -64,7 +66,9 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response
 async fn blocking(f: impl FnOnce() -> ApiResult + Send + 'static) -> warp::reply::Response {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => respond(r),
-        Err(e) => respond(Err(ApiError::internal(anyhow::anyhow!("handler panicked: {e}")))),
+        Err(e) => respond(Err(ApiError::internal(anyhow::anyhow!(
+            "handler panicked: {e}"
+        )))),
     }
 }
 
@@ -89,40 +93,61 @@ fn task_json(t: &TaskRecord) -> Value {
 }
 
 fn list(state: &State) -> ApiResult {
-    let tasks = state.store.list(&store::TASKS).map_err(ApiError::internal)?;
+    let tasks = state
+        .store
+        .list(&store::TASKS)
+        .map_err(ApiError::internal)?;
     let tasks: Vec<Value> = tasks.iter().map(|(_, t)| task_json(t)).collect();
     Ok(warp::reply::json(&json!({ "tasks": tasks })).into_response())
 }
 
 fn get(state: &State, id: &str) -> ApiResult {
-    match state.store.get(&store::TASKS, id).map_err(ApiError::internal)? {
+    match state
+        .store
+        .get(&store::TASKS, id)
+        .map_err(ApiError::internal)?
+    {
         Some(t) => Ok(warp::reply::json(&task_json(&t)).into_response()),
-        None => Err(ApiError::not_found(format!("no task exists with id {id:?}"))),
+        None => Err(ApiError::not_found(format!(
+            "no task exists with id {id:?}"
+        ))),
     }
 }
 
 fn delete(state: &State, id: &str) -> ApiResult {
-    state.store.delete(&store::TASKS, id).map_err(ApiError::internal)?;
+    state
+        .store
+        .delete(&store::TASKS, id)
+        .map_err(ApiError::internal)?;
     state.refresh_task_counts();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 fn create(state: &State, body: &[u8]) -> ApiResult {
-    let req: CreateTask = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let id = if req.id.is_empty() { uuid_like() } else { req.id };
+    let req: CreateTask = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let id = if req.id.is_empty() {
+        uuid_like()
+    } else {
+        req.id
+    };
     if !valid_id(&id) {
         return Err(ApiError::bad_request(format!(
             "task ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
         )));
     }
     if req.template_id.is_empty() && req.script.is_empty() {
-        return Err(ApiError::bad_request("must provide TICKscript or template-id"));
+        return Err(ApiError::bad_request(
+            "must provide TICKscript or template-id",
+        ));
     }
     let Some(kind) = req.kind else {
         return Err(ApiError::bad_request("must provide task type"));
     };
     if req.dbrps.is_empty() && !req.script.contains("dbrp") {
-        return Err(ApiError::bad_request("must provide at least one database and retention policy"));
+        return Err(ApiError::bad_request(
+            "must provide at least one database and retention policy",
+        ));
     }
     let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
     let status = req.status.unwrap_or(TaskStatus::Disabled);
@@ -136,9 +161,17 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
         status,
         created: now.clone(),
         modified: now.clone(),
-        last_enabled: if status == TaskStatus::Enabled { now } else { String::new() },
+        last_enabled: if status == TaskStatus::Enabled {
+            now
+        } else {
+            String::new()
+        },
     };
-    if !state.store.insert_new(&store::TASKS, &id, &rec).map_err(ApiError::internal)? {
+    if !state
+        .store
+        .insert_new(&store::TASKS, &id, &rec)
+        .map_err(ApiError::internal)?
+    {
         return Err(ApiError::bad_request(format!("task {id} already exists")));
     }
     state.refresh_task_counts();
@@ -147,7 +180,10 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
 
 /// Kapacitor's id rule: letters, digits, `-`, `.`, `_`.
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
 fn uuid_like() -> String {
@@ -158,5 +194,12 @@ fn uuid_like() -> String {
     let mut h2 = foldhash::fast::RandomState::default().build_hasher();
     h2.write_u64(a);
     let b = h2.finish();
-    format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
 }

@@ -29,16 +29,22 @@ struct WriteParams {
     precision: String,
 }
 
-pub fn routes(state: Arc<State>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let path = warp::path!("write").or(warp::path!("kapacitor" / "v1" / "write")).unify();
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let path = warp::path!("write")
+        .or(warp::path!("kapacitor" / "v1" / "write"))
+        .unify();
     path.and(warp::post())
         .and(with_state(state))
         .and(warp::query::<WriteParams>())
         .and(warp::header::optional::<String>("content-encoding"))
         .and(warp::body::stream())
-        .then(|state: Arc<State>, q: WriteParams, enc: Option<String>, body| async move {
-            respond(write(state, q, enc, body).await)
-        })
+        .then(
+            |state: Arc<State>, q: WriteParams, enc: Option<String>, body| async move {
+                respond(write(state, q, enc, body).await)
+            },
+        )
 }
 
 async fn write(
@@ -55,8 +61,12 @@ async fn write(
     if q.db.is_empty() {
         return Err(ApiError::bad_request("database is required"));
     }
-    let precision = Precision::parse(&q.precision)
-        .ok_or_else(|| ApiError::bad_request(format!("invalid precision {:?}: expected n, u, ms, s, m or h", q.precision)))?;
+    let precision = Precision::parse(&q.precision).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "invalid precision {:?}: expected n, u, ms, s, m or h",
+            q.precision
+        ))
+    })?;
     let (text, gzip_error) = match encoding.as_deref() {
         Some(e) if e.eq_ignore_ascii_case("gzip") => gunzip(&raw, limit)?,
         _ => (raw.to_vec(), None),
@@ -102,7 +112,10 @@ async fn read_limited(
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds the limit of {limit} bytes"))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body exceeds the limit of {limit} bytes"),
+    )
 }
 
 /// Decodes a gzip body. A corrupt or truncated stream keeps the lines that arrived whole

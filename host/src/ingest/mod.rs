@@ -43,7 +43,11 @@ thread_local! {
 impl Ingest {
     /// `default_rp` is used when a write names no retention policy.
     pub fn new(default_rp: &str) -> Ingest {
-        let default_rp = if default_rp.is_empty() { "autogen" } else { default_rp };
+        let default_rp = if default_rp.is_empty() {
+            "autogen"
+        } else {
+            default_rp
+        };
         Ingest {
             router: Router::default(),
             ingress: IngressStats::default(),
@@ -53,9 +57,20 @@ impl Ingest {
     }
 
     /// Parses `body` and routes its valid points to `db`/`rp`. `now` stamps lines without a time.
-    pub fn write(&self, db: &str, rp: &str, precision: Precision, body: &[u8], now: i64) -> Outcome {
+    pub fn write(
+        &self,
+        db: &str,
+        rp: &str,
+        precision: Precision,
+        body: &[u8],
+        now: i64,
+    ) -> Outcome {
         let db = Name::new(db);
-        let rp = if rp.is_empty() { self.default_rp } else { Name::new(rp) };
+        let rp = if rp.is_empty() {
+            self.default_rp
+        } else {
+            Name::new(rp)
+        };
         let routed = self.router.has_subscribers(db, rp);
         // Per-measurement counts for this body; a body rarely holds more than a few measurements.
         let mut counts: Vec<(Name, u64)> = Vec::with_capacity(2);
@@ -78,8 +93,12 @@ impl Ingest {
         if !points.is_empty() {
             self.router.deliver(db, rp, &points);
         }
-        self.counters.points_written_ok.fetch_add(outcome.accepted as u64, Relaxed);
-        self.counters.points_written_fail.fetch_add(outcome.rejected as u64, Relaxed);
+        self.counters
+            .points_written_ok
+            .fetch_add(outcome.accepted as u64, Relaxed);
+        self.counters
+            .points_written_fail
+            .fetch_add(outcome.rejected as u64, Relaxed);
         outcome
     }
 }
@@ -102,20 +121,33 @@ mod tests {
         let ingest = Ingest::new("");
         let sink = Arc::new(Collect::default());
         let sub = ingest.router.subscribe("db", "autogen", sink.clone());
-        let out = ingest.write("db", "", Precision::Seconds, b"cpu v=1 1\nmem v=2 2\nbad\n", 0);
+        let out = ingest.write(
+            "db",
+            "",
+            Precision::Seconds,
+            b"cpu v=1 1\nmem v=2 2\nbad\n",
+            0,
+        );
         assert_eq!((out.accepted, out.rejected), (2, 1));
         ingest.write("other", "autogen", Precision::Seconds, b"cpu v=1 1\n", 0);
         assert_eq!(sink.0.lock().unwrap().len(), 2);
         let counts = ingest.ingress.snapshot();
         let find = |db: &str, m: &str| {
-            counts.iter().find(|e| e.database.as_str() == db && e.measurement.as_str() == m).map(|e| e.points)
+            counts
+                .iter()
+                .find(|e| e.database.as_str() == db && e.measurement.as_str() == m)
+                .map(|e| e.points)
         };
         assert_eq!(find("db", "cpu"), Some(1));
         assert_eq!(find("db", "mem"), Some(1));
         assert_eq!(find("other", "cpu"), Some(1));
         drop(sub);
         ingest.write("db", "autogen", Precision::Seconds, b"cpu v=1 1\n", 0);
-        assert_eq!(sink.0.lock().unwrap().len(), 2, "no delivery after unsubscribe");
+        assert_eq!(
+            sink.0.lock().unwrap().len(),
+            2,
+            "no delivery after unsubscribe"
+        );
         assert_eq!(find("db", "cpu"), Some(1), "snapshot is a copy");
         assert_eq!(ingest.counters.points_written_ok.load(Relaxed), 4);
         assert_eq!(ingest.counters.points_written_fail.load(Relaxed), 1);

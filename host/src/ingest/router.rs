@@ -42,7 +42,11 @@ impl Router {
         inner.next_id += 1;
         let id = inner.next_id;
         inner.table.entry(key).or_default().push((id, sink));
-        Subscription { router: Arc::downgrade(&self.inner), key, id }
+        Subscription {
+            router: Arc::downgrade(&self.inner),
+            key,
+            id,
+        }
     }
 
     /// Whether anything listens to `db`/`rp`.
@@ -64,7 +68,9 @@ impl Router {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let Some(inner) = self.router.upgrade() else { return };
+        let Some(inner) = self.router.upgrade() else {
+            return;
+        };
         let mut inner = inner.write();
         if let Some(v) = inner.table.get_mut(&self.key) {
             v.retain(|(id, _)| *id != self.id);

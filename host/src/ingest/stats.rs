@@ -45,7 +45,11 @@ impl IngressStats {
             })
             .collect();
         v.sort_by(|a, b| {
-            (a.database, a.retention_policy, a.measurement).cmp(&(b.database, b.retention_policy, b.measurement))
+            (a.database, a.retention_policy, a.measurement).cmp(&(
+                b.database,
+                b.retention_policy,
+                b.measurement,
+            ))
         });
         v
     }

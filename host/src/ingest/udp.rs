@@ -26,9 +26,14 @@ pub async fn bind(
     now: fn() -> i64,
 ) -> Result<(Arc<UdpStats>, impl Future<Output = ()> + use<>)> {
     let addr = config.socket_addr()?;
-    let socket = UdpSocket::bind(addr).await.with_context(|| format!("binding udp listener {addr}"))?;
+    let socket = UdpSocket::bind(addr)
+        .await
+        .with_context(|| format!("binding udp listener {addr}"))?;
     let local = socket.local_addr()?;
-    let stats = Arc::new(UdpStats { bind: local.to_string(), ..UdpStats::default() });
+    let stats = Arc::new(UdpStats {
+        bind: local.to_string(),
+        ..UdpStats::default()
+    });
     let precision = Precision::parse(&config.precision).unwrap_or_default();
     let (db, rp) = (config.database.clone(), config.retention_policy.clone());
     let st = stats.clone();

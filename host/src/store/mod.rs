@@ -27,7 +27,10 @@ pub struct Collection<T> {
 
 impl<T> Collection<T> {
     const fn new(name: &'static str) -> Collection<T> {
-        Collection { def: TableDefinition::new(name), _t: std::marker::PhantomData }
+        Collection {
+            def: TableDefinition::new(name),
+            _t: std::marker::PhantomData,
+        }
     }
 }
 
@@ -44,8 +47,14 @@ pub const RECORDINGS: Collection<serde_json::Value> = Collection::new("recording
 /// UDF modules: metadata by name.
 pub const UDFS: Collection<serde_json::Value> = Collection::new("udfs");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 6] =
-    [TASKS.def, TEMPLATES.def, TOPICS.def, HANDLERS.def, RECORDINGS.def, UDFS.def];
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 6] = [
+    TASKS.def,
+    TEMPLATES.def,
+    TOPICS.def,
+    HANDLERS.def,
+    RECORDINGS.def,
+    UDFS.def,
+];
 
 /// The opened store.
 pub struct Store {
@@ -58,7 +67,8 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let db = Database::create(path).with_context(|| format!("opening store {}", path.display()))?;
+        let db =
+            Database::create(path).with_context(|| format!("opening store {}", path.display()))?;
         let store = Store { db };
         store.init()?;
         Ok(store)
@@ -90,7 +100,9 @@ impl Store {
     pub fn schema_version(&self) -> Result<u64> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
-        let v = meta.get("schema_version")?.and_then(|v| decode_u64(v.value()));
+        let v = meta
+            .get("schema_version")?
+            .and_then(|v| decode_u64(v.value()));
         v.context("store has no schema version")
     }
 
@@ -120,7 +132,12 @@ impl Store {
     }
 
     /// Stores `record` under `id` only if no record has that id; false if one had.
-    pub fn insert_new<T: Serialize>(&self, c: &Collection<T>, id: &str, record: &T) -> Result<bool> {
+    pub fn insert_new<T: Serialize>(
+        &self,
+        c: &Collection<T>,
+        id: &str,
+        record: &T,
+    ) -> Result<bool> {
         let bytes = serde_json::to_vec(record)?;
         let tx = self.db.begin_write()?;
         {
@@ -172,8 +189,12 @@ impl Store {
 }
 
 fn decode<T: DeserializeOwned>(c: &Collection<T>, id: &str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes)
-        .with_context(|| format!("record {id:?} in table {:?} is unreadable", c.def.to_string()))
+    serde_json::from_slice(bytes).with_context(|| {
+        format!(
+            "record {id:?} in table {:?} is unreadable",
+            c.def.to_string()
+        )
+    })
 }
 
 fn decode_u64(b: &[u8]) -> Option<u64> {
@@ -191,7 +212,8 @@ mod tests {
         {
             let s = Store::open(&path).unwrap();
             assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-            s.put(&TOPICS, "cpu", &serde_json::json!({"level": "OK"})).unwrap();
+            s.put(&TOPICS, "cpu", &serde_json::json!({"level": "OK"}))
+                .unwrap();
             assert!(s.insert_new(&TOPICS, "mem", &serde_json::json!(1)).unwrap());
             assert!(!s.insert_new(&TOPICS, "mem", &serde_json::json!(2)).unwrap());
             assert!(s.delete(&TOPICS, "mem").unwrap());
@@ -201,9 +223,15 @@ mod tests {
         let all = s.list(&TOPICS).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0, "cpu");
-        assert_eq!(s.get(&TOPICS, "cpu").unwrap(), Some(serde_json::json!({"level": "OK"})));
+        assert_eq!(
+            s.get(&TOPICS, "cpu").unwrap(),
+            Some(serde_json::json!({"level": "OK"}))
+        );
         let id = s.meta_or_insert("cluster_id", || "abc".into()).unwrap();
-        assert_eq!(s.meta_or_insert("cluster_id", || "other".into()).unwrap(), id);
+        assert_eq!(
+            s.meta_or_insert("cluster_id", || "other".into()).unwrap(),
+            id
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 
@@ -214,7 +242,10 @@ mod tests {
         {
             let s = Store::open(&path).unwrap();
             let tx = s.db.begin_write().unwrap();
-            tx.open_table(META).unwrap().insert("schema_version", &99u64.to_le_bytes()[..]).unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert("schema_version", &99u64.to_le_bytes()[..])
+                .unwrap();
             tx.commit().unwrap();
         }
         let err = Store::open(&path).err().expect("newer schema refused");

@@ -27,6 +27,12 @@ pub struct Batch {
 impl Batch {
     /// An empty batch for `group` at `tmax`.
     pub fn new(name: Name, tmax: i64, group: GroupKey, by_name: bool) -> Batch {
-        Batch { name, tmax, group, by_name, points: Vec::new() }
+        Batch {
+            name,
+            tmax,
+            group,
+            by_name,
+            points: Vec::new(),
+        }
     }
 }

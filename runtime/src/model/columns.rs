@@ -41,12 +41,18 @@ pub struct Columns {
 impl Columns {
     /// Columns of stream points.
     pub fn from_points(points: &[Point]) -> Columns {
-        Self::build(points.iter().map(|p| (p.time, &p.series, &p.fields[..])), points.len())
+        Self::build(
+            points.iter().map(|p| (p.time, &p.series, &p.fields[..])),
+            points.len(),
+        )
     }
 
     /// Columns of a batch's points.
     pub fn from_batch_points(points: &[BatchPoint]) -> Columns {
-        Self::build(points.iter().map(|p| (p.time, &p.series, &p.fields[..])), points.len())
+        Self::build(
+            points.iter().map(|p| (p.time, &p.series, &p.fields[..])),
+            points.len(),
+        )
     }
 
     /// Number of rows.
@@ -118,7 +124,11 @@ impl Column {
             Value::Str(_) => ColumnData::Str(vec![Arc::from(""); n]),
             Value::Bool(_) => ColumnData::Bool(vec![false; n]),
         };
-        Column { name, data, present: vec![false; n] }
+        Column {
+            name,
+            data,
+            present: vec![false; n],
+        }
     }
 
     fn set(&mut self, row: usize, v: &Value) {
@@ -141,14 +151,30 @@ mod tests {
 
     #[test]
     fn points_to_columns() {
-        let a = Arc::new(Series::new(Name::new("cpu"), vec![(Name::new("host"), "a".into())]));
-        let b = Arc::new(Series::new(Name::new("cpu"), vec![(Name::new("host"), "b".into())]));
+        let a = Arc::new(Series::new(
+            Name::new("cpu"),
+            vec![(Name::new("host"), "a".into())],
+        ));
+        let b = Arc::new(Series::new(
+            Name::new("cpu"),
+            vec![(Name::new("host"), "b".into())],
+        ));
         let v = Name::new("value");
         let ok = Name::new("ok");
-        let pt = |t, s: &Arc<Series>, f: Fields| Point { time: t, series: s.clone(), fields: f };
+        let pt = |t, s: &Arc<Series>, f: Fields| Point {
+            time: t,
+            series: s.clone(),
+            fields: f,
+        };
         let points = vec![
             pt(1, &a, [(v, Value::Float(1.5))].into_iter().collect()),
-            pt(2, &b, [(v, Value::Float(2.5)), (ok, Value::Bool(true))].into_iter().collect()),
+            pt(
+                2,
+                &b,
+                [(v, Value::Float(2.5)), (ok, Value::Bool(true))]
+                    .into_iter()
+                    .collect(),
+            ),
             pt(3, &a, [(ok, Value::Bool(false))].into_iter().collect()),
         ];
         let c = Columns::from_points(&points);
@@ -159,7 +185,10 @@ mod tests {
         assert_eq!(c.columns[0].name, v);
         assert_eq!(c.columns[0].data, ColumnData::Float(vec![1.5, 2.5, 0.0]));
         assert_eq!(c.columns[0].present, [true, true, false]);
-        assert_eq!(c.columns[1].data, ColumnData::Bool(vec![false, true, false]));
+        assert_eq!(
+            c.columns[1].data,
+            ColumnData::Bool(vec![false, true, false])
+        );
         assert_eq!(c.columns[1].present, [false, true, true]);
     }
 }

@@ -26,7 +26,10 @@ pub struct GroupKey {
 
 impl GroupKey {
     /// The nil group: every point of an ungrouped stream.
-    pub const NIL: GroupKey = GroupKey { hash: 0, dims: None };
+    pub const NIL: GroupKey = GroupKey {
+        hash: 0,
+        dims: None,
+    };
 
     /// The group of `series` when grouping by `by` tags (missing tags count as empty values,
     /// as in Kapacitor) and, optionally, by measurement.
@@ -38,10 +41,15 @@ impl GroupKey {
             .iter()
             .map(|&k| (k, Box::<str>::from(series.tag(k).unwrap_or(""))))
             .collect();
-        let dims = Dims { measurement: by_measurement.then_some(series.measurement), tags };
-        let mut h = foldhash::fast::FixedState::with_seed(0x9e37).build_hasher();
-        dims.hash(&mut h);
-        GroupKey { hash: h.finish() | 1, dims: Some(Arc::new(dims)) }
+        let dims = Dims {
+            measurement: by_measurement.then_some(series.measurement),
+            tags,
+        };
+
+        GroupKey {
+            hash: foldhash::fast::FixedState::with_seed(0x9e37).hash_one(&dims) | 1,
+            dims: Some(Arc::new(dims)),
+        }
     }
 
     /// True for the nil group.
@@ -60,7 +68,6 @@ impl GroupKey {
         self.to_string()
     }
 }
-
 
 impl PartialEq for GroupKey {
     fn eq(&self, other: &GroupKey) -> bool {
@@ -87,7 +94,7 @@ impl fmt::Display for GroupKey {
             if d.tags.is_empty() {
                 return f.write_str(m.as_str());
             }
-            write!(f, "{m}\n")?;
+            writeln!(f, "{m}")?;
         }
         for (i, (k, v)) in d.tags.iter().enumerate() {
             if i > 0 {
@@ -112,7 +119,10 @@ mod tests {
     fn series() -> Series {
         Series::new(
             Name::new("cpu"),
-            vec![(Name::new("host"), "a".into()), (Name::new("dc"), "x".into())],
+            vec![
+                (Name::new("host"), "a".into()),
+                (Name::new("dc"), "x".into()),
+            ],
         )
     }
 
@@ -124,7 +134,10 @@ mod tests {
         let by = [Name::new("host"), Name::new("dc")];
         assert_eq!(GroupKey::of(&s, &by, false).id(), "host=a,dc=x");
         assert_eq!(GroupKey::of(&s, &by, true).id(), "cpu\nhost=a,dc=x");
-        assert_eq!(GroupKey::of(&s, &[Name::new("missing")], false).id(), "missing=");
+        assert_eq!(
+            GroupKey::of(&s, &[Name::new("missing")], false).id(),
+            "missing="
+        );
     }
 
     #[test]

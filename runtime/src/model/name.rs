@@ -37,7 +37,7 @@ impl Name {
 
     /// The interned text.
     pub fn as_str(self) -> &'static str {
-        *self.0
+        self.0
     }
 }
 
@@ -57,7 +57,11 @@ impl Hash for Name {
 /// Names order by their text, so sorted tag and field lists come out as Kapacitor sorts them.
 impl Ord for Name {
     fn cmp(&self, other: &Name) -> std::cmp::Ordering {
-        if self == other { std::cmp::Ordering::Equal } else { self.as_str().cmp(other.as_str()) }
+        if self == other {
+            std::cmp::Ordering::Equal
+        } else {
+            self.as_str().cmp(other.as_str())
+        }
     }
 }
 impl PartialOrd for Name {
@@ -111,7 +115,7 @@ mod tests {
 
     #[test]
     fn orders_by_text() {
-        let mut v = vec![Name::new("zeta"), Name::new("alpha"), Name::new("mid")];
+        let mut v = [Name::new("zeta"), Name::new("alpha"), Name::new("mid")];
         v.sort();
         let texts: Vec<_> = v.iter().map(|n| n.as_str()).collect();
         assert_eq!(texts, ["alpha", "mid", "zeta"]);

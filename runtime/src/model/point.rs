@@ -1,6 +1,6 @@
 //! Points and the series they belong to.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -24,7 +24,7 @@ pub struct Series {
 impl Series {
     /// Builds a series, sorting the tags by key (duplicates keep the last value, as InfluxDB does).
     pub fn new(measurement: Name, mut tags: Vec<(Name, Box<str>)>) -> Series {
-        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        tags.sort_by_key(|a| a.0);
         // After a stable sort, the last of equal keys is the last written: keep it.
         let mut dedup: Vec<(Name, Box<str>)> = Vec::with_capacity(tags.len());
         for (k, v) in tags {
@@ -33,7 +33,10 @@ impl Series {
                 _ => dedup.push((k, v)),
             }
         }
-        Series { measurement, tags: dedup.into_boxed_slice() }
+        Series {
+            measurement,
+            tags: dedup.into_boxed_slice(),
+        }
     }
 
     /// The value of tag `key`, if present.
@@ -43,12 +46,9 @@ impl Series {
 
     /// A hash of the series' content, stable within a process.
     pub fn content_hash(&self) -> u64 {
-        let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
-        self.hash(&mut h);
-        h.finish()
+        foldhash::fast::FixedState::with_seed(0x5eed).hash_one(self)
     }
 }
-
 
 /// One point of a stream: nanosecond time, its series, its fields.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +106,11 @@ mod tests {
     #[test]
     fn point_is_small_and_set_field_keeps_order() {
         // One word of time, one Arc, and two inline fields: no heap for the fields themselves.
-        assert!(std::mem::size_of::<Point>() <= 88, "{}", std::mem::size_of::<Point>());
+        assert!(
+            std::mem::size_of::<Point>() <= 88,
+            "{}",
+            std::mem::size_of::<Point>()
+        );
         let mut p = Point {
             time: 1,
             series: Arc::new(Series::new(Name::new("cpu"), vec![])),

@@ -1,1 +1,0 @@
-//! Shared fixtures for the end-to-end tests live in `tests/common`.

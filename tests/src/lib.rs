@@ -1,0 +1,265 @@
+//! Fixtures for Farad's end-to-end tests: a real `farad serve` process on 127.0.0.1 with its own
+//! data directory, and a small HTTP client for its API.
+//!
+//! The daemon binary is `$FARAD_BIN` when set; otherwise each test process first runs
+//! `cargo build -p farad` (a no-op when it is fresh) and uses `target/<profile>/farad`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The `farad` binary under test.
+pub fn farad_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("FARAD_BIN") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf();
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        // Test binaries live in target/<profile>/deps; the daemon in target/<profile>.
+        let profile_dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+            .filter(|d| d.starts_with(&target))
+            .unwrap_or_else(|| target.join("debug"));
+        let bin = profile_dir.join("farad");
+        // Always ask cargo: a stale daemon would test old code. A no-op when it is up to date.
+        {
+            let release = profile_dir.ends_with("release");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "-q", "-p", "farad", "--bin", "farad"])
+                .current_dir(&root);
+            if release {
+                cmd.arg("--release");
+            }
+            let status = cmd
+                .status()
+                .expect("running cargo build for the farad binary");
+            assert!(status.success(), "building the farad binary failed");
+        }
+        bin
+    })
+    .clone()
+}
+
+/// A fresh, empty directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("farad-test-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("creating temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running daemon. Killed (SIGKILL) when dropped unless stopped first.
+pub struct Farad {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub config_path: PathBuf,
+    agent: ureq::Agent,
+}
+
+/// A response: status and body text.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Farad {
+    /// Starts a daemon on 127.0.0.1 with an OS-assigned port, `data_dir` as its store, and
+    /// `extra` appended to its config file.
+    pub fn start_in(data_dir: &Path, extra: &str) -> Farad {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// As [`Farad::start_in`], with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &str, env: &[(&str, &str)]) -> Farad {
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        let config_path = data_dir.join("farad-test.conf");
+        let config = format!(
+            "data_dir = {dir:?}\n{extra}\n[http]\nbind-address = \"127.0.0.1:0\"\n[logging]\nlevel = \"WARN\"\n",
+            dir = data_dir.display().to_string()
+        );
+        std::fs::write(&config_path, config).expect("writing config");
+        let mut cmd = Command::new(farad_bin());
+        cmd.arg("serve").arg("-config").arg(&config_path);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting farad");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(a) = line.strip_prefix("farad listening on http://") {
+                        break a.parse().expect("listen address");
+                    }
+                }
+                _ => {
+                    let status = child.wait().ok();
+                    panic!("farad exited before listening: {status:?}");
+                }
+            }
+        };
+        // Keep draining stdout so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Farad {
+            child,
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            config_path,
+            agent,
+        }
+    }
+
+    /// The base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut r = r.expect("request failed");
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let status = r.status().as_u16();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .expect("body");
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        Self::reply(self.agent.get(format!("{}{path}", self.url())).call())
+    }
+
+    pub fn head(&self, path: &str) -> Reply {
+        Self::reply(self.agent.head(format!("{}{path}", self.url())).call())
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        Self::reply(self.agent.delete(format!("{}{path}", self.url())).call())
+    }
+
+    pub fn post(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
+        Self::reply(
+            self.agent
+                .post(format!("{}{path}", self.url()))
+                .send(body.as_ref()),
+        )
+    }
+
+    pub fn post_with(&self, path: &str, headers: &[(&str, &str)], body: impl AsRef<[u8]>) -> Reply {
+        let mut req = self.agent.post(format!("{}{path}", self.url()));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::reply(req.send(body.as_ref()))
+    }
+
+    /// `GET /kapacitor/v1/debug/vars` as JSON.
+    pub fn vars(&self) -> serde_json::Value {
+        let r = self.get("/kapacitor/v1/debug/vars");
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    /// Points received per `db`, summed over retention policies and measurements.
+    pub fn ingress_points(&self, db: &str) -> u64 {
+        let vars = self.vars();
+        let stats = vars["kapacitor"].as_object().expect("kapacitor stats");
+        stats
+            .values()
+            .filter(|s| s["name"] == "ingress" && s["tags"]["database"] == db)
+            .map(|s| s["values"]["points_received"].as_u64().unwrap_or(0))
+            .sum()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+
+    /// SIGTERM, then waits for the exit; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "farad did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Farad {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

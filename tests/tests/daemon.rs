@@ -1,0 +1,164 @@
+//! The daemon's life: config, durability across `kill -9`, signals, UDP input, log level.
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use farad_tests::{Farad, TempDir, farad_bin};
+use serde_json::json;
+
+fn task(id: &str) -> String {
+    json!({
+        "id": id,
+        "type": "stream",
+        "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+        "script": "stream|from().measurement('cpu')|httpOut('x')",
+        "status": "enabled",
+    })
+    .to_string()
+}
+
+#[test]
+fn stored_tasks_survive_kill_9() {
+    let dir = TempDir::new("kill9");
+    let f = Farad::start_in(dir.path(), "");
+    for i in 0..20 {
+        let r = f.post("/kapacitor/v1/tasks", task(&format!("t{i}")));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(f.delete("/kapacitor/v1/tasks/t3").status, 204);
+    let cluster = f.vars()["cluster_id"].clone();
+    f.kill9();
+
+    let f = Farad::start_in(dir.path(), "");
+    let list = f.get("/kapacitor/v1/tasks").json();
+    let ids: Vec<_> = list["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 19);
+    assert!(!ids.contains(&"t3".to_owned()));
+    let t = f.get("/kapacitor/v1/tasks/t7").json();
+    assert_eq!(t["dbrps"], json!([{"db": "telegraf", "rp": "autogen"}]));
+    assert_eq!(t["status"], "enabled");
+    assert_eq!(f.vars()["num_tasks"], 19);
+    assert_eq!(f.vars()["cluster_id"], cluster, "identity is kept");
+}
+
+#[test]
+fn task_api_errors() {
+    let dir = TempDir::new("taskerr");
+    let f = Farad::start_in(dir.path(), "");
+    let r = f.post("/kapacitor/v1/tasks", "{not json");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("invalid JSON"));
+    assert_eq!(f.post("/kapacitor/v1/tasks", task("dup")).status, 200);
+    let r = f.post("/kapacitor/v1/tasks", task("dup"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "task dup already exists");
+    let r = f.post("/kapacitor/v1/tasks", task("bad id!"));
+    assert_eq!(r.status, 400);
+    let r = f.get("/kapacitor/v1/tasks/missing");
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn sigterm_stops_cleanly() {
+    let dir = TempDir::new("term");
+    let f = Farad::start_in(dir.path(), "");
+    assert_eq!(f.post("/write?db=x", "cpu value=1").status, 204);
+    assert!(f.terminate(), "exit status 0 after SIGTERM");
+}
+
+#[test]
+fn config_command_prints_defaults_and_rejects_bad_files() {
+    let out = Command::new(farad_bin()).arg("config").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("bind-address = \"127.0.0.1:9092\""), "{text}");
+    assert!(text.contains("data_dir = \"./data\""), "{text}");
+
+    let out = Command::new(farad_bin())
+        .arg("config")
+        .env("KAPACITOR_HTTP_BIND_ADDRESS", "127.0.0.1:7777")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:7777"));
+
+    let dir = TempDir::new("badconf");
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(
+        &conf,
+        "[http]\nbind-address = \":9092\"\nlog-enabled = maybe\n",
+    )
+    .unwrap();
+    let out = Command::new(farad_bin())
+        .args(["serve", "-config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf") && err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn udp_listener_counts_points() {
+    let dir = TempDir::new("udp");
+    // Find a free UDP port, then hand it to the daemon.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!(
+        "[[udp]]\nenabled = true\nbind-address = \"127.0.0.1:{port}\"\ndatabase = \"udpdb\"\nretention-policy = \"rp\"\nprecision = \"s\"\n"
+    );
+    let f = Farad::start_in(dir.path(), &extra);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut sent = 0;
+    while f.ingress_points("udpdb") < 100 {
+        assert!(Instant::now() < deadline, "udp points not counted");
+        if sent < 100 {
+            for i in 0..10 {
+                let packet = format!("cpu,host=h{i} value={i} 1\nbad line here\n");
+                sock.send_to(packet.as_bytes(), ("127.0.0.1", port))
+                    .unwrap();
+            }
+            sent += 10;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let vars = f.vars();
+    let udp = vars["kapacitor"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|s| s["name"] == "udp")
+        .unwrap()
+        .clone();
+    assert!(udp["values"]["points_parse_fail"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn log_level_changes_at_run_time() {
+    let dir = TempDir::new("loglevel");
+    let f = Farad::start_in(dir.path(), "");
+    assert_eq!(
+        f.post("/kapacitor/v1/loglevel", r#"{"level":"DEBUG"}"#)
+            .status,
+        204
+    );
+    let r = f.post("/kapacitor/v1/loglevel", r#"{"level":"loud"}"#);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid log level")
+    );
+    assert_eq!(f.post("/kapacitor/v1/loglevel", "nope").status, 400);
+}
