@@ -76,8 +76,18 @@ impl Ingest {
         let mut counts: Vec<(Name, u64)> = Vec::with_capacity(2);
         let mut points: Vec<Point> = Vec::new();
         let outcome = BUILDER.with_borrow_mut(|builder| {
+            // Consecutive lines usually share a measurement: compare its text with the last one
+            // before interning it.
+            let mut last: (&str, Name) = ("", Name::new(""));
             lineproto::parse(body, precision, now, |line| {
-                let m = Name::new(&line.parsed.series.measurement);
+                let text = line.measurement_text();
+                let m = if text == last.0 {
+                    last.1
+                } else {
+                    let m = Name::new(&line.scanned.measurement());
+                    last = (text, m);
+                    m
+                };
                 match counts.iter_mut().find(|(n, _)| *n == m) {
                     Some((_, c)) => *c += 1,
                     None => counts.push((m, 1)),

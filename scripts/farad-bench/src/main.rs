@@ -102,13 +102,17 @@ fn main() -> Result<()> {
     }
     if let (Some(pid), Some(Ok(b)), Some(Ok(a))) = (args.pid, cpu_before, cpu_after) {
         let hz = 100.0; // USER_HZ on Linux
-        report["server_cpu_percent"] = json!(100.0 * (a - b) as f64 / hz / result.elapsed.as_secs_f64());
+        report["server_cpu_percent"] =
+            json!(100.0 * (a - b) as f64 / hz / result.elapsed.as_secs_f64());
         if let Ok(kib) = proc_status_kib(pid, "VmHWM:") {
             report["server_peak_rss_mb"] = json!(kib as f64 / 1024.0);
         }
     }
     if let (Some(task), Some(_)) = (&args.task, &args.tick) {
-        agent.delete(format!("{}/kapacitor/v1/tasks/{task}", args.url)).call().ok();
+        agent
+            .delete(format!("{}/kapacitor/v1/tasks/{task}", args.url))
+            .call()
+            .ok();
     }
     if args.json {
         println!("{report}");
@@ -118,7 +122,11 @@ fn main() -> Result<()> {
         }
     }
     if result.failed_requests > 0 {
-        bail!("{} requests failed; first error: {}", result.failed_requests, result.first_error);
+        bail!(
+            "{} requests failed; first error: {}",
+            result.failed_requests,
+            result.first_error
+        );
     }
     Ok(())
 }
@@ -142,14 +150,22 @@ fn run_load(args: &Args) -> LoadResult {
     let handles: Vec<_> = (0..args.connections)
         .map(|_| {
             let (args, next, stop) = (args.clone(), next_request.clone(), stop.clone());
-            let (accepted, sent, failed, first_error) = (accepted.clone(), sent.clone(), failed.clone(), first_error.clone());
+            let (accepted, sent, failed, first_error) = (
+                accepted.clone(),
+                sent.clone(),
+                failed.clone(),
+                first_error.clone(),
+            );
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .http_status_as_error(false)
                     .timeout_global(Some(Duration::from_secs(120)))
                     .build()
                     .into();
-                let url = format!("{}/write?db={}&rp={}&precision=ns", args.url, args.db, args.rp);
+                let url = format!(
+                    "{}/write?db={}&rp={}&precision=ns",
+                    args.url, args.db, args.rp
+                );
                 let mut body = String::with_capacity(args.points_per_request as usize * 48);
                 while !stop.load(Relaxed) {
                     let k = next.fetch_add(1, Relaxed);
@@ -228,7 +244,8 @@ fn make_body(args: &Args, k: u64, out: &mut String) {
 }
 
 fn define_task(agent: &ureq::Agent, args: &Args, task: &str, tick: &std::path::Path) -> Result<()> {
-    let script = std::fs::read_to_string(tick).with_context(|| format!("reading {}", tick.display()))?;
+    let script =
+        std::fs::read_to_string(tick).with_context(|| format!("reading {}", tick.display()))?;
     let url = format!("{}/kapacitor/v1/tasks", args.url);
     agent.delete(format!("{url}/{task}")).call().ok();
     let body = json!({
@@ -237,14 +254,23 @@ fn define_task(agent: &ureq::Agent, args: &Args, task: &str, tick: &std::path::P
     });
     let mut r = agent.post(&url).send(body.to_string().as_bytes())?;
     if r.status().as_u16() != 200 {
-        bail!("defining task {task}: HTTP {}: {}", r.status(), r.body_mut().read_to_string().unwrap_or_default());
+        bail!(
+            "defining task {task}: HTTP {}: {}",
+            r.status(),
+            r.body_mut().read_to_string().unwrap_or_default()
+        );
     }
     Ok(())
 }
 
 /// Polls the task's node statistics until its input node has seen every accepted point (or stops
 /// moving); returns the count and the seconds from load start it took.
-fn wait_processed(agent: &ureq::Agent, args: &Args, task: &str, accepted: u64) -> Result<(u64, f64)> {
+fn wait_processed(
+    agent: &ureq::Agent,
+    args: &Args,
+    task: &str,
+    accepted: u64,
+) -> Result<(u64, f64)> {
     let started = Instant::now();
     let url = format!("{}/kapacitor/v1/tasks/{task}", args.url);
     let mut last = (u64::MAX, Instant::now());
@@ -253,9 +279,15 @@ fn wait_processed(agent: &ureq::Agent, args: &Args, task: &str, accepted: u64) -
         let v: Value = serde_json::from_str(&r.body_mut().read_to_string()?)?;
         let nodes = &v["stats"]["node-stats"];
         let node = args.node.clone().or_else(|| {
-            nodes.as_object()?.keys().find(|k| k.starts_with("from")).cloned()
+            nodes
+                .as_object()?
+                .keys()
+                .find(|k| k.starts_with("from"))
+                .cloned()
         });
-        let Some(node) = node else { bail!("task {task} reports no node statistics") };
+        let Some(node) = node else {
+            bail!("task {task} reports no node statistics")
+        };
         let collected = nodes[&node]["collected"].as_u64().unwrap_or(0);
         if collected >= accepted {
             return Ok((collected, args.duration + started.elapsed().as_secs_f64()));
@@ -263,7 +295,10 @@ fn wait_processed(agent: &ureq::Agent, args: &Args, task: &str, accepted: u64) -
         if collected != last.0 {
             last = (collected, Instant::now());
         } else if last.1.elapsed() > Duration::from_secs(5) {
-            return Ok((collected, args.duration + started.elapsed().as_secs_f64() - 5.0));
+            return Ok((
+                collected,
+                args.duration + started.elapsed().as_secs_f64() - 5.0,
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -279,7 +314,10 @@ fn proc_cpu_ticks(pid: u32) -> Result<u64> {
 
 fn proc_status_kib(pid: u32, key: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with(key)).context("no such key")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .context("no such key")?;
     Ok(line.split_whitespace().nth(1).context("value")?.parse()?)
 }
 
@@ -295,13 +333,27 @@ mod tests {
         let lines: Vec<&str> = a.lines().collect();
         assert_eq!(lines.len(), 5);
         assert!(lines[0].starts_with("cpu,host=h0 value="));
-        assert!(lines[3].starts_with("cpu,host=h0 value="), "series wrap within a tick");
-        assert!(lines[3].ends_with(" 1700000001000000000"), "next tick one second later");
+        assert!(
+            lines[3].starts_with("cpu,host=h0 value="),
+            "series wrap within a tick"
+        );
+        assert!(
+            lines[3].ends_with(" 1700000001000000000"),
+            "next tick one second later"
+        );
         let mut b = String::new();
         make_body(&args, 0, &mut b);
         assert_eq!(a, b, "reproducible");
         for l in &lines {
-            let v: f64 = l.split("value=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+            let v: f64 = l
+                .split("value=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!((0.0..100.0).contains(&v));
         }
     }

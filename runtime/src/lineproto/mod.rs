@@ -3,14 +3,18 @@
 //! Parsing follows InfluxDB 1.x's write semantics: every line is parsed on its own, valid lines
 //! are taken even when others are bad (a *partial write*), and each bad line is reported with
 //! its 1-based line number and InfluxDB's wording (`unable to parse '<line>': <reason>`).
-//! Tokenising is done by the `influxdb-line-protocol` crate; this module adds what InfluxDB 1.x
-//! checks on top (precision, time range, non-finite floats, invalid UTF-8, the `time` field).
+//! [`scan`] is a single-pass, allocation-free scanner for one line (the hot path of every write);
+//! this module adds what InfluxDB 1.x checks on top (precision, time range, invalid UTF-8 kept to
+//! its line, the `time` field) and turns lines into points. The `influxdb-line-protocol` crate
+//! serves as the oracle its tests compare against.
+
+pub mod scan;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use influxdb_line_protocol::{self as lp, FieldValue, ParsedLine};
+use scan::{RawValue, Scanned};
 
 use crate::model::{Fields, Name, Point, Series, Value};
 
@@ -82,10 +86,20 @@ impl fmt::Display for LineError {
 
 /// A line that passed every check, with its time in nanoseconds.
 pub struct Line<'a> {
-    pub parsed: ParsedLine<'a>,
-    /// The series part of the line as written (`cpu,host=a`), a cheap key for series caches.
-    pub series_text: &'a str,
+    pub scanned: Scanned<'a>,
     pub time: i64,
+}
+
+impl<'a> Line<'a> {
+    /// The series part of the line as written (`cpu,host=a`), a cheap key for series caches.
+    pub fn series_text(&self) -> &'a str {
+        self.scanned.series
+    }
+
+    /// The measurement as written (still escaped), a cheap key for measurement caches.
+    pub fn measurement_text(&self) -> &'a str {
+        &self.scanned.series[..self.scanned.measurement_len]
+    }
 }
 
 /// What a body held: how many lines were taken and which were rejected.
@@ -152,11 +166,11 @@ fn quote(text: &str) -> String {
 
 /// Parses `body`, calling `visit` for each valid line in order. Lines without a timestamp get
 /// `now` (nanoseconds), truncated to the precision as InfluxDB does.
-pub fn parse(
-    body: &[u8],
+pub fn parse<'b>(
+    body: &'b [u8],
     precision: Precision,
     now: i64,
-    mut visit: impl FnMut(Line<'_>),
+    mut visit: impl FnMut(Line<'b>),
 ) -> Outcome {
     let mut out = Outcome::default();
     let mut line_no = 0usize;
@@ -190,82 +204,48 @@ pub fn parse(
     out
 }
 
-fn parse_text(
-    text: &str,
+fn parse_text<'b>(
+    text: &'b str,
     precision: Precision,
     now: i64,
     line_no: &mut usize,
     out: &mut Outcome,
-    visit: &mut impl FnMut(Line<'_>),
+    visit: &mut impl FnMut(Line<'b>),
 ) {
     // A final newline ends the last line; it does not start another.
     let text = text.strip_suffix('\n').unwrap_or(text);
     if text.is_empty() {
         return;
     }
-    for raw in lp::split_lines(text) {
-        // split_lines keeps newlines inside quoted strings: count them to stay in step.
+    for (raw, inner_newlines) in scan::lines(text) {
         *line_no += 1;
         let first_line = *line_no;
-        *line_no += raw.bytes().filter(|&b| b == b'\n').count();
-        let line = raw.trim_end_matches('\r');
-        let trimmed = line.trim_start();
+        *line_no += inner_newlines;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let trimmed = line.trim_start_matches([' ', '\t']);
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let parsed = match lp::parse_lines(trimmed).next() {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                out.reject(first_line, line, reason(&e, trimmed));
-                continue;
-            }
-            None => continue,
-        };
-        match check(&parsed, precision, now) {
-            Ok(time) => {
+        let checked = scan::scan(trimmed).and_then(|s| check(&s, precision, now).map(|t| (s, t)));
+        match checked {
+            Ok((scanned, time)) => {
                 out.accepted += 1;
-                let series_text = series_part(trimmed);
-                visit(Line {
-                    parsed,
-                    series_text,
-                    time,
-                });
+                visit(Line { scanned, time });
             }
             Err(why) => out.reject(first_line, line, why),
         }
     }
 }
 
-/// The measurement-and-tags prefix: up to the first unescaped space.
-fn series_part(line: &str) -> &str {
-    let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b' ' => return &line[..i],
-            _ => i += 1,
-        }
-    }
-    line
-}
-
-fn check(p: &ParsedLine<'_>, precision: Precision, now: i64) -> Result<i64, String> {
-    for (key, value) in &p.field_set {
-        if &**key == "time" {
-            return Err(format!(
-                "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
-                &*p.series.measurement
-            ));
-        }
-        if let FieldValue::F64(f) = value
-            && !f.is_finite()
-        {
-            return Err(format!("invalid number: field \"{}\" is {f}", &**key));
-        }
+fn check(s: &Scanned<'_>, precision: Precision, now: i64) -> Result<i64, String> {
+    if s.fields.iter().any(|(k, _)| k == "time") {
+        return Err(format!(
+            "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
+            s.measurement()
+        ));
     }
     let scale = precision.nanos();
-    let time = match p.timestamp {
+    let time = match s.timestamp {
         Some(ts) => ts.checked_mul(scale).ok_or_else(out_of_range)?,
         None => now - now.rem_euclid(scale),
     };
@@ -277,85 +257,6 @@ fn check(p: &ParsedLine<'_>, precision: Precision, now: i64) -> Result<i64, Stri
 
 fn out_of_range() -> String {
     format!("time outside range {MIN_TIME} - {MAX_TIME}")
-}
-
-/// InfluxDB's reasons, which users and tools already know, from the tokenizer's errors.
-fn reason(e: &lp::Error, line: &str) -> String {
-    use lp::Error::*;
-    match e {
-        MeasurementValueInvalid => "missing measurement".into(),
-        IntegerValueInvalid { value, .. }
-        | UIntegerValueInvalid { value, .. }
-        | FloatValueInvalid { value, .. } => {
-            format!("invalid number '{value}'")
-        }
-        TimestampValueInvalid { value, .. } => format!("bad timestamp '{value}'"),
-        DuplicateTag { tag_key } => format!("duplicate tags: \"{tag_key}\" is repeated"),
-        EndsWithBackslash => e.to_string(),
-        CannotParseEntireLine { trailing_content } => {
-            // A token without '=' before the leftover is a timestamp cut short (`12abc`).
-            let before = &line[..line.len().saturating_sub(trailing_content.len())];
-            let token = before.rsplit(' ').next().unwrap_or("");
-            if trailing_content.starts_with(' ') {
-                format!("bad timestamp '{}'", quote(trailing_content.trim_start()))
-            } else if !token.is_empty() && !token.contains('=') {
-                format!("bad timestamp '{}{}'", token, quote(trailing_content))
-            } else {
-                format!(
-                    "invalid field value: unexpected '{}'",
-                    quote(trailing_content)
-                )
-            }
-        }
-        _ => diagnose(line),
-    }
-}
-
-/// A specific reason for lines the tokenizer only calls generically malformed.
-fn diagnose(line: &str) -> String {
-    let series = series_part(line);
-    if series.is_empty() || series.starts_with(',') {
-        return "missing measurement".into();
-    }
-    if series.split(',').skip(1).any(|kv| !kv.contains('=')) {
-        return "missing tag value".into();
-    }
-    if series.split(',').skip(1).any(|kv| kv.starts_with('=')) {
-        return "missing tag key".into();
-    }
-    let fields = line[series.len()..].trim_start();
-    if fields.is_empty() {
-        return "missing fields".into();
-    }
-    let fields = fields.split(' ').next().unwrap_or("");
-    if fields.split(',').any(|kv| kv.starts_with('=')) {
-        return "missing field key".into();
-    }
-    if fields
-        .split(',')
-        .any(|kv| kv.ends_with('=') || !kv.contains('='))
-    {
-        return "missing field value".into();
-    }
-    if fields.matches('"').count() % 2 == 1 {
-        return "unbalanced quotes".into();
-    }
-    for kv in fields.split(',') {
-        let v = kv.rsplit_once('=').map_or("", |(_, v)| v);
-        if v.starts_with('"') {
-            continue;
-        }
-        let lower = v.to_ascii_lowercase();
-        let is_bool = matches!(lower.as_str(), "t" | "f" | "true" | "false");
-        let alpha = v.starts_with(|c: char| c.is_ascii_alphabetic());
-        if alpha && !is_bool && !matches!(lower.as_str(), "nan" | "inf" | "infinity") {
-            return format!("invalid boolean '{v}'");
-        }
-        if !is_bool {
-            return format!("invalid number '{v}'");
-        }
-    }
-    "invalid field format".into()
 }
 
 /// Turns valid lines into [`Point`]s, sharing one `Arc<Series>` among the points of a series.
@@ -384,25 +285,25 @@ impl PointBuilder {
 
     /// The point for a valid line.
     pub fn build(&mut self, line: &Line<'_>) -> Point {
-        let series = match self.series.get(line.series_text) {
+        let series = match self.series.get(line.series_text()) {
             Some(s) => s.clone(),
             None => {
                 if self.series.len() >= self.capacity {
                     self.series.clear();
                 }
-                let s = Arc::new(series_of(&line.parsed));
-                self.series.insert(line.series_text.into(), s.clone());
+                let s = Arc::new(series_of(&line.scanned));
+                self.series.insert(line.series_text().into(), s.clone());
                 s
             }
         };
-        let mut fields = Fields::with_capacity(line.parsed.field_set.len());
-        for (key, value) in &line.parsed.field_set {
+        let mut fields = Fields::with_capacity(line.scanned.fields.len());
+        for (key, value) in &line.scanned.fields {
             let v = match value {
-                FieldValue::F64(f) => Value::Float(*f),
-                FieldValue::I64(i) => Value::Int(*i),
-                FieldValue::U64(u) => Value::UInt(*u),
-                FieldValue::Boolean(b) => Value::Bool(*b),
-                FieldValue::String(s) => Value::Str(Arc::from(&**s)),
+                RawValue::Float(f) => Value::Float(*f),
+                RawValue::Int(i) => Value::Int(*i),
+                RawValue::UInt(u) => Value::UInt(*u),
+                RawValue::Bool(b) => Value::Bool(*b),
+                RawValue::Str(s) => Value::Str(Arc::from(&**s)),
             };
             fields.push((Name::new(key), v));
         }
@@ -424,15 +325,12 @@ impl PointBuilder {
     }
 }
 
-fn series_of(p: &ParsedLine<'_>) -> Series {
-    let tags = p
-        .series
-        .tag_set
-        .iter()
-        .flatten()
-        .map(|(k, v)| (Name::new(k), Box::<str>::from(&**v)))
+fn series_of(s: &Scanned<'_>) -> Series {
+    let tags = s
+        .tags()
+        .map(|(k, v)| (Name::new(&k), Box::<str>::from(&*v)))
         .collect();
-    Series::new(Name::new(&p.series.measurement), tags)
+    Series::new(Name::new(&s.measurement()), tags)
 }
 
 #[cfg(test)]
@@ -524,7 +422,7 @@ mod tests {
             reasons[3]
         );
         assert_eq!(reasons[4], "missing tag value");
-        assert!(reasons[5].contains("invalid field value"), "{}", reasons[5]);
+        assert_eq!(reasons[5], "invalid number '1i2'");
         assert!(reasons[6].contains("\"time\""), "{}", reasons[6]);
         let msg = out.message().unwrap();
         assert!(msg.starts_with("partial write: 7 of 9 lines rejected\nunable to parse 'cpu': missing fields (line 2)"), "{msg}");
@@ -565,5 +463,117 @@ mod tests {
     fn repeated_field_keeps_last() {
         let (pts, _) = points(b"m v=1,v=2 1\n", Precision::Nanoseconds);
         assert_eq!(&pts[0].fields[..], &[(Name::new("v"), Value::Float(2.0))]);
+    }
+
+    mod oracle {
+        //! Differential tests: what the scanner reads equals what the `influxdb-line-protocol`
+        //! crate reads, for generated lines with every kind of escape and value.
+        use super::super::{Outcome, PointBuilder, Precision, parse, scan};
+        use influxdb_line_protocol as lp;
+        use proptest::prelude::*;
+
+        fn ident() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[a-zA-Z_][a-zA-Z0-9_ ,=.é-]{0,8}").unwrap()
+        }
+
+        fn esc(s: &str, special: &[char]) -> String {
+            let mut o = String::new();
+            for c in s.chars() {
+                if special.contains(&c) {
+                    o.push('\\');
+                }
+                o.push(c);
+            }
+            o
+        }
+
+        #[derive(Debug, Clone)]
+        enum V {
+            F(f64),
+            I(i64),
+            U(u64),
+            B(bool),
+            S(String),
+        }
+
+        fn value() -> impl Strategy<Value = V> {
+            prop_oneof![
+                (-1e12f64..1e12).prop_map(V::F),
+                any::<i64>().prop_map(V::I),
+                any::<u64>().prop_map(V::U),
+                any::<bool>().prop_map(V::B),
+                proptest::string::string_regex("[a-z \"\\\\,=\n]{0,8}")
+                    .unwrap()
+                    .prop_map(V::S),
+            ]
+        }
+
+        fn render(v: &V) -> String {
+            match v {
+                V::F(f) => format!("{f:?}"),
+                V::I(i) => format!("{i}i"),
+                V::U(u) => format!("{u}u"),
+                V::B(b) => format!("{b}"),
+                V::S(s) => format!("\"{}\"", esc(s, &['"', '\\'])),
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn agrees_with_the_crate(
+                m in ident(),
+                tags in proptest::collection::btree_map(ident(), ident(), 0..4),
+                fields in proptest::collection::btree_map(ident(), value(), 1..4),
+                ts in proptest::option::of(any::<i64>()),
+            ) {
+                // Tag values may not contain '=' unescaped in either parser; escape them all.
+                let mut line = esc(&m, &[',', ' ']);
+                for (k, v) in &tags {
+                    line.push(',');
+                    line.push_str(&esc(k, &[',', '=', ' ']));
+                    line.push('=');
+                    line.push_str(&esc(v, &[',', '=', ' ']));
+                }
+                line.push(' ');
+                let fs: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", esc(k, &[',', '=', ' ']), render(v))).collect();
+                line.push_str(&fs.join(","));
+                if let Some(t) = ts {
+                    line.push_str(&format!(" {t}"));
+                }
+                let ours = scan::scan(&line).map_err(|e| format!("{line:?}: {e}")).unwrap();
+                let theirs = lp::parse_lines(&line).next().unwrap().map_err(|e| format!("{line:?}: {e}")).unwrap();
+                prop_assert_eq!(&*ours.measurement(), &*theirs.series.measurement);
+                let our_tags: Vec<(String, String)> = ours.tags().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                let their_tags: Vec<(String, String)> = theirs.series.tag_set.iter().flatten().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                prop_assert_eq!(our_tags, their_tags);
+                prop_assert_eq!(ours.timestamp, theirs.timestamp);
+                prop_assert_eq!(ours.fields.len(), theirs.field_set.len());
+                for ((ok, ov), (tk, tv)) in ours.fields.iter().zip(theirs.field_set.iter()) {
+                    prop_assert_eq!(&**ok, &**tk);
+                    let same = match (ov, tv) {
+                        (scan::RawValue::Float(a), lp::FieldValue::F64(b)) => a == b,
+                        (scan::RawValue::Int(a), lp::FieldValue::I64(b)) => a == b,
+                        (scan::RawValue::UInt(a), lp::FieldValue::U64(b)) => a == b,
+                        (scan::RawValue::Bool(a), lp::FieldValue::Boolean(b)) => a == b,
+                        (scan::RawValue::Str(a), lp::FieldValue::String(b)) => **a == **b,
+                        _ => false,
+                    };
+                    prop_assert!(same, "{:?} vs {:?} in {:?}", ov, tv, line);
+                }
+            }
+
+            #[test]
+            fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let mut b = PointBuilder::default();
+                let out = parse(&body, Precision::Nanoseconds, 0, |l| { b.build(&l); });
+                prop_assert!(out.errors.len() <= Outcome::MAX_ERRORS);
+            }
+
+            #[test]
+            fn never_panics_on_line_like_text(body in "[a-z,= \"\\\\\n0-9.ietu-]{0,80}") {
+                let mut b = PointBuilder::default();
+                parse(body.as_bytes(), Precision::Seconds, 0, |l| { b.build(&l); });
+            }
+        }
     }
 }
