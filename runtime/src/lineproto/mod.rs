@@ -144,6 +144,11 @@ impl Outcome {
     fn reject(&mut self, line: usize, text: &str, reason: String) {
         self.rejected += 1;
         if self.errors.len() < Self::MAX_ERRORS {
+            let reason = if reason.len() > QUOTE_LIMIT {
+                quote(&reason)
+            } else {
+                reason
+            };
             self.errors.push(LineError {
                 line,
                 text: quote(text),
