@@ -267,7 +267,8 @@ fn parse_value(raw: &str) -> Result<RawValue<'_>, String> {
         }
         b'0'..=b'9' | b'-' | b'+' | b'.' => {}
         _ => {
-            return Err(if b[0].is_ascii_alphabetic() {
+            let non_finite = matches!(raw.to_ascii_lowercase().as_str(), "nan" | "inf" | "infinity");
+            return Err(if b[0].is_ascii_alphabetic() && !non_finite {
                 format!("invalid boolean '{raw}'")
             } else {
                 format!("invalid number '{raw}'")
@@ -472,7 +473,7 @@ mod tests {
             ("m =1", "missing field key"),
             ("m v=abc", "invalid boolean"),
             ("m v=1x", "invalid number"),
-            ("m v=NaN", "invalid boolean"),
+            ("m v=NaN", "invalid number"),
             ("m v=1e", "invalid number"),
             ("m v=1.2.3", "invalid number"),
             ("m v=99999999999999999999i", "invalid number"),
