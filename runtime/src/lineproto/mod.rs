@@ -271,7 +271,11 @@ fn out_of_range() -> String {
 pub struct PointBuilder {
     series: HashMap<Box<str>, Arc<Series>, foldhash::fast::RandomState>,
     capacity: usize,
+    /// Recently seen field keys: a schema has few, and comparing a short key beats interning it.
+    field_names: Vec<(Box<str>, Name)>,
 }
+
+const FIELD_NAME_CACHE: usize = 32;
 
 impl Default for PointBuilder {
     fn default() -> Self {
@@ -285,7 +289,20 @@ impl PointBuilder {
         PointBuilder {
             series: HashMap::default(),
             capacity,
+            field_names: Vec::new(),
         }
+    }
+
+    fn field_name(&mut self, key: &str) -> Name {
+        if let Some((_, n)) = self.field_names.iter().find(|(k, _)| &**k == key) {
+            return *n;
+        }
+        let n = Name::new(key);
+        if self.field_names.len() == FIELD_NAME_CACHE {
+            self.field_names.pop();
+        }
+        self.field_names.insert(0, (key.into(), n));
+        n
     }
 
     /// The point for a valid line.
@@ -310,7 +327,7 @@ impl PointBuilder {
                 RawValue::Bool(b) => Value::Bool(*b),
                 RawValue::Str(s) => Value::Str(Arc::from(&**s)),
             };
-            fields.push((Name::new(key), v));
+            fields.push((self.field_name(key), v));
         }
         // Sorted by key; on a repeated key the last value wins, as in InfluxDB.
         fields.sort_by_key(|a| a.0);

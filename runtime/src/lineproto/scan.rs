@@ -267,7 +267,10 @@ fn parse_value(raw: &str) -> Result<RawValue<'_>, String> {
         }
         b'0'..=b'9' | b'-' | b'+' | b'.' => {}
         _ => {
-            let non_finite = matches!(raw.to_ascii_lowercase().as_str(), "nan" | "inf" | "infinity");
+            let non_finite = matches!(
+                raw.to_ascii_lowercase().as_str(),
+                "nan" | "inf" | "infinity"
+            );
             return Err(if b[0].is_ascii_alphabetic() && !non_finite {
                 format!("invalid boolean '{raw}'")
             } else {
