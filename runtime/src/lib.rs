@@ -5,6 +5,7 @@
 //! - [`lineproto`]: InfluxDB line protocol in, with InfluxDB 1.x's partial-write semantics.
 //! - [`duration`]: Go-style durations (`1h30m`, `10s`) as config and TICKscript use them.
 //! - [`time`]: RFC 3339 timestamps as Kapacitor's JSON writes them.
+//! - [`tick`]: the TICKscript language front end: lexer, parser, diagnostics, formatter.
 //!
 //! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own;
 //! servers, storage and clocks belong to `host/`.
@@ -12,4 +13,5 @@
 pub mod duration;
 pub mod lineproto;
 pub mod model;
+pub mod tick;
 pub mod time;

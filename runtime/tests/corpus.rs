@@ -1,0 +1,39 @@
+//! Every TICKscript of Kapacitor's conformance corpus parses (an extra check: the corpus is
+//! generated on demand from a Kapacitor mirror and never committed, see
+//! `../shared/conformance/`). Set `FARAD_CORPUS` to one or more corpus files, colon-separated;
+//! without it this test only says it was skipped.
+
+use farad_runtime::tick::{fmt, parse};
+
+#[test]
+fn corpus_scripts_parse_and_format_stably() {
+    let Ok(paths) = std::env::var("FARAD_CORPUS") else {
+        eprintln!("FARAD_CORPUS not set: corpus check skipped");
+        return;
+    };
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for path in paths.split(':').filter(|p| !p.is_empty()) {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for line in text.lines() {
+            let rec: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
+            let Some(script) = rec["tickscript"].as_str() else {
+                continue;
+            };
+            total += 1;
+            let name = rec["name"].as_str().unwrap_or("?");
+            let (program, diags) = parse(script);
+            if !diags.is_empty() {
+                failures.push(format!("{name}: {}", diags.one_line(script)));
+                continue;
+            }
+            let formatted = fmt::format(&program);
+            let (again, d2) = parse(&formatted);
+            if !d2.is_empty() || fmt::format(&again) != formatted {
+                failures.push(format!("{name}: formatting is not stable:\n{formatted}"));
+            }
+        }
+    }
+    eprintln!("{total} corpus scripts, {} failures", failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
