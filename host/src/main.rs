@@ -33,6 +33,15 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Format TICKscript files canonically (like Kapacitor's tickfmt); stdin when no file.
+    Fmt {
+        /// Write the result back to each file instead of printing it.
+        #[arg(short = 'w')]
+        write: bool,
+        files: Vec<PathBuf>,
+    },
+    /// Check TICKscript files and print every problem found; exit code 1 if any.
+    Check { files: Vec<PathBuf> },
     /// Print the version.
     Version,
 }
@@ -85,6 +94,8 @@ fn main() -> Result<()> {
             print!("{}", config.to_toml());
             Ok(())
         }
+        Command::Fmt { write, files } => std::process::exit(farad::cli::tick::fmt(&files, write)),
+        Command::Check { files } => std::process::exit(farad::cli::tick::check(&files)),
         Command::Version => {
             println!(
                 "Farad {} (Kapacitor API 1.5 compatible)",

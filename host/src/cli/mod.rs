@@ -1,0 +1,3 @@
+//! Command-line tools, one module per command group.
+
+pub mod tick;
