@@ -15,3 +15,6 @@ pub use parser::{parse, parse_lambda};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod roundtrip_tests;
