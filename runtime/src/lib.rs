@@ -6,6 +6,7 @@
 //! - [`duration`]: Go-style durations (`1h30m`, `10s`) as config and TICKscript use them.
 //! - [`time`]: RFC 3339 timestamps as Kapacitor's JSON writes them.
 //! - [`tick`]: the TICKscript language front end: lexer, parser, diagnostics, formatter.
+//! - [`pipeline`]: every TICKscript node type declared as data: edges, arguments, properties.
 //!
 //! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own;
 //! servers, storage and clocks belong to `host/`.
@@ -13,5 +14,6 @@
 pub mod duration;
 pub mod lineproto;
 pub mod model;
+pub mod pipeline;
 pub mod tick;
 pub mod time;

@@ -1,8 +1,10 @@
-//! Every TICKscript of Kapacitor's conformance corpus parses (an extra check: the corpus is
+//! Every TICKscript of Kapacitor's conformance corpus parses, checks, lowers to a plan whose
+//! DOT matches its node structure, and formats stably (an extra check: the corpus is
 //! generated on demand from a Kapacitor mirror and never committed, see
 //! `../shared/conformance/`). Set `FARAD_CORPUS` to one or more corpus files, colon-separated;
 //! without it this test only says it was skipped.
 
+use farad_runtime::pipeline::{BuildOptions, TaskType, build};
 use farad_runtime::tick::{fmt, parse};
 
 #[test]
@@ -26,6 +28,28 @@ fn corpus_scripts_parse_and_format_stably() {
             if !diags.is_empty() {
                 failures.push(format!("{name}: {}", diags.one_line(script)));
                 continue;
+            }
+            let task_type = match rec["kind"].as_str() {
+                Some("batch") => TaskType::Batch,
+                _ => TaskType::Stream,
+            };
+            let opts = BuildOptions {
+                task_type: Some(task_type),
+                ..BuildOptions::default()
+            };
+            match build(&program, &opts) {
+                (Some(plan), _) => {
+                    // The DOT has one edge per parent link, and names every node with a parent.
+                    let dot = plan.dot("t");
+                    let edges = dot.lines().filter(|l| l.contains(" -> ")).count();
+                    let links: usize = plan.nodes.iter().map(|n| n.parents.len()).sum();
+                    if edges != links {
+                        failures.push(format!(
+                            "{name}: DOT has {edges} edges for {links} links:\n{dot}"
+                        ));
+                    }
+                }
+                (None, d) => failures.push(format!("{name}: {}\n{script}", d.one_line(script))),
             }
             let formatted = fmt::format(&program);
             let (again, d2) = parse(&formatted);
