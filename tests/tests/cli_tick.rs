@@ -32,6 +32,22 @@ fn check_reports_every_error_with_location_and_exit_code() {
     assert!(err.contains("bad.tick:4:1"), "{err}");
     assert!(err.contains("bad.tick:4:9"), "{err}");
     assert!(err.contains("^"), "caret snippet: {err}");
+
+    // Semantic errors too, with a suggestion.
+    std::fs::write(
+        &bad,
+        "stream\n    |from()\n    |window()\n        .perod(10s)\n",
+    )
+    .unwrap();
+    let out = Command::new(farad_bin())
+        .arg("check")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.tick:4:10"), "{err}");
+    assert!(err.contains("did you mean `.period`?"), "{err}");
 }
 
 #[test]

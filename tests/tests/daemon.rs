@@ -62,6 +62,46 @@ fn task_api_errors() {
     assert_eq!(r.status, 400);
     let r = f.get("/kapacitor/v1/tasks/missing");
     assert_eq!(r.status, 404);
+    // Invalid scripts are refused with every problem's location; nothing is stored.
+    let bad = json!({
+        "id": "bad", "type": "stream", "dbrps": [{"db": "d", "rp": "r"}],
+        "script": "stream\n    |from()\n    |window()\n        .perod(10s)\n    |mean(\"x\")",
+    });
+    let r = f.post("/kapacitor/v1/tasks", bad.to_string());
+    assert_eq!(r.status, 400);
+    let msg = r.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        msg.starts_with("invalid TICKscript: 4:10: unknown property `.perod` on window"),
+        "{msg}"
+    );
+    assert!(msg.contains("5:11: argument 1 of |mean()"), "{msg}");
+    assert_eq!(f.get("/kapacitor/v1/tasks/bad").status, 404);
+    // A template variable without a value is an error for a task.
+    let tpl = json!({
+        "id": "tpl", "type": "stream", "dbrps": [{"db": "d", "rp": "r"}],
+        "script": "var crit float\nstream|from()|alert().crit(lambda: \"v\" > crit)",
+    });
+    let r = f.post("/kapacitor/v1/tasks", tpl.to_string());
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("missing value for var `crit`"),
+        "{}",
+        r.body
+    );
+    // With vars it is fine, and dbrps may come from the script.
+    let with_vars = json!({
+        "id": "tpl", "type": "stream",
+        "script": "dbrp \"telegraf\".\"autogen\"\nvar crit float\nstream|from()|alert().crit(lambda: \"v\" > crit)",
+        "vars": {"crit": {"type": "float", "value": 90.0}},
+    });
+    let r = f.post("/kapacitor/v1/tasks", with_vars.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert_eq!(t["dbrps"], json!([{"db": "telegraf", "rp": "autogen"}]));
+    assert_eq!(
+        t["dot"],
+        "digraph tpl {\nstream0 -> from1;\nfrom1 -> alert2;\n}"
+    );
 }
 
 #[test]

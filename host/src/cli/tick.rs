@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use farad_runtime::pipeline::{BuildOptions, compile};
 use farad_runtime::tick::{fmt, parse};
 
 /// Reads the named files, or stdin (named `-`) when there are none.
@@ -59,14 +60,19 @@ pub fn fmt(files: &[PathBuf], write: bool) -> i32 {
     code
 }
 
-/// Checks each file, printing every diagnostic; returns the process exit code.
+/// Checks each file (syntax, nodes, properties, arguments, edges, variables), printing every
+/// diagnostic; returns the process exit code.
 pub fn check(files: &[PathBuf]) -> i32 {
     let mut code = 0;
     for (name, text) in inputs(files) {
         match text {
             Ok(text) => {
-                let (_, diags) = parse(&text);
-                if !diags.is_empty() {
+                // Templates are checked as templates: a `var x float` needs no value here.
+                let opts = BuildOptions {
+                    allow_unset_vars: true,
+                    ..BuildOptions::default()
+                };
+                if let Err(diags) = compile(&text, &opts) {
                     eprint!("{}", diags.render(&text, &name));
                     code = 1;
                 }

@@ -1,8 +1,9 @@
 //! `/kapacitor/v1/tasks`: task definitions, stored durably.
 //!
-//! Tasks are kept as Kapacitor's JSON describes them. Running them is the engine's part and
-//! arrives with it; until then a task is stored, listed, shown and deleted, and reports
-//! `"executing": false`.
+//! Tasks are kept as Kapacitor's JSON describes them. A script is checked before it is stored
+//! (an invalid one is refused with every problem and its line:column), and the task's `dot`
+//! shows its pipeline. Running tasks is the engine's part and arrives with it; until then a
+//! task reports `"executing": false`.
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ use warp::reply::Reply;
 use super::error::{ApiError, ApiResult, respond};
 use super::with_state;
 use crate::server::State;
+use farad_runtime::pipeline::{self, BuildOptions};
+
 use crate::store::{self, DbRp, TaskRecord, TaskStatus, TaskType};
 
 const MAX_BODY: u64 = 16 * 1024 * 1024;
@@ -72,7 +75,24 @@ async fn blocking(f: impl FnOnce() -> ApiResult + Send + 'static) -> warp::reply
     }
 }
 
+/// Checks a task's script against its type and vars: the plan, or the error text.
+fn compile(t: &TaskRecord) -> Result<pipeline::Plan, String> {
+    let vars = pipeline::vars::from_json(&t.vars)?;
+    let task_type = match t.kind {
+        TaskType::Stream => pipeline::TaskType::Stream,
+        TaskType::Batch => pipeline::TaskType::Batch,
+    };
+    let opts = BuildOptions {
+        task_type: Some(task_type),
+        vars,
+        allow_unset_vars: false,
+    };
+    pipeline::compile(&t.script, &opts)
+        .map_err(|d| format!("invalid TICKscript: {}", d.one_line(&t.script)))
+}
+
 fn task_json(t: &TaskRecord) -> Value {
+    let dot = compile(t).map(|p| p.dot(&t.id)).unwrap_or_default();
     json!({
         "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", t.id)},
         "id": t.id,
@@ -81,7 +101,7 @@ fn task_json(t: &TaskRecord) -> Value {
         "dbrps": t.dbrps,
         "script": t.script,
         "vars": t.vars,
-        "dot": "",
+        "dot": dot,
         "status": t.status,
         "executing": false,
         "error": "",
@@ -144,14 +164,9 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
     let Some(kind) = req.kind else {
         return Err(ApiError::bad_request("must provide task type"));
     };
-    if req.dbrps.is_empty() && !req.script.contains("dbrp") {
-        return Err(ApiError::bad_request(
-            "must provide at least one database and retention policy",
-        ));
-    }
     let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
     let status = req.status.unwrap_or(TaskStatus::Disabled);
-    let rec = TaskRecord {
+    let mut rec = TaskRecord {
         id: id.clone(),
         template_id: req.template_id,
         kind,
@@ -167,6 +182,19 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
             String::new()
         },
     };
+    let plan = compile(&rec).map_err(ApiError::bad_request)?;
+    if rec.dbrps.is_empty() {
+        let from_script = plan.dbrps.iter().map(|(db, rp)| DbRp {
+            db: db.clone(),
+            rp: rp.clone(),
+        });
+        rec.dbrps = from_script.collect();
+    }
+    if rec.dbrps.is_empty() {
+        return Err(ApiError::bad_request(
+            "must provide at least one database and retention policy",
+        ));
+    }
     if !state
         .store
         .insert_new(&store::TASKS, &id, &rec)

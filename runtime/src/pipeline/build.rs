@@ -125,9 +125,7 @@ fn same_name(written: &str, declared: &str) -> bool {
     let mut w = written.chars();
     let mut d = declared.chars();
     match (w.next(), d.next()) {
-        (Some(a), Some(b)) => {
-            a.eq_ignore_ascii_case(&b) && w.as_str() == d.as_str()
-        }
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b) && w.as_str() == d.as_str(),
         _ => written == declared,
     }
 }
@@ -586,8 +584,14 @@ impl Builder<'_> {
                 Err(()) => bad_arg = true,
             }
         }
+        // A bad property leaves its node usable: keep checking the rest of the chain.
+        let keep_going = if op == ChainOp::Dot {
+            Ok(Val::Node(node))
+        } else {
+            Err(())
+        };
         if bad_arg {
-            return Err(());
+            return keep_going;
         }
         match op {
             ChainOp::Pipe => self.chain_node(node, &name.name, args, span),
@@ -598,7 +602,9 @@ impl Builder<'_> {
                 let id = self.add_node(spec, name.name.clone(), vals, &[node], span, input);
                 Ok(Val::Node(id))
             }
-            ChainOp::Dot => self.set_property(node, handler, &name.name, args, span),
+            ChainOp::Dot => self
+                .set_property(node, handler, &name.name, args, span)
+                .or(keep_going),
         }
     }
 
