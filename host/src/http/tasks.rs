@@ -47,7 +47,8 @@ pub fn routes(
     let list = warp::path!("kapacitor" / "v1" / "tasks")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .then(|s: Arc<State>| blocking(move || list(&s)));
+        .and(warp::query::<ViewParams>())
+        .then(|s: Arc<State>, q: ViewParams| blocking(move || list(&s, &q)));
     let create = warp::path!("kapacitor" / "v1" / "tasks")
         .and(warp::post())
         .and(with_state(state.clone()))
@@ -57,7 +58,8 @@ pub fn routes(
     let get = warp::path!("kapacitor" / "v1" / "tasks" / String)
         .and(warp::get())
         .and(with_state(state.clone()))
-        .then(|id: String, s: Arc<State>| blocking(move || get(&s, &id)));
+        .and(warp::query::<ViewParams>())
+        .then(|id: String, s: Arc<State>, q: ViewParams| blocking(move || get(&s, &id, &q)));
     let delete = warp::path!("kapacitor" / "v1" / "tasks" / String)
         .and(warp::delete())
         .and(with_state(state))
@@ -91,15 +93,41 @@ fn compile(t: &TaskRecord) -> Result<pipeline::Plan, String> {
         .map_err(|d| format!("invalid TICKscript: {}", d.one_line(&t.script)))
 }
 
-fn task_json(t: &TaskRecord) -> Value {
+/// How a task's script is shown: `formatted` (Kapacitor's default) or `raw`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct ViewParams {
+    #[serde(default)]
+    script_format: String,
+}
+
+impl ViewParams {
+    fn formatted(&self) -> Result<bool, ApiError> {
+        match self.script_format.as_str() {
+            "" | "formatted" => Ok(true),
+            "raw" => Ok(false),
+            other => Err(ApiError::bad_request(format!(
+                "invalid script-format parameter {other:?}"
+            ))),
+        }
+    }
+}
+
+fn task_json(t: &TaskRecord, formatted: bool) -> Value {
     let dot = compile(t).map(|p| p.dot(&t.id)).unwrap_or_default();
+    let script = match farad_runtime::tick::parse(&t.script) {
+        (program, diags) if formatted && diags.is_empty() => {
+            farad_runtime::tick::fmt::format(&program)
+        }
+        _ => t.script.clone(),
+    };
     json!({
         "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", t.id)},
         "id": t.id,
         "template-id": t.template_id,
         "type": t.kind,
         "dbrps": t.dbrps,
-        "script": t.script,
+        "script": script,
         "vars": t.vars,
         "dot": dot,
         "status": t.status,
@@ -112,22 +140,24 @@ fn task_json(t: &TaskRecord) -> Value {
     })
 }
 
-fn list(state: &State) -> ApiResult {
+fn list(state: &State, q: &ViewParams) -> ApiResult {
+    let formatted = q.formatted()?;
     let tasks = state
         .store
         .list(&store::TASKS)
         .map_err(ApiError::internal)?;
-    let tasks: Vec<Value> = tasks.iter().map(|(_, t)| task_json(t)).collect();
+    let tasks: Vec<Value> = tasks.iter().map(|(_, t)| task_json(t, formatted)).collect();
     Ok(warp::reply::json(&json!({ "tasks": tasks })).into_response())
 }
 
-fn get(state: &State, id: &str) -> ApiResult {
+fn get(state: &State, id: &str, q: &ViewParams) -> ApiResult {
+    let formatted = q.formatted()?;
     match state
         .store
         .get(&store::TASKS, id)
         .map_err(ApiError::internal)?
     {
-        Some(t) => Ok(warp::reply::json(&task_json(&t)).into_response()),
+        Some(t) => Ok(warp::reply::json(&task_json(&t, formatted)).into_response()),
         None => Err(ApiError::not_found(format!(
             "no task exists with id {id:?}"
         ))),
@@ -203,7 +233,7 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
         return Err(ApiError::bad_request(format!("task {id} already exists")));
     }
     state.refresh_task_counts();
-    Ok(warp::reply::json(&task_json(&rec)).into_response())
+    Ok(warp::reply::json(&task_json(&rec, true)).into_response())
 }
 
 /// Kapacitor's id rule: letters, digits, `-`, `.`, `_`.

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::lambda;
 use super::nodes::{COMMON_PROPERTIES, NODES};
 use super::plan::{NodeId, Plan, PlanNode, PropertyValue, TaskType, TemplateVar, Value, VarType};
 use super::schema::{Arg, Args, Edge, NodeKind, NodeSpec, Property, Provides, Wants};
@@ -286,7 +287,13 @@ impl Builder<'_> {
             }
             ExprKind::Lambda(body) => {
                 let resolved = self.resolve_lambda(body)?;
-                Val::Value(Value::Lambda(Box::new(resolved)))
+                match lambda::lower(&resolved) {
+                    Ok(l) => Val::Value(Value::Lambda(Box::new(l))),
+                    Err(diags) => {
+                        self.diags.extend(diags);
+                        return Err(());
+                    }
+                }
             }
             ExprKind::Unary { op, expr } => {
                 let v = self.value(expr)?;
@@ -1082,7 +1089,8 @@ fn literal_expr(v: &Value) -> Option<ExprKind> {
             literal: r.replace('/', "\\/"),
         },
         Value::Star => ExprKind::Star,
-        Value::Lambda(e) => return Some(e.kind.clone()),
+        // A lambda variable inside a lambda: its expression, parsed back from its canonical text.
+        Value::Lambda(l) => return crate::tick::parse_lambda(&l.text).ok().map(|e| e.kind),
         Value::Reference(r) => ExprKind::Reference(r.clone()),
         _ => return None,
     })

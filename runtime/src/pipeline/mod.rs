@@ -2,6 +2,7 @@
 //! and the checked [`plan`] a script becomes ([`build`]). How nodes run lives elsewhere.
 
 pub mod build;
+pub mod lambda;
 pub mod nodes;
 pub mod plan;
 pub mod schema;

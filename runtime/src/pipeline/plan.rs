@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::lambda::Lambda;
 use super::schema::{Edge, NodeKind};
 use crate::tick::Span;
-use crate::tick::ast::Expr;
 
 /// A node's index in [`Plan::nodes`].
 pub type NodeId = usize;
@@ -30,8 +30,8 @@ pub enum Value {
     /// A regular expression, already known to compile.
     Regex(String),
     Star,
-    /// A lambda's body, its identifiers resolved against the script's variables.
-    Lambda(Box<Expr>),
+    /// A lambda, its variables substituted.
+    Lambda(Box<Lambda>),
     List(Vec<Value>),
     /// Another node (e.g. `join(other)`).
     Node(NodeId),

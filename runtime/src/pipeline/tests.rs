@@ -106,8 +106,17 @@ fn template_vars() {
     let (plan, d) = build(&p, &opts);
     assert!(d.is_empty(), "{}", d.one_line(src));
     let crit = &plan.unwrap().nodes[2].properties[0].args[0];
-    let Value::Lambda(body) = crit else { panic!() };
-    assert_eq!(crate::tick::fmt::format_expr(body), "\"value\" > 90.0");
+    let Value::Lambda(l) = crit else { panic!() };
+    assert_eq!(l.text, "\"value\" > 90.0");
+    use super::lambda::{BinaryOp, LambdaExpr};
+    assert_eq!(
+        l.expr,
+        LambdaExpr::Binary {
+            op: BinaryOp::Gt,
+            lhs: Box::new(LambdaExpr::Ref("value".into())),
+            rhs: Box::new(LambdaExpr::Float(90.0))
+        }
+    );
 }
 
 /// The table of invalid scripts: each with the exact `line:col: reason` of its first error.
@@ -357,6 +366,14 @@ fn invalid_scripts() {
         ),
         ("var x = foo()", "1:9: no global function `foo` defined"),
         ("var x = 1 + 2", "1:9: an expression outside a lambda"),
+        (
+            "stream|from().where(lambda: sigm(\"v\") > 3)",
+            "1:29: unknown function `sigm` in lambda; did you mean `sigma()`?",
+        ),
+        (
+            "stream|from().where(lambda: strcontains(\"h\", 'x'))",
+            "1:29: unknown function `strcontains` in lambda; did you mean `strContains()`?",
+        ),
         // Task type and edges.
         (
             "batch|query('SELECT 1')",

@@ -51,7 +51,9 @@ fn one(var: &serde_json::Value) -> Result<Value, String> {
             let text = value.as_str().ok_or_else(bad)?;
             let e =
                 parse_lambda(text).map_err(|d| format!("invalid lambda: {}", d.one_line(text)))?;
-            Value::Lambda(Box::new(e))
+            let l = super::lambda::lower(&e)
+                .map_err(|d| format!("invalid lambda: {}", d[0].one_line(text)))?;
+            Value::Lambda(Box::new(l))
         }
         VarType::Star => Value::Star,
         VarType::List => {

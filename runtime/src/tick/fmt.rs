@@ -191,7 +191,18 @@ fn expr(out: &mut String, e: &Expr, indent: &str, mut on_new_line: bool) {
             if *parens {
                 out.push('(');
             }
+            // After `*`, a regex or a list the lexer reads no operator: keep their parentheses.
+            let wrap = matches!(
+                lhs.kind,
+                ExprKind::Star | ExprKind::Regex { .. } | ExprKind::List(_)
+            );
+            if wrap {
+                out.push('(');
+            }
             expr(out, lhs, &inner, false);
+            if wrap {
+                out.push(')');
+            }
             out.push(' ');
             out.push_str(op.operator_text());
             out.push(if *multiline { '\n' } else { ' ' });

@@ -210,3 +210,20 @@ fn formats_multiline_calls_and_binaries() {
     // Kapacitor accepts a trailing comma in an argument list.
     assert_eq!(stmts("x|f(1,)"), ["x (|f 1)"]);
 }
+
+#[test]
+fn fuzz_regressions() {
+    // Parentheses around an operand after which no operator can be read must survive formatting.
+    for src in ["(\n*)/BQ04", "x|f((/a/) + 1)", "(*) * (*)"] {
+        let (p, d) = parse(src);
+        assert!(d.is_empty(), "{src}: {}", d.one_line(src));
+        let out = fmt::format(&p);
+        let (again, d) = parse(&out);
+        assert!(
+            d.is_empty(),
+            "{src} formatted as {out:?}: {}",
+            d.one_line(&out)
+        );
+        assert_eq!(fmt::format(&again), out);
+    }
+}
