@@ -183,6 +183,8 @@ fn expr(out: &mut String, e: &Expr, indent: &str, mut on_new_line: bool) {
             parens,
             multiline,
         } => {
+            // A comment before the right operand puts it on a new line anyway.
+            let multiline = &(*multiline || rhs.comment.is_some());
             let inner = if *parens {
                 format!("{indent}{STEP}")
             } else {
@@ -217,6 +219,7 @@ fn expr(out: &mut String, e: &Expr, indent: &str, mut on_new_line: bool) {
             multiline,
             ..
         } => {
+            let multiline = &(*multiline || args.iter().any(|a| a.comment.is_some()));
             out.push_str(&name.name);
             out.push('(');
             let arg_indent = format!("{indent}{STEP}");

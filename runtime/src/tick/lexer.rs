@@ -263,9 +263,11 @@ impl Lexer<'_> {
         let Some(c) = self.peek() else {
             return self.token();
         };
+        // `//` is a comment even here: an empty regex is useless, and reading a comment that a
+        // formatter put after `=~` as a regex would change the script.
         let regex_may_follow = |l: &mut Lexer<'_>| {
             l.skip_space();
-            if l.peek() == Some('/') {
+            if l.peek() == Some('/') && l.peek2() != Some('/') {
                 l.bump();
                 l.regex();
             }

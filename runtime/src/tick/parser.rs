@@ -438,8 +438,8 @@ impl<'a> Parser<'a> {
             while let Some(q) = self.peek().precedence().filter(|&q| q > p) {
                 rhs = self.precedence(rhs, q)?;
             }
-            let multiline =
-                self.src[lhs.span.start as usize..rhs.span.start as usize].contains('\n');
+            // A line break around the operator (not inside the left operand) makes it multi-line.
+            let multiline = self.src[lhs.span.end as usize..rhs.span.start as usize].contains('\n');
             let span = lhs.span.to(rhs.span);
             lhs = Expr {
                 kind: ExprKind::Binary {

@@ -214,7 +214,15 @@ fn formats_multiline_calls_and_binaries() {
 #[test]
 fn fuzz_regressions() {
     // Parentheses around an operand after which no operator can be read must survive formatting.
-    for src in ["(\n*)/BQ04", "x|f((/a/) + 1)", "(*) * (*)"] {
+    for src in [
+        "(\n*)/BQ04",
+        "x|f((/a/) + 1)",
+        "(*) * (*)",
+        "0 !~ //c\n/a/ - I",
+        "x|f(a, // c\n b)",
+        "a + // c\n b",
+        "a =~\n// c\n/b/",
+    ] {
         let (p, d) = parse(src);
         assert!(d.is_empty(), "{src}: {}", d.one_line(src));
         let out = fmt::format(&p);
