@@ -73,7 +73,24 @@ fn statement(out: &mut String, s: &Statement) {
             out.push('.');
             expr(out, rp, "", false);
         }
+        // After the previous statement's last operand the lexer reads `*`, `/` and `-` as
+        // operators: a statement starting with one is kept in parentheses.
+        Statement::Expr(e) if starts_ambiguously(e) => {
+            out.push('(');
+            expr(out, e, "", false);
+            out.push(')');
+        }
         Statement::Expr(e) => expr(out, e, "", true),
+    }
+}
+
+fn starts_ambiguously(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Star | ExprKind::Regex { .. } | ExprKind::Unary { .. } => e.comment.is_none(),
+        ExprKind::Binary {
+            lhs, parens: false, ..
+        } => e.comment.is_none() && starts_ambiguously(lhs),
+        _ => false,
     }
 }
 

@@ -222,6 +222,10 @@ fn fuzz_regressions() {
         "x|f(a, // c\n b)",
         "a + // c\n b",
         "a =~\n// c\n/b/",
+        "d%w(a2-aaa)(*)",
+        "a\n(-b)",
+        "a\n(/r/)",
+        "a\n(-b + 1)",
     ] {
         let (p, d) = parse(src);
         assert!(d.is_empty(), "{src}: {}", d.one_line(src));
