@@ -12,6 +12,8 @@
 //! servers, storage and clocks belong to `host/`.
 
 pub mod duration;
+pub mod exec;
+pub mod expr;
 pub mod lineproto;
 pub mod model;
 pub mod pipeline;

@@ -1,0 +1,308 @@
+//! Small stateless nodes: pass-through, where, groupBy, default, delete, log.
+
+use std::sync::Arc;
+
+use super::NodeExec;
+use crate::exec::{Dims, Msg, StreamPoint};
+use crate::expr::{Compiled, Scope};
+use crate::model::{Batch, GroupKey, Name, Series, Value};
+use crate::pipeline::{PlanNode, Value as PV};
+
+/// `stream`, `noop`: passes everything on.
+pub struct Pass;
+
+impl NodeExec for Pass {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        out.push(Msg::Batch(b));
+        Ok(())
+    }
+}
+
+/// The lambda given as argument `i` (or as the property `prop`).
+pub(super) fn lambda_arg(node: &PlanNode, i: usize) -> Result<Compiled, String> {
+    match node.args.get(i) {
+        Some(PV::Lambda(l)) => Compiled::new(l).map_err(|e| e.to_string()),
+        _ => Err(format!("{} needs a lambda", node.method)),
+    }
+}
+
+/// `where(lambda)`: keeps points (and batch points) for which the lambda is true.
+pub struct Where {
+    pred: Compiled,
+}
+
+impl Where {
+    pub fn new(node: &PlanNode) -> Result<Where, String> {
+        Ok(Where {
+            pred: lambda_arg(node, 0)?,
+        })
+    }
+}
+
+impl NodeExec for Where {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let keep = {
+            let mut scope = Scope {
+                fields: &p.point.fields,
+                series: &p.point.series,
+                time: p.point.time,
+                extra: &[],
+            };
+            self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())?
+        };
+        if keep {
+            out.push(Msg::Point(p));
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut err = None;
+        b.points.retain(|bp| {
+            let mut scope = Scope {
+                fields: &bp.fields,
+                series: &bp.series,
+                time: bp.time,
+                extra: &[],
+            };
+            match self.pred.eval_bool(&mut scope) {
+                Ok(k) => k,
+                Err(e) => {
+                    err.get_or_insert(e.to_string());
+                    false
+                }
+            }
+        });
+        out.push(Msg::Batch(b));
+        err.map_or(Ok(()), Err)
+    }
+}
+
+/// `groupBy(tags...)`: regroups points.
+pub struct GroupBy {
+    star: bool,
+    exclude: Vec<Name>,
+    by_name: bool,
+    dims: Arc<Dims>,
+}
+
+impl GroupBy {
+    pub fn new(node: &PlanNode) -> Result<GroupBy, String> {
+        let (tags, star) = tag_list(&node.args);
+        let exclude = node
+            .properties
+            .iter()
+            .filter(|p| p.name == "exclude")
+            .flat_map(|p| tag_list(&p.args).0)
+            .collect();
+        let by_name = node.property("byMeasurement").is_some();
+        let mut sorted = tags.clone();
+        sorted.sort();
+        Ok(GroupBy {
+            dims: Arc::new(Dims {
+                by_name,
+                tags: sorted,
+            }),
+            star,
+            exclude,
+            by_name,
+        })
+    }
+}
+
+/// Tag names and whether `*` was given, from string, star and list arguments.
+pub(super) fn tag_list(args: &[PV]) -> (Vec<Name>, bool) {
+    let mut tags = Vec::new();
+    let mut star = false;
+    for a in args {
+        match a {
+            PV::Str(s) => tags.push(Name::new(s)),
+            PV::Star => star = true,
+            PV::List(items) => {
+                let (t, s) = tag_list(items);
+                tags.extend(t);
+                star |= s;
+            }
+            _ => {}
+        }
+    }
+    (tags, star)
+}
+
+/// The group of a series for these dimensions.
+pub(super) fn group_of(series: &Series, dims: &Dims) -> GroupKey {
+    GroupKey::of(series, &dims.tags, dims.by_name)
+}
+
+impl NodeExec for GroupBy {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        if self.star {
+            let tags: Vec<Name> = p
+                .point
+                .series
+                .tags
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| !self.exclude.contains(k))
+                .collect();
+            p.dims = Arc::new(Dims {
+                by_name: self.by_name,
+                tags,
+            });
+        } else {
+            p.dims = self.dims.clone();
+        }
+        p.group = group_of(&p.point.series, &p.dims);
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+}
+
+fn key_value_pairs(node: &PlanNode, prop: &str) -> Vec<(Name, PV)> {
+    node.properties
+        .iter()
+        .filter(|p| p.name == prop)
+        .filter_map(|p| match p.args.as_slice() {
+            [PV::Str(k), v] => Some((Name::new(k), v.clone())),
+            [PV::Str(k)] => Some((Name::new(k), PV::Str(String::new()))),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn to_field(v: &PV) -> Option<Value> {
+    Some(match v {
+        PV::Int(i) => Value::Int(*i),
+        PV::Float(f) => Value::Float(*f),
+        PV::Str(s) => Value::Str(s.as_str().into()),
+        PV::Bool(b) => Value::Bool(*b),
+        PV::Duration(d) => Value::Int(*d),
+        _ => return None,
+    })
+}
+
+/// `default().field(k, v).tag(k, v)`: fills in what is missing.
+pub struct Default {
+    fields: Vec<(Name, Value)>,
+    tags: Vec<(Name, String)>,
+}
+
+impl Default {
+    pub fn new(node: &PlanNode) -> Result<Default, String> {
+        let fields = key_value_pairs(node, "field")
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, to_field(&v)?)))
+            .collect();
+        let tags = key_value_pairs(node, "tag")
+            .into_iter()
+            .map(|(k, v)| (k, if let PV::Str(s) = v { s } else { String::new() }))
+            .collect();
+        Ok(Default { fields, tags })
+    }
+}
+
+impl NodeExec for Default {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        for (k, v) in &self.fields {
+            if p.point.field(*k).is_none() {
+                p.point.set_field(*k, v.clone());
+            }
+        }
+        let missing: Vec<(Name, Box<str>)> = self
+            .tags
+            .iter()
+            .filter(|(k, _)| p.point.tag(*k).is_none())
+            .map(|(k, v)| (*k, v.as_str().into()))
+            .collect();
+        if !missing.is_empty() {
+            let mut tags = p.point.series.tags.to_vec();
+            tags.extend(missing);
+            p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+        }
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+}
+
+/// `delete().field(k).tag(k)`.
+pub struct Delete {
+    fields: Vec<Name>,
+    tags: Vec<Name>,
+}
+
+impl Delete {
+    pub fn new(node: &PlanNode) -> Result<Delete, String> {
+        let names = |prop: &str| {
+            key_value_pairs(node, prop)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        Ok(Delete {
+            fields: names("field"),
+            tags: names("tag"),
+        })
+    }
+}
+
+impl NodeExec for Delete {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        p.point.fields.retain(|(k, _)| !self.fields.contains(k));
+        if p.point
+            .series
+            .tags
+            .iter()
+            .any(|(k, _)| self.tags.contains(k))
+        {
+            let tags = p
+                .point
+                .series
+                .tags
+                .iter()
+                .filter(|(k, _)| !self.tags.contains(k))
+                .cloned()
+                .collect();
+            p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+        }
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+}
+
+/// `log()`: logs every message and passes it on.
+pub struct Log {
+    prefix: String,
+}
+
+impl Log {
+    pub fn new(node: &PlanNode) -> Log {
+        let prefix = match node.property("prefix").and_then(|p| p.args.first()) {
+            Some(PV::Str(s)) => s.clone(),
+            _ => String::new(),
+        };
+        Log { prefix }
+    }
+}
+
+impl NodeExec for Log {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        eprintln!(
+            "{}point {} {:?} {:?}",
+            self.prefix,
+            p.point.name(),
+            p.point.time,
+            p.point.fields
+        );
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        eprintln!("{}batch {} {} points", self.prefix, b.name, b.points.len());
+        out.push(Msg::Batch(b));
+        Ok(())
+    }
+}

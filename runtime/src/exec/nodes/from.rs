@@ -1,0 +1,106 @@
+//! `stream|from()`: selects the points a task works on and gives them their first group.
+
+use std::sync::Arc;
+
+use super::NodeExec;
+use super::basic::{group_of, tag_list};
+use crate::exec::{Dims, Msg, StreamPoint};
+use crate::expr::{Compiled, Scope};
+use crate::model::Name;
+use crate::pipeline::{PlanNode, Value as PV};
+
+/// The database and retention policy filters are applied by the task before a point gets here.
+pub struct From {
+    measurement: Option<Name>,
+    wheres: Vec<Compiled>,
+    group_tags: Vec<Name>,
+    group_star: bool,
+    dims: Arc<Dims>,
+    truncate: i64,
+    round: i64,
+}
+
+fn str_prop(node: &PlanNode, name: &str) -> Option<String> {
+    match node.property(name)?.args.first()? {
+        PV::Str(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn dur_prop(node: &PlanNode, name: &str) -> i64 {
+    match node.property(name).and_then(|p| p.args.first()) {
+        Some(PV::Duration(d)) => *d,
+        _ => 0,
+    }
+}
+
+impl From {
+    pub fn new(node: &PlanNode) -> Result<From, String> {
+        let mut wheres = Vec::new();
+        for p in node.properties.iter().filter(|p| p.name == "where") {
+            if let Some(PV::Lambda(l)) = p.args.first() {
+                wheres.push(Compiled::new(l).map_err(|e| e.to_string())?);
+            }
+        }
+        let (mut group_tags, group_star) = node
+            .properties
+            .iter()
+            .rfind(|p| p.name == "groupBy")
+            .map(|p| tag_list(&p.args))
+            .unwrap_or_default();
+        group_tags.sort();
+        let by_name = node.property("groupByMeasurement").is_some();
+        Ok(From {
+            measurement: str_prop(node, "measurement").map(|m| Name::new(&m)),
+            wheres,
+            dims: Arc::new(Dims {
+                by_name,
+                tags: group_tags.clone(),
+            }),
+            group_tags,
+            group_star,
+            truncate: dur_prop(node, "truncate"),
+            round: dur_prop(node, "round"),
+        })
+    }
+}
+
+impl NodeExec for From {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        if let Some(m) = self.measurement
+            && p.point.name() != m
+        {
+            return Ok(());
+        }
+        if self.round > 0 {
+            let r = self.round;
+            let t = p.point.time;
+            p.point.time = (t + r / 2).div_euclid(r) * r;
+        } else if self.truncate > 0 {
+            p.point.time -= p.point.time.rem_euclid(self.truncate);
+        }
+        for w in &self.wheres {
+            let mut scope = Scope {
+                fields: &p.point.fields,
+                series: &p.point.series,
+                time: p.point.time,
+                extra: &[],
+            };
+            if !w.eval_bool(&mut scope).map_err(|e| e.to_string())? {
+                return Ok(());
+            }
+        }
+        p.dims = if self.group_star {
+            let _ = &self.group_tags;
+            Arc::new(Dims {
+                by_name: self.dims.by_name,
+                tags: p.point.series.tags.iter().map(|(k, _)| *k).collect(),
+            })
+        } else {
+            self.dims.clone()
+        };
+        p.group = group_of(&p.point.series, &p.dims);
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+}

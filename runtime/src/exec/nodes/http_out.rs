@@ -1,0 +1,129 @@
+//! `httpOut('name')`: keeps the latest result of each group for `GET /kapacitor/v1/tasks/<id>/<name>`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{Map, Value as Json, json};
+
+use super::NodeExec;
+use crate::exec::{Msg, StreamPoint};
+use crate::model::{Batch, BatchPoint, Name, Series, Value};
+use crate::pipeline::{PlanNode, Value as PV};
+use crate::time::format_rfc3339_nanos;
+
+/// The latest rows of each group, by group id.
+#[derive(Default)]
+pub struct HttpOutData {
+    groups: BTreeMap<String, Json>,
+}
+
+impl HttpOutData {
+    /// Kapacitor's result document: `{"series": [...]}` (no `series` key before any data).
+    pub fn to_json(&self) -> Json {
+        if self.groups.is_empty() {
+            return json!({});
+        }
+        json!({ "series": self.groups.values().cloned().collect::<Vec<_>>() })
+    }
+}
+
+pub struct HttpOut {
+    data: Arc<Mutex<HttpOutData>>,
+}
+
+impl HttpOut {
+    pub fn new(node: &PlanNode) -> Result<(HttpOut, String, Arc<Mutex<HttpOutData>>), String> {
+        let Some(PV::Str(endpoint)) = node.args.first() else {
+            return Err("httpOut needs an endpoint name".into());
+        };
+        let data = Arc::new(Mutex::new(HttpOutData::default()));
+        Ok((HttpOut { data: data.clone() }, endpoint.clone(), data))
+    }
+}
+
+fn json_value(v: &Value) -> Json {
+    match v {
+        Value::Float(f) => json!(f),
+        Value::Int(i) => json!(i),
+        Value::UInt(u) => json!(u),
+        Value::Str(s) => json!(s.as_ref()),
+        Value::Bool(b) => json!(b),
+    }
+}
+
+/// One series: name, tags, columns (`time` then the fields in order), rows.
+fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> Json {
+    let mut columns: Vec<Name> = Vec::new();
+    for p in points {
+        for (k, _) in &p.fields {
+            if !columns.contains(k) {
+                columns.push(*k);
+            }
+        }
+    }
+    columns.sort();
+    let values: Vec<Json> = points
+        .iter()
+        .map(|p| {
+            let mut row = vec![json!(format_rfc3339_nanos(p.time))];
+            for c in &columns {
+                row.push(
+                    p.fields
+                        .iter()
+                        .find(|(k, _)| k == c)
+                        .map_or(Json::Null, |(_, v)| json_value(v)),
+                );
+            }
+            Json::Array(row)
+        })
+        .collect();
+    let mut tag_map = Map::new();
+    for (k, v) in tags {
+        tag_map.insert(k.to_string(), json!(v.as_ref()));
+    }
+    let mut cols = vec![json!("time")];
+    cols.extend(columns.iter().map(|c| json!(c.as_str())));
+    let mut s = Map::new();
+    s.insert("name".into(), json!(name.as_str()));
+    if !tag_map.is_empty() {
+        s.insert("tags".into(), Json::Object(tag_map));
+    }
+    s.insert("columns".into(), Json::Array(cols));
+    s.insert("values".into(), Json::Array(values));
+    Json::Object(s)
+}
+
+fn all_tags(series: &Series) -> Vec<(Name, Box<str>)> {
+    series.tags.to_vec()
+}
+
+impl NodeExec for HttpOut {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let bp = BatchPoint {
+            time: p.point.time,
+            series: p.point.series.clone(),
+            fields: p.point.fields.clone(),
+        };
+        let doc = series_json(
+            p.point.name(),
+            &all_tags(&p.point.series),
+            std::slice::from_ref(&bp),
+        );
+        self.data.lock().groups.insert(p.group.id(), doc);
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let tags: Vec<(Name, Box<str>)> = b.group.tags().to_vec();
+        let doc = series_json(b.name, &tags, &b.points);
+        self.data.lock().groups.insert(b.group.id(), doc);
+        out.push(Msg::Batch(b));
+        Ok(())
+    }
+
+    fn cardinality(&self) -> usize {
+        self.data.lock().groups.len()
+    }
+}

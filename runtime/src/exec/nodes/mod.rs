@@ -1,0 +1,78 @@
+//! One executor per node kind, created from a plan node by [`build`].
+
+mod basic;
+mod eval;
+mod from;
+mod http_out;
+mod influxql;
+mod window;
+
+use std::sync::Arc;
+
+pub use http_out::HttpOutData;
+
+use super::msg::Msg;
+use super::{Dims, StreamPoint};
+use crate::model::Batch;
+use crate::pipeline::PlanNode;
+use crate::pipeline::schema::NodeKind;
+
+/// Runs one node. Emitted messages go to `out`; an `Err` counts as a node error (the message
+/// is dropped, as in Kapacitor) and is logged by the task.
+pub trait NodeExec: Send {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String>;
+
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let _ = (b, out);
+        Err("this node does not take batches yet".into())
+    }
+
+    /// Number of groups with state.
+    fn cardinality(&self) -> usize {
+        0
+    }
+}
+
+/// What building an executor can produce besides the executor.
+pub struct Built {
+    pub exec: Box<dyn NodeExec>,
+    /// Set for `httpOut`: the endpoint name and where its results are kept.
+    pub http_out: Option<(String, Arc<parking_lot::Mutex<HttpOutData>>)>,
+}
+
+/// Makes the executor of a plan node, or says why this node cannot run (yet).
+pub fn build(node: &PlanNode) -> Result<Built, String> {
+    let plain = |exec: Box<dyn NodeExec>| {
+        Ok(Built {
+            exec,
+            http_out: None,
+        })
+    };
+    match node.kind {
+        NodeKind::Stream | NodeKind::Noop => plain(Box::new(basic::Pass)),
+        NodeKind::From => plain(Box::new(from::From::new(node)?)),
+        NodeKind::Where => plain(Box::new(basic::Where::new(node)?)),
+        NodeKind::Eval => plain(Box::new(eval::Eval::new(node)?)),
+        NodeKind::GroupBy => plain(Box::new(basic::GroupBy::new(node)?)),
+        NodeKind::Default => plain(Box::new(basic::Default::new(node)?)),
+        NodeKind::Delete => plain(Box::new(basic::Delete::new(node)?)),
+        NodeKind::Log => plain(Box::new(basic::Log::new(node))),
+        NodeKind::Window => plain(Box::new(window::Window::new(node)?)),
+        NodeKind::InfluxQl => plain(Box::new(influxql::InfluxQl::new(node)?)),
+        NodeKind::HttpOut => {
+            let (exec, endpoint, data) = http_out::HttpOut::new(node)?;
+            Ok(Built {
+                exec: Box::new(exec),
+                http_out: Some((endpoint, data)),
+            })
+        }
+        other => Err(format!("{other:?} nodes do not run yet")),
+    }
+}
+
+/// The nil group's dimensions, shared.
+pub fn no_dims() -> Arc<Dims> {
+    static NONE: std::sync::LazyLock<Arc<Dims>> =
+        std::sync::LazyLock::new(|| Arc::new(Dims::default()));
+    NONE.clone()
+}

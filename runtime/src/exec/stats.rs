@@ -1,0 +1,28 @@
+//! Node statistics as Kapacitor reports them, readable while the task runs.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters of one node.
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    pub collected: AtomicU64,
+    pub emitted: AtomicU64,
+    pub errors: AtomicU64,
+    /// Sum of processing time, for the average.
+    pub exec_ns: AtomicU64,
+    pub working_cardinality: AtomicU64,
+}
+
+impl NodeStats {
+    /// Average processing time per collected message.
+    pub fn avg_exec_time_ns(&self) -> u64 {
+        self.exec_ns
+            .load(Relaxed)
+            .checked_div(self.collected.load(Relaxed))
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+}

@@ -1,0 +1,152 @@
+//! A running task: its executors, the edges between them, statistics and httpOut results.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use super::nodes::{self, HttpOutData, NodeExec};
+use super::stats::NodeStats;
+use super::{Msg, StreamPoint};
+use crate::model::{GroupKey, Point};
+use crate::pipeline::Plan;
+use crate::pipeline::schema::NodeKind;
+
+/// Why a plan could not be made into a running task.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("node {node}: {reason}")]
+pub struct BuildError {
+    pub node: String,
+    pub reason: String,
+}
+
+/// A task, ready to take points.
+pub struct Task {
+    execs: Vec<Box<dyn NodeExec>>,
+    children: Vec<Vec<usize>>,
+    stats: Arc<Vec<(String, NodeStats)>>,
+    http_out: HashMap<String, Arc<Mutex<HttpOutData>>>,
+    /// The `from` nodes under the stream source, with their db/rp filters.
+    froms: Vec<(usize, Option<String>, Option<String>)>,
+    source: usize,
+    /// Last error per node, for logs.
+    pub last_error: Option<String>,
+}
+
+impl Task {
+    /// Instantiates every node of `plan`.
+    pub fn new(plan: &Plan) -> Result<Task, BuildError> {
+        let mut execs = Vec::with_capacity(plan.nodes.len());
+        let mut http_out = HashMap::new();
+        let mut froms = Vec::new();
+        for n in &plan.nodes {
+            let built = nodes::build(n).map_err(|reason| BuildError {
+                node: n.name(),
+                reason,
+            })?;
+            if let Some((endpoint, data)) = built.http_out {
+                http_out.insert(endpoint, data);
+            }
+            if n.kind == NodeKind::From {
+                let prop = |name: &str| match n.property(name).and_then(|p| p.args.first()) {
+                    Some(crate::pipeline::Value::Str(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                froms.push((n.id, prop("database"), prop("retentionPolicy")));
+            }
+            execs.push(built.exec);
+        }
+        let source = plan
+            .nodes
+            .iter()
+            .find(|n| n.kind == NodeKind::Stream)
+            .map(|n| n.id)
+            .ok_or_else(|| BuildError {
+                node: "task".into(),
+                reason: "only stream tasks run yet".into(),
+            })?;
+        let stats = plan
+            .nodes
+            .iter()
+            .map(|n| (n.name(), NodeStats::default()))
+            .collect();
+        Ok(Task {
+            execs,
+            children: plan.nodes.iter().map(|n| n.children.clone()).collect(),
+            stats: Arc::new(stats),
+            http_out,
+            froms,
+            source,
+            last_error: None,
+        })
+    }
+
+    /// Node statistics, by node name in plan order; shared, readable while the task runs.
+    pub fn stats(&self) -> Arc<Vec<(String, NodeStats)>> {
+        self.stats.clone()
+    }
+
+    /// The result store of an httpOut endpoint.
+    pub fn http_out(&self, endpoint: &str) -> Option<Arc<Mutex<HttpOutData>>> {
+        self.http_out.get(endpoint).cloned()
+    }
+
+    /// Runs the points of one write to `db`/`rp` through the pipeline.
+    pub fn push(&mut self, db: &str, rp: &str, points: &[Point]) {
+        let source_stats = &self.stats[self.source].1;
+        NodeStats::add(&source_stats.collected, points.len() as u64);
+        NodeStats::add(&source_stats.emitted, points.len() as u64);
+        let dims = nodes::no_dims();
+        for i in 0..self.froms.len() {
+            let (id, db_f, rp_f) = &self.froms[i];
+            if db_f.as_deref().is_some_and(|d| d != db) || rp_f.as_deref().is_some_and(|r| r != rp)
+            {
+                continue;
+            }
+            let id = *id;
+            for p in points {
+                let sp = StreamPoint {
+                    point: p.clone(),
+                    group: GroupKey::NIL,
+                    dims: dims.clone(),
+                };
+                self.send(id, Msg::Point(sp));
+            }
+        }
+    }
+
+    fn send(&mut self, node: usize, msg: Msg) {
+        let start = Instant::now();
+        let mut out = Vec::new();
+        let result = match msg {
+            Msg::Point(p) => self.execs[node].point(p, &mut out),
+            Msg::Batch(b) => self.execs[node].batch(b, &mut out),
+        };
+        let stats = &self.stats[node].1;
+        NodeStats::add(&stats.collected, 1);
+        NodeStats::add(&stats.exec_ns, start.elapsed().as_nanos() as u64);
+        NodeStats::add(&stats.emitted, out.len() as u64);
+        stats.working_cardinality.store(
+            self.execs[node].cardinality() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if let Err(e) = result {
+            NodeStats::add(&stats.errors, 1);
+            self.last_error = Some(format!("{}: {e}", self.stats[node].0));
+        }
+        if out.is_empty() {
+            return;
+        }
+        let children = self.children[node].clone();
+        let Some((&last, rest)) = children.split_last() else {
+            return;
+        };
+        for m in out {
+            for &c in rest {
+                self.send(c, m.clone());
+            }
+            self.send(last, m);
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Evaluating compiled lambdas against one point.
+
+use std::sync::Arc;
+
+use super::Node;
+use crate::model::{Name, Series, Value};
+use crate::pipeline::lambda::{BinaryOp, UnaryOp};
+
+/// A value inside a lambda.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Float(f64),
+    Int(i64),
+    Str(Arc<str>),
+    Bool(bool),
+    /// Nanoseconds.
+    Duration(i64),
+    /// Nanoseconds since the epoch.
+    Time(i64),
+}
+
+impl Val {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Float(_) => "float",
+            Val::Int(_) => "int",
+            Val::Str(_) => "string",
+            Val::Bool(_) => "boolean",
+            Val::Duration(_) => "duration",
+            Val::Time(_) => "time",
+        }
+    }
+
+    /// As a field value (durations as integer nanoseconds, times as nanoseconds, as Kapacitor).
+    pub fn into_field(self) -> Value {
+        match self {
+            Val::Float(f) => Value::Float(f),
+            Val::Int(i) => Value::Int(i),
+            Val::Str(s) => Value::Str(s),
+            Val::Bool(b) => Value::Bool(b),
+            Val::Duration(d) => Value::Int(d),
+            Val::Time(t) => Value::Int(t),
+        }
+    }
+
+    fn from_field(v: &Value) -> Val {
+        match v {
+            Value::Float(f) => Val::Float(*f),
+            Value::Int(i) => Val::Int(*i),
+            Value::UInt(u) => Val::Int(*u as i64),
+            Value::Str(s) => Val::Str(s.clone()),
+            Value::Bool(b) => Val::Bool(*b),
+        }
+    }
+}
+
+/// Why evaluating a lambda failed on a point.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+/// What a lambda sees: the point's fields (which win over tags of the same name), its tags and
+/// its time; `extra` holds values computed earlier in the same node (eval's previous results).
+pub struct Scope<'a> {
+    pub fields: &'a [(Name, Value)],
+    pub series: &'a Series,
+    pub time: i64,
+    pub extra: &'a [(Name, Value)],
+}
+
+impl Scope<'_> {
+    fn lookup(&self, name: Name) -> Result<Val, EvalError> {
+        if let Some((_, v)) = self.extra.iter().rev().find(|(k, _)| *k == name) {
+            return Ok(Val::from_field(v));
+        }
+        if let Some((_, v)) = self.fields.iter().find(|(k, _)| *k == name) {
+            return Ok(Val::from_field(v));
+        }
+        if let Some(t) = self.series.tag(name) {
+            return Ok(Val::Str(t.into()));
+        }
+        Err(EvalError(format!("no field or tag exists for {name}")))
+    }
+
+    /// Whether the point has a field or tag of this name (for `isPresent`).
+    pub(super) fn has(&self, name: Name) -> bool {
+        self.lookup(name).is_ok()
+    }
+}
+
+pub(super) fn eval(n: &Node, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
+    match n {
+        Node::Field(name) => scope.lookup(*name),
+        Node::Time => Ok(Val::Time(scope.time)),
+        Node::Lit(v) => Ok(v.clone()),
+        Node::Regex(_) => Err(EvalError(
+            "a regex can only be the right side of =~ or !~".into(),
+        )),
+        Node::Unary(op, inner) => match (op, eval(inner, scope)?) {
+            (UnaryOp::Neg, Val::Float(f)) => Ok(Val::Float(-f)),
+            (UnaryOp::Neg, Val::Int(i)) => Ok(Val::Int(i.wrapping_neg())),
+            (UnaryOp::Neg, Val::Duration(d)) => Ok(Val::Duration(-d)),
+            (UnaryOp::Not, Val::Bool(b)) => Ok(Val::Bool(!b)),
+            (op, v) => Err(EvalError(format!(
+                "invalid unary operator {} on type {}",
+                if *op == UnaryOp::Neg { "-" } else { "!" },
+                v.type_name()
+            ))),
+        },
+        Node::Binary(op, lhs, rhs) => binary(*op, lhs, rhs, scope),
+        Node::Call(f, args) => f.call(args, scope),
+    }
+}
+
+fn binary(op: BinaryOp, lhs: &Node, rhs: &Node, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
+    use BinaryOp::*;
+    // Short-circuit logic, as Kapacitor evaluates AND and OR.
+    if matches!(op, And | Or) {
+        let l = eval(lhs, scope)?;
+        let Val::Bool(lb) = l else {
+            return Err(mismatch(&l, op, None));
+        };
+        if (op == And && !lb) || (op == Or && lb) {
+            return Ok(Val::Bool(lb));
+        }
+        return match eval(rhs, scope)? {
+            Val::Bool(rb) => Ok(Val::Bool(rb)),
+            r => Err(mismatch(&l, op, Some(&r))),
+        };
+    }
+    if matches!(op, RegexMatch | RegexNotMatch) {
+        let l = eval(lhs, scope)?;
+        let Node::Regex(re) = rhs else {
+            return Err(EvalError(format!(
+                "{} needs a regex on its right side",
+                op_text(op)
+            )));
+        };
+        return match l {
+            Val::Str(s) => Ok(Val::Bool(re.is_match(&s) == (op == RegexMatch))),
+            other => Err(mismatch(&other, op, None)),
+        };
+    }
+    let l = eval(lhs, scope)?;
+    let r = eval(rhs, scope)?;
+    let cmp = |o: std::cmp::Ordering| -> Val {
+        use std::cmp::Ordering::*;
+        Val::Bool(match op {
+            Eq => o == Equal,
+            Ne => o != Equal,
+            Lt => o == Less,
+            Le => o != Greater,
+            Gt => o == Greater,
+            Ge => o != Less,
+            _ => unreachable!("comparison operators only"),
+        })
+    };
+    let is_cmp = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
+    match (&l, &r) {
+        (Val::Float(a), Val::Float(b)) => Ok(if is_cmp {
+            match a.partial_cmp(b) {
+                Some(o) => cmp(o),
+                None => Val::Bool(op == Ne),
+            }
+        } else {
+            match op {
+                Add => Val::Float(a + b),
+                Sub => Val::Float(a - b),
+                Mul => Val::Float(a * b),
+                Div => Val::Float(a / b),
+                _ => return Err(mismatch(&l, op, Some(&r))),
+            }
+        }),
+        (Val::Int(a), Val::Int(b)) => Ok(if is_cmp {
+            cmp(a.cmp(b))
+        } else {
+            match op {
+                Add => Val::Int(a.wrapping_add(*b)),
+                Sub => Val::Int(a.wrapping_sub(*b)),
+                Mul => Val::Int(a.wrapping_mul(*b)),
+                Div if *b == 0 => return Err(EvalError("integer divide by zero".into())),
+                Div => Val::Int(a.wrapping_div(*b)),
+                Mod if *b == 0 => return Err(EvalError("integer divide by zero".into())),
+                Mod => Val::Int(a.wrapping_rem(*b)),
+                _ => return Err(mismatch(&l, op, Some(&r))),
+            }
+        }),
+        (Val::Str(a), Val::Str(b)) => match op {
+            Add => Ok(Val::Str(format!("{a}{b}").into())),
+            _ if is_cmp => Ok(cmp(a.cmp(b))),
+            _ => Err(mismatch(&l, op, Some(&r))),
+        },
+        (Val::Bool(a), Val::Bool(b)) => match op {
+            Eq => Ok(Val::Bool(a == b)),
+            Ne => Ok(Val::Bool(a != b)),
+            _ => Err(mismatch(&l, op, Some(&r))),
+        },
+        (Val::Duration(a), Val::Duration(b)) => Ok(if is_cmp {
+            cmp(a.cmp(b))
+        } else {
+            match op {
+                Add => Val::Duration(a + b),
+                Sub => Val::Duration(a - b),
+                Div if *b != 0 => Val::Int(a / b),
+                Mod if *b != 0 => Val::Duration(a % b),
+                _ => return Err(mismatch(&l, op, Some(&r))),
+            }
+        }),
+        (Val::Duration(a), Val::Int(b)) if matches!(op, Mul | Div) => Ok(match op {
+            Mul => Val::Duration(a.wrapping_mul(*b)),
+            _ if *b == 0 => return Err(EvalError("integer divide by zero".into())),
+            _ => Val::Duration(a / b),
+        }),
+        (Val::Int(a), Val::Duration(b)) if op == Mul => Ok(Val::Duration(a.wrapping_mul(*b))),
+        (Val::Duration(a), Val::Float(b)) if matches!(op, Mul | Div) => {
+            Ok(Val::Duration(if op == Mul {
+                (*a as f64 * b) as i64
+            } else {
+                (*a as f64 / b) as i64
+            }))
+        }
+        (Val::Float(a), Val::Duration(b)) if op == Mul => Ok(Val::Duration((a * *b as f64) as i64)),
+        (Val::Time(a), Val::Time(b)) => Ok(if is_cmp {
+            cmp(a.cmp(b))
+        } else if op == Sub {
+            Val::Duration(a - b)
+        } else {
+            return Err(mismatch(&l, op, Some(&r)));
+        }),
+        (Val::Time(a), Val::Duration(b)) => match op {
+            Add => Ok(Val::Time(a + b)),
+            Sub => Ok(Val::Time(a - b)),
+            _ => Err(mismatch(&l, op, Some(&r))),
+        },
+        _ => Err(mismatch(&l, op, Some(&r))),
+    }
+}
+
+fn op_text(op: BinaryOp) -> &'static str {
+    use BinaryOp::*;
+    match op {
+        Add => "+",
+        Sub => "-",
+        Mul => "*",
+        Div => "/",
+        Mod => "%",
+        And => "AND",
+        Or => "OR",
+        Eq => "==",
+        Ne => "!=",
+        Lt => "<",
+        Le => "<=",
+        Gt => ">",
+        Ge => ">=",
+        RegexMatch => "=~",
+        RegexNotMatch => "!~",
+    }
+}
+
+fn mismatch(l: &Val, op: BinaryOp, r: Option<&Val>) -> EvalError {
+    let right = r.map_or("?", Val::type_name);
+    EvalError(format!(
+        "mismatched type to binary operator. got {} {} {}. see bool(), int(), float(), string(), duration()",
+        l.type_name(),
+        op_text(op),
+        right
+    ))
+}

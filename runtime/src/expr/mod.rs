@@ -1,0 +1,94 @@
+//! Lambda expressions, compiled once per node: field and tag names are interned at compile
+//! time, so evaluating a lambda on a point compares pointers and never hashes a string.
+//!
+//! Type rules follow Kapacitor's: operands of a binary operator must have the same type
+//! (int and float do not mix: "mismatched type"), strings concatenate with `+`, durations add
+//! and compare, `=~`/`!~` take a regex on the right, AND/OR take booleans.
+
+mod eval;
+mod funcs;
+
+pub use eval::{EvalError, Scope, Val};
+
+use crate::model::Name;
+use crate::pipeline::lambda::{BinaryOp, LambdaExpr, UnaryOp};
+
+/// A compiled lambda.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    root: Node,
+    /// The lambda's text, for error messages.
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    Field(Name),
+    Time,
+    Lit(Val),
+    Regex(std::sync::Arc<regex::Regex>),
+    Unary(UnaryOp, Box<Node>),
+    Binary(BinaryOp, Box<Node>, Box<Node>),
+    Call(funcs::Func, Vec<Node>),
+}
+
+/// Why a lambda cannot be compiled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct CompileError(pub String);
+
+impl Compiled {
+    /// Compiles a plan's lambda.
+    pub fn new(l: &crate::pipeline::lambda::Lambda) -> Result<Compiled, CompileError> {
+        Ok(Compiled {
+            root: compile(&l.expr)?,
+            text: l.text.clone(),
+        })
+    }
+
+    /// Evaluates against a point's fields and tags.
+    pub fn eval(&self, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
+        eval::eval(&self.root, scope)
+    }
+
+    /// Evaluates a predicate: a non-boolean result is an error.
+    pub fn eval_bool(&self, scope: &mut Scope<'_>) -> Result<bool, EvalError> {
+        match self.eval(scope)? {
+            Val::Bool(b) => Ok(b),
+            other => Err(EvalError(format!(
+                "expression returned unexpected type {}",
+                other.type_name()
+            ))),
+        }
+    }
+}
+
+fn compile(e: &LambdaExpr) -> Result<Node, CompileError> {
+    Ok(match e {
+        LambdaExpr::Ref(r) if r == "time" => Node::Time,
+        LambdaExpr::Ref(r) => Node::Field(Name::new(r)),
+        LambdaExpr::Int(i) => Node::Lit(Val::Int(*i)),
+        LambdaExpr::Float(f) => Node::Lit(Val::Float(*f)),
+        LambdaExpr::Str(s) => Node::Lit(Val::Str(s.as_str().into())),
+        LambdaExpr::Bool(b) => Node::Lit(Val::Bool(*b)),
+        LambdaExpr::Duration(d) => Node::Lit(Val::Duration(*d)),
+        LambdaExpr::Regex(r) => Node::Regex(std::sync::Arc::new(
+            regex::Regex::new(r).map_err(|e| CompileError(format!("invalid regex /{r}/: {e}")))?,
+        )),
+        LambdaExpr::Star => return Err(CompileError("`*` cannot be evaluated in a lambda".into())),
+        LambdaExpr::Unary { op, expr } => Node::Unary(*op, Box::new(compile(expr)?)),
+        LambdaExpr::Binary { op, lhs, rhs } => {
+            Node::Binary(*op, Box::new(compile(lhs)?), Box::new(compile(rhs)?))
+        }
+        LambdaExpr::Call { func, args } => {
+            let f = funcs::Func::lookup(func)
+                .ok_or_else(|| CompileError(format!("function {func}() is not supported yet")))?;
+            Node::Call(f, args.iter().map(compile).collect::<Result<_, _>>()?)
+        }
+        LambdaExpr::Var(v) => {
+            return Err(CompileError(format!(
+                "template variable `{v}` has no value"
+            )));
+        }
+    })
+}
