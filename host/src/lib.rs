@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod logging;
 pub mod server;
 pub mod store;
+pub mod tasks;
 
 /// Version reported in `X-Kapacitor-Version` and `debug/vars`.
 pub const VERSION: &str = concat!("farad-", env!("CARGO_PKG_VERSION"));

@@ -29,6 +29,7 @@ pub struct State {
     pub started: Instant,
     pub bound_http: SocketAddr,
     pub udp: Vec<Arc<udp::UdpStats>>,
+    pub tasks: crate::tasks::Tasks,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
 }
@@ -98,10 +99,12 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         started: Instant::now(),
         bound_http: bound,
         udp: udp_stats,
+        tasks: crate::tasks::Tasks::default(),
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });
     state.refresh_task_counts();
+    crate::http::tasks::start_enabled(&state);
 
     // Printed on stdout so that scripts and tests can find an OS-assigned port.
     println!("farad listening on http://{bound}");

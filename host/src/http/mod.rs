@@ -6,7 +6,7 @@
 mod debug;
 pub mod error;
 mod ping;
-mod tasks;
+pub mod tasks;
 mod write;
 
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //!
 //! Tasks are kept as Kapacitor's JSON describes them. A script is checked before it is stored
 //! (an invalid one is refused with every problem and its line:column), and the task's `dot`
-//! shows its pipeline. Running tasks is the engine's part and arrives with it; until then a
-//! task reports `"executing": false`.
+//! shows its pipeline. An enabled task runs from the moment it is stored (and again at every
+//! start); its node statistics and httpOut results are served here.
 
 use std::sync::Arc;
 
@@ -62,9 +62,22 @@ pub fn routes(
         .then(|id: String, s: Arc<State>, q: ViewParams| blocking(move || get(&s, &id, &q)));
     let delete = warp::path!("kapacitor" / "v1" / "tasks" / String)
         .and(warp::delete())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .then(|id: String, s: Arc<State>| blocking(move || delete(&s, &id)));
-    list.or(create).unify().or(get).unify().or(delete).unify()
+    let output = warp::path!("kapacitor" / "v1" / "tasks" / String / String)
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(|id: String, endpoint: String, s: Arc<State>| {
+            blocking(move || http_out(&s, &id, &endpoint))
+        });
+    list.or(create)
+        .unify()
+        .or(get)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(output)
+        .unify()
 }
 
 /// Runs a store-touching handler off the async workers.
@@ -113,7 +126,7 @@ impl ViewParams {
     }
 }
 
-fn task_json(t: &TaskRecord, formatted: bool) -> Value {
+fn task_json(state: &State, t: &TaskRecord, formatted: bool) -> Value {
     let dot = compile(t).map(|p| p.dot(&t.id)).unwrap_or_default();
     let script = match farad_runtime::tick::parse(&t.script) {
         (program, diags) if formatted && diags.is_empty() => {
@@ -131,9 +144,9 @@ fn task_json(t: &TaskRecord, formatted: bool) -> Value {
         "vars": t.vars,
         "dot": dot,
         "status": t.status,
-        "executing": false,
-        "error": "",
-        "stats": {},
+        "executing": state.tasks.is_running(&t.id),
+        "error": state.tasks.error(&t.id),
+        "stats": state.tasks.stats_json(&t.id),
         "created": t.created,
         "modified": t.modified,
         "last-enabled": t.last_enabled,
@@ -146,7 +159,10 @@ fn list(state: &State, q: &ViewParams) -> ApiResult {
         .store
         .list(&store::TASKS)
         .map_err(ApiError::internal)?;
-    let tasks: Vec<Value> = tasks.iter().map(|(_, t)| task_json(t, formatted)).collect();
+    let tasks: Vec<Value> = tasks
+        .iter()
+        .map(|(_, t)| task_json(state, t, formatted))
+        .collect();
     Ok(warp::reply::json(&json!({ "tasks": tasks })).into_response())
 }
 
@@ -157,7 +173,7 @@ fn get(state: &State, id: &str, q: &ViewParams) -> ApiResult {
         .get(&store::TASKS, id)
         .map_err(ApiError::internal)?
     {
-        Some(t) => Ok(warp::reply::json(&task_json(&t, formatted)).into_response()),
+        Some(t) => Ok(warp::reply::json(&task_json(state, &t, formatted)).into_response()),
         None => Err(ApiError::not_found(format!(
             "no task exists with id {id:?}"
         ))),
@@ -165,6 +181,7 @@ fn get(state: &State, id: &str, q: &ViewParams) -> ApiResult {
 }
 
 fn delete(state: &State, id: &str) -> ApiResult {
+    state.tasks.stop(id);
     state
         .store
         .delete(&store::TASKS, id)
@@ -233,7 +250,47 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
         return Err(ApiError::bad_request(format!("task {id} already exists")));
     }
     state.refresh_task_counts();
-    Ok(warp::reply::json(&task_json(&rec, true)).into_response())
+    if rec.status == TaskStatus::Enabled {
+        // A task that cannot run yet is still stored; its `error` says why.
+        let _ = state
+            .tasks
+            .start(&id, &plan, &rec.dbrps, &state.ingest.router);
+    }
+    Ok(warp::reply::json(&task_json(state, &rec, true)).into_response())
+}
+
+/// Starts every enabled task in the store (at daemon start).
+pub fn start_enabled(state: &State) {
+    let tasks = match state.store.list(&store::TASKS) {
+        Ok(t) => t,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "listing tasks");
+            return;
+        }
+    };
+    for (id, rec) in tasks
+        .into_iter()
+        .filter(|(_, t)| t.status == TaskStatus::Enabled)
+    {
+        match compile(&rec) {
+            Ok(plan) => {
+                let _ = state
+                    .tasks
+                    .start(&id, &plan, &rec.dbrps, &state.ingest.router);
+            }
+            Err(error) => tracing::error!(task = id, error, "stored task no longer compiles"),
+        }
+    }
+}
+
+/// `GET /kapacitor/v1/tasks/<id>/<endpoint>`: an httpOut node's latest results.
+fn http_out(state: &State, id: &str, endpoint: &str) -> ApiResult {
+    match state.tasks.http_out(id, endpoint) {
+        Some(doc) => Ok(warp::reply::json(&doc).into_response()),
+        None => Err(ApiError::not_found(format!(
+            "no httpOut endpoint {endpoint:?} on a running task {id:?}"
+        ))),
+    }
 }
 
 /// Kapacitor's id rule: letters, digits, `-`, `.`, `_`.

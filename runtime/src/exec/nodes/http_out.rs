@@ -52,10 +52,16 @@ fn json_value(v: &Value) -> Json {
     }
 }
 
-/// One series: name, tags, columns (`time` then the fields in order), rows.
+/// One series: name, tags, columns (`time`, then point tags that are not series tags and the
+/// fields, sorted together), rows.
 fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> Json {
     let mut columns: Vec<Name> = Vec::new();
     for p in points {
+        for (k, _) in p.series.tags.iter() {
+            if !columns.contains(k) && !tags.iter().any(|(t, _)| t == k) {
+                columns.push(*k);
+            }
+        }
         for (k, _) in &p.fields {
             if !columns.contains(k) {
                 columns.push(*k);
@@ -68,12 +74,11 @@ fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> 
         .map(|p| {
             let mut row = vec![json!(format_rfc3339_nanos(p.time))];
             for c in &columns {
-                row.push(
-                    p.fields
-                        .iter()
-                        .find(|(k, _)| k == c)
-                        .map_or(Json::Null, |(_, v)| json_value(v)),
-                );
+                let cell = match p.fields.iter().find(|(k, _)| k == c) {
+                    Some((_, v)) => json_value(v),
+                    None => p.series.tag(*c).map_or(Json::Null, |t| json!(t)),
+                };
+                row.push(cell);
             }
             Json::Array(row)
         })
@@ -116,8 +121,7 @@ impl NodeExec for HttpOut {
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        let tags: Vec<(Name, Box<str>)> = b.group.tags().to_vec();
-        let doc = series_json(b.name, &tags, &b.points);
+        let doc = series_json(b.name, &b.tags, &b.points);
         self.data.lock().groups.insert(b.group.id(), doc);
         out.push(Msg::Batch(b));
         Ok(())

@@ -60,7 +60,11 @@ impl InfluxQl {
         })
     }
 
-    fn reduce(&self, b: &Batch) -> Option<(i64, Value)> {
+    fn is_selector(&self) -> bool {
+        matches!(self.func, Func::First | Func::Last | Func::Min | Func::Max)
+    }
+
+    fn reduce(&self, b: &Batch) -> Option<(i64, Value, Option<usize>)> {
         let vals: Vec<(&BatchPoint, &Value)> = b
             .points
             .iter()
@@ -72,7 +76,7 @@ impl InfluxQl {
             })
             .collect();
         if self.func == Func::Count {
-            return Some((b.tmax, Value::Int(vals.len() as i64)));
+            return Some((b.tmax, Value::Int(vals.len() as i64), None));
         }
         if vals.is_empty() {
             return None;
@@ -80,14 +84,20 @@ impl InfluxQl {
         let all_int = vals.iter().all(|(_, v)| matches!(v, Value::Int(_)));
         let nums: Vec<f64> = vals.iter().filter_map(|(_, v)| v.as_f64()).collect();
         let time = b.tmax;
-        let select = |i: usize| -> (i64, Value) {
+        let select = |i: usize| -> (i64, Value, Option<usize>) {
             let (p, v) = vals[i];
-            (if self.use_point_times { p.time } else { time }, v.clone())
+            let index = b.points.iter().position(|q| std::ptr::eq(q, p));
+            (
+                if self.use_point_times { p.time } else { time },
+                v.clone(),
+                index,
+            )
         };
         Some(match self.func {
             Func::Mean => (
                 time,
                 Value::Float(nums.iter().sum::<f64>() / nums.len() as f64),
+                None,
             ),
             Func::Sum if all_int => (
                 time,
@@ -96,8 +106,9 @@ impl InfluxQl {
                         .map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 })
                         .sum(),
                 ),
+                None,
             ),
-            Func::Sum => (time, Value::Float(nums.iter().sum())),
+            Func::Sum => (time, Value::Float(nums.iter().sum()), None),
             Func::First => select(0),
             Func::Last => select(vals.len() - 1),
             Func::Min | Func::Max => {
@@ -120,9 +131,9 @@ impl InfluxQl {
                         (l.min(x), h.max(x))
                     });
                 if all_int {
-                    (time, Value::Int((hi - lo) as i64))
+                    (time, Value::Int((hi - lo) as i64), None)
                 } else {
-                    (time, Value::Float(hi - lo))
+                    (time, Value::Float(hi - lo), None)
                 }
             }
             Func::Stddev => {
@@ -132,7 +143,7 @@ impl InfluxQl {
                 let mean = nums.iter().sum::<f64>() / nums.len() as f64;
                 let var =
                     nums.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (nums.len() - 1) as f64;
-                (time, Value::Float(var.sqrt()))
+                (time, Value::Float(var.sqrt()), None)
             }
             Func::Median => {
                 let mut s = nums.clone();
@@ -143,7 +154,7 @@ impl InfluxQl {
                 } else {
                     (s[n / 2 - 1] + s[n / 2]) / 2.0
                 };
-                (time, Value::Float(m))
+                (time, Value::Float(m), None)
             }
             Func::Mode => {
                 let mut s: Vec<&Value> = vals.iter().map(|(_, v)| *v).collect();
@@ -164,7 +175,7 @@ impl InfluxQl {
                     }
                     i = j;
                 }
-                (time, best.clone())
+                (time, best.clone(), None)
             }
             Func::Count => unreachable!("handled above"),
         })
@@ -177,15 +188,19 @@ impl NodeExec for InfluxQl {
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((time, value)) = self.reduce(&b) else {
+        let Some((time, value, selected)) = self.reduce(&b) else {
             return Ok(());
         };
-        // The result carries the group's tags only.
-        let tags: Vec<(Name, Box<str>)> = b.group.tags().to_vec();
-        let series = std::sync::Arc::new(crate::model::Series::new(b.name, tags));
+        // An aggregate carries the group's tags; a selector its point's.
+        let tags: Vec<(Name, Box<str>)> = match selected {
+            Some(i) if self.is_selector() => b.points[i].series.tags.to_vec(),
+            _ => b.tags.to_vec(),
+        };
+        let series = std::sync::Arc::new(crate::model::Series::new(b.name, tags.clone()));
         let mut fields = Fields::new();
         fields.push((self.out_name, value));
         let mut result = Batch::new(b.name, b.tmax, b.group.clone(), b.by_name);
+        result.tags = tags.into_boxed_slice();
         result.points.push(BatchPoint {
             time,
             series,

@@ -1,0 +1,140 @@
+//! Running tasks: each enabled task's executor, subscribed to its db/rps on the router.
+//!
+//! A task runs on the threads that write to it: the router hands a write's points to the task's
+//! sink, which locks the task and pushes them through (see `farad_runtime::exec`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use farad_runtime::exec::Task;
+use farad_runtime::model::Point;
+use farad_runtime::pipeline::Plan;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use crate::ingest::{PointSink, Router, Subscription};
+use crate::store::DbRp;
+
+struct Running {
+    task: Arc<Mutex<Task>>,
+    _subscriptions: Vec<Subscription>,
+}
+
+struct TaskSink {
+    task: Arc<Mutex<Task>>,
+    db: String,
+    rp: String,
+    id: String,
+}
+
+impl PointSink for TaskSink {
+    fn deliver(&self, points: &[Point]) {
+        let mut task = self.task.lock();
+        task.push(&self.db, &self.rp, points);
+        if let Some(e) = task.last_error.take() {
+            tracing::debug!(task = self.id, error = e, "node error");
+        }
+    }
+}
+
+/// The enabled tasks.
+#[derive(Default)]
+pub struct Tasks {
+    running: Mutex<HashMap<String, Running>>,
+    /// Why an enabled task is not running, by id.
+    errors: Mutex<HashMap<String, String>>,
+}
+
+impl Tasks {
+    /// Starts (or restarts) task `id` from its plan, subscribed to `dbrps`.
+    pub fn start(
+        &self,
+        id: &str,
+        plan: &Plan,
+        dbrps: &[DbRp],
+        router: &Router,
+    ) -> Result<(), String> {
+        self.stop(id);
+        let task = match Task::new(plan) {
+            Ok(t) => Arc::new(Mutex::new(t)),
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::warn!(task = id, error = msg, "task cannot run");
+                self.errors.lock().insert(id.to_owned(), msg.clone());
+                return Err(msg);
+            }
+        };
+        self.errors.lock().remove(id);
+        let subscriptions = dbrps
+            .iter()
+            .map(|d| {
+                let sink = TaskSink {
+                    task: task.clone(),
+                    db: d.db.clone(),
+                    rp: d.rp.clone(),
+                    id: id.to_owned(),
+                };
+                router.subscribe(&d.db, &d.rp, Arc::new(sink))
+            })
+            .collect();
+        self.running.lock().insert(
+            id.to_owned(),
+            Running {
+                task,
+                _subscriptions: subscriptions,
+            },
+        );
+        tracing::info!(task = id, "task started");
+        Ok(())
+    }
+
+    /// Stops task `id`; dropping its subscriptions detaches it from the router.
+    pub fn stop(&self, id: &str) -> bool {
+        self.errors.lock().remove(id);
+        let stopped = self.running.lock().remove(id).is_some();
+        if stopped {
+            tracing::info!(task = id, "task stopped");
+        }
+        stopped
+    }
+
+    pub fn is_running(&self, id: &str) -> bool {
+        self.running.lock().contains_key(id)
+    }
+
+    /// Why an enabled task is not running.
+    pub fn error(&self, id: &str) -> String {
+        self.errors.lock().get(id).cloned().unwrap_or_default()
+    }
+
+    /// Kapacitor's `stats` object of a task: `task-stats` and `node-stats`.
+    pub fn stats_json(&self, id: &str) -> Value {
+        let Some(task) = self.running.lock().get(id).map(|r| r.task.clone()) else {
+            return json!({});
+        };
+        let stats = task.lock().stats();
+        let mut nodes = Map::new();
+        for (name, s) in stats.iter() {
+            nodes.insert(
+                name.clone(),
+                json!({
+                    "avg_exec_time_ns": s.avg_exec_time_ns(),
+                    "collected": s.collected.load(Relaxed),
+                    "emitted": s.emitted.load(Relaxed),
+                    "errors": s.errors.load(Relaxed),
+                    "working_cardinality": s.working_cardinality.load(Relaxed),
+                }),
+            );
+        }
+        json!({"task-stats": {"throughput": 0.0}, "node-stats": nodes})
+    }
+
+    /// The result of an httpOut endpoint of a running task.
+    pub fn http_out(&self, id: &str, endpoint: &str) -> Option<Value> {
+        let task = self.running.lock().get(id)?.task.clone();
+        let data = task.lock().http_out(endpoint)?;
+        let doc = data.lock().to_json();
+        Some(doc)
+    }
+}

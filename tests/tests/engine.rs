@@ -1,0 +1,91 @@
+//! Tasks run: enabled over HTTP, fed by writes, read through httpOut and node statistics,
+//! and running again after a restart.
+
+use farad_tests::{Farad, TempDir};
+use serde_json::json;
+
+fn define(f: &Farad, id: &str, script: &str) {
+    let body = json!({
+        "id": id, "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+}
+
+#[test]
+fn windowed_mean_through_http() {
+    let dir = TempDir::new("engine");
+    let f = Farad::start_in(dir.path(), "");
+    define(
+        &f,
+        "cpu",
+        "stream|from().measurement('cpu').groupBy('host')|window().period(10s).every(10s)|mean('value')|httpOut('mean')",
+    );
+    let mut body = String::new();
+    for s in 0..21 {
+        body.push_str(&format!(
+            "cpu,host=a value={s} {s}\ncpu,host=b value={} {s}\nmem value=1 {s}\n",
+            s * 10
+        ));
+    }
+    let r = f.post("/write?db=db&rp=rp&precision=s", &body);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let out = f.get("/kapacitor/v1/tasks/cpu/mean");
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_eq!(
+        out.json(),
+        json!({"series": [
+            {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "mean"], "values": [["1970-01-01T00:00:20Z", 14.5]]},
+            {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "mean"], "values": [["1970-01-01T00:00:20Z", 145.0]]},
+        ]})
+    );
+    let task = f.get("/kapacitor/v1/tasks/cpu").json();
+    let nodes = &task["stats"]["node-stats"];
+    assert_eq!(nodes["stream0"]["collected"], 63);
+    assert_eq!(nodes["from1"]["emitted"], 42);
+    assert_eq!(nodes["window2"]["emitted"], 4);
+    assert_eq!(nodes["window2"]["working_cardinality"], 2);
+    // Writes to another db/rp do not reach the task.
+    f.post(
+        "/write?db=other&rp=rp&precision=s",
+        "cpu,host=a value=1 100",
+    );
+    assert_eq!(
+        f.get("/kapacitor/v1/tasks/cpu").json()["stats"]["node-stats"]["stream0"]["collected"],
+        63
+    );
+    // Unknown endpoint.
+    assert_eq!(f.get("/kapacitor/v1/tasks/cpu/nope").status, 404);
+
+    // After a restart the enabled task runs again.
+    f.kill9();
+    let f = Farad::start_in(dir.path(), "");
+    assert_eq!(f.get("/kapacitor/v1/tasks/cpu").json()["executing"], true);
+    f.post(
+        "/write?db=db&rp=rp&precision=s",
+        "cpu,host=a value=1 100\ncpu,host=a value=1 200",
+    );
+    let out = f.get("/kapacitor/v1/tasks/cpu/mean").json();
+    assert_eq!(out["series"][0]["values"][0][0], "1970-01-01T00:01:50Z");
+    // Deleting stops it.
+    assert_eq!(f.delete("/kapacitor/v1/tasks/cpu").status, 204);
+    assert_eq!(f.get("/kapacitor/v1/tasks/cpu/mean").status, 404);
+}
+
+#[test]
+fn a_task_that_cannot_run_yet_says_why() {
+    let dir = TempDir::new("engine-err");
+    let f = Farad::start_in(dir.path(), "");
+    let body = json!({
+        "id": "j", "type": "stream", "status": "enabled",
+        "script": "var a = stream|from().measurement('a')\nvar b = stream|from().measurement('b')\na|join(b).as('a', 'b')|httpOut('x')",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert_eq!(t["executing"], false);
+    assert!(t["error"].as_str().unwrap().contains("join"), "{t}");
+}
