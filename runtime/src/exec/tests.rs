@@ -84,21 +84,35 @@ fn windowed_mean_per_group() {
 
 #[test]
 fn lambda_errors_count_and_drop() {
-    let mut t = task("stream|from()|where(lambda: \"value\" > 5)|httpOut('out')");
-    // A float field compared with an int literal: Kapacitor's mismatched type error.
+    let mut t = task("stream|from()|eval(lambda: \"value\" * 2).as('x')|httpOut('out')");
+    // A float field times an int literal: Kapacitor's mismatched type error; ints and floats
+    // only mix in comparisons.
     t.push("db", "rp", &points("cpu value=10.5 1\n"));
     let stats = t.stats();
-    let where_stats = &stats.iter().find(|(n, _)| n == "where2").unwrap().1;
+    let eval_stats = &stats.iter().find(|(n, _)| n == "eval2").unwrap().1;
     assert_eq!(
-        where_stats
-            .errors
-            .load(std::sync::atomic::Ordering::Relaxed),
+        eval_stats.errors.load(std::sync::atomic::Ordering::Relaxed),
         1
     );
+    let err = t.last_error.clone().unwrap();
     assert!(
-        t.last_error.as_deref().unwrap().contains("mismatched type"),
+        err.contains("mismatched type to binary operator. got float * int"),
+        "{err}"
+    );
+    assert_eq!(http(&t, "out"), serde_json::json!({"series": null}));
+
+    let mut t = task("stream|from()|where(lambda: \"value\" > 5)|httpOut('out')");
+    t.push("db", "rp", &points("cpu value=10.5 1\ncpu other=1 2\n"));
+    assert_eq!(
+        http(&t, "out")["series"][0]["values"],
+        serde_json::json!([["1970-01-01T00:00:01Z", 10.5]])
+    );
+    assert!(
+        t.last_error
+            .clone()
+            .unwrap()
+            .contains("reference \"value\" is missing value"),
         "{:?}",
         t.last_error
     );
-    assert_eq!(http(&t, "out"), serde_json::json!({}));
 }

@@ -73,13 +73,20 @@ impl Scope<'_> {
         if let Some((_, v)) = self.extra.iter().rev().find(|(k, _)| *k == name) {
             return Ok(Val::from_field(v));
         }
-        if let Some((_, v)) = self.fields.iter().find(|(k, _)| *k == name) {
-            return Ok(Val::from_field(v));
+        let field = self.fields.iter().find(|(k, _)| *k == name);
+        let tag = self.series.tag(name);
+        match (field, tag) {
+            (Some(_), Some(_)) => Err(EvalError(format!(
+                "cannot have field and tags with same name {:?}",
+                name.as_str()
+            ))),
+            (Some((_, v)), None) => Ok(Val::from_field(v)),
+            (None, Some(t)) => Ok(Val::Str(t.into())),
+            (None, None) => Err(EvalError(format!(
+                "reference {:?} is missing value",
+                name.as_str()
+            ))),
         }
-        if let Some(t) = self.series.tag(name) {
-            return Ok(Val::Str(t.into()));
-        }
-        Err(EvalError(format!("no field or tag exists for {name}")))
     }
 
     /// Whether the point has a field or tag of this name (for `isPresent`).
@@ -156,7 +163,14 @@ fn binary(op: BinaryOp, lhs: &Node, rhs: &Node, scope: &mut Scope<'_>) -> Result
         })
     };
     let is_cmp = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
+    let num_cmp = |a: f64, b: f64| match a.partial_cmp(&b) {
+        Some(o) => cmp(o),
+        None => Val::Bool(op == Ne),
+    };
     match (&l, &r) {
+        // Ints and floats mix only in comparisons (the int is converted).
+        (Val::Int(a), Val::Float(b)) if is_cmp => Ok(num_cmp(*a as f64, *b)),
+        (Val::Float(a), Val::Int(b)) if is_cmp => Ok(num_cmp(*a, *b as f64)),
         (Val::Float(a), Val::Float(b)) => Ok(if is_cmp {
             match a.partial_cmp(b) {
                 Some(o) => cmp(o),
@@ -178,9 +192,13 @@ fn binary(op: BinaryOp, lhs: &Node, rhs: &Node, scope: &mut Scope<'_>) -> Result
                 Add => Val::Int(a.wrapping_add(*b)),
                 Sub => Val::Int(a.wrapping_sub(*b)),
                 Mul => Val::Int(a.wrapping_mul(*b)),
-                Div if *b == 0 => return Err(EvalError("integer divide by zero".into())),
+                Div if *b == 0 => {
+                    return Err(EvalError("runtime error: integer divide by zero".into()));
+                }
                 Div => Val::Int(a.wrapping_div(*b)),
-                Mod if *b == 0 => return Err(EvalError("integer divide by zero".into())),
+                Mod if *b == 0 => {
+                    return Err(EvalError("runtime error: integer divide by zero".into()));
+                }
                 Mod => Val::Int(a.wrapping_rem(*b)),
                 _ => return Err(mismatch(&l, op, Some(&r))),
             }
@@ -199,16 +217,18 @@ fn binary(op: BinaryOp, lhs: &Node, rhs: &Node, scope: &mut Scope<'_>) -> Result
             cmp(a.cmp(b))
         } else {
             match op {
-                Add => Val::Duration(a + b),
-                Sub => Val::Duration(a - b),
-                Div if *b != 0 => Val::Int(a / b),
-                Mod if *b != 0 => Val::Duration(a % b),
+                Add => Val::Duration(a.wrapping_add(*b)),
+                Sub => Val::Duration(a.wrapping_sub(*b)),
+                Div if *b == 0 => {
+                    return Err(EvalError("runtime error: integer divide by zero".into()));
+                }
+                Div => Val::Int(a.wrapping_div(*b)),
                 _ => return Err(mismatch(&l, op, Some(&r))),
             }
         }),
         (Val::Duration(a), Val::Int(b)) if matches!(op, Mul | Div) => Ok(match op {
             Mul => Val::Duration(a.wrapping_mul(*b)),
-            _ if *b == 0 => return Err(EvalError("integer divide by zero".into())),
+            _ if *b == 0 => return Err(EvalError("runtime error: integer divide by zero".into())),
             _ => Val::Duration(a / b),
         }),
         (Val::Int(a), Val::Duration(b)) if op == Mul => Ok(Val::Duration(a.wrapping_mul(*b))),
@@ -220,18 +240,6 @@ fn binary(op: BinaryOp, lhs: &Node, rhs: &Node, scope: &mut Scope<'_>) -> Result
             }))
         }
         (Val::Float(a), Val::Duration(b)) if op == Mul => Ok(Val::Duration((a * *b as f64) as i64)),
-        (Val::Time(a), Val::Time(b)) => Ok(if is_cmp {
-            cmp(a.cmp(b))
-        } else if op == Sub {
-            Val::Duration(a - b)
-        } else {
-            return Err(mismatch(&l, op, Some(&r)));
-        }),
-        (Val::Time(a), Val::Duration(b)) => match op {
-            Add => Ok(Val::Time(a + b)),
-            Sub => Ok(Val::Time(a - b)),
-            _ => Err(mismatch(&l, op, Some(&r))),
-        },
         _ => Err(mismatch(&l, op, Some(&r))),
     }
 }
@@ -257,7 +265,28 @@ fn op_text(op: BinaryOp) -> &'static str {
     }
 }
 
+/// Kapacitor's error for an operator its left operand's type never takes, else "mismatched".
 fn mismatch(l: &Val, op: BinaryOp, r: Option<&Val>) -> EvalError {
+    use BinaryOp::*;
+    let known: &[BinaryOp] = match l {
+        Val::Bool(_) => &[And, Or, Eq, Ne],
+        Val::Int(_) => &[Eq, Ne, Lt, Le, Gt, Ge, Add, Sub, Mul, Div, Mod],
+        Val::Float(_) | Val::Duration(_) => &[Eq, Ne, Lt, Le, Gt, Ge, Add, Sub, Mul, Div],
+        Val::Str(_) => &[Eq, Ne, Lt, Le, Gt, Ge, Add, RegexMatch, RegexNotMatch],
+        Val::Time(_) => &[],
+    };
+    if !known.contains(&op) {
+        let kind = match op {
+            Add | Sub | Mul | Div | Mod => "math",
+            And | Or => "logical",
+            _ => "comparison",
+        };
+        return EvalError(format!(
+            "invalid {kind} operator {} for type {}",
+            op_text(op),
+            l.type_name()
+        ));
+    }
     let right = r.map_or("?", Val::type_name);
     EvalError(format!(
         "mismatched type to binary operator. got {} {} {}. see bool(), int(), float(), string(), duration()",

@@ -1,6 +1,6 @@
 //! `httpOut('name')`: keeps the latest result of each group for `GET /kapacitor/v1/tasks/<id>/<name>`.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -12,19 +12,30 @@ use crate::model::{Batch, BatchPoint, Name, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 use crate::time::format_rfc3339_nanos;
 
-/// The latest rows of each group, by group id.
+/// The latest row of each group, in the order groups first arrived.
 #[derive(Default)]
 pub struct HttpOutData {
-    groups: BTreeMap<String, Json>,
+    index: HashMap<String, usize>,
+    rows: Vec<Json>,
 }
 
 impl HttpOutData {
-    /// Kapacitor's result document: `{"series": [...]}` (no `series` key before any data).
+    /// Kapacitor's result document: `{"series": [...]}`, `{"series": null}` before any data.
     pub fn to_json(&self) -> Json {
-        if self.groups.is_empty() {
-            return json!({});
+        if self.rows.is_empty() {
+            return json!({ "series": null });
         }
-        json!({ "series": self.groups.values().cloned().collect::<Vec<_>>() })
+        json!({ "series": self.rows })
+    }
+
+    fn set(&mut self, group: String, row: Json) {
+        match self.index.get(&group) {
+            Some(&i) => self.rows[i] = row,
+            None => {
+                self.index.insert(group, self.rows.len());
+                self.rows.push(row);
+            }
+        }
     }
 }
 
@@ -52,16 +63,19 @@ fn json_value(v: &Value) -> Json {
     }
 }
 
-/// One series: name, tags, columns (`time`, then point tags that are not series tags and the
-/// fields, sorted together), rows.
+/// One series: name, tags, columns (`time`, then the first point's tags that are not series
+/// tags and its fields, sorted together), rows.
 fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> Json {
+    // Columns come from the first point: its fields and the tags that are not series tags.
     let mut columns: Vec<Name> = Vec::new();
-    for p in points {
-        for (k, _) in p.series.tags.iter() {
-            if !columns.contains(k) && !tags.iter().any(|(t, _)| t == k) {
-                columns.push(*k);
-            }
-        }
+    if let Some(p) = points.first() {
+        columns.extend(
+            p.series
+                .tags
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| !tags.iter().any(|(t, _)| t == k)),
+        );
         for (k, _) in &p.fields {
             if !columns.contains(k) {
                 columns.push(*k);
@@ -105,6 +119,7 @@ fn all_tags(series: &Series) -> Vec<(Name, Box<str>)> {
 
 impl NodeExec for HttpOut {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        // A stream point's tags are all series tags, never columns.
         let bp = BatchPoint {
             time: p.point.time,
             series: p.point.series.clone(),
@@ -115,19 +130,19 @@ impl NodeExec for HttpOut {
             &all_tags(&p.point.series),
             std::slice::from_ref(&bp),
         );
-        self.data.lock().groups.insert(p.group.id(), doc);
+        self.data.lock().set(p.group.id(), doc);
         out.push(Msg::Point(p));
         Ok(())
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         let doc = series_json(b.name, &b.tags, &b.points);
-        self.data.lock().groups.insert(b.group.id(), doc);
+        self.data.lock().set(b.group.id(), doc);
         out.push(Msg::Batch(b));
         Ok(())
     }
 
     fn cardinality(&self) -> usize {
-        self.data.lock().groups.len()
+        self.data.lock().rows.len()
     }
 }

@@ -1,10 +1,15 @@
-//! InfluxQL functions over batches: aggregates (mean, sum, count, median, mode, spread, stddev)
-//! and selectors (first, last, min, max) emit one point per batch at the batch's time
-//! (a selector at its point's time with `.usePointTimes()`).
+//! InfluxQL functions: aggregates (count, sum, mean, median, mode, spread, stddev) and simple
+//! selectors (first, last, min, max) over batches, or over points sharing a timestamp on a
+//! stream (emitted when a later point arrives). Both emit points on a stream edge:
+//! an aggregate carries the group's tags, a selector is the selected point itself with the
+//! field renamed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::NodeExec;
-use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, Fields, Name, Value};
+use crate::exec::{Dims, Msg, StreamPoint};
+use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Point, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 pub struct InfluxQl {
@@ -12,6 +17,8 @@ pub struct InfluxQl {
     field: Name,
     out_name: Name,
     use_point_times: bool,
+    /// Stream input: per group, the points of the current timestamp.
+    pending: HashMap<GroupKey, (i64, Vec<BatchPoint>, Arc<Dims>)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,6 +34,12 @@ enum Func {
     Stddev,
     Median,
     Mode,
+}
+
+enum Output {
+    Aggregate(Value),
+    /// Index of the selected point.
+    Selected(usize),
 }
 
 impl InfluxQl {
@@ -57,72 +70,78 @@ impl InfluxQl {
             field: Name::new(field),
             out_name,
             use_point_times: node.property("usePointTimes").is_some(),
+            pending: HashMap::new(),
         })
     }
 
-    fn is_selector(&self) -> bool {
-        matches!(self.func, Func::First | Func::Last | Func::Min | Func::Max)
-    }
-
-    fn reduce(&self, b: &Batch) -> Option<(i64, Value, Option<usize>)> {
-        let vals: Vec<(&BatchPoint, &Value)> = b
-            .points
-            .iter()
-            .filter_map(|p| {
-                p.fields
-                    .iter()
-                    .find(|(k, _)| *k == self.field)
-                    .map(|(_, v)| (p, v))
-            })
-            .collect();
-        if self.func == Func::Count {
-            return Some((b.tmax, Value::Int(vals.len() as i64), None));
-        }
-        if vals.is_empty() {
-            return None;
-        }
-        let all_int = vals.iter().all(|(_, v)| matches!(v, Value::Int(_)));
-        let nums: Vec<f64> = vals.iter().filter_map(|(_, v)| v.as_f64()).collect();
-        let time = b.tmax;
-        let select = |i: usize| -> (i64, Value, Option<usize>) {
-            let (p, v) = vals[i];
-            let index = b.points.iter().position(|q| std::ptr::eq(q, p));
-            (
-                if self.use_point_times { p.time } else { time },
-                v.clone(),
-                index,
-            )
-        };
-        Some(match self.func {
-            Func::Mean => (
-                time,
-                Value::Float(nums.iter().sum::<f64>() / nums.len() as f64),
-                None,
-            ),
-            Func::Sum if all_int => (
-                time,
-                Value::Int(
-                    vals.iter()
-                        .map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 })
-                        .sum(),
-                ),
-                None,
-            ),
-            Func::Sum => (time, Value::Float(nums.iter().sum()), None),
-            Func::First => select(0),
-            Func::Last => select(vals.len() - 1),
-            Func::Min | Func::Max => {
-                let mut best = 0;
-                for i in 1..vals.len() {
-                    let (a, c) = (
-                        vals[i].1.as_f64().unwrap_or(f64::NAN),
-                        vals[best].1.as_f64().unwrap_or(f64::NAN),
-                    );
-                    if (self.func == Func::Min && a < c) || (self.func == Func::Max && a > c) {
-                        best = i;
+    /// Reduces points; the values taken are those of the first point's type (others are errors).
+    fn reduce(&self, points: &[BatchPoint], errors: &mut usize) -> Option<Output> {
+        let mut vals: Vec<(usize, &Value)> = Vec::with_capacity(points.len());
+        let mut kind: Option<std::mem::Discriminant<Value>> = None;
+        for (i, p) in points.iter().enumerate() {
+            match p.fields.iter().find(|(k, _)| *k == self.field) {
+                Some((_, v)) => {
+                    let d = std::mem::discriminant(v);
+                    if *kind.get_or_insert(d) == d {
+                        vals.push((i, v));
+                    } else {
+                        *errors += 1;
                     }
                 }
-                select(best)
+                None => *errors += 1,
+            }
+        }
+        let all_int = vals
+            .first()
+            .is_some_and(|(_, v)| matches!(v, Value::Int(_)));
+        match self.func {
+            Func::Count => return Some(Output::Aggregate(Value::Int(vals.len() as i64))),
+            Func::Sum if vals.is_empty() => return Some(Output::Aggregate(Value::Float(0.0))),
+            _ if vals.is_empty() => return None,
+            _ => {}
+        }
+        let nums: Vec<f64> = vals.iter().filter_map(|(_, v)| v.as_f64()).collect();
+        let agg = |v: Value| Some(Output::Aggregate(v));
+        match self.func {
+            Func::Mean => agg(Value::Float(nums.iter().sum::<f64>() / nums.len() as f64)),
+            Func::Sum if all_int => agg(Value::Int(
+                vals.iter()
+                    .map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 })
+                    .sum(),
+            )),
+            Func::Sum => agg(Value::Float(nums.iter().sum())),
+            Func::First | Func::Last => {
+                // Earliest (latest) time; on a time tie the larger value.
+                let mut best = 0;
+                for j in 1..vals.len() {
+                    let (tb, tj) = (points[vals[best].0].time, points[vals[j].0].time);
+                    let better_time = if self.func == Func::First {
+                        tj < tb
+                    } else {
+                        tj > tb
+                    };
+                    let tie_larger = tj == tb && vals[j].1.as_f64() > vals[best].1.as_f64();
+                    if better_time || tie_larger {
+                        best = j;
+                    }
+                }
+                Some(Output::Selected(vals[best].0))
+            }
+            Func::Min | Func::Max => {
+                // On a value tie the earlier time.
+                let mut best = 0;
+                for j in 1..vals.len() {
+                    let (a, b) = (
+                        vals[j].1.as_f64().unwrap_or(f64::NAN),
+                        vals[best].1.as_f64().unwrap_or(f64::NAN),
+                    );
+                    let better = if self.func == Func::Min { a < b } else { a > b };
+                    let tie_earlier = a == b && points[vals[j].0].time < points[vals[best].0].time;
+                    if better || tie_earlier {
+                        best = j;
+                    }
+                }
+                Some(Output::Selected(vals[best].0))
             }
             Func::Spread => {
                 let (lo, hi) = nums
@@ -130,20 +149,20 @@ impl InfluxQl {
                     .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
                         (l.min(x), h.max(x))
                     });
-                if all_int {
-                    (time, Value::Int((hi - lo) as i64), None)
+                agg(if all_int {
+                    Value::Int((hi - lo) as i64)
                 } else {
-                    (time, Value::Float(hi - lo), None)
-                }
+                    Value::Float(hi - lo)
+                })
             }
             Func::Stddev => {
                 if nums.len() < 2 {
-                    return None;
+                    return agg(Value::Float(f64::NAN));
                 }
                 let mean = nums.iter().sum::<f64>() / nums.len() as f64;
                 let var =
                     nums.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (nums.len() - 1) as f64;
-                (time, Value::Float(var.sqrt()), None)
+                agg(Value::Float(var.sqrt()))
             }
             Func::Median => {
                 let mut s = nums.clone();
@@ -152,61 +171,156 @@ impl InfluxQl {
                 let m = if n % 2 == 1 {
                     s[n / 2]
                 } else {
-                    (s[n / 2 - 1] + s[n / 2]) / 2.0
+                    let (lo, hi) = (s[n / 2 - 1], s[n / 2]);
+                    lo + (hi - lo) / 2.0
                 };
-                (time, Value::Float(m), None)
+                agg(Value::Float(m))
             }
             Func::Mode => {
-                let mut s: Vec<&Value> = vals.iter().map(|(_, v)| *v).collect();
-                s.sort_by(|a, b| {
-                    a.as_f64()
-                        .unwrap_or(0.0)
-                        .total_cmp(&b.as_f64().unwrap_or(0.0))
-                });
-                let (mut best, mut best_n, mut i) = (s[0], 0, 0);
-                while i < s.len() {
-                    let mut j = i;
-                    while j < s.len() && s[j] == s[i] {
-                        j += 1;
+                // Most frequent; a tie goes to the value whose first point is earliest.
+                let mut counts: Vec<(&Value, usize, usize)> = Vec::new();
+                for (i, v) in &vals {
+                    match counts.iter_mut().find(|(x, _, _)| *x == *v) {
+                        Some(c) => c.1 += 1,
+                        None => counts.push((v, 1, *i)),
                     }
-                    if j - i > best_n {
-                        best = s[i];
-                        best_n = j - i;
-                    }
-                    i = j;
                 }
-                (time, best.clone(), None)
+                let best = counts
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
+                agg(best.0.clone())
             }
             Func::Count => unreachable!("handled above"),
-        })
+        }
+    }
+
+    fn emit(
+        &self,
+        points: &[BatchPoint],
+        tmax: i64,
+        origin: Origin<'_>,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        let Origin {
+            name,
+            group,
+            tags,
+            dims,
+        } = origin;
+        let mut errors = 0;
+        let result = self.reduce(points, &mut errors);
+        match result {
+            None => {}
+            Some(Output::Aggregate(v)) => {
+                let mut fields = Fields::new();
+                fields.push((self.out_name, v));
+                let series = Arc::new(Series::new(name, tags.to_vec()));
+                out.push(Msg::Point(StreamPoint {
+                    point: Point {
+                        time: tmax,
+                        series,
+                        fields,
+                    },
+                    group: group.clone(),
+                    dims,
+                }));
+            }
+            Some(Output::Selected(i)) => {
+                let p = &points[i];
+                let mut fields = p.fields.clone();
+                if let Some(pos) = fields.iter().position(|(k, _)| *k == self.field) {
+                    let (_, v) = fields.remove(pos);
+                    match fields.binary_search_by(|(k, _)| k.cmp(&self.out_name)) {
+                        Ok(j) => fields[j].1 = v,
+                        Err(j) => fields.insert(j, (self.out_name, v)),
+                    }
+                }
+                let time = if self.use_point_times { p.time } else { tmax };
+                out.push(Msg::Point(StreamPoint {
+                    point: Point {
+                        time,
+                        series: p.series.clone(),
+                        fields,
+                    },
+                    group: group.clone(),
+                    dims,
+                }));
+            }
+        }
+        if errors > 0 {
+            return Err(format!(
+                "field {:?} missing or of another type in {errors} point(s)",
+                self.field.as_str()
+            ));
+        }
+        Ok(())
     }
 }
 
+/// Where a result comes from: its measurement, group, group tags and dimensions.
+struct Origin<'a> {
+    name: Name,
+    group: &'a GroupKey,
+    tags: &'a [(Name, Box<str>)],
+    dims: Arc<Dims>,
+}
+
+fn dims_of(b: &Batch) -> Arc<Dims> {
+    Arc::new(Dims {
+        by_name: b.by_name,
+        tags: b.group.tags().iter().map(|(k, _)| *k).collect(),
+    })
+}
+
 impl NodeExec for InfluxQl {
-    fn point(&mut self, _p: StreamPoint, _out: &mut Vec<Msg>) -> Result<(), String> {
-        Err("InfluxQL functions on stream edges do not run yet; use |window() first".into())
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let t = p.point.time;
+        let bp = BatchPoint {
+            time: t,
+            series: p.point.series.clone(),
+            fields: p.point.fields.clone(),
+        };
+        let entry = self
+            .pending
+            .entry(p.group.clone())
+            .or_insert_with(|| (t, Vec::new(), p.dims.clone()));
+        if entry.0 == t {
+            entry.1.push(bp);
+            return Ok(());
+        }
+        // A new timestamp: the previous one's points are complete.
+        let (prev_t, prev, dims) = std::mem::replace(entry, (t, vec![bp], p.dims.clone()));
+        let name = prev[0].series.measurement;
+        let tags = p.group.tags().to_vec();
+        self.emit(
+            &prev,
+            prev_t,
+            Origin {
+                name,
+                group: &p.group,
+                tags: &tags,
+                dims,
+            },
+            out,
+        )
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((time, value, selected)) = self.reduce(&b) else {
-            return Ok(());
-        };
-        // An aggregate carries the group's tags; a selector its point's.
-        let tags: Vec<(Name, Box<str>)> = match selected {
-            Some(i) if self.is_selector() => b.points[i].series.tags.to_vec(),
-            _ => b.tags.to_vec(),
-        };
-        let series = std::sync::Arc::new(crate::model::Series::new(b.name, tags.clone()));
-        let mut fields = Fields::new();
-        fields.push((self.out_name, value));
-        let mut result = Batch::new(b.name, b.tmax, b.group.clone(), b.by_name);
-        result.tags = tags.into_boxed_slice();
-        result.points.push(BatchPoint {
-            time,
-            series,
-            fields,
-        });
-        out.push(Msg::Batch(result));
-        Ok(())
+        let dims = dims_of(&b);
+        self.emit(
+            &b.points,
+            b.tmax,
+            Origin {
+                name: b.name,
+                group: &b.group,
+                tags: &b.tags,
+                dims,
+            },
+            out,
+        )
+    }
+
+    fn cardinality(&self) -> usize {
+        self.pending.len()
     }
 }

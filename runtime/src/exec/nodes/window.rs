@@ -1,5 +1,10 @@
 //! `window()`: turns each group's stream into batches by time (`period`, `every`, `align`,
-//! `fillPeriod`) or by count (`periodCount`, `everyCount`). Time is the points' time.
+//! `fillPeriod`) or by count (`periodCount`, `everyCount`), driven only by the points' times.
+//!
+//! Kapacitor's rules, kept exactly: windows are [tmax − period, tmax) when `every` > 0 and are
+//! emitted when a point at or past tmax arrives (one emission per arriving point; the next
+//! window is anchored on that point); with `every` = 0 each point emits (t − period, t].
+//! Buffered points keep their arrival order; late points are kept for the next window.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -20,13 +25,11 @@ pub struct Window {
 
 struct Group {
     buf: VecDeque<BatchPoint>,
+    /// The measurement of the group's first point.
     name: Name,
     by_name: bool,
-    /// Time-based: when the next window is emitted (0 until the first point).
-    next_emit: i64,
-    first: Option<i64>,
-    /// Count-based: points since the last emit.
-    since_emit: usize,
+    next_emit: Option<i64>,
+    count: usize,
 }
 
 fn dur(node: &PlanNode, name: &str) -> i64 {
@@ -43,6 +46,10 @@ fn int(node: &PlanNode, name: &str) -> usize {
     }
 }
 
+fn truncate(t: i64, d: i64) -> i64 {
+    if d <= 0 { t } else { t - t.rem_euclid(d) }
+}
+
 impl Window {
     pub fn new(node: &PlanNode) -> Result<Window, String> {
         let w = Window {
@@ -54,24 +61,24 @@ impl Window {
             every_count: int(node, "everyCount"),
             groups: HashMap::new(),
         };
-        let by_time = w.period > 0 || w.every > 0;
-        let by_count = w.period_count > 0 || w.every_count > 0;
-        if by_time == by_count {
-            return Err("window needs either period/every or periodCount/everyCount".into());
+        if w.period == 0 && w.period_count == 0 {
+            return Err(
+                "window node must have either a non zero period or non zero period count".into(),
+            );
+        }
+        if w.period != 0 && w.period_count != 0 {
+            return Err("cannot specify both period and periodCount".into());
+        }
+        if w.period_count != 0 && w.every_count == 0 {
+            return Err("everyCount must be greater than zero".into());
         }
         Ok(w)
     }
 
-    fn emit(g: &Group, group: &GroupKey, tmax: i64, from: i64, out: &mut Vec<Msg>) {
-        let points: Vec<BatchPoint> = g
-            .buf
-            .iter()
-            .filter(|p| p.time >= from && p.time < tmax)
-            .cloned()
-            .collect();
+    fn batch(g: &Group, group: &GroupKey, tmax: i64) -> Msg {
         let mut b = Batch::new(g.name, tmax, group.clone(), g.by_name);
-        b.points = points;
-        out.push(Msg::Batch(b));
+        b.points = g.buf.iter().cloned().collect();
+        Msg::Batch(b)
     }
 }
 
@@ -82,86 +89,66 @@ impl NodeExec for Window {
             buf: VecDeque::new(),
             name: p.point.name(),
             by_name: p.dims.by_name,
-            next_emit: 0,
-            first: None,
-            since_emit: 0,
+            next_emit: None,
+            count: 0,
         });
-        g.name = p.point.name();
         let bp = BatchPoint {
             time: t,
             series: p.point.series.clone(),
             fields: p.point.fields.clone(),
         };
-        if self.period_count > 0 || self.every_count > 0 {
-            let period = if self.period_count > 0 {
+
+        if self.period_count > 0 {
+            g.buf.push_back(bp);
+            if g.buf.len() > self.period_count {
+                g.buf.pop_front();
+            }
+            g.count += 1;
+            let first = if self.fill_period {
                 self.period_count
             } else {
                 self.every_count
             };
-            let every = if self.every_count > 0 {
-                self.every_count
-            } else {
-                period
-            };
-            g.buf.push_back(bp);
-            while g.buf.len() > period {
-                g.buf.pop_front();
-            }
-            g.since_emit += 1;
-            let full = g.buf.len() == period;
-            if g.since_emit >= every && (full || !self.fill_period) {
-                g.since_emit = 0;
-                let mut b = Batch::new(g.name, t, p.group.clone(), g.by_name);
-                b.points = g.buf.iter().cloned().collect();
-                out.push(Msg::Batch(b));
+            if g.count >= first && (g.count - first).is_multiple_of(self.every_count) {
+                out.push(Window::batch(g, &p.group, t));
             }
             return Ok(());
         }
-        let (period, every) = match (self.period, self.every) {
-            (0, e) => (e, e),
-            (p, 0) => (p, 0),
-            (p, e) => (p, e),
-        };
+
+        let (period, every) = (self.period, self.every);
         if every == 0 {
-            // Emit on every point: the window (t - period, t].
+            let next = *g
+                .next_emit
+                .get_or_insert(if self.fill_period { t + period } else { t });
             g.buf.push_back(bp);
-            while g.buf.front().is_some_and(|x| x.time <= t - period) {
-                g.buf.pop_front();
+            if t >= next {
+                while g.buf.front().is_some_and(|x| x.time <= t - period) {
+                    g.buf.pop_front();
+                }
+                out.push(Window::batch(g, &p.group, t));
+                g.next_emit = Some(t);
             }
-            let mut b = Batch::new(g.name, t, p.group.clone(), g.by_name);
-            b.points = g.buf.iter().cloned().collect();
-            out.push(Msg::Batch(b));
             return Ok(());
         }
-        if g.next_emit == 0 {
-            g.first = Some(t);
-            g.next_emit = if self.align {
-                t - t.rem_euclid(every) + every
+
+        let next = *g
+            .next_emit
+            .get_or_insert(match (self.fill_period, self.align) {
+                (false, false) => t + every,
+                (false, true) => truncate(t + every, every),
+                (true, false) => t + period,
+                (true, true) => truncate(t + period, every) + every,
+            });
+        if t >= next {
+            while g.buf.front().is_some_and(|x| x.time < next - period) {
+                g.buf.pop_front();
+            }
+            out.push(Window::batch(g, &p.group, next));
+            g.next_emit = Some(if self.align {
+                truncate(t + every, every)
             } else {
                 t + every
-            };
-            if self.fill_period {
-                let ready = if self.align {
-                    t - t.rem_euclid(every) + period
-                } else {
-                    t + period
-                };
-                while g.next_emit < ready {
-                    g.next_emit += every;
-                }
-            }
-        }
-        if t >= g.next_emit {
-            let from = g.next_emit - period;
-            while g.buf.front().is_some_and(|x| x.time < from) {
-                g.buf.pop_front();
-            }
-            Window::emit(g, &p.group, g.next_emit, from, out);
-            g.next_emit += every;
-            // A point past several boundaries moves the next emit to the window containing it.
-            while t >= g.next_emit {
-                g.next_emit += every;
-            }
+            });
         }
         g.buf.push_back(bp);
         Ok(())
