@@ -215,13 +215,14 @@ impl NodeExec for Default {
         let missing: Vec<(Name, Box<str>)> = self
             .tags
             .iter()
-            .filter(|(k, _)| p.point.tag(*k).is_none())
+            .filter(|(k, _)| p.point.tag(*k).is_none_or(str::is_empty))
             .map(|(k, v)| (*k, v.as_str().into()))
             .collect();
         if !missing.is_empty() {
             let mut tags = p.point.series.tags.to_vec();
             tags.extend(missing);
             p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+            p.group = group_of(&p.point.series, &p.dims);
         }
         out.push(Msg::Point(p));
         Ok(())
@@ -267,6 +268,21 @@ impl NodeExec for Delete {
                 .cloned()
                 .collect();
             p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+            // Deleted tags leave the group too.
+            if p.dims.tags.iter().any(|t| self.tags.contains(t)) {
+                let kept = p
+                    .dims
+                    .tags
+                    .iter()
+                    .filter(|t| !self.tags.contains(t))
+                    .copied()
+                    .collect();
+                p.dims = Arc::new(Dims {
+                    by_name: p.dims.by_name,
+                    tags: kept,
+                });
+            }
+            p.group = group_of(&p.point.series, &p.dims);
         }
         out.push(Msg::Point(p));
         Ok(())

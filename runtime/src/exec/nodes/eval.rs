@@ -94,32 +94,72 @@ impl NodeExec for Eval {
             };
             results.push((*name, v.into_field()));
         }
-        let mut fields: Fields = match &self.keep {
-            None => Fields::new(),
-            Some(list) if list.is_empty() => p.point.fields.clone(),
-            Some(list) => p
-                .point
-                .fields
-                .iter()
-                .filter(|(k, _)| list.contains(k))
-                .cloned()
-                .collect(),
-        };
         let mut new_tags: Vec<(Name, Box<str>)> = Vec::new();
-        for (name, v) in results {
-            if self.as_tags.contains(&name) {
-                new_tags.push((name, v.to_string().into()));
-            } else {
-                match fields.binary_search_by(|(k, _)| k.cmp(&name)) {
-                    Ok(i) => fields[i].1 = v,
-                    Err(i) => fields.insert(i, (name, v)),
+        for (name, v) in &results {
+            if self.as_tags.contains(name) {
+                match v {
+                    Value::Str(s) => new_tags.push((*name, s.as_ref().into())),
+                    other => {
+                        let go_type = match other {
+                            Value::Float(_) => "float64",
+                            Value::Int(_) => "int64",
+                            Value::Bool(_) => "bool",
+                            _ => "uint64",
+                        };
+                        return Err(format!(
+                            "result of a tag expression must be of type string, got {go_type}"
+                        ));
+                    }
                 }
             }
         }
+        let mut fields: Fields = match &self.keep {
+            // No keep: only the results that are not tags.
+            None => results
+                .iter()
+                .filter(|(k, _)| !self.as_tags.contains(k))
+                .cloned()
+                .collect(),
+            // keep(): every field and every result.
+            Some(list) if list.is_empty() => {
+                let mut f = p.point.fields.clone();
+                for (k, v) in &results {
+                    match f.iter_mut().find(|(x, _)| x == k) {
+                        Some(slot) => slot.1 = v.clone(),
+                        None => f.push((*k, v.clone())),
+                    }
+                }
+                f
+            }
+            // keep(a, b): those names, from the results, else the fields, else the tags.
+            Some(list) => {
+                let mut f = Fields::new();
+                for k in list {
+                    let v = results
+                        .iter()
+                        .rev()
+                        .find(|(x, _)| x == k)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| p.point.field(*k).cloned())
+                        .or_else(|| p.point.tag(*k).map(|t| Value::Str(t.into())));
+                    match v {
+                        Some(v) => f.push((*k, v)),
+                        None => {
+                            return Err(format!(
+                                "cannot keep field {:?}, field does not exist",
+                                k.as_str()
+                            ));
+                        }
+                    }
+                }
+                f
+            }
+        };
         if !new_tags.is_empty() {
             let mut tags = p.point.series.tags.to_vec();
             tags.extend(new_tags);
             p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+            p.group = super::basic::group_of(&p.point.series, &p.dims);
         }
         fields.sort_by_key(|(k, _)| *k);
         p.point.fields = fields;

@@ -5,6 +5,7 @@ mod eval;
 mod from;
 mod http_out;
 mod influxql;
+mod stateful;
 mod window;
 
 use std::sync::Arc;
@@ -59,6 +60,12 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
         NodeKind::Log => plain(Box::new(basic::Log::new(node))),
         NodeKind::Window => plain(Box::new(window::Window::new(node)?)),
         NodeKind::InfluxQl => plain(Box::new(influxql::InfluxQl::new(node)?)),
+        NodeKind::Derivative => plain(Box::new(stateful::Derivative::new(node)?)),
+        NodeKind::ChangeDetect => plain(Box::new(stateful::ChangeDetect::new(node)?)),
+        NodeKind::StateDuration => plain(Box::new(stateful::StateTracking::new(node, false)?)),
+        NodeKind::StateCount => plain(Box::new(stateful::StateTracking::new(node, true)?)),
+        NodeKind::Shift => plain(Box::new(stateful::Shift::new(node)?)),
+        NodeKind::Sample => plain(Box::new(stateful::Sample::new(node)?)),
         NodeKind::HttpOut => {
             let (exec, endpoint, data) = http_out::HttpOut::new(node)?;
             Ok(Built {

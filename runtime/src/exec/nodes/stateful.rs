@@ -1,0 +1,294 @@
+//! Per-group stream nodes: derivative, changeDetect, stateDuration, stateCount, shift, sample.
+
+use std::collections::HashMap;
+
+use super::NodeExec;
+use super::basic::lambda_arg;
+use crate::exec::{Msg, StreamPoint};
+use crate::expr::{Compiled, Scope};
+use crate::model::{Batch, GroupKey, Name, Point, Value};
+use crate::pipeline::{PlanNode, Value as PV};
+
+fn str_arg(node: &PlanNode, i: usize) -> Option<String> {
+    match node.args.get(i) {
+        Some(PV::Str(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn prop_str(node: &PlanNode, name: &str) -> Option<String> {
+    match node.property(name)?.args.first()? {
+        PV::Str(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn prop_dur(node: &PlanNode, name: &str, default: i64) -> i64 {
+    match node.property(name).and_then(|p| p.args.first()) {
+        Some(PV::Duration(d)) => *d,
+        _ => default,
+    }
+}
+
+fn set_field(p: &mut Point, name: Name, v: Value) {
+    p.set_field(name, v);
+}
+
+/// `derivative(field)`: rate of change between a group's consecutive points.
+pub struct Derivative {
+    field: Name,
+    as_name: Name,
+    unit: i64,
+    non_negative: bool,
+    prev: HashMap<GroupKey, (i64, f64)>,
+}
+
+impl Derivative {
+    pub fn new(node: &PlanNode) -> Result<Derivative, String> {
+        let field = str_arg(node, 0).ok_or("derivative needs a field")?;
+        Ok(Derivative {
+            field: Name::new(&field),
+            as_name: Name::new(&prop_str(node, "as").unwrap_or(field)),
+            unit: prop_dur(node, "unit", 1_000_000_000),
+            non_negative: node.property("nonNegative").is_some(),
+            prev: HashMap::new(),
+        })
+    }
+}
+
+impl NodeExec for Derivative {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let Some(v) = p.point.field(self.field).and_then(Value::as_f64) else {
+            return Err(format!(
+                "cannot perform derivative: field {:?} is missing or the wrong type",
+                self.field.as_str()
+            ));
+        };
+        let t = p.point.time;
+        let Some((pt, pv)) = self.prev.insert(p.group.clone(), (t, v)) else {
+            return Ok(());
+        };
+        let elapsed = t - pt;
+        if elapsed == 0 {
+            return Err("cannot perform derivative: elapsed time was 0".into());
+        }
+        let d = (v - pv) / (elapsed as f64 / self.unit as f64);
+        if self.non_negative && d < 0.0 {
+            return Ok(());
+        }
+        set_field(&mut p.point, self.as_name, Value::Float(d));
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn cardinality(&self) -> usize {
+        self.prev.len()
+    }
+}
+
+/// `changeDetect(fields...)`: passes a point when any of the fields changed in its group.
+pub struct ChangeDetect {
+    fields: Vec<Name>,
+    last: HashMap<GroupKey, Vec<Option<Value>>>,
+}
+
+impl ChangeDetect {
+    pub fn new(node: &PlanNode) -> Result<ChangeDetect, String> {
+        let fields = node
+            .args
+            .iter()
+            .filter_map(|a| {
+                if let PV::Str(s) = a {
+                    Some(Name::new(s))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        Ok(ChangeDetect {
+            fields,
+            last: HashMap::new(),
+        })
+    }
+}
+
+impl NodeExec for ChangeDetect {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let current: Vec<Option<Value>> = self
+            .fields
+            .iter()
+            .map(|f| p.point.field(*f).cloned())
+            .collect();
+        let missing = self
+            .fields
+            .iter()
+            .zip(&current)
+            .find(|(_, v)| v.is_none())
+            .map(|(f, _)| *f);
+        let changed = match self.last.get(&p.group) {
+            None => true,
+            Some(prev) => current.iter().zip(prev).any(|(c, pr)| {
+                c.is_some()
+                    && (pr.is_none()
+                        || c != pr
+                        || c.as_ref().and_then(Value::as_f64).is_some_and(f64::is_nan))
+            }),
+        };
+        if changed {
+            self.last.insert(p.group.clone(), current);
+            out.push(Msg::Point(p));
+        }
+        match missing {
+            Some(f) => Err(format!(
+                "Invalid field in change detect: expected field {} not found",
+                f.as_str()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn cardinality(&self) -> usize {
+        self.last.len()
+    }
+}
+
+/// `stateDuration(lambda)` and `stateCount(lambda)`: how long / how many points a predicate has held.
+pub struct StateTracking {
+    pred: Compiled,
+    as_name: Name,
+    unit: i64,
+    count: bool,
+    state: HashMap<GroupKey, (i64, i64)>,
+}
+
+impl StateTracking {
+    pub fn new(node: &PlanNode, count: bool) -> Result<StateTracking, String> {
+        let default = if count {
+            "state_count"
+        } else {
+            "state_duration"
+        };
+        Ok(StateTracking {
+            pred: lambda_arg(node, 0)?,
+            as_name: Name::new(&prop_str(node, "as").unwrap_or_else(|| default.into())),
+            unit: prop_dur(node, "unit", 1_000_000_000),
+            count,
+            state: HashMap::new(),
+        })
+    }
+}
+
+impl NodeExec for StateTracking {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let holds = {
+            let mut scope = Scope {
+                fields: &p.point.fields,
+                series: &p.point.series,
+                time: p.point.time,
+                extra: &[],
+            };
+            self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())?
+        };
+        let t = p.point.time;
+        let v = if holds {
+            let (start, n) = self.state.entry(p.group.clone()).or_insert((t, 0));
+            *n += 1;
+            if self.count {
+                Value::Int(*n)
+            } else {
+                Value::Float((t - *start) as f64 / self.unit as f64)
+            }
+        } else {
+            self.state.remove(&p.group);
+            if self.count {
+                Value::Int(-1)
+            } else {
+                Value::Float(-1.0)
+            }
+        };
+        set_field(&mut p.point, self.as_name, v);
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn cardinality(&self) -> usize {
+        self.state.len()
+    }
+}
+
+/// `shift(d)`: moves times by `d`.
+pub struct Shift {
+    by: i64,
+}
+
+impl Shift {
+    pub fn new(node: &PlanNode) -> Result<Shift, String> {
+        match node.args.first() {
+            Some(PV::Duration(d)) if *d != 0 => Ok(Shift { by: *d }),
+            _ => Err("invalid shift value: must be non zero duration".into()),
+        }
+    }
+}
+
+impl NodeExec for Shift {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        p.point.time += self.by;
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        b.tmax += self.by;
+        for p in &mut b.points {
+            p.time += self.by;
+        }
+        out.push(Msg::Batch(b));
+        Ok(())
+    }
+}
+
+/// `sample(n)` keeps every n-th point of a group; `sample(d)` keeps points on d boundaries.
+pub struct Sample {
+    every: i64,
+    by_time: bool,
+    counts: HashMap<GroupKey, i64>,
+}
+
+impl Sample {
+    pub fn new(node: &PlanNode) -> Result<Sample, String> {
+        match node.args.first() {
+            Some(PV::Int(n)) if *n > 0 => Ok(Sample {
+                every: *n,
+                by_time: false,
+                counts: HashMap::new(),
+            }),
+            Some(PV::Duration(d)) if *d > 0 => Ok(Sample {
+                every: *d,
+                by_time: true,
+                counts: HashMap::new(),
+            }),
+            _ => Err("sample needs a positive count or duration".into()),
+        }
+    }
+}
+
+impl NodeExec for Sample {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let keep = if self.by_time {
+            p.point.time.rem_euclid(self.every) == 0
+        } else {
+            let c = self.counts.entry(p.group.clone()).or_insert(0);
+            let keep = *c % self.every == 0;
+            *c += 1;
+            keep
+        };
+        if keep {
+            out.push(Msg::Point(p));
+        }
+        Ok(())
+    }
+
+    fn cardinality(&self) -> usize {
+        self.counts.len()
+    }
+}
