@@ -21,7 +21,7 @@ pub struct InfluxQl {
     pending: HashMap<GroupKey, (i64, Vec<BatchPoint>, Arc<Dims>)>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Func {
     Mean,
     Sum,
@@ -34,6 +34,7 @@ enum Func {
     Stddev,
     Median,
     Mode,
+    Percentile(f64),
 }
 
 enum Output {
@@ -56,6 +57,11 @@ impl InfluxQl {
             "stddev" => Func::Stddev,
             "median" => Func::Median,
             "mode" => Func::Mode,
+            "percentile" => match node.args.get(1) {
+                Some(PV::Float(p)) => Func::Percentile(*p),
+                Some(PV::Int(p)) => Func::Percentile(*p as f64),
+                _ => return Err("percentile needs a percentage".into()),
+            },
             other => return Err(format!("{other}() does not run yet")),
         };
         let Some(PV::Str(field)) = node.args.first() else {
@@ -189,6 +195,22 @@ impl InfluxQl {
                     .iter()
                     .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
                 agg(best.0.clone())
+            }
+            Func::Percentile(pct) => {
+                let mut order: Vec<usize> = (0..vals.len()).collect();
+                order.sort_by(|&a, &b| {
+                    vals[a]
+                        .1
+                        .as_f64()
+                        .unwrap_or(f64::NAN)
+                        .total_cmp(&vals[b].1.as_f64().unwrap_or(f64::NAN))
+                });
+                let n = vals.len() as f64;
+                let index = (n * pct / 100.0 + 0.5).floor() as i64 - 1;
+                if index < 0 || index >= vals.len() as i64 {
+                    return None;
+                }
+                Some(Output::Selected(vals[order[index as usize]].0))
             }
             Func::Count => unreachable!("handled above"),
         }

@@ -5,6 +5,7 @@ mod eval;
 mod from;
 mod http_out;
 mod influxql;
+mod influxql_rows;
 mod stateful;
 mod window;
 
@@ -59,7 +60,13 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
         NodeKind::Delete => plain(Box::new(basic::Delete::new(node)?)),
         NodeKind::Log => plain(Box::new(basic::Log::new(node))),
         NodeKind::Window => plain(Box::new(window::Window::new(node)?)),
-        NodeKind::InfluxQl => plain(Box::new(influxql::InfluxQl::new(node)?)),
+        NodeKind::InfluxQl => match node.method.as_str() {
+            "top" | "bottom" | "distinct" => plain(Box::new(influxql_rows::Rows::new(node)?)),
+            "difference" | "cumulativeSum" | "movingAverage" | "elapsed" => {
+                plain(Box::new(influxql_rows::Transform::new(node)?))
+            }
+            _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
+        },
         NodeKind::Derivative => plain(Box::new(stateful::Derivative::new(node)?)),
         NodeKind::ChangeDetect => plain(Box::new(stateful::ChangeDetect::new(node)?)),
         NodeKind::StateDuration => plain(Box::new(stateful::StateTracking::new(node, false)?)),
