@@ -84,6 +84,8 @@ impl NodeExec for Where {
 
 /// `groupBy(tags...)`: regroups points.
 pub struct GroupBy {
+    /// Batch input: regrouped batches waiting for a batch with another time.
+    buffered: Vec<Batch>,
     star: bool,
     exclude: Vec<Name>,
     by_name: bool,
@@ -103,6 +105,7 @@ impl GroupBy {
         let mut sorted = tags.clone();
         sorted.sort();
         Ok(GroupBy {
+            buffered: Vec::new(),
             dims: Arc::new(Dims {
                 by_name,
                 tags: sorted,
@@ -138,7 +141,59 @@ pub(super) fn group_of(series: &Series, dims: &Dims) -> GroupKey {
     GroupKey::of(series, &dims.tags, dims.by_name)
 }
 
+impl GroupBy {
+    fn dims_for(&self, series: &Series) -> Arc<Dims> {
+        if self.star {
+            let tags = series
+                .tags
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| !self.exclude.contains(k))
+                .collect();
+            Arc::new(Dims {
+                by_name: self.by_name,
+                tags,
+            })
+        } else {
+            self.dims.clone()
+        }
+    }
+
+    /// Emits the buffered batches, groups in the order they were first seen, points by time.
+    fn flush(&mut self, out: &mut Vec<Msg>) {
+        for mut b in self.buffered.drain(..) {
+            b.points.sort_by_key(|p| p.time);
+            out.push(Msg::Batch(b));
+        }
+    }
+}
+
 impl NodeExec for GroupBy {
+    /// Batches are regrouped point by point; like Kapacitor, the regrouped batches go out when a
+    /// batch with another time arrives.
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        if self.buffered.first().is_some_and(|x| x.tmax != b.tmax) {
+            self.flush(out);
+        }
+        for p in b.points {
+            let dims = self.dims_for(&p.series);
+            let group = group_of(&p.series, &dims);
+            match self.buffered.iter_mut().find(|x| x.group == group) {
+                Some(x) => x.points.push(p),
+                None => {
+                    let mut nb = Batch::new(b.name, b.tmax, group, dims.by_name || b.by_name);
+                    nb.points.push(p);
+                    self.buffered.push(nb);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn cardinality(&self) -> usize {
+        self.buffered.len()
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         if self.star {
             let tags: Vec<Name> = p

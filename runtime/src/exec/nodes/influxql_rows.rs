@@ -37,6 +37,8 @@ pub struct Rows {
     field: Name,
     out_name: Name,
     use_point_times: bool,
+    /// Stream input: per group, the points of the current timestamp.
+    pending: HashMap<GroupKey, (i64, Vec<BatchPoint>, bool)>,
 }
 
 impl Rows {
@@ -56,16 +58,33 @@ impl Rows {
             field,
             out_name: out_name(node),
             use_point_times: node.property("usePointTimes").is_some(),
+            pending: HashMap::new(),
         })
     }
 }
 
 impl NodeExec for Rows {
-    fn point(&mut self, _p: StreamPoint, _out: &mut Vec<Msg>) -> Result<(), String> {
-        Err(format!(
-            "{}() on a stream edge does not run yet; use |window() first",
-            self.out_name
-        ))
+    /// On a stream, the points sharing a timestamp form one batch, emitted when a later point
+    /// arrives.
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let t = p.point.time;
+        let bp = BatchPoint {
+            time: t,
+            series: p.point.series.clone(),
+            fields: p.point.fields.clone(),
+        };
+        let entry = self
+            .pending
+            .entry(p.group.clone())
+            .or_insert_with(|| (t, Vec::new(), p.dims.by_name));
+        if entry.0 == t {
+            entry.1.push(bp);
+            return Ok(());
+        }
+        let (prev_t, points, by_name) = std::mem::replace(entry, (t, vec![bp], p.dims.by_name));
+        let mut b = Batch::new(p.point.name(), prev_t, p.group.clone(), by_name);
+        b.points = points;
+        self.batch(b, out)
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
