@@ -116,3 +116,165 @@ fn lambda_errors_count_and_drop() {
         t.last_error
     );
 }
+
+/// Runs `script` (whose last node is `|httpOut('out')`) on line protocol (seconds) and returns
+/// the endpoint's `values` of each series, with tags.
+fn run(script: &str, lp: &str) -> Vec<(serde_json::Value, serde_json::Value)> {
+    let mut t = task(script);
+    t.push("db", "rp", &points(lp));
+    let out = http(&t, "out");
+    out["series"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| (s["tags"].clone(), s["values"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn ts(s: u32) -> String {
+    format!("1970-01-01T00:00:{s:02}Z")
+}
+
+#[test]
+fn stream_nodes() {
+    use serde_json::{Value as J, json};
+    let lp = "m,h=a v=1 1\nm,h=a v=3 2\nm,h=a v=2 4\nm,h=b v=10 5\nm,h=a v=2 6\n";
+    let cases: Vec<(&str, &str, Vec<(J, J)>)> = vec![
+        (
+            "derivative per second",
+            "stream|from().groupBy('h')|derivative('v')|httpOut('out')",
+            vec![(json!({"h": "a"}), json!([[ts(6), 0.0]]))],
+        ),
+        (
+            "derivative non-negative with unit and as",
+            "stream|from()|derivative('v').unit(2s).nonNegative().as('d')|httpOut('out')",
+            // Negative rates (3 → 2, 10 → 2) are dropped: the last emitted is b's 2 → 10.
+            vec![(json!({"h": "b"}), json!([[ts(5), 16.0, 10.0]]))],
+        ),
+        (
+            "stateCount",
+            "stream|from().groupBy('h')|stateCount(lambda: \"v\" > 1.5)|httpOut('out')",
+            vec![
+                (json!({"h": "a"}), json!([[ts(6), 3, 2.0]])),
+                (json!({"h": "b"}), json!([[ts(5), 1, 10.0]])),
+            ],
+        ),
+        (
+            // a: false at 1s, true from 2s on: 4 seconds in the state at 6s.
+            "stateDuration",
+            "stream|from().groupBy('h')|stateDuration(lambda: \"v\" > 1.5)|httpOut('out')",
+            vec![
+                (json!({"h": "a"}), json!([[ts(6), 4.0, 2.0]])),
+                (json!({"h": "b"}), json!([[ts(5), 0.0, 10.0]])),
+            ],
+        ),
+        (
+            "changeDetect",
+            "stream|from().groupBy('h')|changeDetect('v')|httpOut('out')",
+            vec![
+                (json!({"h": "a"}), json!([[ts(4), 2.0]])),
+                (json!({"h": "b"}), json!([[ts(5), 10.0]])),
+            ],
+        ),
+        (
+            "shift",
+            "stream|from()|shift(10s)|httpOut('out')",
+            vec![(json!({"h": "a"}), json!([[ts(16), 2.0]]))],
+        ),
+        (
+            "sample every 2nd",
+            "stream|from().groupBy('h')|sample(2)|httpOut('out')",
+            vec![
+                (json!({"h": "a"}), json!([[ts(4), 2.0]])),
+                (json!({"h": "b"}), json!([[ts(5), 10.0]])),
+            ],
+        ),
+        (
+            "default and delete",
+            "stream|from()|default().field('x', 7).tag('z', 'q')|delete().tag('h')|httpOut('out')",
+            vec![(json!({"z": "q"}), json!([[ts(6), 2.0, 7]]))],
+        ),
+        (
+            "eval keep and tags",
+            "stream|from()|eval(lambda: \"v\" * 2.0, lambda: 'x').as('w', 'k').tags('k').keep()|httpOut('out')",
+            vec![(json!({"h": "a", "k": "x"}), json!([[ts(6), "x", 2.0, 4.0]]))],
+        ),
+        (
+            "from truncate and where",
+            "stream|from().truncate(4s).where(lambda: \"h\" == 'b')|httpOut('out')",
+            vec![(json!({"h": "b"}), json!([[ts(4), 10.0]]))],
+        ),
+    ];
+    for (label, script, want) in cases {
+        let got = run(script, lp);
+        assert_eq!(got, want, "{label}");
+    }
+}
+
+#[test]
+fn windows_and_influxql() {
+    use serde_json::json;
+    // Two groups, one point per second each, values 0..; windows of 4s.
+    let mut lp = String::new();
+    for s in 0..9 {
+        lp.push_str(&format!("m,h=a v={} {s}\nm,h=b v={} {s}\n", s, 10 - s));
+    }
+    let w = "stream|from().groupBy('h')|window().period(4s).every(4s)";
+    let first = |f: &str| run(&format!("{w}|{f}|httpOut('out')"), &lp)[0].1.clone();
+    // The last full window of group a is [4,8): values 4,5,6,7.
+    assert_eq!(first("count('v')"), json!([[ts(8), 4]]));
+    assert_eq!(first("sum('v')"), json!([[ts(8), 22.0]]));
+    assert_eq!(first("mean('v')"), json!([[ts(8), 5.5]]));
+    assert_eq!(first("median('v')"), json!([[ts(8), 5.5]]));
+    assert_eq!(first("spread('v')"), json!([[ts(8), 3.0]]));
+    assert_eq!(first("first('v')"), json!([[ts(8), 4.0]]));
+    assert_eq!(first("last('v').usePointTimes()"), json!([[ts(7), 7.0]]));
+    assert_eq!(first("max('v').as('top')"), json!([[ts(8), 7.0]]));
+    assert_eq!(first("percentile('v', 50.0)"), json!([[ts(8), 5.0]]));
+    assert_eq!(first("top(2, 'v')"), json!([[ts(8), 7.0], [ts(8), 6.0]]));
+    assert_eq!(
+        first("bottom(1, 'v').usePointTimes()"),
+        json!([[ts(4), 4.0]])
+    );
+    assert_eq!(
+        first("distinct('v')"),
+        json!([[ts(8), 4.0], [ts(8), 5.0], [ts(8), 6.0], [ts(8), 7.0]])
+    );
+    assert_eq!(
+        first("difference('v')"),
+        json!([[ts(5), 1.0], [ts(6), 1.0], [ts(7), 1.0]])
+    );
+    assert_eq!(
+        first("cumulativeSum('v')"),
+        json!([[ts(4), 4.0], [ts(5), 9.0], [ts(6), 15.0], [ts(7), 22.0]])
+    );
+    assert_eq!(
+        first("movingAverage('v', 3)"),
+        json!([[ts(6), 5.0], [ts(7), 6.0]])
+    );
+    assert_eq!(
+        first("elapsed('v', 1s)"),
+        json!([[ts(5), 1], [ts(6), 1], [ts(7), 1]])
+    );
+    // Count windows: the last 3 points every 2 points.
+    let got = run(
+        "stream|from().groupBy('h')|window().periodCount(3).everyCount(2)|count('v')|httpOut('out')",
+        &lp,
+    );
+    assert_eq!(got[0].1, json!([[ts(7), 3]]));
+    // Every point emits (every = 0): the window (t-3s, t].
+    let got = run(
+        "stream|from().groupBy('h')|window().period(3s)|sum('v')|httpOut('out')",
+        &lp,
+    );
+    assert_eq!(got[0].1, json!([[ts(8), 21.0]]));
+    // Batch groupBy regroups and emits when a later batch arrives.
+    let got = run(
+        "stream|from()|window().period(4s).every(4s)|groupBy('h')|count('v')|httpOut('out')",
+        &lp,
+    );
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].1, json!([[ts(4), 4]]));
+}
