@@ -119,7 +119,10 @@ fn lambda_errors_count_and_drop() {
 
 /// Runs `script` (whose last node is `|httpOut('out')`) on line protocol (seconds) and returns
 /// the endpoint's `values` of each series, with tags.
-fn run(script: &str, lp: &str) -> Vec<(serde_json::Value, serde_json::Value)> {
+/// One series of an httpOut result: its tags and its rows.
+type Rows = Vec<(serde_json::Value, serde_json::Value)>;
+
+fn run(script: &str, lp: &str) -> Rows {
     let mut t = task(script);
     t.push("db", "rp", &points(lp));
     let out = http(&t, "out");
@@ -139,9 +142,9 @@ fn ts(s: u32) -> String {
 
 #[test]
 fn stream_nodes() {
-    use serde_json::{Value as J, json};
+    use serde_json::json;
     let lp = "m,h=a v=1 1\nm,h=a v=3 2\nm,h=a v=2 4\nm,h=b v=10 5\nm,h=a v=2 6\n";
-    let cases: Vec<(&str, &str, Vec<(J, J)>)> = vec![
+    let cases: Vec<(&str, &str, Rows)> = vec![
         (
             "derivative per second",
             "stream|from().groupBy('h')|derivative('v')|httpOut('out')",
