@@ -8,7 +8,7 @@ pub struct NodeStats {
     pub collected: AtomicU64,
     pub emitted: AtomicU64,
     pub errors: AtomicU64,
-    /// Sum of processing time, for the average.
+    /// Sum of processing time (estimated from a sample of messages), for the average.
     pub exec_ns: AtomicU64,
     pub working_cardinality: AtomicU64,
 }

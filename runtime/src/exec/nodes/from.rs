@@ -1,16 +1,20 @@
 //! `stream|from()`: selects the points a task works on and gives them their first group.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::NodeExec;
 use super::basic::{group_of, tag_list};
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::expr::{Compiled, Scope};
-use crate::model::Name;
+use crate::model::{GroupKey, Name, Series};
 use crate::pipeline::{PlanNode, Value as PV};
 
 /// The database and retention policy filters are applied by the task before a point gets here.
 pub struct From {
+    /// Group keys by series, so that a series' key is built once. Each entry holds its series
+    /// alive, so the address it is keyed by cannot be reused.
+    groups: HashMap<usize, (Arc<Series>, GroupKey)>,
     measurement: Option<Name>,
     wheres: Vec<Compiled>,
     group_tags: Vec<Name>,
@@ -19,6 +23,9 @@ pub struct From {
     truncate: i64,
     round: i64,
 }
+
+/// How many series' group keys `from` remembers.
+const GROUP_CACHE: usize = 100_000;
 
 fn str_prop(node: &PlanNode, name: &str) -> Option<String> {
     match node.property(name)?.args.first()? {
@@ -51,6 +58,7 @@ impl From {
         group_tags.sort();
         let by_name = node.property("groupByMeasurement").is_some();
         Ok(From {
+            groups: HashMap::new(),
             measurement: str_prop(node, "measurement").map(|m| Name::new(&m)),
             wheres,
             dims: Arc::new(Dims {
@@ -99,7 +107,22 @@ impl NodeExec for From {
         } else {
             self.dims.clone()
         };
-        p.group = group_of(&p.point.series, &p.dims);
+        p.group = if self.group_star {
+            group_of(&p.point.series, &p.dims)
+        } else {
+            let key = Arc::as_ptr(&p.point.series) as usize;
+            match self.groups.get(&key) {
+                Some((_, g)) => g.clone(),
+                None => {
+                    if self.groups.len() >= GROUP_CACHE {
+                        self.groups.clear();
+                    }
+                    let g = group_of(&p.point.series, &p.dims);
+                    self.groups.insert(key, (p.point.series.clone(), g.clone()));
+                    g
+                }
+            }
+        };
         out.push(Msg::Point(p));
         Ok(())
     }

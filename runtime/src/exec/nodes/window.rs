@@ -85,13 +85,17 @@ impl Window {
 impl NodeExec for Window {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let t = p.point.time;
-        let g = self.groups.entry(p.group.clone()).or_insert_with(|| Group {
-            buf: VecDeque::new(),
-            name: p.point.name(),
-            by_name: p.dims.by_name,
-            next_emit: None,
-            count: 0,
-        });
+        if !self.groups.contains_key(&p.group) {
+            let g = Group {
+                buf: VecDeque::new(),
+                name: p.point.name(),
+                by_name: p.dims.by_name,
+                next_emit: None,
+                count: 0,
+            };
+            self.groups.insert(p.group.clone(), g);
+        }
+        let g = self.groups.get_mut(&p.group).expect("inserted above");
         let bp = BatchPoint {
             time: t,
             series: p.point.series.clone(),
