@@ -128,7 +128,9 @@ impl Task {
     fn send(&mut self, node: usize, msg: Msg) {
         // Reading the clock costs as much as a simple node: time one message in TIMING_SAMPLE.
         self.sampled[node] = self.sampled[node].wrapping_add(1);
-        let start = self.sampled[node].is_multiple_of(TIMING_SAMPLE).then(Instant::now);
+        let start = self.sampled[node]
+            .is_multiple_of(TIMING_SAMPLE)
+            .then(Instant::now);
         let mut out = self.buffers.pop().unwrap_or_default();
         let result = match msg {
             Msg::Point(p) => self.execs[node].point(p, &mut out),

@@ -68,7 +68,17 @@ pub struct Scope<'a> {
     pub extra: &'a [(Name, Value)],
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    /// What a lambda sees of a point.
+    pub fn of(fields: &'a [(Name, Value)], series: &'a Series, time: i64) -> Scope<'a> {
+        Scope {
+            fields,
+            series,
+            time,
+            extra: &[],
+        }
+    }
+
     fn lookup(&self, name: Name) -> Result<Val, EvalError> {
         if let Some((_, v)) = self.extra.iter().rev().find(|(k, _)| *k == name) {
             return Ok(Val::from_field(v));

@@ -46,12 +46,7 @@ impl Where {
 impl NodeExec for Where {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let keep = {
-            let mut scope = Scope {
-                fields: &p.point.fields,
-                series: &p.point.series,
-                time: p.point.time,
-                extra: &[],
-            };
+            let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);
             self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())?
         };
         if keep {
@@ -63,12 +58,7 @@ impl NodeExec for Where {
     fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         let mut err = None;
         b.points.retain(|bp| {
-            let mut scope = Scope {
-                fields: &bp.fields,
-                series: &bp.series,
-                time: bp.time,
-                extra: &[],
-            };
+            let mut scope = Scope::of(&bp.fields, &bp.series, bp.time);
             match self.pred.eval_bool(&mut scope) {
                 Ok(k) => k,
                 Err(e) => {

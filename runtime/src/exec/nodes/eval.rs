@@ -7,7 +7,7 @@ use super::basic::lambda_arg;
 use crate::exec::{Msg, StreamPoint};
 use crate::expr::{Compiled, Scope};
 use crate::model::{Fields, Name, Series, Value};
-use crate::pipeline::{PlanNode, Value as PV};
+use crate::pipeline::PlanNode;
 
 pub struct Eval {
     exprs: Vec<(Compiled, Name)>,
@@ -21,18 +21,7 @@ impl Eval {
     pub fn new(node: &PlanNode) -> Result<Eval, String> {
         let names: Vec<Name> = node
             .property("as")
-            .map(|p| {
-                p.args
-                    .iter()
-                    .filter_map(|a| {
-                        if let PV::Str(s) = a {
-                            Some(Name::new(s))
-                        } else {
-                            None
-                        }
-                    })
-                    .collect()
-            })
+            .map(|p| super::names(&p.args))
             .unwrap_or_default();
         if names.len() != node.args.len() {
             return Err(format!(
@@ -48,28 +37,9 @@ impl Eval {
             .properties
             .iter()
             .filter(|p| p.name == "tags")
-            .flat_map(|p| {
-                p.args.iter().filter_map(|a| {
-                    if let PV::Str(s) = a {
-                        Some(Name::new(s))
-                    } else {
-                        None
-                    }
-                })
-            })
+            .flat_map(|p| super::names(&p.args))
             .collect();
-        let keep = node.property("keep").map(|p| {
-            p.args
-                .iter()
-                .filter_map(|a| {
-                    if let PV::Str(s) = a {
-                        Some(Name::new(s))
-                    } else {
-                        None
-                    }
-                })
-                .collect()
-        });
+        let keep = node.property("keep").map(|p| super::names(&p.args));
         Ok(Eval {
             exprs,
             as_tags,

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::NodeExec;
 use super::basic::{group_of, tag_list};
+use super::{NodeExec, prop_dur, prop_str};
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::expr::{Compiled, Scope};
 use crate::model::{GroupKey, Name, Series};
@@ -27,20 +27,6 @@ pub struct From {
 /// How many series' group keys `from` remembers.
 const GROUP_CACHE: usize = 100_000;
 
-fn str_prop(node: &PlanNode, name: &str) -> Option<String> {
-    match node.property(name)?.args.first()? {
-        PV::Str(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn dur_prop(node: &PlanNode, name: &str) -> i64 {
-    match node.property(name).and_then(|p| p.args.first()) {
-        Some(PV::Duration(d)) => *d,
-        _ => 0,
-    }
-}
-
 impl From {
     pub fn new(node: &PlanNode) -> Result<From, String> {
         let mut wheres = Vec::new();
@@ -59,7 +45,7 @@ impl From {
         let by_name = node.property("groupByMeasurement").is_some();
         Ok(From {
             groups: HashMap::new(),
-            measurement: str_prop(node, "measurement").map(|m| Name::new(&m)),
+            measurement: prop_str(node, "measurement").map(|m| Name::new(&m)),
             wheres,
             dims: Arc::new(Dims {
                 by_name,
@@ -67,8 +53,8 @@ impl From {
             }),
             group_tags,
             group_star,
-            truncate: dur_prop(node, "truncate"),
-            round: dur_prop(node, "round"),
+            truncate: prop_dur(node, "truncate", 0),
+            round: prop_dur(node, "round", 0),
         })
     }
 }
@@ -88,12 +74,7 @@ impl NodeExec for From {
             p.point.time -= p.point.time.rem_euclid(self.truncate);
         }
         for w in &self.wheres {
-            let mut scope = Scope {
-                fields: &p.point.fields,
-                series: &p.point.series,
-                time: p.point.time,
-                extra: &[],
-            };
+            let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);
             if !w.eval_bool(&mut scope).map_err(|e| e.to_string())? {
                 return Ok(());
             }

@@ -4,7 +4,6 @@
 //! an aggregate carries the group's tags, a selector is the selected point itself with the
 //! field renamed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::NodeExec;
@@ -18,7 +17,7 @@ pub struct InfluxQl {
     out_name: Name,
     use_point_times: bool,
     /// Stream input: per group, the points of the current timestamp.
-    pending: HashMap<GroupKey, (i64, Vec<BatchPoint>, Arc<Dims>)>,
+    pending: super::SameTime,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -76,7 +75,7 @@ impl InfluxQl {
             field: Name::new(field),
             out_name,
             use_point_times: node.property("usePointTimes").is_some(),
-            pending: HashMap::new(),
+            pending: super::SameTime::default(),
         })
     }
 
@@ -296,22 +295,9 @@ fn dims_of(b: &Batch) -> Arc<Dims> {
 
 impl NodeExec for InfluxQl {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let t = p.point.time;
-        let bp = BatchPoint {
-            time: t,
-            series: p.point.series.clone(),
-            fields: p.point.fields.clone(),
-        };
-        let entry = self
-            .pending
-            .entry(p.group.clone())
-            .or_insert_with(|| (t, Vec::new(), p.dims.clone()));
-        if entry.0 == t {
-            entry.1.push(bp);
+        let Some((prev_t, prev, dims)) = self.pending.push(&p) else {
             return Ok(());
-        }
-        // A new timestamp: the previous one's points are complete.
-        let (prev_t, prev, dims) = std::mem::replace(entry, (t, vec![bp], p.dims.clone()));
+        };
         let name = prev[0].series.measurement;
         let tags = p.group.tags().to_vec();
         self.emit(

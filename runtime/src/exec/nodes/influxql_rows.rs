@@ -38,7 +38,7 @@ pub struct Rows {
     out_name: Name,
     use_point_times: bool,
     /// Stream input: per group, the points of the current timestamp.
-    pending: HashMap<GroupKey, (i64, Vec<BatchPoint>, bool)>,
+    pending: super::SameTime,
 }
 
 impl Rows {
@@ -58,7 +58,7 @@ impl Rows {
             field,
             out_name: out_name(node),
             use_point_times: node.property("usePointTimes").is_some(),
-            pending: HashMap::new(),
+            pending: super::SameTime::default(),
         })
     }
 }
@@ -67,22 +67,10 @@ impl NodeExec for Rows {
     /// On a stream, the points sharing a timestamp form one batch, emitted when a later point
     /// arrives.
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let t = p.point.time;
-        let bp = BatchPoint {
-            time: t,
-            series: p.point.series.clone(),
-            fields: p.point.fields.clone(),
-        };
-        let entry = self
-            .pending
-            .entry(p.group.clone())
-            .or_insert_with(|| (t, Vec::new(), p.dims.by_name));
-        if entry.0 == t {
-            entry.1.push(bp);
+        let Some((prev_t, points, dims)) = self.pending.push(&p) else {
             return Ok(());
-        }
-        let (prev_t, points, by_name) = std::mem::replace(entry, (t, vec![bp], p.dims.by_name));
-        let mut b = Batch::new(p.point.name(), prev_t, p.group.clone(), by_name);
+        };
+        let mut b = Batch::new(p.point.name(), prev_t, p.group.clone(), dims.by_name);
         b.points = points;
         self.batch(b, out)
     }

@@ -84,6 +84,83 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
     }
 }
 
+/// The string arguments, as names (e.g. `.as('a', 'b')`, `changeDetect('f', 'g')`).
+pub(super) fn names(args: &[crate::pipeline::Value]) -> Vec<crate::model::Name> {
+    use crate::pipeline::Value as PV;
+    args.iter()
+        .filter_map(|a| {
+            if let PV::Str(s) = a {
+                Some(crate::model::Name::new(s))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The first argument of property `name`, if it is a string.
+pub(super) fn prop_str(node: &PlanNode, name: &str) -> Option<String> {
+    match node.property(name)?.args.first()? {
+        crate::pipeline::Value::Str(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The first argument of property `name` if it is a duration, else `default`.
+pub(super) fn prop_dur(node: &PlanNode, name: &str, default: i64) -> i64 {
+    match node.property(name).and_then(|p| p.args.first()) {
+        Some(crate::pipeline::Value::Duration(d)) => *d,
+        _ => default,
+    }
+}
+
+/// The first argument of property `name` if it is a positive int, else 0.
+pub(super) fn prop_count(node: &PlanNode, name: &str) -> usize {
+    match node.property(name).and_then(|p| p.args.first()) {
+        Some(crate::pipeline::Value::Int(i)) if *i > 0 => *i as usize,
+        _ => 0,
+    }
+}
+
+/// Collects a stream's points per group until the timestamp changes: InfluxQL functions on
+/// stream edges reduce the points that share a time, emitted when a later point arrives.
+#[derive(Default)]
+pub(super) struct SameTime {
+    pending: std::collections::HashMap<
+        crate::model::GroupKey,
+        (i64, Vec<crate::model::BatchPoint>, Arc<Dims>),
+    >,
+}
+
+impl SameTime {
+    /// Adds a point; returns the previous timestamp's points (with their time and dimensions)
+    /// once a point with another time arrives for the group.
+    pub(super) fn push(
+        &mut self,
+        p: &StreamPoint,
+    ) -> Option<(i64, Vec<crate::model::BatchPoint>, Arc<Dims>)> {
+        let t = p.point.time;
+        let bp = crate::model::BatchPoint {
+            time: t,
+            series: p.point.series.clone(),
+            fields: p.point.fields.clone(),
+        };
+        let entry = self
+            .pending
+            .entry(p.group.clone())
+            .or_insert_with(|| (t, Vec::new(), p.dims.clone()));
+        if entry.0 == t {
+            entry.1.push(bp);
+            return None;
+        }
+        Some(std::mem::replace(entry, (t, vec![bp], p.dims.clone())))
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.pending.len()
+    }
+}
+
 /// The nil group's dimensions, shared.
 pub fn no_dims() -> Arc<Dims> {
     static NONE: std::sync::LazyLock<Arc<Dims>> =

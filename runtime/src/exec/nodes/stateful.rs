@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::NodeExec;
 use super::basic::lambda_arg;
+use super::{NodeExec, names, prop_dur, prop_str};
 use crate::exec::{Msg, StreamPoint};
 use crate::expr::{Compiled, Scope};
 use crate::model::{Batch, GroupKey, Name, Point, Value};
@@ -13,20 +13,6 @@ fn str_arg(node: &PlanNode, i: usize) -> Option<String> {
     match node.args.get(i) {
         Some(PV::Str(s)) => Some(s.clone()),
         _ => None,
-    }
-}
-
-fn prop_str(node: &PlanNode, name: &str) -> Option<String> {
-    match node.property(name)?.args.first()? {
-        PV::Str(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn prop_dur(node: &PlanNode, name: &str, default: i64) -> i64 {
-    match node.property(name).and_then(|p| p.args.first()) {
-        Some(PV::Duration(d)) => *d,
-        _ => default,
     }
 }
 
@@ -94,17 +80,7 @@ pub struct ChangeDetect {
 
 impl ChangeDetect {
     pub fn new(node: &PlanNode) -> Result<ChangeDetect, String> {
-        let fields = node
-            .args
-            .iter()
-            .filter_map(|a| {
-                if let PV::Str(s) = a {
-                    Some(Name::new(s))
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let fields = names(&node.args);
         Ok(ChangeDetect {
             fields,
             last: HashMap::new(),
@@ -181,12 +157,7 @@ impl StateTracking {
 impl NodeExec for StateTracking {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let holds = {
-            let mut scope = Scope {
-                fields: &p.point.fields,
-                series: &p.point.series,
-                time: p.point.time,
-                extra: &[],
-            };
+            let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);
             self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())?
         };
         let t = p.point.time;

@@ -8,10 +8,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::NodeExec;
+use super::{NodeExec, prop_count, prop_dur};
 use crate::exec::{Msg, StreamPoint};
 use crate::model::{Batch, BatchPoint, GroupKey, Name};
-use crate::pipeline::{PlanNode, Value as PV};
+use crate::pipeline::PlanNode;
 
 pub struct Window {
     period: i64,
@@ -32,20 +32,6 @@ struct Group {
     count: usize,
 }
 
-fn dur(node: &PlanNode, name: &str) -> i64 {
-    match node.property(name).and_then(|p| p.args.first()) {
-        Some(PV::Duration(d)) => *d,
-        _ => 0,
-    }
-}
-
-fn int(node: &PlanNode, name: &str) -> usize {
-    match node.property(name).and_then(|p| p.args.first()) {
-        Some(PV::Int(i)) if *i > 0 => *i as usize,
-        _ => 0,
-    }
-}
-
 fn truncate(t: i64, d: i64) -> i64 {
     if d <= 0 { t } else { t - t.rem_euclid(d) }
 }
@@ -53,12 +39,12 @@ fn truncate(t: i64, d: i64) -> i64 {
 impl Window {
     pub fn new(node: &PlanNode) -> Result<Window, String> {
         let w = Window {
-            period: dur(node, "period"),
-            every: dur(node, "every"),
+            period: prop_dur(node, "period", 0),
+            every: prop_dur(node, "every", 0),
             align: node.property("align").is_some(),
             fill_period: node.property("fillPeriod").is_some(),
-            period_count: int(node, "periodCount"),
-            every_count: int(node, "everyCount"),
+            period_count: prop_count(node, "periodCount"),
+            every_count: prop_count(node, "everyCount"),
             groups: HashMap::new(),
         };
         if w.period == 0 && w.period_count == 0 {
