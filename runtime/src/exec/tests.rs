@@ -281,3 +281,21 @@ fn windows_and_influxql() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].1, json!([[ts(4), 4]]));
 }
+
+#[test]
+fn stateful_lambda_functions_keep_state_per_group() {
+    use serde_json::json;
+    let lp = "m,h=a v=1 1\nm,h=b v=5 2\nm,h=a v=3 3\nm,h=a v=2 4\n";
+    let got = run(
+        "stream|from().groupBy('h')|eval(lambda: count(), lambda: spread(\"v\"), lambda: sigma(\"v\")).as('n', 's', 'z')|httpOut('out')",
+        lp,
+    );
+    // a: n = 3 points, spread 3 - 1, z-score of 2 among 1, 3, 2 is 0.
+    assert_eq!(got[0], (json!({"h": "a"}), json!([[ts(4), 3, 2.0, 0.0]])));
+    assert_eq!(got[1], (json!({"h": "b"}), json!([[ts(2), 1, 0.0, 0.0]])));
+    let got = run(
+        "stream|from()|where(lambda: count() > 2)|httpOut('out')",
+        lp,
+    );
+    assert_eq!(got[0].1, json!([[ts(4), 2.0]]));
+}

@@ -59,13 +59,107 @@ impl Val {
 #[error("{0}")]
 pub struct EvalError(pub String);
 
-/// What a lambda sees: the point's fields (which win over tags of the same name), its tags and
-/// its time; `extra` holds values computed earlier in the same node (eval's previous results).
+/// What a lambda sees: the point's fields and tags (a name that is both is an error) and its
+/// time; `extra` holds values computed earlier in the same node (eval's previous results);
+/// `state` the group's state of stateful functions.
 pub struct Scope<'a> {
     pub fields: &'a [(Name, Value)],
     pub series: &'a Series,
     pub time: i64,
     pub extra: &'a [(Name, Value)],
+    pub state: Option<&'a mut ExprState>,
+}
+
+/// The running state of a lambda's stateful functions, one slot per call.
+#[derive(Clone, Debug, Default)]
+pub struct ExprState(Vec<Slot>);
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    n: i64,
+    mean: f64,
+    m2: f64,
+    min: f64,
+    max: f64,
+}
+
+impl ExprState {
+    pub(super) fn new(slots: usize) -> ExprState {
+        ExprState(vec![
+            Slot {
+                min: f64::INFINITY,
+                max: f64::NEG_INFINITY,
+                ..Slot::default()
+            };
+            slots
+        ])
+    }
+}
+
+/// Functions that keep state between points.
+#[derive(Clone, Copy, Debug)]
+pub enum Stateful {
+    /// Running z-score of the value.
+    Sigma,
+    /// Points seen, this one included.
+    Count,
+    /// Running max − min.
+    Spread,
+}
+
+impl Stateful {
+    pub(super) fn lookup(name: &str) -> Option<Stateful> {
+        Some(match name {
+            "sigma" => Stateful::Sigma,
+            "count" => Stateful::Count,
+            "spread" => Stateful::Spread,
+            _ => return None,
+        })
+    }
+
+    fn call(self, slot: usize, args: &[Node], scope: &mut Scope<'_>) -> Result<Val, EvalError> {
+        let vals: Vec<Val> = args
+            .iter()
+            .map(|a| eval(a, scope))
+            .collect::<Result<_, _>>()?;
+        let Some(state) = scope.state.as_deref_mut() else {
+            return Err(EvalError(format!(
+                "{self:?} needs per-group state, which this node does not keep"
+            )));
+        };
+        let s = &mut state.0[slot];
+        match (self, vals.as_slice()) {
+            (Stateful::Count, []) => {
+                s.n += 1;
+                Ok(Val::Int(s.n))
+            }
+            (Stateful::Sigma, [Val::Float(x)]) => {
+                // Welford's running mean and variance, the current value included.
+                s.n += 1;
+                let delta = x - s.mean;
+                s.mean += delta / s.n as f64;
+                s.m2 += delta * (x - s.mean);
+                if s.n < 2 || s.m2 == 0.0 {
+                    return Ok(Val::Float(0.0));
+                }
+                let stddev = (s.m2 / (s.n - 1) as f64).sqrt();
+                Ok(Val::Float((x - s.mean).abs() / stddev))
+            }
+            (Stateful::Spread, [Val::Float(x)]) => {
+                s.min = s.min.min(*x);
+                s.max = s.max.max(*x);
+                Ok(Val::Float(s.max - s.min))
+            }
+            (f, vals) => Err(EvalError(format!(
+                "Cannot call function \"{}\" with args ({})",
+                format!("{f:?}").to_lowercase(),
+                vals.iter()
+                    .map(Val::type_name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
 }
 
 impl<'a> Scope<'a> {
@@ -76,7 +170,13 @@ impl<'a> Scope<'a> {
             series,
             time,
             extra: &[],
+            state: None,
         }
+    }
+
+    /// The same scope with a group's function state.
+    pub fn with_state(self, state: Option<&'a mut ExprState>) -> Scope<'a> {
+        Scope { state, ..self }
     }
 
     fn lookup(&self, name: Name) -> Result<Val, EvalError> {
@@ -126,6 +226,7 @@ pub(super) fn eval(n: &Node, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
         },
         Node::Binary(op, lhs, rhs) => binary(*op, lhs, rhs, scope),
         Node::Call(f, args) => f.call(args, scope),
+        Node::Stateful(f, slot, args) => f.call(*slot, args, scope),
     }
 }
 

@@ -8,7 +8,7 @@
 mod eval;
 mod funcs;
 
-pub use eval::{EvalError, Scope, Val};
+pub use eval::{EvalError, ExprState, Scope, Val};
 
 use crate::model::Name;
 use crate::pipeline::lambda::{BinaryOp, LambdaExpr, UnaryOp};
@@ -17,6 +17,8 @@ use crate::pipeline::lambda::{BinaryOp, LambdaExpr, UnaryOp};
 #[derive(Clone, Debug)]
 pub struct Compiled {
     root: Node,
+    /// How many stateful function calls (`sigma`, `count`, `spread`) the lambda makes.
+    slots: usize,
     /// The lambda's text, for error messages.
     pub text: String,
 }
@@ -30,6 +32,8 @@ enum Node {
     Unary(UnaryOp, Box<Node>),
     Binary(BinaryOp, Box<Node>, Box<Node>),
     Call(funcs::Func, Vec<Node>),
+    /// A stateful function and its slot in the [`ExprState`].
+    Stateful(eval::Stateful, usize, Vec<Node>),
 }
 
 /// Why a lambda cannot be compiled.
@@ -40,10 +44,23 @@ pub struct CompileError(pub String);
 impl Compiled {
     /// Compiles a plan's lambda.
     pub fn new(l: &crate::pipeline::lambda::Lambda) -> Result<Compiled, CompileError> {
+        let mut slots = 0;
+        let root = compile(&l.expr, &mut slots)?;
         Ok(Compiled {
-            root: compile(&l.expr)?,
+            root,
+            slots,
             text: l.text.clone(),
         })
+    }
+
+    /// Whether evaluating needs an [`ExprState`] (one per group, kept by the node).
+    pub fn is_stateful(&self) -> bool {
+        self.slots > 0
+    }
+
+    /// Fresh state for this lambda's stateful functions.
+    pub fn new_state(&self) -> ExprState {
+        ExprState::new(self.slots)
     }
 
     /// Evaluates against a point's fields and tags.
@@ -63,7 +80,7 @@ impl Compiled {
     }
 }
 
-fn compile(e: &LambdaExpr) -> Result<Node, CompileError> {
+fn compile(e: &LambdaExpr, slots: &mut usize) -> Result<Node, CompileError> {
     Ok(match e {
         LambdaExpr::Ref(r) if r == "time" => Node::Time,
         LambdaExpr::Ref(r) => Node::Field(Name::new(r)),
@@ -76,14 +93,24 @@ fn compile(e: &LambdaExpr) -> Result<Node, CompileError> {
             regex::Regex::new(r).map_err(|e| CompileError(format!("invalid regex /{r}/: {e}")))?,
         )),
         LambdaExpr::Star => return Err(CompileError("`*` cannot be evaluated in a lambda".into())),
-        LambdaExpr::Unary { op, expr } => Node::Unary(*op, Box::new(compile(expr)?)),
-        LambdaExpr::Binary { op, lhs, rhs } => {
-            Node::Binary(*op, Box::new(compile(lhs)?), Box::new(compile(rhs)?))
-        }
+        LambdaExpr::Unary { op, expr } => Node::Unary(*op, Box::new(compile(expr, slots)?)),
+        LambdaExpr::Binary { op, lhs, rhs } => Node::Binary(
+            *op,
+            Box::new(compile(lhs, slots)?),
+            Box::new(compile(rhs, slots)?),
+        ),
         LambdaExpr::Call { func, args } => {
+            let args = args
+                .iter()
+                .map(|a| compile(a, slots))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(kind) = eval::Stateful::lookup(func) {
+                *slots += 1;
+                return Ok(Node::Stateful(kind, *slots - 1, args));
+            }
             let f = funcs::Func::lookup(func)
                 .ok_or_else(|| CompileError(format!("function {func}() is not supported yet")))?;
-            Node::Call(f, args.iter().map(compile).collect::<Result<_, _>>()?)
+            Node::Call(f, args)
         }
         LambdaExpr::Var(v) => {
             return Err(CompileError(format!(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::NodeExec;
 use crate::exec::{Dims, Msg, StreamPoint};
-use crate::expr::{Compiled, Scope};
+use crate::expr::{Compiled, ExprState, Scope};
 use crate::model::{Batch, GroupKey, Name, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
@@ -33,20 +33,34 @@ pub(super) fn lambda_arg(node: &PlanNode, i: usize) -> Result<Compiled, String> 
 /// `where(lambda)`: keeps points (and batch points) for which the lambda is true.
 pub struct Where {
     pred: Compiled,
+    /// Per group, the state of the lambda's stateful functions (when it has any).
+    states: std::collections::HashMap<GroupKey, ExprState>,
 }
 
 impl Where {
     pub fn new(node: &PlanNode) -> Result<Where, String> {
         Ok(Where {
             pred: lambda_arg(node, 0)?,
+            states: std::collections::HashMap::new(),
         })
     }
 }
 
 impl NodeExec for Where {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let state = if self.pred.is_stateful() {
+            let pred = &self.pred;
+            Some(
+                self.states
+                    .entry(p.group.clone())
+                    .or_insert_with(|| pred.new_state()),
+            )
+        } else {
+            None
+        };
         let keep = {
-            let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);
+            let mut scope =
+                Scope::of(&p.point.fields, &p.point.series, p.point.time).with_state(state);
             self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())?
         };
         if keep {

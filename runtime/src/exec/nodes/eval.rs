@@ -1,15 +1,19 @@
 //! `eval(lambdas...).as(names...)`: computes fields (or tags) from each point.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::NodeExec;
 use super::basic::lambda_arg;
 use crate::exec::{Msg, StreamPoint};
-use crate::expr::{Compiled, Scope};
-use crate::model::{Fields, Name, Series, Value};
+use crate::expr::{Compiled, ExprState, Scope};
+use crate::model::{Fields, GroupKey, Name, Series, Value};
 use crate::pipeline::PlanNode;
 
 pub struct Eval {
+    /// Per group, the state of each expression's stateful functions (when any has some).
+    states: HashMap<GroupKey, Vec<ExprState>>,
+    stateful: bool,
     exprs: Vec<(Compiled, Name)>,
     /// Results written as tags instead of fields.
     as_tags: Vec<Name>,
@@ -30,7 +34,7 @@ impl Eval {
                 names.len()
             ));
         }
-        let exprs = (0..node.args.len())
+        let exprs: Vec<(Compiled, Name)> = (0..node.args.len())
             .map(|i| Ok((lambda_arg(node, i)?, names[i])))
             .collect::<Result<_, String>>()?;
         let as_tags = node
@@ -40,7 +44,10 @@ impl Eval {
             .flat_map(|p| super::names(&p.args))
             .collect();
         let keep = node.property("keep").map(|p| super::names(&p.args));
+        let exprs_stateful = exprs.iter().any(|(e, _)| e.is_stateful());
         Ok(Eval {
+            stateful: exprs_stateful,
+            states: HashMap::new(),
             exprs,
             as_tags,
             keep,
@@ -52,13 +59,26 @@ impl NodeExec for Eval {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         // Later expressions see earlier results.
         let mut results: Vec<(Name, Value)> = Vec::with_capacity(self.exprs.len());
+        let states = if self.stateful {
+            let exprs = &self.exprs;
+            Some(
+                self.states
+                    .entry(p.group.clone())
+                    .or_insert_with(|| exprs.iter().map(|(e, _)| e.new_state()).collect()),
+            )
+        } else {
+            None
+        };
+        let mut states = states.map(|s| s.iter_mut());
         for (expr, name) in &self.exprs {
+            let state = states.as_mut().and_then(|s| s.next());
             let v = {
                 let mut scope = Scope {
                     fields: &p.point.fields,
                     series: &p.point.series,
                     time: p.point.time,
                     extra: &results,
+                    state,
                 };
                 expr.eval(&mut scope).map_err(|e| e.to_string())?
             };
