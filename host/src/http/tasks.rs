@@ -64,6 +64,14 @@ pub fn routes(
         .and(warp::delete())
         .and(with_state(state.clone()))
         .then(|id: String, s: Arc<State>| blocking(move || delete(&s, &id)));
+    let update = warp::path!("kapacitor" / "v1" / "tasks" / String)
+        .and(warp::patch())
+        .and(with_state(state.clone()))
+        .and(warp::body::content_length_limit(MAX_BODY))
+        .and(warp::body::bytes())
+        .then(|id: String, s: Arc<State>, body: bytes::Bytes| {
+            blocking(move || update(&s, &id, &body))
+        });
     let output = warp::path!("kapacitor" / "v1" / "tasks" / String / String)
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -71,6 +79,8 @@ pub fn routes(
             blocking(move || http_out(&s, &id, &endpoint))
         });
     list.or(create)
+        .unify()
+        .or(update)
         .unify()
         .or(get)
         .unify()
@@ -178,6 +188,96 @@ fn get(state: &State, id: &str, q: &ViewParams) -> ApiResult {
             "no task exists with id {id:?}"
         ))),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct UpdateTask {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    template_id: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<TaskType>,
+    #[serde(default)]
+    dbrps: Option<Vec<DbRp>>,
+    #[serde(default)]
+    script: Option<String>,
+    #[serde(default)]
+    status: Option<TaskStatus>,
+    #[serde(default)]
+    vars: Option<serde_json::Map<String, Value>>,
+}
+
+/// `PATCH /kapacitor/v1/tasks/<id>`: change a task's script, type, dbrps, vars or status; a
+/// running task restarts with its new definition, and enabling or disabling starts or stops it.
+fn update(state: &State, id: &str, body: &[u8]) -> ApiResult {
+    let req: UpdateTask = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let Some(mut rec) = state
+        .store
+        .get(&store::TASKS, id)
+        .map_err(ApiError::internal)?
+    else {
+        return Err(ApiError::not_found(format!(
+            "no task exists with id {id:?}"
+        )));
+    };
+    if req.id.as_deref().is_some_and(|new| new != id) {
+        return Err(ApiError::bad_request(
+            "renaming a task is not supported: delete and define it again",
+        ));
+    }
+    let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
+    if let Some(t) = req.template_id {
+        rec.template_id = t;
+    }
+    if let Some(k) = req.kind {
+        rec.kind = k;
+    }
+    if let Some(d) = req.dbrps {
+        rec.dbrps = d;
+    }
+    if let Some(s) = req.script {
+        rec.script = s;
+    }
+    if let Some(v) = req.vars {
+        rec.vars = v;
+    }
+    if let Some(st) = req.status {
+        if st == TaskStatus::Enabled && rec.status != TaskStatus::Enabled {
+            rec.last_enabled = now.clone();
+        }
+        rec.status = st;
+    }
+    let plan = compile(&rec).map_err(ApiError::bad_request)?;
+    if rec.dbrps.is_empty() {
+        rec.dbrps = plan
+            .dbrps
+            .iter()
+            .map(|(db, rp)| DbRp {
+                db: db.clone(),
+                rp: rp.clone(),
+            })
+            .collect();
+    }
+    rec.modified = now;
+    state
+        .store
+        .put(&store::TASKS, id, &rec)
+        .map_err(ApiError::internal)?;
+    state.refresh_task_counts();
+    match rec.status {
+        TaskStatus::Enabled => {
+            let _ = state
+                .tasks
+                .start(id, &plan, &rec.dbrps, &state.ingest.router);
+        }
+        TaskStatus::Disabled => {
+            state.tasks.stop(id);
+        }
+    }
+    Ok(warp::reply::json(&task_json(state, &rec, true)).into_response())
 }
 
 fn delete(state: &State, id: &str) -> ApiResult {

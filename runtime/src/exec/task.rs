@@ -25,6 +25,7 @@ pub struct BuildError {
 pub struct Task {
     execs: Vec<Box<dyn NodeExec>>,
     children: Vec<Vec<usize>>,
+    parents: Vec<Vec<usize>>,
     stats: Arc<Vec<(String, NodeStats)>>,
     http_out: HashMap<String, Arc<Mutex<HttpOutData>>>,
     /// The `from` nodes under the stream source, with their db/rp filters.
@@ -81,6 +82,7 @@ impl Task {
         Ok(Task {
             execs,
             children: plan.nodes.iter().map(|n| n.children.clone()).collect(),
+            parents: plan.nodes.iter().map(|n| n.parents.clone()).collect(),
             stats: Arc::new(stats),
             http_out,
             froms,
@@ -120,12 +122,21 @@ impl Task {
                     group: GroupKey::NIL,
                     dims: dims.clone(),
                 };
-                self.send(id, Msg::Point(sp));
+                self.send(id, 0, Msg::Point(sp));
             }
         }
     }
 
-    fn send(&mut self, node: usize, msg: Msg) {
+    /// Which of `child`'s parents `parent` is.
+    fn input_index(&self, child: usize, parent: usize) -> usize {
+        self.parents[child]
+            .iter()
+            .position(|&p| p == parent)
+            .unwrap_or(0)
+    }
+
+    /// Runs `node` on a message from its `input`-th parent.
+    fn send(&mut self, node: usize, input: usize, msg: Msg) {
         // Reading the clock costs as much as a simple node: time one message in TIMING_SAMPLE.
         self.sampled[node] = self.sampled[node].wrapping_add(1);
         let start = self.sampled[node]
@@ -133,7 +144,7 @@ impl Task {
             .then(Instant::now);
         let mut out = self.buffers.pop().unwrap_or_default();
         let result = match msg {
-            Msg::Point(p) => self.execs[node].point(p, &mut out),
+            Msg::Point(p) => self.execs[node].point_from(input, p, &mut out),
             Msg::Batch(b) => self.execs[node].batch(b, &mut out),
         };
         let stats = &self.stats[node].1;
@@ -158,9 +169,11 @@ impl Task {
         {
             for m in out.drain(..) {
                 for &c in rest {
-                    self.send(c, m.clone());
+                    let input = self.input_index(c, node);
+                    self.send(c, input, m.clone());
                 }
-                self.send(last, m);
+                let input = self.input_index(last, node);
+                self.send(last, input, m);
             }
         }
         out.clear();

@@ -299,3 +299,30 @@ fn stateful_lambda_functions_keep_state_per_group() {
     );
     assert_eq!(got[0].1, json!([[ts(4), 2.0]]));
 }
+
+#[test]
+fn join_pairs_points_by_group_and_time() {
+    use serde_json::json;
+    let script = "var e = stream|from().measurement('errors').groupBy('h')\nvar r = stream|from().measurement('requests').groupBy('h')\ne|join(r).as('e', 'r').tolerance(2s)|eval(lambda: \"e.v\" / \"r.v\").as('rate')|httpOut('out')";
+    // 1s and 2s round to the same 2s bucket; the 4s error waits for a request.
+    let lp = "errors,h=a,dc=x v=1 1\nrequests,h=a v=10 2\nerrors,h=a v=3 4\nrequests,h=b v=5 4\n";
+    let got = run(script, lp);
+    assert_eq!(got, vec![(json!({"h": "a"}), json!([[ts(2), 0.1]]))]);
+    // Without a fill an incomplete set is dropped once both parents moved past it.
+    let lp2 = format!(
+        "{lp}errors,h=a v=1 8\nrequests,h=a v=2 8\nrequests,h=a v=4 10\nerrors,h=a v=2 10\n"
+    );
+    let got = run(script, &lp2);
+    assert_eq!(got[0].1, json!([[ts(10), 0.5]]));
+    // A fill value stands in for the missing parent's fields.
+    let filled = script.replace(".tolerance(2s)", ".tolerance(2s).fill(0.0)");
+    let got = run(
+        &filled,
+        "errors,h=a v=1 2\nerrors,h=a v=1 4\nrequests,h=a v=1 6\nerrors,h=a v=1 6\n",
+    );
+    assert_eq!(
+        got[0].1,
+        json!([[ts(6), 1.0]]),
+        "the filled sets at 2s and 4s (rate 1 / 0.0) came out before"
+    );
+}

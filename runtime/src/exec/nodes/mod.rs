@@ -6,6 +6,7 @@ mod from;
 mod http_out;
 mod influxql;
 mod influxql_rows;
+mod join;
 mod stateful;
 mod window;
 
@@ -23,6 +24,17 @@ use crate::pipeline::schema::NodeKind;
 /// is dropped, as in Kapacitor) and is logged by the task.
 pub trait NodeExec: Send {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String>;
+
+    /// A point from the `input`-th parent; only nodes with several parents need to know.
+    fn point_from(
+        &mut self,
+        input: usize,
+        p: StreamPoint,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        let _ = input;
+        self.point(p, out)
+    }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         let _ = (b, out);
@@ -67,6 +79,7 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
             }
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
+        NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
         NodeKind::Derivative => plain(Box::new(stateful::Derivative::new(node)?)),
         NodeKind::ChangeDetect => plain(Box::new(stateful::ChangeDetect::new(node)?)),
         NodeKind::StateDuration => plain(Box::new(stateful::StateTracking::new(node, false)?)),

@@ -1,0 +1,240 @@
+//! `join(others...)`: pairs the points of several parents that share a group and a time
+//! (rounded to `.tolerance()`), naming their fields `<as><delimiter><field>`.
+//!
+//! Kapacitor's rules: per group, sets keyed by rounded time; a point goes into the first set at
+//! its time that lacks its parent (so the k-th points of each parent in a bucket pair up). A
+//! complete set in the group's oldest bucket is emitted at once; an incomplete one is filled (or
+//! dropped without `.fill()`) once every parent has sent the group something later.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::{NodeExec, prop_dur, prop_str};
+use crate::exec::{Msg, StreamPoint};
+use crate::model::{Fields, GroupKey, Name, Point, Series, Value};
+use crate::pipeline::{PlanNode, Value as PV};
+
+enum Fill {
+    None,
+    Null,
+    Value(Value),
+}
+
+pub struct Join {
+    prefixes: Vec<String>,
+    delimiter: String,
+    stream_name: Option<Name>,
+    tolerance: i64,
+    fill: Fill,
+    groups: HashMap<GroupKey, Group>,
+}
+
+struct Group {
+    sets: BTreeMap<i64, VecDeque<Set>>,
+    /// Per parent, the rounded time of its latest point in this group.
+    head: Vec<Option<i64>>,
+    oldest: Option<i64>,
+}
+
+struct Set {
+    time: i64,
+    values: Vec<Option<StreamPoint>>,
+}
+
+impl Set {
+    fn ready(&self) -> bool {
+        self.values.iter().all(Option::is_some)
+    }
+}
+
+/// Go's `Time.Round`: to the nearest multiple, halves up.
+fn round(t: i64, d: i64) -> i64 {
+    if d <= 0 {
+        return t;
+    }
+    let r = t.rem_euclid(d);
+    if 2 * r < d { t - r } else { t + (d - r) }
+}
+
+impl Join {
+    pub fn new(node: &PlanNode) -> Result<Join, String> {
+        if node.property("on").is_some() {
+            return Err("join .on() does not run yet".into());
+        }
+        let prefixes: Vec<String> = node
+            .property("as")
+            .map(|p| {
+                p.args
+                    .iter()
+                    .filter_map(|a| {
+                        if let PV::Str(s) = a {
+                            Some(s.clone())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if prefixes.is_empty() {
+            return Err(
+                "a call to join.as() is required to specify the output stream prefixes.".into(),
+            );
+        }
+        if prefixes.len() != node.parents.len() {
+            return Err(
+                "number of prefixes specified by join.as() must match the number of joined streams"
+                    .into(),
+            );
+        }
+        let fill = match node.property("fill").and_then(|p| p.args.first()) {
+            Some(PV::Str(s)) if s == "null" => Fill::Null,
+            Some(PV::Str(s)) if s == "none" => Fill::None,
+            Some(PV::Str(s)) => return Err(format!("unexpected fill option {s}")),
+            Some(PV::Int(i)) => Fill::Value(Value::Int(*i)),
+            Some(PV::Float(f)) => Fill::Value(Value::Float(*f)),
+            _ => Fill::None,
+        };
+        Ok(Join {
+            prefixes,
+            delimiter: prop_str(node, "delimiter").unwrap_or_else(|| ".".into()),
+            stream_name: prop_str(node, "streamName")
+                .filter(|s| !s.is_empty())
+                .map(|s| Name::new(&s)),
+            tolerance: prop_dur(node, "tolerance", 0),
+            fill,
+            groups: HashMap::new(),
+        })
+    }
+
+    /// The joined point of a set, or `None` when it is incomplete and not filled.
+    fn output(&self, set: Set) -> Option<StreamPoint> {
+        let first = set.values.iter().flatten().next()?.clone();
+        let complete = set.ready();
+        if !complete && matches!(self.fill, Fill::None) {
+            return None;
+        }
+        let mut fields = Fields::new();
+        for (i, v) in set.values.iter().enumerate() {
+            let prefix = &self.prefixes[i];
+            match v {
+                Some(p) => {
+                    for (k, val) in &p.point.fields {
+                        fields.push((
+                            Name::new(&format!("{prefix}{}{k}", self.delimiter)),
+                            val.clone(),
+                        ));
+                    }
+                }
+                None => {
+                    // Missing parents take the first present point's field names.
+                    if let Fill::Value(fv) = &self.fill {
+                        for (k, _) in &first.point.fields {
+                            fields.push((
+                                Name::new(&format!("{prefix}{}{k}", self.delimiter)),
+                                fv.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        fields.sort_by_key(|(k, _)| *k);
+        let name = self.stream_name.unwrap_or(first.point.name());
+        let tags: Vec<(Name, Box<str>)> = first
+            .dims
+            .tags
+            .iter()
+            .map(|d| (*d, Box::<str>::from(first.point.tag(*d).unwrap_or(""))))
+            .collect();
+        let series = Arc::new(Series::new(name, tags));
+        let group = GroupKey::of(&series, &first.dims.tags, first.dims.by_name);
+        Some(StreamPoint {
+            point: Point {
+                time: set.time,
+                series,
+                fields,
+            },
+            group,
+            dims: first.dims.clone(),
+        })
+    }
+
+    fn emit(&self, g: &mut Group, mut only_ready: bool, out: &mut Vec<Msg>) {
+        loop {
+            let Some(oldest) = g.oldest else { return };
+            let Some(queue) = g.sets.get_mut(&oldest) else {
+                return;
+            };
+            while let Some(front) = queue.front() {
+                if !(front.ready() || !only_ready) {
+                    break;
+                }
+                let set = queue.pop_front().expect("front exists");
+                if let Some(p) = self.output(set) {
+                    out.push(Msg::Point(p));
+                }
+            }
+            if queue.is_empty() {
+                g.sets.remove(&oldest);
+            }
+            g.oldest = g.sets.keys().next().copied();
+            if only_ready {
+                return;
+            }
+            only_ready = Join::blocked(g);
+        }
+    }
+
+    /// True while some parent has not sent the group anything later than its oldest set.
+    fn blocked(g: &Group) -> bool {
+        let Some(oldest) = g.oldest else { return true };
+        g.head.iter().any(|h| h.is_none_or(|h| h <= oldest))
+    }
+}
+
+impl NodeExec for Join {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        self.point_from(0, p, out)
+    }
+
+    fn point_from(
+        &mut self,
+        input: usize,
+        p: StreamPoint,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        let n = self.prefixes.len();
+        if input >= n {
+            return Err(format!("join got a point from parent {input} of {n}"));
+        }
+        let t = round(p.point.time, self.tolerance);
+        let mut g = self.groups.remove(&p.group).unwrap_or_else(|| Group {
+            sets: BTreeMap::new(),
+            head: vec![None; n],
+            oldest: None,
+        });
+        let group_key = p.group.clone();
+        if g.oldest.is_none_or(|o| t < o) {
+            g.oldest = Some(t);
+        }
+        let queue = g.sets.entry(t).or_default();
+        match queue.iter_mut().find(|s| s.values[input].is_none()) {
+            Some(set) => set.values[input] = Some(p),
+            None => {
+                let mut values = vec![None; n];
+                values[input] = Some(p);
+                queue.push_back(Set { time: t, values });
+            }
+        }
+        g.head[input] = Some(t);
+        let only_ready = Join::blocked(&g);
+        self.emit(&mut g, only_ready, out);
+        self.groups.insert(group_key, g);
+        Ok(())
+    }
+
+    fn cardinality(&self) -> usize {
+        self.groups.len()
+    }
+}
