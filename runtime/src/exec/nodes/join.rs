@@ -167,7 +167,7 @@ impl Join {
                 return;
             };
             while let Some(front) = queue.front() {
-                if !(front.ready() || !only_ready) {
+                if !front.ready() && only_ready {
                     break;
                 }
                 let set = queue.pop_front().expect("front exists");
