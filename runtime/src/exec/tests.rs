@@ -326,3 +326,23 @@ fn join_pairs_points_by_group_and_time() {
         "the filled sets at 2s and 4s (rate 1 / 0.0) came out before"
     );
 }
+
+#[test]
+fn union_merges_parents_in_time_order() {
+    use serde_json::json;
+    let script = "var a = stream|from().measurement('a')\nvar b = stream|from().measurement('b')\na|union(b).rename('u')|window().period(10s).every(10s)|httpOut('out')";
+    // a runs ahead; nothing passes until b has shown something, then a k-way merge by time.
+    let lp = "a v=1 0\na v=2 1\na v=3 2\nb v=10 0\nb v=20 2\na v=4 10\nb v=30 11\n";
+    let got = run(script, lp);
+    assert_eq!(
+        got[0].1,
+        json!([
+            [ts(0), 10.0],
+            [ts(0), 1.0],
+            [ts(1), 2.0],
+            [ts(2), 20.0],
+            [ts(2), 3.0]
+        ]),
+        "ties go to the argument before the receiver"
+    );
+}

@@ -8,6 +8,7 @@ mod influxql;
 mod influxql_rows;
 mod join;
 mod stateful;
+mod union;
 mod window;
 
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
+        NodeKind::Union => plain(Box::new(union::Union::new(node)?)),
         NodeKind::Derivative => plain(Box::new(stateful::Derivative::new(node)?)),
         NodeKind::ChangeDetect => plain(Box::new(stateful::ChangeDetect::new(node)?)),
         NodeKind::StateDuration => plain(Box::new(stateful::StateTracking::new(node, false)?)),
