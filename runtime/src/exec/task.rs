@@ -24,8 +24,10 @@ pub struct BuildError {
 /// A task, ready to take points.
 pub struct Task {
     execs: Vec<Box<dyn NodeExec>>,
-    children: Vec<Vec<usize>>,
-    parents: Vec<Vec<usize>>,
+    /// Per node, its children and which of each child's parents it is.
+    outputs: Vec<Vec<(usize, usize)>>,
+    /// Counters gathered during a push, published once at its end (no atomics per message).
+    counts: Vec<Counts>,
     stats: Arc<Vec<(String, NodeStats)>>,
     http_out: HashMap<String, Arc<Mutex<HttpOutData>>>,
     /// The `from` nodes under the stream source, with their db/rp filters.
@@ -37,6 +39,14 @@ pub struct Task {
     buffers: Vec<Vec<Msg>>,
     /// Messages seen per node, to pick the ones to time.
     sampled: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    collected: u64,
+    emitted: u64,
+    errors: u64,
+    exec_ns: u64,
 }
 
 /// One message in this many is timed for `avg_exec_time_ns`.
@@ -81,8 +91,21 @@ impl Task {
             .collect();
         Ok(Task {
             execs,
-            children: plan.nodes.iter().map(|n| n.children.clone()).collect(),
-            parents: plan.nodes.iter().map(|n| n.parents.clone()).collect(),
+            outputs: plan
+                .nodes
+                .iter()
+                .map(|n| {
+                    let input = |c: usize| {
+                        plan.nodes[c]
+                            .parents
+                            .iter()
+                            .position(|&p| p == n.id)
+                            .unwrap_or(0)
+                    };
+                    n.children.iter().map(|&c| (c, input(c))).collect()
+                })
+                .collect(),
+            counts: vec![Counts::default(); plan.nodes.len()],
             stats: Arc::new(stats),
             http_out,
             froms,
@@ -125,14 +148,7 @@ impl Task {
                 self.send(id, 0, Msg::Point(sp));
             }
         }
-    }
-
-    /// Which of `child`'s parents `parent` is.
-    fn input_index(&self, child: usize, parent: usize) -> usize {
-        self.parents[child]
-            .iter()
-            .position(|&p| p == parent)
-            .unwrap_or(0)
+        self.publish_stats();
     }
 
     /// Runs `node` on a message from its `input`-th parent.
@@ -147,36 +163,44 @@ impl Task {
             Msg::Point(p) => self.execs[node].point_from(input, p, &mut out),
             Msg::Batch(b) => self.execs[node].batch(b, &mut out),
         };
-        let stats = &self.stats[node].1;
-        NodeStats::add(&stats.collected, 1);
+        let counts = &mut self.counts[node];
+        counts.collected += 1;
+        counts.emitted += out.len() as u64;
         if let Some(start) = start {
-            NodeStats::add(
-                &stats.exec_ns,
-                start.elapsed().as_nanos() as u64 * TIMING_SAMPLE,
-            );
+            counts.exec_ns += start.elapsed().as_nanos() as u64 * TIMING_SAMPLE;
         }
-        NodeStats::add(&stats.emitted, out.len() as u64);
-        stats.working_cardinality.store(
-            self.execs[node].cardinality() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         if let Err(e) = result {
-            NodeStats::add(&stats.errors, 1);
+            counts.errors += 1;
             self.last_error = Some(format!("{}: {e}", self.stats[node].0));
         }
-        if !out.is_empty()
-            && let Some((&last, rest)) = self.children[node].clone().split_last()
-        {
-            for m in out.drain(..) {
-                for &c in rest {
-                    let input = self.input_index(c, node);
-                    self.send(c, input, m.clone());
+        let fanout = self.outputs[node].len();
+        for m in out.drain(..) {
+            for k in 0..fanout {
+                let (child, input) = self.outputs[node][k];
+                if k + 1 == fanout {
+                    self.send(child, input, m);
+                    break;
                 }
-                let input = self.input_index(last, node);
-                self.send(last, input, m);
+                self.send(child, input, m.clone());
             }
         }
-        out.clear();
         self.buffers.push(out);
+    }
+
+    /// Publishes the counters gathered since the last call to the shared statistics.
+    fn publish_stats(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (i, c) in self.counts.iter_mut().enumerate() {
+            let s = &self.stats[i].1;
+            if c.collected > 0 {
+                NodeStats::add(&s.collected, c.collected);
+                NodeStats::add(&s.emitted, c.emitted);
+                NodeStats::add(&s.errors, c.errors);
+                NodeStats::add(&s.exec_ns, c.exec_ns);
+                s.working_cardinality
+                    .store(self.execs[i].cardinality() as u64, Relaxed);
+                *c = Counts::default();
+            }
+        }
     }
 }
