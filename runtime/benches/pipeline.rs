@@ -1,0 +1,74 @@
+//! The standard workloads' pipelines in process (no HTTP, no parsing): points per second per
+//! core through W1 (where + eval + count) and W2 (window 10s + mean per host), fed in
+//! 5,000-point writes of the standard data (1,000 hosts, one point each per second).
+
+use farad_runtime::exec::Task;
+use farad_runtime::lineproto::{PointBuilder, Precision, parse};
+use farad_runtime::model::Point;
+use farad_runtime::pipeline::{BuildOptions, TaskType, compile};
+
+const W1: &str = "stream|from().measurement('cpu')|where(lambda: \"value\" > 50.0)|eval(lambda: \"value\" * 2.0).as('v2')|count('v2')";
+const W2: &str = "stream|from().measurement('cpu').groupBy('host')|window().period(10s).every(10s)|mean('value')";
+
+fn writes(n_writes: usize) -> Vec<Vec<Point>> {
+    let mut builder = PointBuilder::default();
+    let mut x: u64 = 7;
+    (0..n_writes)
+        .map(|w| {
+            let mut body = String::with_capacity(5_000 * 40);
+            for i in 0..5_000 {
+                let seq = (w * 5_000 + i) as u64;
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = (x >> 11) as f64 / (1u64 << 53) as f64 * 100.0;
+                body.push_str(&format!(
+                    "cpu,host=h{} value={v} {}\n",
+                    seq % 1_000,
+                    1_700_000_000 + seq / 1_000
+                ));
+            }
+            let mut pts = Vec::with_capacity(5_000);
+            parse(body.as_bytes(), Precision::Seconds, 0, |l| {
+                pts.push(builder.build(&l))
+            });
+            pts
+        })
+        .collect()
+}
+
+fn task(script: &str) -> Task {
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Stream),
+        ..BuildOptions::default()
+    };
+    Task::new(&compile(script, &opts).expect("valid workload")).expect("runs")
+}
+
+fn main() {
+    divan::main();
+}
+
+fn run(bencher: divan::Bencher, script: &str) {
+    // 40 writes = 200,000 points = 200 seconds of data time: windows close as they would live.
+    let data = writes(40);
+    bencher
+        .counter(divan::counter::ItemsCount::new(200_000usize))
+        .bench_local(|| {
+            let mut t = task(script);
+            for w in &data {
+                t.push("bench", "autogen", w);
+            }
+            t
+        });
+}
+
+#[divan::bench(sample_count = 20)]
+fn w1_where_eval_count(bencher: divan::Bencher) {
+    run(bencher, W1);
+}
+
+#[divan::bench(sample_count = 20)]
+fn w2_window_mean_per_host(bencher: divan::Bencher) {
+    run(bencher, W2);
+}
