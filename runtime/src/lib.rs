@@ -6,10 +6,14 @@
 //! - [`duration`]: Go-style durations (`1h30m`, `10s`) as config and TICKscript use them.
 //! - [`time`]: RFC 3339 timestamps as Kapacitor's JSON writes them.
 //! - [`tick`]: the TICKscript language front end: lexer, parser, diagnostics, formatter.
+//! - [`pipeline`]: what a task is: the node table, the checker, the `Plan`.
+//! - [`expr`]: lambdas compiled once per node.
+//! - [`exec`]: how a task runs: the executors of every node kind.
 //! - [`pipeline`]: every TICKscript node type declared as data: edges, arguments, properties.
 //!
-//! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own;
-//! servers, storage and clocks belong to `host/`.
+//! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own
+//! (a monotonic clock times nodes for their statistics); servers, storage and clocks belong to
+//! `host/`. It logs through `tracing` only.
 
 pub mod duration;
 pub mod exec;

@@ -365,18 +365,28 @@ impl Log {
 
 impl NodeExec for Log {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        eprintln!(
-            "{}point {} {:?} {:?}",
-            self.prefix,
-            p.point.name(),
-            p.point.time,
-            p.point.fields
+        tracing::info!(
+            prefix = self.prefix,
+            name = %p.point.name(),
+            group = %p.group,
+            time = %crate::time::format_rfc3339_nanos(p.point.time),
+            tags = ?p.point.series.tags,
+            fields = ?p.point.fields,
+            "point"
         );
         out.push(Msg::Point(p));
         Ok(())
     }
+
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        eprintln!("{}batch {} {} points", self.prefix, b.name, b.points.len());
+        tracing::info!(
+            prefix = self.prefix,
+            name = %b.name,
+            group = %b.group,
+            tmax = %crate::time::format_rfc3339_nanos(b.tmax),
+            points = b.points.len(),
+            "batch"
+        );
         out.push(Msg::Batch(b));
         Ok(())
     }
