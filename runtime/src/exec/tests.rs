@@ -346,3 +346,27 @@ fn union_merges_parents_in_time_order() {
         "ties go to the argument before the receiver"
     );
 }
+
+#[test]
+fn flatten_folds_points_of_a_time() {
+    use serde_json::json;
+    let lp = "disk,host=a,dev=sda used=1 1\ndisk,host=a,dev=sdb used=2 1\ndisk,host=a,dev=sda used=3 2\n";
+    let got = run(
+        "stream|from().groupBy('host')|flatten().on('dev')|httpOut('out')",
+        lp,
+    );
+    assert_eq!(
+        got,
+        vec![(json!({"host": "a"}), json!([[ts(1), 1.0, 2.0]]))]
+    );
+    let got = run(
+        "stream|from().groupBy('host')|flatten().on('dev').dropOriginalFieldName()|httpOut('out')",
+        lp,
+    );
+    assert_eq!(got[0].1, json!([[ts(1), 1.0, 2.0]]));
+    let mut t =
+        task("stream|from().groupBy('host')|flatten().on('dev').delimiter('_')|httpOut('out')");
+    t.push("db", "rp", &points(lp));
+    let cols = http(&t, "out")["series"][0]["columns"].clone();
+    assert_eq!(cols, json!(["time", "sda_used", "sdb_used"]));
+}

@@ -2,6 +2,7 @@
 
 mod basic;
 mod eval;
+mod flatten;
 mod from;
 mod http_out;
 mod influxql;
@@ -81,6 +82,7 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
+        NodeKind::Flatten => plain(Box::new(flatten::Flatten::new(node)?)),
         NodeKind::Union => plain(Box::new(union::Union::new(node)?)),
         NodeKind::Derivative => plain(Box::new(stateful::Derivative::new(node)?)),
         NodeKind::ChangeDetect => plain(Box::new(stateful::ChangeDetect::new(node)?)),
