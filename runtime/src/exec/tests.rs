@@ -370,3 +370,19 @@ fn flatten_folds_points_of_a_time() {
     let cols = http(&t, "out")["series"][0]["columns"].clone();
     assert_eq!(cols, json!(["time", "sda_used", "sdb_used"]));
 }
+
+#[test]
+fn combine_pairs_points_of_a_time() {
+    use serde_json::json;
+    let script = "stream|from()|combine(lambda: \"kind\" == 'req', lambda: \"kind\" == 'err').as('r', 'e')|httpOut('out')";
+    let lp = "m,kind=req v=10 1\nm,kind=err v=1 1\nm,kind=req v=20 2\nm,kind=err v=2 3\n";
+    let got = run(script, lp);
+    // Time 1 pairs its req and err; time 2 has no err: nothing; time 3 waits for a later point.
+    assert_eq!(
+        got,
+        vec![(
+            json!({"e.kind": "err", "r.kind": "req"}),
+            json!([[ts(1), 1.0, 10.0]])
+        )]
+    );
+}

@@ -1,6 +1,7 @@
 //! One executor per node kind, created from a plan node by [`build`].
 
 mod basic;
+mod combine;
 mod eval;
 mod flatten;
 mod from;
@@ -82,6 +83,7 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
+        NodeKind::Combine => plain(Box::new(combine::Combine::new(node)?)),
         NodeKind::Flatten => plain(Box::new(flatten::Flatten::new(node)?)),
         NodeKind::Union => plain(Box::new(union::Union::new(node)?)),
         NodeKind::Derivative => plain(Box::new(stateful::Derivative::new(node)?)),
