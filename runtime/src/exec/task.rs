@@ -39,6 +39,8 @@ pub struct Task {
     buffers: Vec<Vec<Msg>>,
     /// Messages seen per node, to pick the ones to time.
     sampled: Vec<u64>,
+    /// What `now()` returns (set by the host; the runtime reads no clock).
+    now: i64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -113,6 +115,7 @@ impl Task {
             last_error: None,
             buffers: Vec::new(),
             sampled: vec![0; plan.nodes.len()],
+            now: 0,
         })
     }
 
@@ -126,8 +129,14 @@ impl Task {
         self.http_out.get(endpoint).cloned()
     }
 
+    /// Sets the wall-clock time lambdas see through `now()` for the next writes.
+    pub fn set_now(&mut self, ns: i64) {
+        self.now = ns;
+    }
+
     /// Runs the points of one write to `db`/`rp` through the pipeline.
     pub fn push(&mut self, db: &str, rp: &str, points: &[Point]) {
+        crate::expr::set_now(self.now);
         let source_stats = &self.stats[self.source].1;
         NodeStats::add(&source_stats.collected, points.len() as u64);
         NodeStats::add(&source_stats.emitted, points.len() as u64);

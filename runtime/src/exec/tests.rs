@@ -386,3 +386,19 @@ fn combine_pairs_points_of_a_time() {
         )]
     );
 }
+
+#[test]
+fn now_is_the_time_the_host_sets() {
+    use serde_json::json;
+    let mut t = task("stream|from()|where(lambda: \"exp\" < unixNano(now()))|httpOut('out')");
+    t.set_now(5_000_000_000);
+    t.push(
+        "db",
+        "rp",
+        &points("m exp=4000000000i 1\nm exp=6000000000i 2\n"),
+    );
+    assert_eq!(
+        http(&t, "out")["series"][0]["values"],
+        json!([[ts(1), 4_000_000_000i64]])
+    );
+}

@@ -34,6 +34,7 @@ pub enum Func {
     Year,
     IsPresent,
     If,
+    Now,
     HumanBytes,
 }
 
@@ -93,6 +94,7 @@ impl Func {
             "month" => Func::Month,
             "year" => Func::Year,
             "isPresent" => Func::IsPresent,
+            "now" => Func::Now,
             "if" => Func::If,
             "humanBytes" => Func::HumanBytes,
             _ => return None,
@@ -107,6 +109,12 @@ impl Func {
                 _ => Err(EvalError(
                     "isPresent takes one field or tag reference".into(),
                 )),
+            };
+        }
+        if matches!(self, Func::Now) {
+            return match args {
+                [] => Ok(Val::Time(super::now())),
+                _ => Err(EvalError("now takes no arguments".into())),
             };
         }
         if matches!(self, Func::If) {

@@ -10,6 +10,21 @@ mod funcs;
 
 pub use eval::{EvalError, ExprState, Scope, Val};
 
+thread_local! {
+    // The wall-clock time `now()` returns, set by the task for the write being processed: the
+    // runtime reads no clock itself.
+    static NOW: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// Sets what `now()` returns on this thread (nanoseconds since the epoch).
+pub fn set_now(ns: i64) {
+    NOW.with(|n| n.set(ns));
+}
+
+fn now() -> i64 {
+    NOW.with(|n| n.get())
+}
+
 use crate::model::Name;
 use crate::pipeline::lambda::{BinaryOp, LambdaExpr, UnaryOp};
 
