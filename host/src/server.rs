@@ -144,7 +144,8 @@ async fn signal() {
     }
 }
 
-fn new_id() -> String {
+/// A random UUID-shaped id (server and cluster ids, ids of tasks created without one).
+pub fn new_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = foldhash::fast::RandomState::default().build_hasher();
     h.write_i64(now_ns());

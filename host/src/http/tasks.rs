@@ -294,7 +294,7 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
     let req: CreateTask = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let id = if req.id.is_empty() {
-        uuid_like()
+        crate::server::new_id()
     } else {
         req.id
     };
@@ -399,22 +399,4 @@ pub fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
-}
-
-fn uuid_like() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = foldhash::fast::RandomState::default().build_hasher();
-    h.write_i64(crate::server::now_ns());
-    let a = h.finish();
-    let mut h2 = foldhash::fast::RandomState::default().build_hasher();
-    h2.write_u64(a);
-    let b = h2.finish();
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
 }

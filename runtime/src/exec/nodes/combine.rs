@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::basic::lambda_arg;
-use super::{NodeExec, names, prop_dur, prop_str};
+use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::expr::{Compiled, ExprState, Scope};
 use crate::model::{Fields, GroupKey, Name, Point, Series};
@@ -28,14 +28,6 @@ struct Pending {
     dims: Arc<Dims>,
     points: Vec<Point>,
     states: Vec<ExprState>,
-}
-
-fn round(t: i64, d: i64) -> i64 {
-    if d <= 0 {
-        return t;
-    }
-    let r = t.rem_euclid(d);
-    if 2 * r < d { t - r } else { t + (d - r) }
 }
 
 /// n choose k, or `None` past `u64`.
@@ -156,7 +148,7 @@ impl Combine {
             }
         }
         fields.sort_by_key(|(k, _)| *k);
-        let time = round(p.points[chosen[0]].time, self.tolerance);
+        let time = round_time(p.points[chosen[0]].time, self.tolerance);
         let series = Arc::new(Series::new(p.name, tags));
         StreamPoint {
             point: Point {
@@ -172,7 +164,7 @@ impl Combine {
 
 impl NodeExec for Combine {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let t = round(p.point.time, self.tolerance);
+        let t = round_time(p.point.time, self.tolerance);
         p.point.time = t;
         let mut pending = match self.groups.remove(&p.group) {
             Some(pending) => pending,

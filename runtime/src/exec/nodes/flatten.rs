@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{NodeExec, names, prop_dur, prop_str};
+use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::model::{Fields, GroupKey, Name, Point, Series};
 use crate::pipeline::{PlanNode, Value as PV};
@@ -83,17 +83,9 @@ impl Flatten {
     }
 }
 
-fn round(t: i64, d: i64) -> i64 {
-    if d <= 0 {
-        return t;
-    }
-    let r = t.rem_euclid(d);
-    if 2 * r < d { t - r } else { t + (d - r) }
-}
-
 impl NodeExec for Flatten {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let t = round(p.point.time, self.tolerance);
+        let t = round_time(p.point.time, self.tolerance);
         p.point.time = t;
         let pending = self
             .groups

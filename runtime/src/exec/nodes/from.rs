@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::basic::{group_of, tag_list};
-use super::{NodeExec, prop_dur, prop_str};
+use super::{NodeExec, prop_dur, prop_str, round_time, truncate_time};
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::expr::{Compiled, Scope};
 use crate::model::{GroupKey, Name, Series};
@@ -67,11 +67,9 @@ impl NodeExec for From {
             return Ok(());
         }
         if self.round > 0 {
-            let r = self.round;
-            let t = p.point.time;
-            p.point.time = (t + r / 2).div_euclid(r) * r;
+            p.point.time = round_time(p.point.time, self.round);
         } else if self.truncate > 0 {
-            p.point.time -= p.point.time.rem_euclid(self.truncate);
+            p.point.time = truncate_time(p.point.time, self.truncate);
         }
         for w in &self.wheres {
             let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::{NodeExec, prop_dur, prop_str};
+use super::{NodeExec, prop_dur, prop_str, round_time};
 use crate::exec::{Msg, StreamPoint};
 use crate::model::{Fields, GroupKey, Name, Point, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
@@ -45,15 +45,6 @@ impl Set {
     fn ready(&self) -> bool {
         self.values.iter().all(Option::is_some)
     }
-}
-
-/// Go's `Time.Round`: to the nearest multiple, halves up.
-fn round(t: i64, d: i64) -> i64 {
-    if d <= 0 {
-        return t;
-    }
-    let r = t.rem_euclid(d);
-    if 2 * r < d { t - r } else { t + (d - r) }
 }
 
 impl Join {
@@ -208,7 +199,7 @@ impl NodeExec for Join {
         if input >= n {
             return Err(format!("join got a point from parent {input} of {n}"));
         }
-        let t = round(p.point.time, self.tolerance);
+        let t = round_time(p.point.time, self.tolerance);
         let mut g = self.groups.remove(&p.group).unwrap_or_else(|| Group {
             sets: BTreeMap::new(),
             head: vec![None; n],

@@ -180,6 +180,20 @@ impl SameTime {
     }
 }
 
+/// Go's `Time.Round` on nanoseconds: to the nearest multiple of `d`, halves up; `d <= 0` keeps `t`.
+pub(super) fn round_time(t: i64, d: i64) -> i64 {
+    if d <= 0 {
+        return t;
+    }
+    let r = t.rem_euclid(d);
+    if 2 * r < d { t - r } else { t + (d - r) }
+}
+
+/// Go's `Time.Truncate` on nanoseconds: down to a multiple of `d`; `d <= 0` keeps `t`.
+pub(super) fn truncate_time(t: i64, d: i64) -> i64 {
+    if d <= 0 { t } else { t - t.rem_euclid(d) }
+}
+
 /// The nil group's dimensions, shared.
 pub fn no_dims() -> Arc<Dims> {
     static NONE: std::sync::LazyLock<Arc<Dims>> =

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::{NodeExec, prop_count, prop_dur};
+use super::{NodeExec, prop_count, prop_dur, truncate_time};
 use crate::exec::{Msg, StreamPoint};
 use crate::model::{Batch, BatchPoint, GroupKey, Name};
 use crate::pipeline::PlanNode;
@@ -30,10 +30,6 @@ struct Group {
     by_name: bool,
     next_emit: Option<i64>,
     count: usize,
-}
-
-fn truncate(t: i64, d: i64) -> i64 {
-    if d <= 0 { t } else { t - t.rem_euclid(d) }
 }
 
 impl Window {
@@ -125,9 +121,9 @@ impl NodeExec for Window {
             .next_emit
             .get_or_insert(match (self.fill_period, self.align) {
                 (false, false) => t + every,
-                (false, true) => truncate(t + every, every),
+                (false, true) => truncate_time(t + every, every),
                 (true, false) => t + period,
-                (true, true) => truncate(t + period, every) + every,
+                (true, true) => truncate_time(t + period, every) + every,
             });
         if t >= next {
             while g.buf.front().is_some_and(|x| x.time < next - period) {
@@ -135,7 +131,7 @@ impl NodeExec for Window {
             }
             out.push(Window::batch(g, &p.group, next));
             g.next_emit = Some(if self.align {
-                truncate(t + every, every)
+                truncate_time(t + every, every)
             } else {
                 t + every
             });
