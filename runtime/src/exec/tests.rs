@@ -328,6 +328,36 @@ fn join_pairs_points_by_group_and_time() {
 }
 
 #[test]
+fn join_on_copies_the_less_specific_point_into_each_specific_group() {
+    use serde_json::json;
+    // Per-disk points joined with a per-host lock count: the host point is the match side.
+    let script = "var lock = stream|from().measurement('lock').groupBy('host')\nstream|from().measurement('disk').groupBy('host', 'path')|join(lock).as('disk', 'lock').on('host').streamName('d')|httpOut('out')";
+    let lp = "disk,host=A,path=/ used=50 1\ndisk,host=A,path=/tmp used=40 1\nlock,host=A count=1 1\ndisk,host=A,path=/ used=60 2\nlock,host=A count=0 2\ndisk,host=B,path=/ used=1 2\n";
+    let mut got = run(script, lp);
+    got.sort_by_key(|(tags, _)| tags.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (
+                json!({"host": "A", "path": "/"}),
+                json!([[ts(2), 60.0, 0.0]])
+            ),
+            (
+                json!({"host": "A", "path": "/tmp"}),
+                json!([[ts(1), 40.0, 1.0]])
+            ),
+        ],
+        "httpOut keeps each group's last point; host B never got a lock point, so it waits"
+    );
+    // Joined on a dimension both sides lack beyond `on`: every point is a match, none joins.
+    let same = "var a = stream|from().measurement('a').groupBy('h')\nstream|from().measurement('b').groupBy('h')|join(a).as('b', 'a').on('h')|httpOut('out')";
+    assert_eq!(
+        run(same, "a,h=x v=1 1\nb,h=x v=2 1\nb,h=x v=3 2\na,h=x v=4 2\n"),
+        vec![]
+    );
+}
+
+#[test]
 fn union_merges_parents_in_time_order() {
     use serde_json::json;
     let script = "var a = stream|from().measurement('a')\nvar b = stream|from().measurement('b')\na|union(b).rename('u')|window().period(10s).every(10s)|httpOut('out')";

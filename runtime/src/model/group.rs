@@ -41,11 +41,18 @@ impl GroupKey {
             .iter()
             .map(|&k| (k, Box::<str>::from(series.tag(k).unwrap_or(""))))
             .collect();
-        let dims = Dims {
-            measurement: by_measurement.then_some(series.measurement),
-            tags,
-        };
+        GroupKey::from_parts(by_measurement.then_some(series.measurement), tags)
+    }
 
+    /// A key from explicit parts: the measurement (when grouping by it) and tag values.
+    pub fn from_parts(measurement: Option<Name>, tags: Vec<(Name, Box<str>)>) -> GroupKey {
+        if tags.is_empty() && measurement.is_none() {
+            return GroupKey::NIL;
+        }
+        let dims = Dims {
+            measurement,
+            tags: tags.into_boxed_slice(),
+        };
         GroupKey {
             hash: foldhash::fast::FixedState::with_seed(0x9e37).hash_one(&dims) | 1,
             dims: Some(Arc::new(dims)),

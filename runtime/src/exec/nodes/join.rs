@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::{NodeExec, prop_dur, prop_str, round_time};
+use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Msg, StreamPoint};
 use crate::model::{Fields, GroupKey, Name, Point, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
@@ -27,6 +27,20 @@ pub struct Join {
     tolerance: i64,
     fill: Fill,
     groups: HashMap<GroupKey, Group>,
+    /// Set with `.on(dims...)`.
+    on: Option<On>,
+}
+
+/// `.on()` state: points grouped by fewer dimensions ("match" points) are buffered per on-group
+/// and copied into each more specific group ("specific" points) at the same rounded time.
+struct On {
+    dims: Vec<Name>,
+    /// Per (parent, on-group), the rounded time of its latest point.
+    low_marks: HashMap<(usize, GroupKey), i64>,
+    matches: HashMap<GroupKey, VecDeque<(usize, StreamPoint)>>,
+    specifics: HashMap<GroupKey, VecDeque<(usize, StreamPoint)>>,
+    reported: Vec<bool>,
+    all_reported: bool,
 }
 
 struct Group {
@@ -49,9 +63,6 @@ impl Set {
 
 impl Join {
     pub fn new(node: &PlanNode) -> Result<Join, String> {
-        if node.property("on").is_some() {
-            return Err("join .on() does not run yet".into());
-        }
         let prefixes: Vec<String> = node
             .property("as")
             .map(|p| {
@@ -95,7 +106,171 @@ impl Join {
             tolerance: prop_dur(node, "tolerance", 0),
             fill,
             groups: HashMap::new(),
+            on: Some(
+                node.property("on")
+                    .map(|p| names(&p.args))
+                    .unwrap_or_default(),
+            )
+            .filter(|d| !d.is_empty())
+            .map(|dims| On {
+                dims,
+                low_marks: HashMap::new(),
+                matches: HashMap::new(),
+                specifics: HashMap::new(),
+                reported: vec![false; node.parents.len()],
+                all_reported: false,
+            }),
         })
+    }
+
+    /// Puts a point into the first set of its group and rounded time that lacks its parent.
+    fn collect(&mut self, input: usize, p: StreamPoint, out: &mut Vec<Msg>) {
+        let n = self.prefixes.len();
+        let t = round_time(p.point.time, self.tolerance);
+        let mut g = self.groups.remove(&p.group).unwrap_or_else(|| Group {
+            sets: BTreeMap::new(),
+            head: vec![None; n],
+            oldest: None,
+        });
+        let group_key = p.group.clone();
+        if g.oldest.is_none_or(|o| t < o) {
+            g.oldest = Some(t);
+        }
+        let queue = g.sets.entry(t).or_default();
+        match queue.iter_mut().find(|s| s.values[input].is_none()) {
+            Some(set) => set.values[input] = Some(p),
+            None => {
+                let mut values = vec![None; n];
+                values[input] = Some(p);
+                queue.push_back(Set { time: t, values });
+            }
+        }
+        g.head[input] = Some(t);
+        let only_ready = Join::blocked(&g);
+        self.emit(&mut g, only_ready, out);
+        self.groups.insert(group_key, g);
+    }
+
+    /// `.on()` routing (Kapacitor's `matchPoints`), kept rule for rule: a specific point waits
+    /// for the match point of its on-group and time, or goes alone once every parent has moved
+    /// past its time.
+    fn match_points(&mut self, on: &mut On, src: usize, p: StreamPoint, out: &mut Vec<Msg>) {
+        if !on.all_reported {
+            on.reported[src] = true;
+            on.all_reported = on.reported.iter().all(|r| *r);
+        }
+        let t = round_time(p.point.time, self.tolerance);
+        let tags = on
+            .dims
+            .iter()
+            .map(|d| {
+                let v = if p.dims.tags.contains(d) {
+                    p.point.tag(*d).unwrap_or("")
+                } else {
+                    ""
+                };
+                (*d, Box::<str>::from(v))
+            })
+            .collect();
+        let on_group = GroupKey::from_parts(p.dims.by_name.then(|| p.point.name()), tags);
+        on.low_marks.insert((src, on_group.clone()), t);
+
+        // Not a plain minimum: an unreported parent resets the fold (Kapacitor's zero time).
+        let mut low_mark = i64::MIN;
+        if on.all_reported {
+            for s in 0..self.prefixes.len() {
+                let lm = on
+                    .low_marks
+                    .get(&(s, on_group.clone()))
+                    .copied()
+                    .unwrap_or(i64::MIN);
+                if low_mark == i64::MIN || lm < low_mark {
+                    low_mark = lm;
+                }
+            }
+            if let Some(buf) = on.specifics.get_mut(&on_group) {
+                while let Some((_, front)) = buf.front() {
+                    if round_time(front.point.time, self.tolerance) >= low_mark {
+                        break;
+                    }
+                    let (s, sp) = buf.pop_front().expect("front exists");
+                    self.collect(s, sp, out);
+                }
+            }
+        }
+
+        if p.dims.tags.len() > on.dims.len() {
+            let mut matched = false;
+            if let Some(buf) = on.matches.get(&on_group) {
+                let mut stop = buf.len();
+                for (i, (ms, m)) in buf.iter().enumerate() {
+                    let mt = round_time(m.point.time, self.tolerance);
+                    if mt == t {
+                        self.send_matched(src, p.clone(), *ms, m, out);
+                        matched = true;
+                    }
+                    if mt >= low_mark {
+                        stop = i;
+                        break;
+                    }
+                }
+                if on.all_reported {
+                    on.matches
+                        .get_mut(&on_group)
+                        .expect("buffer exists")
+                        .drain(..stop);
+                }
+            }
+            if !matched {
+                if on.all_reported && t < low_mark {
+                    self.collect(src, p, out);
+                } else {
+                    on.specifics
+                        .entry(on_group)
+                        .or_default()
+                        .push_back((src, p));
+                }
+            }
+        } else {
+            if let Some(buf) = on.specifics.get_mut(&on_group) {
+                while let Some((_, front)) = buf.front() {
+                    if round_time(front.point.time, self.tolerance) != t {
+                        break;
+                    }
+                    let (s, sp) = buf.pop_front().expect("front exists");
+                    self.send_matched(s, sp, src, &p, out);
+                }
+            }
+            on.matches.entry(on_group).or_default().push_back((src, p));
+        }
+    }
+
+    /// Collects a specific point and a copy of its match point retagged with its group.
+    fn send_matched(
+        &mut self,
+        src: usize,
+        specific: StreamPoint,
+        match_src: usize,
+        m: &StreamPoint,
+        out: &mut Vec<Msg>,
+    ) {
+        let tags = specific
+            .dims
+            .tags
+            .iter()
+            .map(|d| (*d, Box::<str>::from(specific.point.tag(*d).unwrap_or(""))))
+            .collect();
+        let copy = StreamPoint {
+            point: Point {
+                time: m.point.time,
+                series: Arc::new(Series::new(m.point.name(), tags)),
+                fields: m.point.fields.clone(),
+            },
+            group: specific.group.clone(),
+            dims: specific.dims.clone(),
+        };
+        self.collect(src, specific, out);
+        self.collect(match_src, copy, out);
     }
 
     /// The joined point of a set, or `None` when it is incomplete and not filled.
@@ -199,29 +374,13 @@ impl NodeExec for Join {
         if input >= n {
             return Err(format!("join got a point from parent {input} of {n}"));
         }
-        let t = round_time(p.point.time, self.tolerance);
-        let mut g = self.groups.remove(&p.group).unwrap_or_else(|| Group {
-            sets: BTreeMap::new(),
-            head: vec![None; n],
-            oldest: None,
-        });
-        let group_key = p.group.clone();
-        if g.oldest.is_none_or(|o| t < o) {
-            g.oldest = Some(t);
-        }
-        let queue = g.sets.entry(t).or_default();
-        match queue.iter_mut().find(|s| s.values[input].is_none()) {
-            Some(set) => set.values[input] = Some(p),
-            None => {
-                let mut values = vec![None; n];
-                values[input] = Some(p);
-                queue.push_back(Set { time: t, values });
+        match self.on.take() {
+            Some(mut on) => {
+                self.match_points(&mut on, input, p, out);
+                self.on = Some(on);
             }
+            None => self.collect(input, p, out),
         }
-        g.head[input] = Some(t);
-        let only_ready = Join::blocked(&g);
-        self.emit(&mut g, only_ready, out);
-        self.groups.insert(group_key, g);
         Ok(())
     }
 
