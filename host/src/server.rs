@@ -105,6 +105,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     });
     state.refresh_task_counts();
     crate::http::tasks::start_enabled(&state);
+    start_timers(Arc::downgrade(&state));
 
     // Printed on stdout so that scripts and tests can find an OS-assigned port.
     println!("farad listening on http://{bound}");
@@ -133,6 +134,32 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Wall-clock timers of running tasks (barriers) and idle-group expiry, on a thread of their
+/// own so that a task busy with a large write never stalls the async workers.
+fn start_timers(state: std::sync::Weak<State>) {
+    const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+    std::thread::Builder::new()
+        .name("farad-timers".into())
+        .spawn(move || {
+            let mut last_expiry = Instant::now();
+            while let Some(state) = state.upgrade() {
+                let idle = state.config.task.group_idle_timeout.0;
+                // Expiry walks every group: do it a few times per timeout, at most once a second.
+                let every = std::time::Duration::from_nanos((idle / 4).max(1) as u64)
+                    .max(std::time::Duration::from_secs(1));
+                let now = now_ns();
+                let cutoff = (idle > 0 && last_expiry.elapsed() >= every).then(|| {
+                    last_expiry = Instant::now();
+                    now - idle
+                });
+                state.tasks.tick(now, cutoff);
+                drop(state);
+                std::thread::sleep(TICK);
+            }
+        })
+        .expect("spawning the timer thread");
 }
 
 async fn signal() {

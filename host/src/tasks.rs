@@ -131,6 +131,29 @@ impl Tasks {
         json!({"task-stats": {"throughput": 0.0}, "node-stats": nodes})
     }
 
+    /// Fires due wall-clock timers (barriers) of every running task and, with a `cutoff`,
+    /// forgets groups idle since then.
+    pub fn tick(&self, now: i64, cutoff: Option<i64>) {
+        let tasks: Vec<(String, Arc<Mutex<Task>>)> = self
+            .running
+            .lock()
+            .iter()
+            .map(|(id, r)| (id.clone(), r.task.clone()))
+            .collect();
+        for (id, task) in tasks {
+            let mut task = task.lock();
+            if task.has_timers() {
+                task.tick(now);
+            }
+            if let Some(cutoff) = cutoff {
+                let gone = task.expire(cutoff);
+                if gone > 0 {
+                    tracing::debug!(task = id, groups = gone, "idle groups forgotten");
+                }
+            }
+        }
+    }
+
     /// The result of an httpOut endpoint of a running task.
     pub fn http_out(&self, id: &str, endpoint: &str) -> Option<Value> {
         let task = self.running.lock().get(id)?.task.clone();

@@ -117,6 +117,9 @@ pub struct Replay {
 pub struct TaskSection {
     pub dir: PathBuf,
     pub snapshot_interval: GoDuration,
+    /// Farad: a group's state in a running task is forgotten after this long (wall time)
+    /// without data; 0 keeps groups forever, as Kapacitor does.
+    pub group_idle_timeout: GoDuration,
 }
 
 impl Default for TaskSection {
@@ -124,6 +127,7 @@ impl Default for TaskSection {
         TaskSection {
             dir: PathBuf::new(),
             snapshot_interval: GoDuration(60_000_000_000),
+            group_idle_timeout: GoDuration(24 * 3_600_000_000_000),
         }
     }
 }

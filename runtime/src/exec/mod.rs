@@ -7,6 +7,7 @@
 //! sequential state machine, so per-group state needs no locking. Different tasks run in
 //! parallel on different writers' threads.
 
+mod groups;
 mod msg;
 pub mod nodes;
 mod stats;

@@ -25,4 +25,19 @@ pub enum Msg {
     Point(StreamPoint),
     /// A whole batch (begin, points, end) of one group.
     Batch(Batch),
+    /// Nothing older than `time` is coming for `group` any more (Kapacitor's barrier): lets
+    /// nodes that wait for more data (windows, joins, unions) move on.
+    Barrier {
+        group: GroupKey,
+        time: i64,
+    },
+    /// Forget every bit of state kept for `group`.
+    Delete(GroupKey),
+}
+
+impl Msg {
+    /// Points and batches: what Kapacitor's node statistics count.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Msg::Point(_) | Msg::Batch(_))
+    }
 }

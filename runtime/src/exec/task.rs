@@ -41,6 +41,8 @@ pub struct Task {
     sampled: Vec<u64>,
     /// What `now()` returns (set by the host; the runtime reads no clock).
     now: i64,
+    /// Nodes with wall-clock timers.
+    tickers: Vec<usize>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -86,6 +88,7 @@ impl Task {
                 node: "task".into(),
                 reason: "only stream tasks run yet".into(),
             })?;
+        let tickers = (0..execs.len()).filter(|&i| execs[i].ticks()).collect();
         let stats = plan
             .nodes
             .iter()
@@ -116,6 +119,7 @@ impl Task {
             buffers: Vec::new(),
             sampled: vec![0; plan.nodes.len()],
             now: 0,
+            tickers,
         })
     }
 
@@ -168,13 +172,20 @@ impl Task {
             .is_multiple_of(TIMING_SAMPLE)
             .then(Instant::now);
         let mut out = self.buffers.pop().unwrap_or_default();
+        let data = msg.is_data();
         let result = match msg {
             Msg::Point(p) => self.execs[node].point_from(input, p, &mut out),
             Msg::Batch(b) => self.execs[node].batch(b, &mut out),
+            Msg::Barrier { group, time } => self.execs[node].barrier(input, group, time, &mut out),
+            Msg::Delete(group) => {
+                self.execs[node].delete_group(input, &group);
+                out.push(Msg::Delete(group));
+                Ok(())
+            }
         };
         let counts = &mut self.counts[node];
-        counts.collected += 1;
-        counts.emitted += out.len() as u64;
+        counts.collected += data as u64;
+        counts.emitted += out.iter().filter(|m| m.is_data()).count() as u64;
         if let Some(start) = start {
             counts.exec_ns += start.elapsed().as_nanos() as u64 * TIMING_SAMPLE;
         }
@@ -182,6 +193,12 @@ impl Task {
             counts.errors += 1;
             self.last_error = Some(format!("{}: {e}", self.stats[node].0));
         }
+        self.route(node, &mut out);
+        self.buffers.push(out);
+    }
+
+    /// Hands what `node` emitted to its children.
+    fn route(&mut self, node: usize, out: &mut Vec<Msg>) {
         let fanout = self.outputs[node].len();
         for m in out.drain(..) {
             for k in 0..fanout {
@@ -193,7 +210,34 @@ impl Task {
                 self.send(child, input, m.clone());
             }
         }
-        self.buffers.push(out);
+    }
+
+    /// True when some node keeps wall-clock timers: the host should call [`Task::tick`].
+    pub fn has_timers(&self) -> bool {
+        !self.tickers.is_empty()
+    }
+
+    /// Fires the nodes' wall-clock timers (barriers) due at `now` (host ns).
+    pub fn tick(&mut self, now: i64) {
+        self.now = now;
+        crate::expr::set_now(now);
+        for i in 0..self.tickers.len() {
+            let node = self.tickers[i];
+            let mut out = self.buffers.pop().unwrap_or_default();
+            self.execs[node].tick(now, &mut out);
+            self.counts[node].emitted += out.iter().filter(|m| m.is_data()).count() as u64;
+            self.route(node, &mut out);
+            self.buffers.push(out);
+        }
+        self.publish_stats();
+    }
+
+    /// Forgets, in every node, the groups not seen since `cutoff` (host ns); returns how many
+    /// node-groups went.
+    pub fn expire(&mut self, cutoff: i64) -> usize {
+        let gone = self.execs.iter_mut().map(|e| e.expire(cutoff)).sum();
+        self.publish_stats();
+        gone
     }
 
     /// Publishes the counters gathered since the last call to the shared statistics.
@@ -201,15 +245,16 @@ impl Task {
         use std::sync::atomic::Ordering::Relaxed;
         for (i, c) in self.counts.iter_mut().enumerate() {
             let s = &self.stats[i].1;
-            if c.collected > 0 {
+            if c.collected > 0 || c.emitted > 0 {
                 NodeStats::add(&s.collected, c.collected);
                 NodeStats::add(&s.emitted, c.emitted);
                 NodeStats::add(&s.errors, c.errors);
                 NodeStats::add(&s.exec_ns, c.exec_ns);
-                s.working_cardinality
-                    .store(self.execs[i].cardinality() as u64, Relaxed);
                 *c = Counts::default();
             }
+            // Barriers and deletions change cardinality without counting as data.
+            s.working_cardinality
+                .store(self.execs[i].cardinality() as u64, Relaxed);
         }
     }
 }

@@ -432,3 +432,92 @@ fn now_is_the_time_the_host_sets() {
         json!([[ts(1), 4_000_000_000i64]])
     );
 }
+
+const SEC: i64 = 1_000_000_000;
+
+fn cardinality(t: &Task, node: &str) -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = t.stats();
+    let (_, s) = stats.iter().find(|(n, _)| n == node).unwrap();
+    s.working_cardinality.load(Relaxed)
+}
+
+#[test]
+fn idle_barrier_closes_a_window_on_wall_clock_time() {
+    use serde_json::json;
+    let script = "stream|from().groupBy('h')|barrier().idle(10s)|window().period(10s).every(10s)|httpOut('out')";
+    let mut t = task(script);
+    assert!(t.has_timers());
+    t.set_now(0);
+    t.push("db", "rp", &points("m,h=a v=1 1\nm,h=a v=2 3\n"));
+    t.tick(5 * SEC);
+    assert_eq!(
+        http(&t, "out"),
+        json!({"series": null}),
+        "not idle long enough"
+    );
+    // Idle for 10s of wall time: a barrier at the last point's time + 10s = 13s passes the
+    // window's end (11s), which emits as a point there would.
+    t.tick(11 * SEC);
+    assert_eq!(
+        http(&t, "out")["series"][0]["values"],
+        json!([[ts(1), 1.0], [ts(3), 2.0]])
+    );
+    // Data older than the barrier is dropped from then on.
+    t.push("db", "rp", &points("m,h=a v=3 12\nm,h=a v=4 14\n"));
+    assert_eq!(
+        t.stats()[2]
+            .1
+            .collected
+            .load(std::sync::atomic::Ordering::Relaxed),
+        4
+    );
+    assert_eq!(
+        t.stats()[2]
+            .1
+            .emitted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+}
+
+#[test]
+fn barrier_delete_drops_the_group_below() {
+    use serde_json::json;
+    let script = "stream|from().groupBy('h')|barrier().period(1s).delete(TRUE)|window().period(10s).every(10s)|httpOut('out')";
+    let mut t = task(script);
+    t.set_now(0);
+    t.push("db", "rp", &points("m,h=a v=1 1\nm,h=b v=2 3\n"));
+    assert_eq!(cardinality(&t, "window3"), 2);
+    t.tick(2 * SEC);
+    assert_eq!(cardinality(&t, "window3"), 0);
+    assert_eq!(cardinality(&t, "barrier2"), 0);
+    assert_eq!(http(&t, "out"), json!({"series": null}));
+}
+
+#[test]
+fn idle_groups_expire_in_every_node() {
+    let script = "stream|from().groupBy('h')|where(lambda: sigma(\"v\") >= 0)|window().period(10s).every(10s)|mean('v')|httpOut('out')";
+    let mut t = task(script);
+    t.set_now(0);
+    t.push(
+        "db",
+        "rp",
+        &points("m,h=a v=1 1\nm,h=b v=2 1\nm,h=a v=1 11\nm,h=b v=2 11\n"),
+    );
+    t.set_now(100 * SEC);
+    t.push("db", "rp", &points("m,h=c v=1 1\n"));
+    assert_eq!(cardinality(&t, "window3"), 3);
+    assert_eq!(cardinality(&t, "http_out5"), 2);
+    // a and b were last seen at 0s, c at 100s.
+    let gone = t.expire(50 * SEC);
+    assert_eq!(
+        gone,
+        2 + 2 + 2,
+        "where, window and httpOut each forget a and b"
+    );
+    assert_eq!(cardinality(&t, "where2"), 1);
+    assert_eq!(cardinality(&t, "window3"), 1);
+    assert_eq!(cardinality(&t, "http_out5"), 0);
+    assert_eq!(t.expire(50 * SEC), 0);
+}

@@ -21,7 +21,7 @@ pub fn set_now(ns: i64) {
     NOW.with(|n| n.set(ns));
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     NOW.with(|n| n.get())
 }
 

@@ -1,5 +1,6 @@
 //! Small stateless nodes: pass-through, where, groupBy, default, delete, log.
 
+use crate::exec::groups::Groups;
 use std::sync::Arc;
 
 use super::NodeExec;
@@ -34,14 +35,14 @@ pub(super) fn lambda_arg(node: &PlanNode, i: usize) -> Result<Compiled, String> 
 pub struct Where {
     pred: Compiled,
     /// Per group, the state of the lambda's stateful functions (when it has any).
-    states: std::collections::HashMap<GroupKey, ExprState>,
+    states: Groups<ExprState>,
 }
 
 impl Where {
     pub fn new(node: &PlanNode) -> Result<Where, String> {
         Ok(Where {
             pred: lambda_arg(node, 0)?,
-            states: std::collections::HashMap::new(),
+            states: Groups::new(),
         })
     }
 }
@@ -52,8 +53,7 @@ impl NodeExec for Where {
             let pred = &self.pred;
             Some(
                 self.states
-                    .entry(p.group.clone())
-                    .or_insert_with(|| pred.new_state()),
+                    .get_or_insert_with(&p.group, || pred.new_state()),
             )
         } else {
             None
@@ -67,6 +67,18 @@ impl NodeExec for Where {
             out.push(Msg::Point(p));
         }
         Ok(())
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.states.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.states.expire(cutoff)
+    }
+
+    fn cardinality(&self) -> usize {
+        self.states.len()
     }
 
     fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {

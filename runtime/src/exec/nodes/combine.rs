@@ -3,7 +3,7 @@
 //! Fields become `<name><delimiter><field>`; tags that are not group dimensions likewise.
 //! A time's combinations are emitted when a point with a later time arrives.
 
-use std::collections::HashMap;
+use crate::exec::groups::Groups;
 use std::sync::Arc;
 
 use super::basic::lambda_arg;
@@ -19,7 +19,7 @@ pub struct Combine {
     delimiter: String,
     tolerance: i64,
     max: u64,
-    groups: HashMap<GroupKey, Pending>,
+    groups: Groups<Pending>,
 }
 
 struct Pending {
@@ -68,7 +68,7 @@ impl Combine {
             delimiter: prop_str(node, "delimiter").unwrap_or_else(|| ".".into()),
             tolerance: prop_dur(node, "tolerance", 0),
             max,
-            groups: HashMap::new(),
+            groups: Groups::new(),
         })
     }
 
@@ -192,5 +192,13 @@ impl NodeExec for Combine {
 
     fn cardinality(&self) -> usize {
         self.groups.len()
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.groups.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.groups.expire(cutoff)
     }
 }

@@ -1,18 +1,19 @@
 //! `eval(lambdas...).as(names...)`: computes fields (or tags) from each point.
 
-use std::collections::HashMap;
+use crate::exec::groups::Groups;
+use crate::model::GroupKey;
 use std::sync::Arc;
 
 use super::NodeExec;
 use super::basic::lambda_arg;
 use crate::exec::{Msg, StreamPoint};
 use crate::expr::{Compiled, ExprState, Scope};
-use crate::model::{Fields, GroupKey, Name, Series, Value};
+use crate::model::{Fields, Name, Series, Value};
 use crate::pipeline::PlanNode;
 
 pub struct Eval {
     /// Per group, the state of each expression's stateful functions (when any has some).
-    states: HashMap<GroupKey, Vec<ExprState>>,
+    states: Groups<Vec<ExprState>>,
     stateful: bool,
     exprs: Vec<(Compiled, Name)>,
     /// Results written as tags instead of fields.
@@ -47,7 +48,7 @@ impl Eval {
         let exprs_stateful = exprs.iter().any(|(e, _)| e.is_stateful());
         Ok(Eval {
             stateful: exprs_stateful,
-            states: HashMap::new(),
+            states: Groups::new(),
             exprs,
             as_tags,
             keep,
@@ -56,16 +57,26 @@ impl Eval {
 }
 
 impl NodeExec for Eval {
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.states.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.states.expire(cutoff)
+    }
+
+    fn cardinality(&self) -> usize {
+        self.states.len()
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         // Later expressions see earlier results.
         let mut results: Vec<(Name, Value)> = Vec::with_capacity(self.exprs.len());
         let states = if self.stateful {
             let exprs = &self.exprs;
-            Some(
-                self.states
-                    .entry(p.group.clone())
-                    .or_insert_with(|| exprs.iter().map(|(e, _)| e.new_state()).collect()),
-            )
+            Some(self.states.get_or_insert_with(&p.group, || {
+                exprs.iter().map(|(e, _)| e.new_state()).collect()
+            }))
         } else {
             None
         };

@@ -2,12 +2,13 @@
 //! whose fields are named by the `on` tags' values: `<tag values><delimiter><field>`. A time's
 //! point is emitted when a point with a later time arrives, as in Kapacitor.
 
-use std::collections::HashMap;
+use crate::exec::groups::Groups;
+use crate::model::GroupKey;
 use std::sync::Arc;
 
 use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Dims, Msg, StreamPoint};
-use crate::model::{Fields, GroupKey, Name, Point, Series};
+use crate::model::{Fields, Name, Point, Series};
 use crate::pipeline::{PlanNode, Value as PV};
 
 pub struct Flatten {
@@ -15,7 +16,7 @@ pub struct Flatten {
     delimiter: String,
     tolerance: i64,
     drop_field_name: bool,
-    groups: HashMap<GroupKey, Pending>,
+    groups: Groups<Pending>,
 }
 
 struct Pending {
@@ -43,7 +44,7 @@ impl Flatten {
             delimiter: prop_str(node, "delimiter").unwrap_or_else(|| ".".into()),
             tolerance: prop_dur(node, "tolerance", 0),
             drop_field_name,
-            groups: HashMap::new(),
+            groups: Groups::new(),
         })
     }
 
@@ -87,15 +88,12 @@ impl NodeExec for Flatten {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let t = round_time(p.point.time, self.tolerance);
         p.point.time = t;
-        let pending = self
-            .groups
-            .entry(p.group.clone())
-            .or_insert_with(|| Pending {
-                time: t,
-                name: p.point.name(),
-                dims: p.dims.clone(),
-                points: Vec::new(),
-            });
+        let pending = self.groups.get_or_insert_with(&p.group, || Pending {
+            time: t,
+            name: p.point.name(),
+            dims: p.dims.clone(),
+            points: Vec::new(),
+        });
         if pending.time == t {
             pending.points.push(p.point);
             return Ok(());
@@ -127,5 +125,13 @@ impl NodeExec for Flatten {
 
     fn cardinality(&self) -> usize {
         self.groups.len()
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.groups.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.groups.expire(cutoff)
     }
 }

@@ -8,15 +8,22 @@ use serde_json::{Map, Value as Json, json};
 
 use super::NodeExec;
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, Name, Series, Value};
+use crate::model::{Batch, BatchPoint, GroupKey, Name, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 use crate::time::format_rfc3339_nanos;
 
-/// The latest row of each group, in the order groups first arrived.
+/// The latest result of each group, in the order groups first arrived. Kept as data and
+/// rendered to JSON only when read: writing a result is on the hot path, reading is not.
 #[derive(Default)]
 pub struct HttpOutData {
-    index: HashMap<String, usize>,
-    rows: Vec<Json>,
+    index: HashMap<GroupKey, usize>,
+    /// Per group: its key, its latest result and when (host wall clock) it was set.
+    rows: Vec<(GroupKey, Row, i64)>,
+}
+
+enum Row {
+    Point(BatchPoint),
+    Batch(Batch),
 }
 
 impl HttpOutData {
@@ -25,22 +32,52 @@ impl HttpOutData {
         if self.rows.is_empty() {
             return json!({ "series": null });
         }
-        json!({ "series": self.rows })
+        let series: Vec<Json> = self
+            .rows
+            .iter()
+            .map(|(_, row, _)| match row {
+                // A stream point's tags are all series tags, never columns.
+                Row::Point(p) => series_json(
+                    p.series.measurement,
+                    &p.series.tags,
+                    std::slice::from_ref(p),
+                ),
+                Row::Batch(b) => series_json(b.name, &b.tags, &b.points),
+            })
+            .collect();
+        json!({ "series": series })
     }
 
-    fn set(&mut self, group: String, row: Json) {
-        match self.index.get(&group) {
-            Some(&i) => self.rows[i] = row,
+    fn set(&mut self, group: &GroupKey, row: Row) {
+        let now = crate::expr::now();
+        match self.index.get(group) {
+            Some(&i) => self.rows[i] = (group.clone(), row, now),
             None => {
-                self.index.insert(group, self.rows.len());
-                self.rows.push(row);
+                self.index.insert(group.clone(), self.rows.len());
+                self.rows.push((group.clone(), row, now));
             }
         }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&GroupKey, i64) -> bool) -> usize {
+        let before = self.rows.len();
+        self.rows.retain(|(g, _, seen)| keep(g, *seen));
+        if self.rows.len() != before {
+            self.index = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, (g, _, _))| (g.clone(), i))
+                .collect();
+        }
+        before - self.rows.len()
     }
 }
 
 pub struct HttpOut {
     data: Arc<Mutex<HttpOutData>>,
+    /// Usually the last node: then results are moved into the store, not copied.
+    leaf: bool,
 }
 
 impl HttpOut {
@@ -49,7 +86,11 @@ impl HttpOut {
             return Err("httpOut needs an endpoint name".into());
         };
         let data = Arc::new(Mutex::new(HttpOutData::default()));
-        Ok((HttpOut { data: data.clone() }, endpoint.clone(), data))
+        let out = HttpOut {
+            data: data.clone(),
+            leaf: node.children.is_empty(),
+        };
+        Ok((out, endpoint.clone(), data))
     }
 }
 
@@ -113,33 +154,38 @@ fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> 
     Json::Object(s)
 }
 
-fn all_tags(series: &Series) -> Vec<(Name, Box<str>)> {
-    series.tags.to_vec()
-}
-
 impl NodeExec for HttpOut {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        // A stream point's tags are all series tags, never columns.
         let bp = BatchPoint {
             time: p.point.time,
             series: p.point.series.clone(),
             fields: p.point.fields.clone(),
         };
-        let doc = series_json(
-            p.point.name(),
-            &all_tags(&p.point.series),
-            std::slice::from_ref(&bp),
-        );
-        self.data.lock().set(p.group.id(), doc);
-        out.push(Msg::Point(p));
+        self.data.lock().set(&p.group, Row::Point(bp));
+        if !self.leaf {
+            out.push(Msg::Point(p));
+        }
         Ok(())
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        let doc = series_json(b.name, &b.tags, &b.points);
-        self.data.lock().set(b.group.id(), doc);
-        out.push(Msg::Batch(b));
+        if self.leaf {
+            self.data.lock().set(&b.group.clone(), Row::Batch(b));
+        } else {
+            self.data
+                .lock()
+                .set(&b.group.clone(), Row::Batch(b.clone()));
+            out.push(Msg::Batch(b));
+        }
         Ok(())
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.data.lock().retain(|g, _| g != group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.data.lock().retain(|_, seen| seen >= cutoff)
     }
 
     fn cardinality(&self) -> usize {

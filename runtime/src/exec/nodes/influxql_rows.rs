@@ -2,12 +2,14 @@
 //! transformations that emit one value per input point (`difference`, `cumulativeSum`,
 //! `movingAverage`, `elapsed`).
 
-use std::collections::{HashMap, VecDeque};
+use crate::exec::groups::Groups;
+use crate::model::GroupKey;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::NodeExec;
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
+use crate::model::{Batch, BatchPoint, Fields, Name, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 fn out_name(node: &PlanNode) -> Name {
@@ -157,7 +159,7 @@ pub struct Transform {
     func: TransformFunc,
     field: Name,
     out_name: Name,
-    state: HashMap<GroupKey, State>,
+    state: Groups<State>,
 }
 
 #[derive(Default)]
@@ -182,7 +184,7 @@ impl Transform {
             func,
             field: field_arg(node, 0)?,
             out_name: out_name(node),
-            state: HashMap::new(),
+            state: Groups::new(),
         })
     }
 
@@ -248,7 +250,7 @@ impl NodeExec for Transform {
                 self.field.as_str()
             ));
         };
-        let st = self.state.entry(p.group.clone()).or_default();
+        let st = self.state.get_or_insert_with(&p.group, Default::default);
         if let Some(result) = Transform::step(self.func, st, p.point.time, &v)? {
             let mut fields = Fields::new();
             fields.push((self.out_name, result));
@@ -288,5 +290,13 @@ impl NodeExec for Transform {
 
     fn cardinality(&self) -> usize {
         self.state.len()
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.state.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.state.expire(cutoff)
     }
 }

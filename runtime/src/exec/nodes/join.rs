@@ -6,7 +6,8 @@
 //! complete set in the group's oldest bucket is emitted at once; an incomplete one is filled (or
 //! dropped without `.fill()`) once every parent has sent the group something later.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::exec::groups::Groups;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::{NodeExec, names, prop_dur, prop_str, round_time};
@@ -26,7 +27,9 @@ pub struct Join {
     stream_name: Option<Name>,
     tolerance: i64,
     fill: Fill,
-    groups: HashMap<GroupKey, Group>,
+    /// `.deleteAll()`: a group deletion resets every parent's low marks, not just the sender's.
+    delete_all: bool,
+    groups: Groups<Group>,
     /// Set with `.on(dims...)`.
     on: Option<On>,
 }
@@ -35,10 +38,10 @@ pub struct Join {
 /// and copied into each more specific group ("specific" points) at the same rounded time.
 struct On {
     dims: Vec<Name>,
-    /// Per (parent, on-group), the rounded time of its latest point.
-    low_marks: HashMap<(usize, GroupKey), i64>,
-    matches: HashMap<GroupKey, VecDeque<(usize, StreamPoint)>>,
-    specifics: HashMap<GroupKey, VecDeque<(usize, StreamPoint)>>,
+    /// Per on-group and parent, the rounded time of the parent's latest point.
+    low_marks: Groups<Vec<Option<i64>>>,
+    matches: Groups<VecDeque<(usize, StreamPoint)>>,
+    specifics: Groups<VecDeque<(usize, StreamPoint)>>,
     reported: Vec<bool>,
     all_reported: bool,
 }
@@ -105,7 +108,10 @@ impl Join {
                 .map(|s| Name::new(&s)),
             tolerance: prop_dur(node, "tolerance", 0),
             fill,
-            groups: HashMap::new(),
+            delete_all: node.property("deleteAll").is_some_and(|p| {
+                p.args.is_empty() || matches!(p.args.first(), Some(PV::Bool(true)))
+            }),
+            groups: Groups::new(),
             on: Some(
                 node.property("on")
                     .map(|p| names(&p.args))
@@ -114,9 +120,9 @@ impl Join {
             .filter(|d| !d.is_empty())
             .map(|dims| On {
                 dims,
-                low_marks: HashMap::new(),
-                matches: HashMap::new(),
-                specifics: HashMap::new(),
+                low_marks: Groups::new(),
+                matches: Groups::new(),
+                specifics: Groups::new(),
                 reported: vec![false; node.parents.len()],
                 all_reported: false,
             }),
@@ -173,17 +179,14 @@ impl Join {
             })
             .collect();
         let on_group = GroupKey::from_parts(p.dims.by_name.then(|| p.point.name()), tags);
-        on.low_marks.insert((src, on_group.clone()), t);
+        let n = self.prefixes.len();
+        on.low_marks.get_or_insert_with(&on_group, || vec![None; n])[src] = Some(t);
 
         // Not a plain minimum: an unreported parent resets the fold (Kapacitor's zero time).
         let mut low_mark = i64::MIN;
         if on.all_reported {
-            for s in 0..self.prefixes.len() {
-                let lm = on
-                    .low_marks
-                    .get(&(s, on_group.clone()))
-                    .copied()
-                    .unwrap_or(i64::MIN);
+            let marks = on.low_marks.get(&on_group).expect("set above");
+            for lm in marks.iter().map(|m| m.unwrap_or(i64::MIN)) {
                 if low_mark == i64::MIN || lm < low_mark {
                     low_mark = lm;
                 }
@@ -226,8 +229,7 @@ impl Join {
                     self.collect(src, p, out);
                 } else {
                     on.specifics
-                        .entry(on_group)
-                        .or_default()
+                        .get_or_insert_with(&on_group, Default::default)
                         .push_back((src, p));
                 }
             }
@@ -241,7 +243,9 @@ impl Join {
                     self.send_matched(s, sp, src, &p, out);
                 }
             }
-            on.matches.entry(on_group).or_default().push_back((src, p));
+            on.matches
+                .get_or_insert_with(&on_group, Default::default)
+                .push_back((src, p));
         }
     }
 
@@ -382,6 +386,57 @@ impl NodeExec for Join {
             None => self.collect(input, p, out),
         }
         Ok(())
+    }
+
+    /// A barrier moves its parent's head in the group (routed by its own group, even with
+    /// `.on()`), which can release waiting sets; then it is passed on.
+    fn barrier(
+        &mut self,
+        input: usize,
+        group: GroupKey,
+        time: i64,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        let n = self.prefixes.len();
+        if input >= n {
+            return Err(format!("join got a barrier from parent {input} of {n}"));
+        }
+        let t = round_time(time, self.tolerance);
+        let mut g = self.groups.remove(&group).unwrap_or_else(|| Group {
+            sets: BTreeMap::new(),
+            head: vec![None; n],
+            oldest: None,
+        });
+        // Unlike Kapacitor, `oldest` stays the oldest set's time: a barrier older than every
+        // set (or one into an empty group) would make Go look up a missing set and crash.
+        g.head[input] = Some(t);
+        let only_ready = Join::blocked(&g);
+        self.emit(&mut g, only_ready, out);
+        self.groups.insert(group.clone(), g);
+        out.push(Msg::Barrier { group, time });
+        Ok(())
+    }
+
+    fn delete_group(&mut self, input: usize, group: &GroupKey) {
+        self.groups.remove(group);
+        if let Some(on) = &mut self.on {
+            on.matches.remove(group);
+            on.specifics.remove(group);
+            if self.delete_all {
+                on.low_marks = Groups::new();
+            } else if let Some(m) = on.low_marks.get_mut(group) {
+                m[input] = None;
+            }
+        }
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        if let Some(on) = &mut self.on {
+            on.matches.expire(cutoff);
+            on.specifics.expire(cutoff);
+            on.low_marks.expire(cutoff);
+        }
+        self.groups.expire(cutoff)
     }
 
     fn cardinality(&self) -> usize {

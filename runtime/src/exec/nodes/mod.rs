@@ -1,5 +1,6 @@
 //! One executor per node kind, created from a plan node by [`build`].
 
+mod barrier;
 mod basic;
 mod combine;
 mod eval;
@@ -19,7 +20,7 @@ pub use http_out::HttpOutData;
 
 use super::msg::Msg;
 use super::{Dims, StreamPoint};
-use crate::model::Batch;
+use crate::model::{Batch, GroupKey};
 use crate::pipeline::PlanNode;
 use crate::pipeline::schema::NodeKind;
 
@@ -42,6 +43,41 @@ pub trait NodeExec: Send {
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         let _ = (b, out);
         Err("this node does not take batches yet".into())
+    }
+
+    /// A barrier from the `input`-th parent; most nodes pass it on.
+    fn barrier(
+        &mut self,
+        input: usize,
+        group: GroupKey,
+        time: i64,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        let _ = input;
+        out.push(Msg::Barrier { group, time });
+        Ok(())
+    }
+
+    /// Drops the group's state; the task passes the deletion on to the children.
+    fn delete_group(&mut self, input: usize, group: &GroupKey) {
+        let _ = (input, group);
+    }
+
+    /// Drops the state of groups not seen since `cutoff` (host wall-clock ns); returns how
+    /// many groups went.
+    fn expire(&mut self, cutoff: i64) -> usize {
+        let _ = cutoff;
+        0
+    }
+
+    /// Wall-clock timers (barriers): called by the host with its clock.
+    fn tick(&mut self, now: i64, out: &mut Vec<Msg>) {
+        let _ = (now, out);
+    }
+
+    /// True when [`tick`](NodeExec::tick) does something for this node.
+    fn ticks(&self) -> bool {
+        false
     }
 
     /// Number of groups with state.
@@ -82,6 +118,7 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
             }
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
+        NodeKind::Barrier => plain(Box::new(barrier::Barrier::new(node)?)),
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
         NodeKind::Combine => plain(Box::new(combine::Combine::new(node)?)),
         NodeKind::Flatten => plain(Box::new(flatten::Flatten::new(node)?)),

@@ -1,12 +1,13 @@
 //! Per-group stream nodes: derivative, changeDetect, stateDuration, stateCount, shift, sample.
 
-use std::collections::HashMap;
+use crate::exec::groups::Groups;
+use crate::model::GroupKey;
 
 use super::basic::lambda_arg;
 use super::{NodeExec, names, prop_dur, prop_str};
 use crate::exec::{Msg, StreamPoint};
 use crate::expr::{Compiled, Scope};
-use crate::model::{Batch, GroupKey, Name, Point, Value};
+use crate::model::{Batch, Name, Point, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 fn str_arg(node: &PlanNode, i: usize) -> Option<String> {
@@ -26,7 +27,7 @@ pub struct Derivative {
     as_name: Name,
     unit: i64,
     non_negative: bool,
-    prev: HashMap<GroupKey, (i64, f64)>,
+    prev: Groups<(i64, f64)>,
 }
 
 impl Derivative {
@@ -37,7 +38,7 @@ impl Derivative {
             as_name: Name::new(&prop_str(node, "as").unwrap_or(field)),
             unit: prop_dur(node, "unit", 1_000_000_000),
             non_negative: node.property("nonNegative").is_some(),
-            prev: HashMap::new(),
+            prev: Groups::new(),
         })
     }
 }
@@ -70,12 +71,20 @@ impl NodeExec for Derivative {
     fn cardinality(&self) -> usize {
         self.prev.len()
     }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.prev.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.prev.expire(cutoff)
+    }
 }
 
 /// `changeDetect(fields...)`: passes a point when any of the fields changed in its group.
 pub struct ChangeDetect {
     fields: Vec<Name>,
-    last: HashMap<GroupKey, Vec<Option<Value>>>,
+    last: Groups<Vec<Option<Value>>>,
 }
 
 impl ChangeDetect {
@@ -83,7 +92,7 @@ impl ChangeDetect {
         let fields = names(&node.args);
         Ok(ChangeDetect {
             fields,
-            last: HashMap::new(),
+            last: Groups::new(),
         })
     }
 }
@@ -126,6 +135,14 @@ impl NodeExec for ChangeDetect {
     fn cardinality(&self) -> usize {
         self.last.len()
     }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.last.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.last.expire(cutoff)
+    }
 }
 
 /// `stateDuration(lambda)` and `stateCount(lambda)`: how long / how many points a predicate has held.
@@ -134,7 +151,7 @@ pub struct StateTracking {
     as_name: Name,
     unit: i64,
     count: bool,
-    state: HashMap<GroupKey, (i64, i64)>,
+    state: Groups<(i64, i64)>,
 }
 
 impl StateTracking {
@@ -149,7 +166,7 @@ impl StateTracking {
             as_name: Name::new(&prop_str(node, "as").unwrap_or_else(|| default.into())),
             unit: prop_dur(node, "unit", 1_000_000_000),
             count,
-            state: HashMap::new(),
+            state: Groups::new(),
         })
     }
 }
@@ -162,7 +179,7 @@ impl NodeExec for StateTracking {
         };
         let t = p.point.time;
         let v = if holds {
-            let (start, n) = self.state.entry(p.group.clone()).or_insert((t, 0));
+            let (start, n) = self.state.get_or_insert_with(&p.group, || (t, 0));
             *n += 1;
             if self.count {
                 Value::Int(*n)
@@ -184,6 +201,14 @@ impl NodeExec for StateTracking {
 
     fn cardinality(&self) -> usize {
         self.state.len()
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.state.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.state.expire(cutoff)
     }
 }
 
@@ -222,7 +247,7 @@ impl NodeExec for Shift {
 pub struct Sample {
     every: i64,
     by_time: bool,
-    counts: HashMap<GroupKey, i64>,
+    counts: Groups<i64>,
 }
 
 impl Sample {
@@ -231,12 +256,12 @@ impl Sample {
             Some(PV::Int(n)) if *n > 0 => Ok(Sample {
                 every: *n,
                 by_time: false,
-                counts: HashMap::new(),
+                counts: Groups::new(),
             }),
             Some(PV::Duration(d)) if *d > 0 => Ok(Sample {
                 every: *d,
                 by_time: true,
-                counts: HashMap::new(),
+                counts: Groups::new(),
             }),
             _ => Err("sample needs a positive count or duration".into()),
         }
@@ -248,7 +273,7 @@ impl NodeExec for Sample {
         let keep = if self.by_time {
             p.point.time.rem_euclid(self.every) == 0
         } else {
-            let c = self.counts.entry(p.group.clone()).or_insert(0);
+            let c = self.counts.get_or_insert_with(&p.group, || 0);
             let keep = *c % self.every == 0;
             *c += 1;
             keep
@@ -261,5 +286,13 @@ impl NodeExec for Sample {
 
     fn cardinality(&self) -> usize {
         self.counts.len()
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.counts.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.counts.expire(cutoff)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{NodeExec, prop_str};
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, Name, Series};
+use crate::model::{Batch, GroupKey, Name, Series};
 use crate::pipeline::PlanNode;
 
 pub struct Union {
@@ -23,6 +23,8 @@ fn time_of(m: &Msg) -> i64 {
     match m {
         Msg::Point(p) => p.point.time,
         Msg::Batch(b) => b.tmax,
+        Msg::Barrier { time, .. } => *time,
+        Msg::Delete(_) => i64::MIN,
     }
 }
 
@@ -82,6 +84,7 @@ impl Union {
                     p.point.series = Arc::new(Series::new(name, p.point.series.tags.to_vec()));
                 }
                 Msg::Batch(b) => b.name = name,
+                Msg::Barrier { .. } | Msg::Delete(_) => {}
             }
         }
         let src = self.source(input);
@@ -108,6 +111,18 @@ impl NodeExec for Union {
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         self.push(0, Msg::Batch(b), out);
+        Ok(())
+    }
+
+    /// A barrier takes its place in the merge like any message.
+    fn barrier(
+        &mut self,
+        input: usize,
+        group: GroupKey,
+        time: i64,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        self.push(input, Msg::Barrier { group, time }, out);
         Ok(())
     }
 }

@@ -6,7 +6,8 @@
 //! window is anchored on that point); with `every` = 0 each point emits (t − period, t].
 //! Buffered points keep their arrival order; late points are kept for the next window.
 
-use std::collections::{HashMap, VecDeque};
+use crate::exec::groups::Groups;
+use std::collections::VecDeque;
 
 use super::{NodeExec, prop_count, prop_dur, truncate_time};
 use crate::exec::{Msg, StreamPoint};
@@ -20,7 +21,7 @@ pub struct Window {
     fill_period: bool,
     period_count: usize,
     every_count: usize,
-    groups: HashMap<GroupKey, Group>,
+    groups: Groups<Group>,
 }
 
 struct Group {
@@ -41,7 +42,7 @@ impl Window {
             fill_period: node.property("fillPeriod").is_some(),
             period_count: prop_count(node, "periodCount"),
             every_count: prop_count(node, "everyCount"),
-            groups: HashMap::new(),
+            groups: Groups::new(),
         };
         if w.period == 0 && w.period_count == 0 {
             return Err(
@@ -140,7 +141,55 @@ impl NodeExec for Window {
         Ok(())
     }
 
+    /// A barrier at or past the next emission emits the window as a point would, and is not
+    /// passed on (Kapacitor's rule); count windows ignore barriers.
+    fn barrier(
+        &mut self,
+        _input: usize,
+        group: GroupKey,
+        time: i64,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        if self.period_count > 0 {
+            out.push(Msg::Barrier { group, time });
+            return Ok(());
+        }
+        let (period, every, align) = (self.period, self.every, self.align);
+        let Some(g) = self.groups.get_mut(&group) else {
+            return Ok(());
+        };
+        let Some(next) = g.next_emit.filter(|&next| time >= next) else {
+            return Ok(());
+        };
+        if every == 0 {
+            while g.buf.front().is_some_and(|x| x.time <= time - period) {
+                g.buf.pop_front();
+            }
+            out.push(Window::batch(g, &group, time));
+            g.next_emit = Some(time);
+        } else {
+            while g.buf.front().is_some_and(|x| x.time < next - period) {
+                g.buf.pop_front();
+            }
+            out.push(Window::batch(g, &group, next));
+            g.next_emit = Some(if align {
+                truncate_time(time + every, every)
+            } else {
+                time + every
+            });
+        }
+        Ok(())
+    }
+
     fn cardinality(&self) -> usize {
         self.groups.len()
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.groups.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.groups.expire(cutoff)
     }
 }

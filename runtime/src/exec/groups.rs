@@ -1,0 +1,87 @@
+//! Per-group node state that remembers when each group was last seen, so that idle groups can
+//! be forgotten (Kapacitor keeps every group forever; a task fed short-lived series would grow
+//! without bound).
+
+use std::collections::HashMap;
+
+use crate::model::GroupKey;
+
+/// A node's state per group, stamped with the host's wall-clock time of the write that last
+/// touched it.
+pub struct Groups<T> {
+    map: HashMap<GroupKey, (T, i64)>,
+}
+
+impl<T> Default for Groups<T> {
+    fn default() -> Self {
+        Groups {
+            map: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Groups<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The group's state, made by `make` when the group is new.
+    pub fn get_or_insert_with(&mut self, key: &GroupKey, make: impl FnOnce() -> T) -> &mut T {
+        let now = crate::expr::now();
+        // Look up before cloning the key: a hit (the common case) costs no Arc bump.
+        if !self.map.contains_key(key) {
+            self.map.insert(key.clone(), (make(), now));
+        }
+        let e = self.map.get_mut(key).expect("inserted above");
+        e.1 = now;
+        &mut e.0
+    }
+
+    pub fn get_mut(&mut self, key: &GroupKey) -> Option<&mut T> {
+        let now = crate::expr::now();
+        self.map.get_mut(key).map(|e| {
+            e.1 = now;
+            &mut e.0
+        })
+    }
+
+    pub fn get(&self, key: &GroupKey) -> Option<&T> {
+        self.map.get(key).map(|e| &e.0)
+    }
+
+    pub fn insert(&mut self, key: GroupKey, state: T) -> Option<T> {
+        self.map
+            .insert(key, (state, crate::expr::now()))
+            .map(|e| e.0)
+    }
+
+    pub fn remove(&mut self, key: &GroupKey) -> Option<T> {
+        self.map.remove(key).map(|e| e.0)
+    }
+
+    pub fn contains_key(&self, key: &GroupKey) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Every group, without marking it as seen (timers walk them all).
+    pub fn iter_mut_untouched(&mut self) -> impl Iterator<Item = (&GroupKey, &mut T)> {
+        self.map.iter_mut().map(|(k, e)| (k, &mut e.0))
+    }
+
+    /// Forgets the groups not touched since `cutoff`; returns how many went.
+    pub fn expire(&mut self, cutoff: i64) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, e| e.1 >= cutoff);
+        if self.map.is_empty() {
+            // Give back the table's memory, not just its entries.
+            self.map = HashMap::new();
+        } else if self.map.capacity() > 4 * self.map.len() + 64 {
+            self.map.shrink_to_fit();
+        }
+        before - self.map.len()
+    }
+}
