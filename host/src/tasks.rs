@@ -140,6 +140,7 @@ impl Tasks {
             .iter()
             .map(|(id, r)| (id.clone(), r.task.clone()))
             .collect();
+        let mut forgotten = 0;
         for (id, task) in tasks {
             let mut task = task.lock();
             if task.has_timers() {
@@ -150,7 +151,11 @@ impl Tasks {
                 if gone > 0 {
                     tracing::debug!(task = id, groups = gone, "idle groups forgotten");
                 }
+                forgotten += gone;
             }
+        }
+        if forgotten >= 10_000 {
+            release_free_memory();
         }
     }
 
@@ -160,5 +165,15 @@ impl Tasks {
         let data = task.lock().http_out(endpoint)?;
         let doc = data.lock().to_json();
         Some(doc)
+    }
+}
+
+/// Hands freed heap pages back to the OS. The groups were allocated on writers' threads and
+/// freed here; glibc keeps such pages in its arenas until asked.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -279,7 +279,7 @@ const FIELD_NAME_CACHE: usize = 32;
 
 impl Default for PointBuilder {
     fn default() -> Self {
-        PointBuilder::with_capacity(100_000)
+        PointBuilder::with_capacity(16_384)
     }
 }
 

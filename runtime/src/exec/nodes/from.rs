@@ -25,7 +25,7 @@ pub struct From {
 }
 
 /// How many series' group keys `from` remembers.
-const GROUP_CACHE: usize = 100_000;
+const GROUP_CACHE: usize = 16_384;
 
 impl From {
     pub fn new(node: &PlanNode) -> Result<From, String> {
