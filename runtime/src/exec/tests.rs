@@ -521,3 +521,26 @@ fn idle_groups_expire_in_every_node() {
     assert_eq!(cardinality(&t, "http_out5"), 0);
     assert_eq!(t.expire(50 * SEC), 0);
 }
+
+#[test]
+fn rand_gives_ints_in_range() {
+    let script = "stream|from()|eval(lambda: rand(0), lambda: rand(1), lambda: rand(20), lambda: rand())\
+        .as('r0', 'r1', 'r20', 'r')|window().period(1h).every(1h)|httpOut('out')";
+    let lp: String = (0..200).map(|i| format!("m v=1 {i}\n")).collect();
+    let got = run(script, &format!("{lp}m v=1 4000\n"));
+    let rows = got[0].1.as_array().unwrap();
+    assert_eq!(rows.len(), 200);
+    let col = |i: usize| rows.iter().map(move |r| r[i].as_i64().unwrap());
+    // Columns sort by name: time, r, r0, r1, r20.
+    assert!(
+        col(2).all(|v| v == 0) && col(3).all(|v| v == 0),
+        "rand(0), rand(1)"
+    );
+    assert!(col(4).all(|v| (0..20).contains(&v)));
+    assert!(
+        (0..20).all(|k| col(4).any(|v| v == k)),
+        "every value below 20 shows up"
+    );
+    assert!(col(1).all(|v| v >= 0));
+    assert!(col(1).collect::<std::collections::HashSet<_>>().len() > 190);
+}

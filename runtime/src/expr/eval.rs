@@ -105,6 +105,8 @@ pub enum Stateful {
     Count,
     /// Running max − min.
     Spread,
+    /// A random non-negative int, below the argument when there is one.
+    Rand,
 }
 
 impl Stateful {
@@ -113,6 +115,7 @@ impl Stateful {
             "sigma" => Stateful::Sigma,
             "count" => Stateful::Count,
             "spread" => Stateful::Spread,
+            "rand" => Stateful::Rand,
             _ => return None,
         })
     }
@@ -144,6 +147,25 @@ impl Stateful {
                 }
                 let stddev = (s.m2 / (s.n - 1) as f64).sqrt();
                 Ok(Val::Float((x - s.mean).abs() / stddev))
+            }
+            (Stateful::Rand, [] | [Val::Int(_)]) => {
+                // splitmix64 over the slot, seeded from the OS on first use.
+                if s.n == 0 {
+                    use std::hash::{BuildHasher, Hasher};
+                    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                    h.write_usize(slot);
+                    s.n = h.finish() as i64 | 1;
+                }
+                s.n = s.n.wrapping_add(0x9E37_79B9_7F4A_7C15_u64 as i64);
+                let mut z = s.n as u64;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                Ok(Val::Int(match vals.as_slice() {
+                    [Val::Int(n)] if *n > 0 => ((z as u128 * *n as u128) >> 64) as i64,
+                    [_] => 0,
+                    _ => (z & (u64::MAX >> 1)) as i64,
+                }))
             }
             (Stateful::Spread, [Val::Float(x)]) => {
                 s.min = s.min.min(*x);
