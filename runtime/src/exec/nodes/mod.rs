@@ -6,6 +6,7 @@ mod combine;
 mod eval;
 mod flatten;
 mod from;
+mod holt_winters;
 mod http_out;
 mod influxql;
 mod influxql_rows;
@@ -113,6 +114,9 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
         NodeKind::Window => plain(Box::new(window::Window::new(node)?)),
         NodeKind::InfluxQl => match node.method.as_str() {
             "top" | "bottom" | "distinct" => plain(Box::new(influxql_rows::Rows::new(node)?)),
+            "holtWinters" | "holtWintersWithFit" => {
+                plain(Box::new(holt_winters::HoltWinters::new(node)?))
+            }
             "difference" | "cumulativeSum" | "movingAverage" | "elapsed" => {
                 plain(Box::new(influxql_rows::Transform::new(node)?))
             }
