@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod logging;
+pub mod outputs;
 pub mod server;
 pub mod store;
 pub mod tasks;

@@ -84,6 +84,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         udp_tasks.push(tokio::spawn(fut));
     }
 
+    let outputs = crate::outputs::Outputs::start(&config).map_err(anyhow::Error::msg)?;
+
     let addr = config.http.socket_addr()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -99,7 +101,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         started: Instant::now(),
         bound_http: bound,
         udp: udp_stats,
-        tasks: crate::tasks::Tasks::default(),
+        tasks: crate::tasks::Tasks::new(outputs),
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use farad_runtime::exec::Task;
+use farad_runtime::exec::{Io, Task};
 use farad_runtime::model::Point;
 use farad_runtime::pipeline::Plan;
 use parking_lot::Mutex;
@@ -40,14 +40,23 @@ impl PointSink for TaskSink {
 }
 
 /// The enabled tasks.
-#[derive(Default)]
 pub struct Tasks {
+    /// Where tasks' outgoing requests go.
+    io: Arc<dyn Io>,
     running: Mutex<HashMap<String, Running>>,
     /// Why an enabled task is not running, by id.
     errors: Mutex<HashMap<String, String>>,
 }
 
 impl Tasks {
+    pub fn new(io: Arc<dyn Io>) -> Tasks {
+        Tasks {
+            io,
+            running: Mutex::default(),
+            errors: Mutex::default(),
+        }
+    }
+
     /// Starts (or restarts) task `id` from its plan, subscribed to `dbrps`.
     pub fn start(
         &self,
@@ -57,7 +66,7 @@ impl Tasks {
         router: &Router,
     ) -> Result<(), String> {
         self.stop(id);
-        let task = match Task::new(plan) {
+        let task = match Task::with_io(plan, self.io.clone()) {
             Ok(t) => Arc::new(Mutex::new(t)),
             Err(e) => {
                 let msg = e.to_string();

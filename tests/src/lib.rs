@@ -4,6 +4,10 @@
 //! The daemon binary is `$FARAD_BIN` when set; otherwise each test process first runs
 //! `cargo build -p farad` (a no-op when it is fresh) and uses `target/<profile>/farad`.
 
+mod sink;
+
+pub use sink::{HttpSink, Received};
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -16,7 +16,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
-pub use sections::{ConfigOverride, Http, Load, Logging, Replay, Storage, TaskSection, Udp};
+pub use sections::{
+    BasicAuth, ConfigOverride, Http, HttpPost, Load, Logging, Replay, Storage, TaskSection, Udp,
+};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -35,6 +37,7 @@ pub struct Config {
     pub load: Load,
     pub config_override: ConfigOverride,
     pub udp: Vec<Udp>,
+    pub httppost: Vec<HttpPost>,
     /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -55,6 +58,7 @@ impl Default for Config {
             load: Load::default(),
             config_override: ConfigOverride::default(),
             udp: Vec::new(),
+            httppost: Vec::new(),
             other: BTreeMap::new(),
         }
     }
@@ -90,6 +94,9 @@ impl Config {
         self.http.validate()?;
         for (i, u) in self.udp.iter().enumerate() {
             u.validate().with_context(|| format!("[[udp]] #{i}"))?;
+        }
+        for h in &self.httppost {
+            h.validate().map_err(anyhow::Error::msg)?;
         }
         if self.hostname.is_empty() {
             bail!("hostname must not be empty");

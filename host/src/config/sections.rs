@@ -1,5 +1,6 @@
 //! One struct per config section, with Kapacitor's keys and Farad's defaults.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -205,5 +206,85 @@ impl Udp {
     /// The socket address to bind.
     pub fn socket_addr(&self) -> Result<std::net::SocketAddr> {
         socket_addr(&self.bind_address)
+    }
+}
+
+/// `[[httppost]]`: a named endpoint for `httpPost().endpoint(name)` (and, later, alert
+/// handlers).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HttpPost {
+    pub endpoint: String,
+    /// A Go template over the row, or a plain URL.
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub basic_auth: BasicAuth,
+    pub alert_template: String,
+    pub alert_template_file: String,
+    pub row_template: String,
+    pub row_template_file: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl HttpPost {
+    /// Kapacitor's checks, with the endpoint named in each message.
+    pub fn validate(&self) -> Result<(), String> {
+        let name = &self.endpoint;
+        if name.is_empty() {
+            return Err("[[httppost]]: must specify endpoint name".into());
+        }
+        if self.url.is_empty() {
+            return Err(format!("[[httppost]] {name}: must specify url"));
+        }
+        if let Err(e) = gotmpl::Template::new("url").parse(&self.url) {
+            return Err(format!(
+                "[[httppost]] {name}: invalid URL template syntax {:?}: {e}",
+                self.url
+            ));
+        }
+        for (a, b, what) in [
+            (
+                &self.alert_template,
+                &self.alert_template_file,
+                "alert-template",
+            ),
+            (&self.row_template, &self.row_template_file, "row-template"),
+        ] {
+            if !a.is_empty() && !b.is_empty() {
+                return Err(format!(
+                    "[[httppost]] {name}: must specify only one of {what} and {what}-file"
+                ));
+            }
+            if !b.is_empty() && !std::path::Path::new(b).is_absolute() {
+                return Err(format!(
+                    "[[httppost]] {name}: must use an absolute path for {what}-file"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The row template's text (inline or from its file).
+    pub fn row_template(&self) -> Result<Option<String>, String> {
+        if !self.row_template.is_empty() {
+            return Ok(Some(self.row_template.clone()));
+        }
+        if self.row_template_file.is_empty() {
+            return Ok(None);
+        }
+        std::fs::read_to_string(&self.row_template_file)
+            .map(Some)
+            .map_err(|e| {
+                format!(
+                    "failed to read template file {:?}: {e}",
+                    self.row_template_file
+                )
+            })
     }
 }

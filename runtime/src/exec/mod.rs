@@ -8,11 +8,13 @@
 //! parallel on different writers' threads.
 
 mod groups;
+mod io;
 mod msg;
 pub mod nodes;
 mod stats;
 mod task;
 
+pub use io::{HttpRequest, Io, NoIo, PostEndpoint, no_io};
 pub use msg::{Dims, Msg, StreamPoint};
 pub use stats::NodeStats;
 pub use task::{BuildError, Task};

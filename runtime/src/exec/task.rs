@@ -57,13 +57,18 @@ struct Counts {
 const TIMING_SAMPLE: u64 = 32;
 
 impl Task {
-    /// Instantiates every node of `plan`.
+    /// Instantiates every node of `plan`, with no outside world (see [`Task::with_io`]).
     pub fn new(plan: &Plan) -> Result<Task, BuildError> {
+        Task::with_io(plan, super::no_io())
+    }
+
+    /// Instantiates every node of `plan`; nodes that send data out go through `io`.
+    pub fn with_io(plan: &Plan, io: Arc<dyn super::Io>) -> Result<Task, BuildError> {
         let mut execs = Vec::with_capacity(plan.nodes.len());
         let mut http_out = HashMap::new();
         let mut froms = Vec::new();
         for n in &plan.nodes {
-            let built = nodes::build(n).map_err(|reason| BuildError {
+            let built = nodes::build(n, &io).map_err(|reason| BuildError {
                 node: n.name(),
                 reason,
             })?;

@@ -8,6 +8,7 @@ mod flatten;
 mod from;
 mod holt_winters;
 mod http_out;
+mod http_post;
 mod influxql;
 mod influxql_rows;
 mod join;
@@ -95,7 +96,7 @@ pub struct Built {
 }
 
 /// Makes the executor of a plan node, or says why this node cannot run (yet).
-pub fn build(node: &PlanNode) -> Result<Built, String> {
+pub fn build(node: &PlanNode, io: &Arc<dyn crate::exec::Io>) -> Result<Built, String> {
     let plain = |exec: Box<dyn NodeExec>| {
         Ok(Built {
             exec,
@@ -122,6 +123,7 @@ pub fn build(node: &PlanNode) -> Result<Built, String> {
             }
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
+        NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, io.clone())?)),
         NodeKind::Barrier => plain(Box::new(barrier::Barrier::new(node)?)),
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
         NodeKind::Combine => plain(Box::new(combine::Combine::new(node)?)),

@@ -1,0 +1,151 @@
+//! Where tasks' outgoing requests go: a bounded queue drained by a few worker threads with a
+//! blocking HTTP client. The queue is the backpressure: when receivers fall behind, writers
+//! wait at `/write` rather than memory growing without bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use farad_runtime::exec::{HttpRequest, Io, PostEndpoint};
+
+use crate::config::Config;
+
+/// Requests waiting for a worker.
+const QUEUE: usize = 4096;
+const WORKERS: usize = 4;
+/// For requests whose node sets no `.timeout()`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Outputs {
+    queue: SyncSender<HttpRequest>,
+    agent: ureq::Agent,
+    endpoints: HashMap<String, PostEndpoint>,
+    pub stats: Arc<OutputStats>,
+}
+
+#[derive(Default)]
+pub struct OutputStats {
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl Outputs {
+    /// Starts the workers; `[[httppost]]` endpoints come from `config`.
+    pub fn start(config: &Config) -> Result<Arc<Outputs>, String> {
+        let mut endpoints = HashMap::new();
+        for h in &config.httppost {
+            let headers = h
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let auth = &h.basic_auth;
+            endpoints.insert(
+                h.endpoint.clone(),
+                PostEndpoint {
+                    url: h.url.clone(),
+                    headers,
+                    basic_auth: (!auth.username.is_empty() && !auth.password.is_empty())
+                        .then(|| (auth.username.clone(), auth.password.clone())),
+                    row_template: h.row_template()?,
+                },
+            );
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(DEFAULT_TIMEOUT))
+            .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let (tx, rx) = sync_channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let stats = Arc::new(OutputStats::default());
+        for i in 0..WORKERS {
+            let (rx, agent, stats) = (rx.clone(), agent.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name(format!("farad-out-{i}"))
+                .spawn(move || work(&rx, &agent, &stats))
+                .map_err(|e| format!("starting output workers: {e}"))?;
+        }
+        Ok(Arc::new(Outputs {
+            queue: tx,
+            agent,
+            endpoints,
+            stats,
+        }))
+    }
+}
+
+fn work(rx: &Mutex<Receiver<HttpRequest>>, agent: &ureq::Agent, stats: &OutputStats) {
+    loop {
+        // The lock is held only while waiting for the next request, never while sending.
+        let next = rx.lock().map(|r| r.recv());
+        let Ok(Ok(req)) = next else { return };
+        send(agent, &req, stats);
+    }
+}
+
+/// Sends one request; its status code, 0 when there was no response.
+fn send(agent: &ureq::Agent, req: &HttpRequest, stats: &OutputStats) -> u16 {
+    let mut r = agent.post(&req.url);
+    for (k, v) in &req.headers {
+        r = r.header(k, v);
+    }
+    if let Some((user, pass)) = &req.basic_auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        r = r.header("Authorization", format!("Basic {token}"));
+    }
+    if req.timeout_ns > 0 {
+        r = r
+            .config()
+            .timeout_global(Some(Duration::from_nanos(req.timeout_ns as u64)))
+            .build();
+    }
+    match r.send(&req.body[..]) {
+        Ok(mut resp) => {
+            let code = resp.status().as_u16();
+            if code / 100 == 2 {
+                stats.sent.fetch_add(1, Relaxed);
+            } else {
+                stats.failed.fetch_add(1, Relaxed);
+                let detail = if req.capture_response {
+                    resp.body_mut().read_to_string().unwrap_or_default()
+                } else {
+                    "unknown error, use .captureResponse() to capture the HTTP response".into()
+                };
+                tracing::error!(
+                    url = req.url,
+                    code,
+                    error = detail,
+                    "POST returned non 2xx status code"
+                );
+            }
+            code
+        }
+        Err(e) => {
+            stats.failed.fetch_add(1, Relaxed);
+            tracing::error!(url = req.url, error = %e, "failed to POST data");
+            0
+        }
+    }
+}
+
+impl Io for Outputs {
+    fn post(&self, req: HttpRequest) {
+        // Blocks while the queue is full: backpressure on the writer.
+        if self.queue.send(req).is_err() {
+            tracing::error!("output workers are gone; request dropped");
+        }
+    }
+
+    fn post_and_wait(&self, req: HttpRequest) -> u16 {
+        send(&self.agent, &req, &self.stats)
+    }
+
+    fn endpoint(&self, name: &str) -> Option<PostEndpoint> {
+        self.endpoints.get(name).cloned()
+    }
+}

@@ -1,0 +1,64 @@
+//! What a task asks of the outside world. The runtime performs no I/O: nodes that talk to
+//! other systems (`httpPost`, later alert handlers) hand requests to an [`Io`] the host
+//! provides, which queues them for its own workers.
+
+use std::sync::Arc;
+
+/// An HTTP request a node wants sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub basic_auth: Option<(String, String)>,
+    pub body: Vec<u8>,
+    /// Zero: no limit beyond the host's own.
+    pub timeout_ns: i64,
+    /// Log the response body of a failed request.
+    pub capture_response: bool,
+}
+
+/// A named `[[httppost]]` endpoint from the host's configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PostEndpoint {
+    /// A Go template over the row (`{{ .Name }}`, `{{ index .Tags "host" }}`).
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub basic_auth: Option<(String, String)>,
+    /// A Go template for the body instead of the JSON row.
+    pub row_template: Option<String>,
+}
+
+pub trait Io: Send + Sync {
+    /// Sends `req` in the background. May block while the host's queue is full: that is the
+    /// backpressure that slows writers down to what the receivers take.
+    fn post(&self, req: HttpRequest);
+
+    /// Sends `req` and waits for the response's status code (0 when there was none).
+    fn post_and_wait(&self, req: HttpRequest) -> u16;
+
+    /// The `[[httppost]]` endpoint called `name`.
+    fn endpoint(&self, name: &str) -> Option<PostEndpoint>;
+}
+
+/// For tasks run without a host (tests, benchmarks): requests go nowhere, and say so.
+pub struct NoIo;
+
+impl Io for NoIo {
+    fn post(&self, req: HttpRequest) {
+        tracing::warn!(url = req.url, "no host to send this request; dropped");
+    }
+
+    fn post_and_wait(&self, req: HttpRequest) -> u16 {
+        self.post(req);
+        0
+    }
+
+    fn endpoint(&self, _name: &str) -> Option<PostEndpoint> {
+        None
+    }
+}
+
+/// The default [`Io`].
+pub fn no_io() -> Arc<dyn Io> {
+    Arc::new(NoIo)
+}

@@ -1,0 +1,143 @@
+//! httpPost: rows go out to a real HTTP receiver on loopback, by URL, URL template or
+//! configured endpoint; `.codeField()` records the answer; a dead receiver hurts nothing.
+
+use farad_tests::{Farad, HttpSink, TempDir};
+use serde_json::json;
+
+fn define(f: &Farad, id: &str, script: &str) {
+    let body = json!({
+        "id": id, "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+}
+
+fn write(f: &Farad, lp: &str) {
+    let r = f.post("/write?db=db&rp=rp&precision=s", lp);
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
+#[test]
+fn posts_rows_by_url_template_and_endpoint() {
+    let sink = HttpSink::start();
+    let dir = TempDir::new("http-post");
+    let config = format!(
+        "[[httppost]]\nendpoint = \"hook\"\nurl = \"{}/hook\"\nheaders = {{ X-Team = \"ops\" }}\nbasic-auth = {{ username = \"u\", password = \"p\" }}\nrow-template = \"{{{{ .Name }}}} {{{{ index .Tags \\\"host\\\" }}}} {{{{ range .Values }}}}{{{{ index . \\\"value\\\" }}}}{{{{ end }}}}\"\n",
+        sink.url()
+    );
+    let f = Farad::start_in(dir.path(), &config);
+    let url = sink.url();
+    define(
+        &f,
+        "plain",
+        &format!(
+            "stream|from().measurement('cpu').groupBy('host')|httpPost('{url}/plain').header('X-Key', 'k1')|httpOut('out')"
+        ),
+    );
+    define(
+        &f,
+        "templated",
+        &format!(
+            "stream|from().measurement('cpu').groupBy('host')|httpPost('{url}/{{{{ .Name }}}}?host={{{{ index .Tags \"host\" }}}}')"
+        ),
+    );
+    define(
+        &f,
+        "endpoint",
+        "stream|from().measurement('cpu').groupBy('host')|httpPost().endpoint('hook')",
+    );
+    write(&f, "cpu,host=a value=1.5 10\n");
+    let got = sink.wait_for(3);
+    let by_path = |p: &str| {
+        got.iter()
+            .find(|r| r.target.starts_with(p))
+            .unwrap_or_else(|| panic!("nothing posted to {p}: {got:?}"))
+    };
+
+    let plain = by_path("/plain");
+    assert_eq!(plain.method, "POST");
+    assert_eq!(plain.header("content-type"), Some("application/json"));
+    assert_eq!(plain.header("x-key"), Some("k1"));
+    assert_eq!(
+        plain.json(),
+        json!({"series": [{"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "value"],
+            "values": [["1970-01-01T00:00:10Z", 1.5]]}]})
+    );
+    // The data also went on down the pipeline.
+    let out = f.get("/kapacitor/v1/tasks/plain/out").json();
+    assert_eq!(out["series"][0]["values"][0][1], 1.5);
+
+    assert_eq!(by_path("/cpu").target, "/cpu?host=a");
+
+    let hook = by_path("/hook");
+    assert_eq!(hook.header("x-team"), Some("ops"));
+    assert_eq!(hook.header("authorization"), Some("Basic dTpw"));
+    assert_eq!(String::from_utf8_lossy(&hook.body), "cpu a 1.5");
+}
+
+#[test]
+fn code_field_and_a_dead_receiver() {
+    let sink = HttpSink::start();
+    sink.answer(503);
+    let dir = TempDir::new("http-post-code");
+    let f = Farad::start_in(dir.path(), "");
+    define(
+        &f,
+        "code",
+        &format!(
+            "stream|from().measurement('cpu')|httpPost('{}').codeField('code').captureResponse()|httpOut('out')",
+            sink.url()
+        ),
+    );
+    // Nothing listens on this port: every post fails, the points still flow.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    define(
+        &f,
+        "dead",
+        &format!(
+            "stream|from().measurement('cpu')|httpPost('{dead_url}').timeout(1s)|httpOut('out')"
+        ),
+    );
+    write(&f, "cpu value=1 1\n");
+    let out = f.get("/kapacitor/v1/tasks/code/out").json();
+    assert_eq!(
+        out["series"][0]["columns"],
+        json!(["time", "code", "value"])
+    );
+    assert_eq!(out["series"][0]["values"][0][1], 503);
+    assert_eq!(sink.received().len(), 1);
+
+    sink.answer(200);
+    write(&f, "cpu value=2 2\n");
+    let out = f.get("/kapacitor/v1/tasks/code/out").json();
+    assert_eq!(out["series"][0]["values"][0][1], 200);
+
+    let dead_out = f.get("/kapacitor/v1/tasks/dead/out").json();
+    assert_eq!(dead_out["series"][0]["values"][0][1], 2.0);
+    assert_eq!(f.get("/kapacitor/v1/ping").status, 204);
+}
+
+#[test]
+fn a_missing_endpoint_is_a_task_error() {
+    let dir = TempDir::new("http-post-missing");
+    let f = Farad::start_in(dir.path(), "");
+    let body = json!({
+        "id": "t", "type": "stream", "status": "enabled",
+        "script": "stream|from()|httpPost().endpoint('nope')",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.json()["executing"], false, "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("endpoint 'nope' does not exist"),
+        "{}",
+        r.body
+    );
+}
