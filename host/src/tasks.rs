@@ -29,10 +29,10 @@ struct TaskSink {
 }
 
 impl PointSink for TaskSink {
-    fn deliver(&self, points: &[Point]) {
+    fn deliver(&self, points: Vec<Point>) {
         let mut task = self.task.lock();
         task.set_now(crate::server::now_ns());
-        task.push(&self.db, &self.rp, points);
+        task.push_owned(&self.db, &self.rp, points);
         if let Some(e) = task.last_error.take() {
             tracing::debug!(task = self.id, error = e, "node error");
         }

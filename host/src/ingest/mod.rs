@@ -101,7 +101,7 @@ impl Ingest {
             self.ingress.add(db, rp, m, c);
         }
         if !points.is_empty() {
-            self.router.deliver(db, rp, &points);
+            self.router.deliver(db, rp, points);
         }
         self.counters
             .points_written_ok
@@ -121,8 +121,8 @@ mod tests {
     #[derive(Default)]
     struct Collect(Mutex<Vec<Point>>);
     impl PointSink for Collect {
-        fn deliver(&self, points: &[Point]) {
-            self.0.lock().unwrap().extend_from_slice(points);
+        fn deliver(&self, points: Vec<Point>) {
+            self.0.lock().unwrap().extend(points);
         }
     }
 

@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 /// Something that takes the points written to a db/rp: a task's input.
 pub trait PointSink: Send + Sync {
     /// Called on the writer's thread with the points of one write, in body order.
-    fn deliver(&self, points: &[Point]);
+    fn deliver(&self, points: Vec<Point>);
 }
 
 type Table = HashMap<(Name, Name), Vec<(u64, Arc<dyn PointSink>)>>;
@@ -55,14 +55,19 @@ impl Router {
     }
 
     /// Hands `points` to every subscriber of `db`/`rp`.
-    pub fn deliver(&self, db: Name, rp: Name, points: &[Point]) {
+    /// The last subscriber takes the points; the others get copies.
+    pub fn deliver(&self, db: Name, rp: Name, points: Vec<Point>) {
         let sinks: Vec<Arc<dyn PointSink>> = match self.inner.read().table.get(&(db, rp)) {
             Some(v) => v.iter().map(|(_, s)| s.clone()).collect(),
             None => return,
         };
-        for s in sinks {
-            s.deliver(points);
+        let Some((last, others)) = sinks.split_last() else {
+            return;
+        };
+        for s in others {
+            s.deliver(points.clone());
         }
+        last.deliver(points);
     }
 }
 

@@ -2,20 +2,18 @@
 //! be forgotten (Kapacitor keeps every group forever; a task fed short-lived series would grow
 //! without bound).
 
-use std::collections::HashMap;
-
-use crate::model::GroupKey;
+use crate::model::{GroupKey, GroupMap};
 
 /// A node's state per group, stamped with the host's wall-clock time of the write that last
 /// touched it.
 pub struct Groups<T> {
-    map: HashMap<GroupKey, (T, i64)>,
+    map: GroupMap<(T, i64)>,
 }
 
 impl<T> Default for Groups<T> {
     fn default() -> Self {
         Groups {
-            map: HashMap::new(),
+            map: GroupMap::default(),
         }
     }
 }
@@ -59,10 +57,6 @@ impl<T> Groups<T> {
         self.map.remove(key).map(|e| e.0)
     }
 
-    pub fn contains_key(&self, key: &GroupKey) -> bool {
-        self.map.contains_key(key)
-    }
-
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -78,7 +72,7 @@ impl<T> Groups<T> {
         self.map.retain(|_, e| e.1 >= cutoff);
         if self.map.is_empty() {
             // Give back the table's memory, not just its entries.
-            self.map = HashMap::new();
+            self.map = GroupMap::default();
         } else if self.map.capacity() > 4 * self.map.len() + 64 {
             self.map.shrink_to_fit();
         }

@@ -145,26 +145,40 @@ impl Task {
 
     /// Runs the points of one write to `db`/`rp` through the pipeline.
     pub fn push(&mut self, db: &str, rp: &str, points: &[Point]) {
+        self.push_owned(db, rp, points.to_vec());
+    }
+
+    /// As [`Task::push`], taking the points: the last matching `from` gets them without a copy.
+    pub fn push_owned(&mut self, db: &str, rp: &str, points: Vec<Point>) {
         crate::expr::set_now(self.now);
         let source_stats = &self.stats[self.source].1;
         NodeStats::add(&source_stats.collected, points.len() as u64);
         NodeStats::add(&source_stats.emitted, points.len() as u64);
         let dims = nodes::no_dims();
-        for i in 0..self.froms.len() {
-            let (id, db_f, rp_f) = &self.froms[i];
-            if db_f.as_deref().is_some_and(|d| d != db) || rp_f.as_deref().is_some_and(|r| r != rp)
-            {
-                continue;
+        let matching: Vec<usize> = self
+            .froms
+            .iter()
+            .filter(|(_, db_f, rp_f)| {
+                db_f.as_deref().is_none_or(|d| d == db) && rp_f.as_deref().is_none_or(|r| r == rp)
+            })
+            .map(|(id, _, _)| *id)
+            .collect();
+        let Some((&last, others)) = matching.split_last() else {
+            self.publish_stats();
+            return;
+        };
+        let stream_point = |point: Point| StreamPoint {
+            point,
+            group: GroupKey::NIL,
+            dims: dims.clone(),
+        };
+        for &id in others {
+            for p in &points {
+                self.send(id, 0, Msg::Point(stream_point(p.clone())));
             }
-            let id = *id;
-            for p in points {
-                let sp = StreamPoint {
-                    point: p.clone(),
-                    group: GroupKey::NIL,
-                    dims: dims.clone(),
-                };
-                self.send(id, 0, Msg::Point(sp));
-            }
+        }
+        for p in points {
+            self.send(last, 0, Msg::Point(stream_point(p)));
         }
         self.publish_stats();
     }

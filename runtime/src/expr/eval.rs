@@ -254,6 +254,26 @@ pub(super) fn eval(n: &Node, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
 
 fn binary(op: BinaryOp, lhs: &Node, rhs: &Node, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
     use BinaryOp::*;
+    // The most common shape, `"field" <op> 1.5`, without the general path's dispatch.
+    if let (Node::Field(name), Node::Lit(Val::Float(b))) = (lhs, rhs)
+        && let Val::Float(a) = scope.lookup(*name)?
+    {
+        let (a, b) = (a, *b);
+        match op {
+            Add => return Ok(Val::Float(a + b)),
+            Sub => return Ok(Val::Float(a - b)),
+            Mul => return Ok(Val::Float(a * b)),
+            Div => return Ok(Val::Float(a / b)),
+            // NaN compares unequal to everything, as in Go.
+            Gt => return Ok(Val::Bool(a > b)),
+            Ge => return Ok(Val::Bool(a >= b)),
+            Lt => return Ok(Val::Bool(a < b)),
+            Le => return Ok(Val::Bool(a <= b)),
+            Eq => return Ok(Val::Bool(a == b)),
+            Ne => return Ok(Val::Bool(a != b)),
+            _ => {}
+        }
+    }
     // Short-circuit logic, as Kapacitor evaluates AND and OR.
     if matches!(op, And | Or) {
         let l = eval(lhs, scope)?;

@@ -14,7 +14,7 @@ mod value;
 
 pub use batch::{Batch, BatchPoint};
 pub use columns::{Column, ColumnData, Columns};
-pub use group::GroupKey;
+pub use group::{BuildGroupHasher, GroupKey, GroupMap};
 pub use name::Name;
 pub use point::{Fields, Point, Series, Tags};
 pub use value::Value;

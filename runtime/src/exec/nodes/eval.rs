@@ -71,7 +71,7 @@ impl NodeExec for Eval {
 
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         // Later expressions see earlier results.
-        let mut results: Vec<(Name, Value)> = Vec::with_capacity(self.exprs.len());
+        let mut results: smallvec::SmallVec<[(Name, Value); 4]> = smallvec::SmallVec::new();
         let states = if self.stateful {
             let exprs = &self.exprs;
             Some(self.states.get_or_insert_with(&p.group, || {
@@ -116,11 +116,11 @@ impl NodeExec for Eval {
         }
         let mut fields: Fields = match &self.keep {
             // No keep: only the results that are not tags.
-            None => results
-                .iter()
-                .filter(|(k, _)| !self.as_tags.contains(k))
-                .cloned()
-                .collect(),
+            None => {
+                let tags = &self.as_tags;
+                results.retain(|(k, _)| !tags.contains(k));
+                Fields::from_iter(results.drain(..))
+            }
             // keep(): every field and every result.
             Some(list) if list.is_empty() => {
                 let mut f = p.point.fields.clone();

@@ -14,7 +14,7 @@ use crate::pipeline::{PlanNode, Value as PV};
 pub struct From {
     /// Group keys by series, so that a series' key is built once. Each entry holds its series
     /// alive, so the address it is keyed by cannot be reused.
-    groups: HashMap<usize, (Arc<Series>, GroupKey)>,
+    groups: HashMap<usize, (Arc<Series>, GroupKey), foldhash::fast::FixedState>,
     measurement: Option<Name>,
     wheres: Vec<Compiled>,
     group_tags: Vec<Name>,
@@ -44,7 +44,7 @@ impl From {
         group_tags.sort();
         let by_name = node.property("groupByMeasurement").is_some();
         Ok(From {
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             measurement: prop_str(node, "measurement").map(|m| Name::new(&m)),
             wheres,
             dims: Arc::new(Dims {
@@ -88,6 +88,8 @@ impl NodeExec for From {
         };
         p.group = if self.group_star {
             group_of(&p.point.series, &p.dims)
+        } else if self.group_tags.is_empty() && !self.dims.by_name {
+            GroupKey::NIL
         } else {
             let key = Arc::as_ptr(&p.point.series) as usize;
             match self.groups.get(&key) {

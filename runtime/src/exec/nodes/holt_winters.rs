@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::NodeExec;
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, Fields, Name, Series, Value};
+use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 pub struct HoltWinters {
@@ -57,6 +57,18 @@ impl HoltWinters {
 }
 
 impl NodeExec for HoltWinters {
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.pending.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.pending.expire(cutoff)
+    }
+
+    fn cardinality(&self) -> usize {
+        self.pending.len()
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let Some((prev_t, points, dims)) = self.pending.push(&p) else {
             return Ok(());

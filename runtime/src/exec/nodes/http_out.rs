@@ -1,6 +1,5 @@
 //! `httpOut('name')`: keeps the latest result of each group for `GET /kapacitor/v1/tasks/<id>/<name>`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -8,7 +7,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::NodeExec;
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, GroupKey, Name, Value};
+use crate::model::{Batch, BatchPoint, GroupKey, GroupMap, Name, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 use crate::time::format_rfc3339_nanos;
 
@@ -16,7 +15,7 @@ use crate::time::format_rfc3339_nanos;
 /// rendered to JSON only when read: writing a result is on the hot path, reading is not.
 #[derive(Default)]
 pub struct HttpOutData {
-    index: HashMap<GroupKey, usize>,
+    index: GroupMap<usize>,
     /// Per group: its key, its latest result and when (host wall clock) it was set.
     rows: Vec<(GroupKey, Row, i64)>,
 }

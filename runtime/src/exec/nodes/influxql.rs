@@ -328,6 +328,14 @@ impl NodeExec for InfluxQl {
         )
     }
 
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.pending.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.pending.expire(cutoff)
+    }
+
     fn cardinality(&self) -> usize {
         self.pending.len()
     }

@@ -66,6 +66,18 @@ impl Rows {
 }
 
 impl NodeExec for Rows {
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.pending.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.pending.expire(cutoff)
+    }
+
+    fn cardinality(&self) -> usize {
+        self.pending.len()
+    }
+
     /// On a stream, the points sharing a timestamp form one batch, emitted when a later point
     /// arrives.
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {

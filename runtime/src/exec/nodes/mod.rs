@@ -188,10 +188,7 @@ pub(super) fn prop_count(node: &PlanNode, name: &str) -> usize {
 /// stream edges reduce the points that share a time, emitted when a later point arrives.
 #[derive(Default)]
 pub(super) struct SameTime {
-    pending: std::collections::HashMap<
-        crate::model::GroupKey,
-        (i64, Vec<crate::model::BatchPoint>, Arc<Dims>),
-    >,
+    pending: crate::exec::groups::Groups<(i64, Vec<crate::model::BatchPoint>, Arc<Dims>)>,
 }
 
 impl SameTime {
@@ -209,8 +206,7 @@ impl SameTime {
         };
         let entry = self
             .pending
-            .entry(p.group.clone())
-            .or_insert_with(|| (t, Vec::new(), p.dims.clone()));
+            .get_or_insert_with(&p.group, || (t, Vec::new(), p.dims.clone()));
         if entry.0 == t {
             entry.1.push(bp);
             return None;
@@ -220,6 +216,14 @@ impl SameTime {
 
     pub(super) fn len(&self) -> usize {
         self.pending.len()
+    }
+
+    pub(super) fn remove(&mut self, group: &GroupKey) {
+        self.pending.remove(group);
+    }
+
+    pub(super) fn expire(&mut self, cutoff: i64) -> usize {
+        self.pending.expire(cutoff)
     }
 }
 

@@ -67,22 +67,20 @@ impl Window {
 
 impl NodeExec for Window {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let t = p.point.time;
-        if !self.groups.contains_key(&p.group) {
-            let g = Group {
-                buf: VecDeque::new(),
-                name: p.point.name(),
-                by_name: p.dims.by_name,
-                next_emit: None,
-                count: 0,
-            };
-            self.groups.insert(p.group.clone(), g);
-        }
-        let g = self.groups.get_mut(&p.group).expect("inserted above");
+        let StreamPoint { point, group, dims } = p;
+        let t = point.time;
+        let g = self.groups.get_or_insert_with(&group, || Group {
+            buf: VecDeque::new(),
+            name: point.name(),
+            by_name: dims.by_name,
+            next_emit: None,
+            count: 0,
+        });
+        // The point moves into the buffer: no copy of its fields.
         let bp = BatchPoint {
             time: t,
-            series: p.point.series.clone(),
-            fields: p.point.fields.clone(),
+            series: point.series,
+            fields: point.fields,
         };
 
         if self.period_count > 0 {
@@ -97,7 +95,7 @@ impl NodeExec for Window {
                 self.every_count
             };
             if g.count >= first && (g.count - first).is_multiple_of(self.every_count) {
-                out.push(Window::batch(g, &p.group, t));
+                out.push(Window::batch(g, &group, t));
             }
             return Ok(());
         }
@@ -112,7 +110,7 @@ impl NodeExec for Window {
                 while g.buf.front().is_some_and(|x| x.time <= t - period) {
                     g.buf.pop_front();
                 }
-                out.push(Window::batch(g, &p.group, t));
+                out.push(Window::batch(g, &group, t));
                 g.next_emit = Some(t);
             }
             return Ok(());
@@ -130,12 +128,21 @@ impl NodeExec for Window {
             while g.buf.front().is_some_and(|x| x.time < next - period) {
                 g.buf.pop_front();
             }
-            out.push(Window::batch(g, &p.group, next));
-            g.next_emit = Some(if self.align {
+            let new_next = if self.align {
                 truncate_time(t + every, every)
             } else {
                 t + every
-            });
+            };
+            // Tumbling windows: when no buffered point can be in the next window, the batch
+            // takes the buffer instead of a copy.
+            if g.buf.iter().all(|x| x.time < new_next - period) {
+                let mut b = Batch::new(g.name, next, group.clone(), g.by_name);
+                b.points = std::mem::take(&mut g.buf).into();
+                out.push(Msg::Batch(b));
+            } else {
+                out.push(Window::batch(g, &group, next));
+            }
+            g.next_emit = Some(new_next);
         }
         g.buf.push_back(bp);
         Ok(())
