@@ -295,17 +295,17 @@ fn dims_of(b: &Batch) -> Arc<Dims> {
 
 impl NodeExec for InfluxQl {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((prev_t, prev, dims)) = self.pending.push(&p) else {
+        let Some((prev_t, prev, dims, group)) = self.pending.push(p) else {
             return Ok(());
         };
         let name = prev[0].series.measurement;
-        let tags = p.group.tags().to_vec();
+        let tags = group.tags().to_vec();
         self.emit(
             &prev,
             prev_t,
             Origin {
                 name,
-                group: &p.group,
+                group: &group,
                 tags: &tags,
                 dims,
             },

@@ -81,10 +81,10 @@ impl NodeExec for Rows {
     /// On a stream, the points sharing a timestamp form one batch, emitted when a later point
     /// arrives.
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((prev_t, points, dims)) = self.pending.push(&p) else {
+        let Some((prev_t, points, dims, group)) = self.pending.push(p) else {
             return Ok(());
         };
-        let mut b = Batch::new(p.point.name(), prev_t, p.group.clone(), dims.by_name);
+        let mut b = Batch::new(points[0].series.measurement, prev_t, group, dims.by_name);
         b.points = points;
         self.batch(b, out)
     }

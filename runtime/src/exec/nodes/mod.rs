@@ -196,22 +196,28 @@ impl SameTime {
     /// once a point with another time arrives for the group.
     pub(super) fn push(
         &mut self,
-        p: &StreamPoint,
-    ) -> Option<(i64, Vec<crate::model::BatchPoint>, Arc<Dims>)> {
-        let t = p.point.time;
+        p: StreamPoint,
+    ) -> Option<(i64, Vec<crate::model::BatchPoint>, Arc<Dims>, GroupKey)> {
+        let StreamPoint { point, group, dims } = p;
+        let t = point.time;
+        // The point moves into the buffer: no copy of its fields.
         let bp = crate::model::BatchPoint {
             time: t,
-            series: p.point.series.clone(),
-            fields: p.point.fields.clone(),
+            series: point.series,
+            fields: point.fields,
         };
         let entry = self
             .pending
-            .get_or_insert_with(&p.group, || (t, Vec::new(), p.dims.clone()));
+            .get_or_insert_with(&group, || (t, Vec::new(), dims.clone()));
         if entry.0 == t {
             entry.1.push(bp);
             return None;
         }
-        Some(std::mem::replace(entry, (t, vec![bp], p.dims.clone())))
+        let cap = entry.1.len();
+        let mut next = Vec::with_capacity(cap);
+        next.push(bp);
+        let (pt, points, d) = std::mem::replace(entry, (t, next, dims));
+        Some((pt, points, d, group))
     }
 
     pub(super) fn len(&self) -> usize {
