@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use farad_runtime::exec::{HttpRequest, Io, PostEndpoint};
+use farad_runtime::model::Point;
+
+use crate::ingest::Ingest;
 
 use crate::config::Config;
 
@@ -21,6 +24,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Outputs {
     queue: SyncSender<HttpRequest>,
+    /// Loopback writes, delivered by their own thread: never inside the task that made them.
+    loopback: SyncSender<(String, String, Vec<Point>)>,
     agent: ureq::Agent,
     endpoints: HashMap<String, PostEndpoint>,
     pub stats: Arc<OutputStats>,
@@ -34,7 +39,7 @@ pub struct OutputStats {
 
 impl Outputs {
     /// Starts the workers; `[[httppost]]` endpoints come from `config`.
-    pub fn start(config: &Config) -> Result<Arc<Outputs>, String> {
+    pub fn start(config: &Config, ingest: Arc<Ingest>) -> Result<Arc<Outputs>, String> {
         let mut endpoints = HashMap::new();
         for h in &config.httppost {
             let headers = h
@@ -70,8 +75,18 @@ impl Outputs {
                 .spawn(move || work(&rx, &agent, &stats))
                 .map_err(|e| format!("starting output workers: {e}"))?;
         }
+        let (loop_tx, loop_rx) = sync_channel::<(String, String, Vec<Point>)>(QUEUE);
+        std::thread::Builder::new()
+            .name("farad-loopback".into())
+            .spawn(move || {
+                for (db, rp, points) in loop_rx {
+                    ingest.write_points(&db, &rp, points);
+                }
+            })
+            .map_err(|e| format!("starting the loopback writer: {e}"))?;
         Ok(Arc::new(Outputs {
             queue: tx,
+            loopback: loop_tx,
             agent,
             endpoints,
             stats,
@@ -147,5 +162,27 @@ impl Io for Outputs {
 
     fn endpoint(&self, name: &str) -> Option<PostEndpoint> {
         self.endpoints.get(name).cloned()
+    }
+
+    fn write_points(&self, db: &str, rp: &str, points: Vec<Point>) {
+        use std::sync::mpsc::TrySendError;
+        let write = (db.to_owned(), rp.to_owned(), points);
+        let result = match self.loopback.try_send(write) {
+            Ok(()) => Ok(()),
+            // The loopback thread itself (a loopback feeding another) must never wait on its
+            // own queue; everyone else waits: backpressure.
+            Err(TrySendError::Full(w))
+                if std::thread::current().name() != Some("farad-loopback") =>
+            {
+                self.loopback
+                    .send(w)
+                    .map_err(|_| "the loopback writer is gone")
+            }
+            Err(TrySendError::Full(_)) => Err("loopback queue full"),
+            Err(TrySendError::Disconnected(_)) => Err("the loopback writer is gone"),
+        };
+        if let Err(e) = result {
+            tracing::error!(db, rp, error = e, "loopback points dropped");
+        }
     }
 }

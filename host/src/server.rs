@@ -84,7 +84,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         udp_tasks.push(tokio::spawn(fut));
     }
 
-    let outputs = crate::outputs::Outputs::start(&config).map_err(anyhow::Error::msg)?;
+    let outputs =
+        crate::outputs::Outputs::start(&config, ingest.clone()).map_err(anyhow::Error::msg)?;
 
     let addr = config.http.socket_addr()?;
     let listener = TcpListener::bind(addr)

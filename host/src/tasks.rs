@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use farad_runtime::exec::{Io, Task};
+use farad_runtime::exec::{Io, Task, TaskEnv};
 use farad_runtime::model::Point;
 use farad_runtime::pipeline::Plan;
 use parking_lot::Mutex;
@@ -19,6 +19,14 @@ use crate::store::DbRp;
 struct Running {
     task: Arc<Mutex<Task>>,
     _subscriptions: Vec<Subscription>,
+    /// Points per second over the last second, and what it was computed from.
+    throughput: Arc<Mutex<Throughput>>,
+}
+
+struct Throughput {
+    rate: f64,
+    collected: u64,
+    at: std::time::Instant,
 }
 
 struct TaskSink {
@@ -66,7 +74,11 @@ impl Tasks {
         router: &Router,
     ) -> Result<(), String> {
         self.stop(id);
-        let task = match Task::with_io(plan, self.io.clone()) {
+        let env = TaskEnv {
+            io: self.io.clone(),
+            dbrps: dbrps.iter().map(|d| (d.db.clone(), d.rp.clone())).collect(),
+        };
+        let task = match Task::with_env(plan, &env) {
             Ok(t) => Arc::new(Mutex::new(t)),
             Err(e) => {
                 let msg = e.to_string();
@@ -93,6 +105,11 @@ impl Tasks {
             Running {
                 task,
                 _subscriptions: subscriptions,
+                throughput: Arc::new(Mutex::new(Throughput {
+                    rate: 0.0,
+                    collected: 0,
+                    at: std::time::Instant::now(),
+                })),
             },
         );
         tracing::info!(task = id, "task started");
@@ -120,38 +137,65 @@ impl Tasks {
 
     /// Kapacitor's `stats` object of a task: `task-stats` and `node-stats`.
     pub fn stats_json(&self, id: &str) -> Value {
-        let Some(task) = self.running.lock().get(id).map(|r| r.task.clone()) else {
+        let Some((task, throughput)) = self
+            .running
+            .lock()
+            .get(id)
+            .map(|r| (r.task.clone(), r.throughput.lock().rate))
+        else {
             return json!({});
         };
         let stats = task.lock().stats();
         let mut nodes = Map::new();
         for (name, s) in stats.iter() {
-            nodes.insert(
-                name.clone(),
-                json!({
-                    "avg_exec_time_ns": s.avg_exec_time_ns(),
-                    "collected": s.collected.load(Relaxed),
-                    "emitted": s.emitted.load(Relaxed),
-                    "errors": s.errors.load(Relaxed),
-                    "working_cardinality": s.working_cardinality.load(Relaxed),
-                }),
-            );
+            let mut node = json!({
+                "avg_exec_time_ns": s.avg_exec_time_ns(),
+                "collected": s.collected.load(Relaxed),
+                "emitted": s.emitted.load(Relaxed),
+                "errors": s.errors.load(Relaxed),
+                "working_cardinality": s.working_cardinality.load(Relaxed),
+            });
+            for (k, v) in s.extra.lock().iter() {
+                node[*k] = json!(v);
+            }
+            nodes.insert(name.clone(), node);
         }
-        json!({"task-stats": {"throughput": 0.0}, "node-stats": nodes})
+        json!({"task-stats": {"throughput": throughput}, "node-stats": nodes})
+    }
+
+    /// The running task's DOT with its statistics; `None` when it is not running.
+    pub fn dot(&self, id: &str, labels: bool) -> Option<String> {
+        let (task, throughput) = self
+            .running
+            .lock()
+            .get(id)
+            .map(|r| (r.task.clone(), r.throughput.lock().rate))?;
+        let dot = task.lock().dot(id, throughput, labels);
+        Some(dot)
     }
 
     /// Fires due wall-clock timers (barriers) of every running task and, with a `cutoff`,
     /// forgets groups idle since then.
     pub fn tick(&self, now: i64, cutoff: Option<i64>) {
-        let tasks: Vec<(String, Arc<Mutex<Task>>)> = self
+        type Entry = (String, Arc<Mutex<Task>>, Arc<Mutex<Throughput>>);
+        let tasks: Vec<Entry> = self
             .running
             .lock()
             .iter()
-            .map(|(id, r)| (id.clone(), r.task.clone()))
+            .map(|(id, r)| (id.clone(), r.task.clone(), r.throughput.clone()))
             .collect();
         let mut forgotten = 0;
-        for (id, task) in tasks {
+        for (id, task, throughput) in tasks {
             let mut task = task.lock();
+            let mut t = throughput.lock();
+            let secs = t.at.elapsed().as_secs_f64();
+            if secs >= 1.0 {
+                let collected = task.collected();
+                t.rate = collected.saturating_sub(t.collected) as f64 / secs;
+                t.collected = collected;
+                t.at = std::time::Instant::now();
+            }
+            drop(t);
             if task.has_timers() {
                 task.tick(now);
             }

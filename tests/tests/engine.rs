@@ -89,3 +89,69 @@ fn a_task_that_cannot_run_yet_says_why() {
     assert_eq!(t["executing"], false);
     assert!(t["error"].as_str().unwrap().contains("alert"), "{t}");
 }
+
+#[test]
+fn loopback_node_counters_and_the_executing_dot() {
+    let dir = TempDir::new("engine-loop");
+    let f = Farad::start_in(dir.path(), "");
+    define(
+        &f,
+        "a",
+        "stream|from().measurement('cpu')|default().field('extra', 1.0)|kapacitorLoopback().database('derived').retentionPolicy('autogen').measurement('cpu2')",
+    );
+    let body = json!({
+        "id": "b", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('cpu2')|httpOut('out')",
+        "dbrps": [{"db": "derived", "rp": "autogen"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    let r = f.post("/write?db=db&rp=rp&precision=s", "cpu,host=a value=2 10\n");
+    assert_eq!(r.status, 204);
+    // The loopback write is queued: wait for it to arrive.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let out = loop {
+        let out = f.get("/kapacitor/v1/tasks/b/out").json();
+        if !out["series"].is_null() || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(
+        out["series"][0],
+        json!({"name": "cpu2", "tags": {"host": "a"}, "columns": ["time", "extra", "value"],
+            "values": [["1970-01-01T00:00:10Z", 1.0, 2.0]]})
+    );
+    let task = f.get("/kapacitor/v1/tasks/a").json();
+    let nodes = &task["stats"]["node-stats"];
+    assert_eq!(nodes["default2"]["fields_defaulted"], 1);
+    assert_eq!(nodes["kapacitor_loopback3"]["points_written"], 1);
+    let dot = task["dot"].as_str().unwrap();
+    assert!(dot.starts_with("digraph a {\ngraph [throughput="), "{dot}");
+    assert!(
+        dot.contains("from1 -> default2 [processed=\"1\"];"),
+        "{dot}"
+    );
+    assert!(dot.contains("default2 [avg_exec_time_ns="), "{dot}");
+    assert!(dot.contains("fields_defaulted=\"1\""), "{dot}");
+    let labels = f.get("/kapacitor/v1/tasks/a?dot-view=labels").json();
+    assert!(
+        labels["dot"]
+            .as_str()
+            .unwrap()
+            .contains("[label=\"processed=1\"]"),
+        "{}",
+        labels["dot"]
+    );
+    // A loop into the task's own db/rp is refused when the task starts.
+    let body = json!({
+        "id": "c", "type": "stream", "status": "enabled",
+        "script": "stream|from()|kapacitorLoopback().database('db').retentionPolicy('rp')",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string()).json();
+    assert_eq!(r["executing"], false);
+    assert!(
+        r["error"].as_str().unwrap().contains("loop detected"),
+        "{r}"
+    );
+}

@@ -116,30 +116,59 @@ fn compile(t: &TaskRecord) -> Result<pipeline::Plan, String> {
         .map_err(|d| format!("invalid TICKscript: {}", d.one_line(&t.script)))
 }
 
-/// How a task's script is shown: `formatted` (Kapacitor's default) or `raw`.
+/// How a task is shown: its script `formatted` (Kapacitor's default) or `raw`; its DOT with
+/// `attributes` (default) or `labels`.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 struct ViewParams {
     #[serde(default)]
     script_format: String,
+    #[serde(default)]
+    dot_view: String,
 }
 
+#[derive(Clone, Copy)]
+struct View {
+    formatted: bool,
+    labels: bool,
+}
+
+const DEFAULT_VIEW: View = View {
+    formatted: true,
+    labels: false,
+};
+
 impl ViewParams {
-    fn formatted(&self) -> Result<bool, ApiError> {
-        match self.script_format.as_str() {
-            "" | "formatted" => Ok(true),
-            "raw" => Ok(false),
-            other => Err(ApiError::bad_request(format!(
-                "invalid script-format parameter {other:?}"
-            ))),
-        }
+    fn formatted(&self) -> Result<View, ApiError> {
+        let formatted = match self.script_format.as_str() {
+            "" | "formatted" => true,
+            "raw" => false,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid script-format parameter {other:?}"
+                )));
+            }
+        };
+        let labels = match self.dot_view.as_str() {
+            "" | "attributes" => false,
+            "labels" => true,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid dot-view parameter {other:?}"
+                )));
+            }
+        };
+        Ok(View { formatted, labels })
     }
 }
 
-fn task_json(state: &State, t: &TaskRecord, formatted: bool) -> Value {
-    let dot = compile(t).map(|p| p.dot(&t.id)).unwrap_or_default();
+fn task_json(state: &State, t: &TaskRecord, view: View) -> Value {
+    let dot = state
+        .tasks
+        .dot(&t.id, view.labels)
+        .unwrap_or_else(|| compile(t).map(|p| p.dot(&t.id)).unwrap_or_default());
     let script = match farad_runtime::tick::parse(&t.script) {
-        (program, diags) if formatted && diags.is_empty() => {
+        (program, diags) if view.formatted && diags.is_empty() => {
             farad_runtime::tick::fmt::format(&program)
         }
         _ => t.script.clone(),
@@ -277,7 +306,7 @@ fn update(state: &State, id: &str, body: &[u8]) -> ApiResult {
             state.tasks.stop(id);
         }
     }
-    Ok(warp::reply::json(&task_json(state, &rec, true)).into_response())
+    Ok(warp::reply::json(&task_json(state, &rec, DEFAULT_VIEW)).into_response())
 }
 
 fn delete(state: &State, id: &str) -> ApiResult {
@@ -356,7 +385,7 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
             .tasks
             .start(&id, &plan, &rec.dbrps, &state.ingest.router);
     }
-    Ok(warp::reply::json(&task_json(state, &rec, true)).into_response())
+    Ok(warp::reply::json(&task_json(state, &rec, DEFAULT_VIEW)).into_response())
 }
 
 /// Starts every enabled task in the store (at daemon start).

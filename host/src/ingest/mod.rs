@@ -56,6 +56,22 @@ impl Ingest {
         }
     }
 
+    /// Routes points made inside the server (`kapacitorLoopback`) as a write to `db`/`rp`.
+    pub fn write_points(&self, db: &str, rp: &str, points: Vec<Point>) {
+        let (db, rp) = (Name::new(db), Name::new(rp));
+        let mut counts: Vec<(Name, u64)> = Vec::new();
+        for p in &points {
+            match counts.iter_mut().find(|(m, _)| *m == p.name()) {
+                Some(c) => c.1 += 1,
+                None => counts.push((p.name(), 1)),
+            }
+        }
+        for (m, c) in counts {
+            self.ingress.add(db, rp, m, c);
+        }
+        self.router.deliver(db, rp, points);
+    }
+
     /// Parses `body` and routes its valid points to `db`/`rp`. `now` stamps lines without a time.
     pub fn write(
         &self,

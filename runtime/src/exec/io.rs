@@ -38,6 +38,27 @@ pub trait Io: Send + Sync {
 
     /// The `[[httppost]]` endpoint called `name`.
     fn endpoint(&self, name: &str) -> Option<PostEndpoint>;
+
+    /// Writes points into the host's own input (`kapacitorLoopback`), as a write to `db`/`rp`
+    /// would. Queued: it must not run inside the writing task.
+    fn write_points(&self, db: &str, rp: &str, points: Vec<crate::model::Point>);
+}
+
+/// What a task is built with from outside its script.
+#[derive(Clone)]
+pub struct TaskEnv {
+    pub io: Arc<dyn Io>,
+    /// The database/retention policy pairs the task reads.
+    pub dbrps: Vec<(String, String)>,
+}
+
+impl Default for TaskEnv {
+    fn default() -> TaskEnv {
+        TaskEnv {
+            io: no_io(),
+            dbrps: Vec::new(),
+        }
+    }
 }
 
 /// For tasks run without a host (tests, benchmarks): requests go nowhere, and say so.
@@ -55,6 +76,15 @@ impl Io for NoIo {
 
     fn endpoint(&self, _name: &str) -> Option<PostEndpoint> {
         None
+    }
+
+    fn write_points(&self, db: &str, rp: &str, points: Vec<crate::model::Point>) {
+        tracing::warn!(
+            db,
+            rp,
+            points = points.len(),
+            "no host to write to; dropped"
+        );
     }
 }
 

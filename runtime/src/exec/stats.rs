@@ -11,6 +11,8 @@ pub struct NodeStats {
     /// Sum of processing time (estimated from a sample of messages), for the average.
     pub exec_ns: AtomicU64,
     pub working_cardinality: AtomicU64,
+    /// Counters only some node kinds have (`points_written`, `fields_defaulted`, ...).
+    pub extra: parking_lot::Mutex<Vec<(&'static str, i64)>>,
 }
 
 impl NodeStats {

@@ -43,6 +43,10 @@ pub struct Task {
     now: i64,
     /// Nodes with wall-clock timers.
     tickers: Vec<usize>,
+    /// Node ids in Kapacitor's walk order (for DOT).
+    order: Vec<usize>,
+    /// Per node, the per-group output counts a `stats` node reads, when one watches it.
+    watched: Vec<Option<nodes::GroupCounts>>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -57,23 +61,27 @@ struct Counts {
 const TIMING_SAMPLE: u64 = 32;
 
 impl Task {
-    /// Instantiates every node of `plan`, with no outside world (see [`Task::with_io`]).
+    /// Instantiates every node of `plan`, with no outside world (see [`Task::with_env`]).
     pub fn new(plan: &Plan) -> Result<Task, BuildError> {
-        Task::with_io(plan, super::no_io())
+        Task::with_env(plan, &super::TaskEnv::default())
     }
 
-    /// Instantiates every node of `plan`; nodes that send data out go through `io`.
-    pub fn with_io(plan: &Plan, io: Arc<dyn super::Io>) -> Result<Task, BuildError> {
+    /// Instantiates every node of `plan`; nodes that send data out go through `env.io`.
+    pub fn with_env(plan: &Plan, env: &super::TaskEnv) -> Result<Task, BuildError> {
         let mut execs = Vec::with_capacity(plan.nodes.len());
         let mut http_out = HashMap::new();
         let mut froms = Vec::new();
+        let mut watchers = Vec::new();
         for n in &plan.nodes {
-            let built = nodes::build(n, &io).map_err(|reason| BuildError {
+            let built = nodes::build(n, env).map_err(|reason| BuildError {
                 node: n.name(),
                 reason,
             })?;
             if let Some((endpoint, data)) = built.http_out {
                 http_out.insert(endpoint, data);
+            }
+            if let Some(w) = built.watch {
+                watchers.push(w);
             }
             if n.kind == NodeKind::From {
                 let prop = |name: &str| match n.property(name).and_then(|p| p.args.first()) {
@@ -125,7 +133,78 @@ impl Task {
             sampled: vec![0; plan.nodes.len()],
             now: 0,
             tickers,
+            order: plan.topological(),
+            watched: {
+                let mut w: Vec<Option<nodes::GroupCounts>> = vec![None; plan.nodes.len()];
+                for (node, counts) in watchers {
+                    w[node] = Some(counts);
+                }
+                w
+            },
         })
+    }
+
+    /// The running task in DOT with its statistics, as Kapacitor's task `dot` shows it:
+    /// attributes on nodes and edges, or (`labels`) Graphviz labels.
+    pub fn dot(&self, id: &str, throughput: f64, labels: bool) -> String {
+        use std::fmt::Write as _;
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut s = format!("digraph {id} {{\n");
+        if labels {
+            let _ = writeln!(
+                s,
+                "graph [label=\"Throughput: {throughput:.2} points/s\" forcelabels=true pad=\"0.8,0.5\"];"
+            );
+        } else {
+            let _ = writeln!(s, "graph [throughput=\"{throughput:.2} points/s\"];");
+        }
+        for &n in &self.order {
+            let (name, st) = &self.stats[n];
+            let mut attrs: Vec<(String, String)> = vec![
+                (
+                    "avg_exec_time_ns".into(),
+                    crate::duration::format_go_duration(st.avg_exec_time_ns() as i64),
+                ),
+                ("errors".into(), st.errors.load(Relaxed).to_string()),
+                (
+                    "working_cardinality".into(),
+                    st.working_cardinality.load(Relaxed).to_string(),
+                ),
+            ];
+            attrs.extend(
+                st.extra
+                    .lock()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+            attrs.sort();
+            if labels {
+                let text: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let _ = writeln!(s, "\n{name} [xlabel=\"{}\"];", text.join("\\r"));
+            } else {
+                let text: String = attrs.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
+                let _ = writeln!(s, "\n{name} [{text}];");
+            }
+            let processed = st.emitted.load(Relaxed);
+            for &(c, _) in &self.outputs[n] {
+                let child = &self.stats[c].0;
+                if labels {
+                    let _ = writeln!(s, "{name} -> {child} [label=\"processed={processed}\"];");
+                } else {
+                    let _ = writeln!(s, "{name} -> {child} [processed=\"{processed}\"];");
+                }
+            }
+        }
+        s.push('}');
+        s
+    }
+
+    /// Points taken in so far (the stream node's collected count).
+    pub fn collected(&self) -> u64 {
+        self.stats[self.source]
+            .1
+            .collected
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Node statistics, by node name in plan order; shared, readable while the task runs.
@@ -219,6 +298,24 @@ impl Task {
     /// Hands what `node` emitted to its children.
     fn route(&mut self, node: usize, out: &mut Vec<Msg>) {
         let fanout = self.outputs[node].len();
+        if fanout > 0
+            && let Some(counts) = &self.watched[node]
+        {
+            let mut counts = counts.lock();
+            for m in out.iter() {
+                let (group, by_name) = match m {
+                    Msg::Point(p) => (&p.group, p.dims.by_name),
+                    Msg::Batch(b) => (&b.group, b.by_name),
+                    _ => continue,
+                };
+                match counts.get_mut(group) {
+                    Some(c) => c.0 += 1,
+                    None => {
+                        counts.insert(group.clone(), (1, by_name));
+                    }
+                }
+            }
+        }
         for m in out.drain(..) {
             for k in 0..fanout {
                 let (child, input) = self.outputs[node][k];
@@ -274,6 +371,9 @@ impl Task {
             // Barriers and deletions change cardinality without counting as data.
             s.working_cardinality
                 .store(self.execs[i].cardinality() as u64, Relaxed);
+            let mut extra = s.extra.lock();
+            extra.clear();
+            self.execs[i].extra_stats(&mut extra);
         }
     }
 }

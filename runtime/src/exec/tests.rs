@@ -544,3 +544,98 @@ fn rand_gives_ints_in_range() {
     assert!(col(1).all(|v| v >= 0));
     assert!(col(1).collect::<std::collections::HashSet<_>>().len() > 190);
 }
+
+#[test]
+fn stats_counts_what_the_watched_node_emitted_per_group() {
+    use serde_json::json;
+    let script = "var f = stream|from().groupBy('h')\nf|window().period(1h).every(1h)|httpOut('w')\nf|stats(1s)|httpOut('out')";
+    let mut t = task(script);
+    t.set_now(0);
+    t.push(
+        "db",
+        "rp",
+        &points("m,h=a v=1 1\nm,h=a v=2 2\nm,h=b v=3 3\n"),
+    );
+    t.tick(500_000_000);
+    assert_eq!(
+        http(&t, "out"),
+        json!({"series": null}),
+        "first tick sets the clock"
+    );
+    t.tick(1_600_000_000);
+    let mut got = run_rows(&t);
+    got.sort_by_key(|(tags, _)| tags.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (json!({"h": "a"}), json!([["1970-01-01T00:00:01.6Z", 2]])),
+            (json!({"h": "b"}), json!([["1970-01-01T00:00:01.6Z", 1]])),
+        ]
+    );
+}
+
+fn run_rows(t: &Task) -> Rows {
+    http(t, "out")["series"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| (s["tags"].clone(), s["values"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn trickle_turns_batches_back_into_points() {
+    use serde_json::json;
+    let script =
+        "stream|from().groupBy('h')|window().period(10s).every(10s)|trickle()|httpOut('out')";
+    let got = run(script, "m,h=a v=1 1\nm,h=a v=2 5\nm,h=a v=3 12\n");
+    // Each window point goes on alone; httpOut shows the group's last one.
+    assert_eq!(got, vec![(json!({"h": "a"}), json!([[ts(5), 2.0]]))]);
+}
+
+#[test]
+fn loopback_writes_to_the_host_and_refuses_loops() {
+    use crate::exec::{HttpRequest, Io, PostEndpoint, TaskEnv};
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, String, Vec<Point>)>>);
+    impl Io for Recorder {
+        fn post(&self, _: HttpRequest) {}
+        fn post_and_wait(&self, _: HttpRequest) -> u16 {
+            0
+        }
+        fn endpoint(&self, _: &str) -> Option<PostEndpoint> {
+            None
+        }
+        fn write_points(&self, db: &str, rp: &str, points: Vec<Point>) {
+            self.0.lock().unwrap().push((db.into(), rp.into(), points));
+        }
+    }
+    let rec = Arc::new(Recorder::default());
+    let env = TaskEnv {
+        io: rec.clone(),
+        dbrps: vec![("db".into(), "rp".into())],
+    };
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Stream),
+        ..BuildOptions::default()
+    };
+    let script = "stream|from()|kapacitorLoopback().database('other').retentionPolicy('rp').measurement('copy').tag('via', 'loop')";
+    let mut t = Task::with_env(&compile(script, &opts).unwrap(), &env).unwrap();
+    t.push("db", "rp", &points("m,h=a v=1 1\n"));
+    let got = rec.0.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].0.as_str(), got[0].1.as_str()), ("other", "rp"));
+    let p = &got[0].2[0];
+    assert_eq!(p.name().as_str(), "copy");
+    assert_eq!(p.tag(crate::model::Name::new("via")), Some("loop"));
+    assert_eq!(p.tag(crate::model::Name::new("h")), Some("a"));
+
+    let looping = script.replace("'other'", "'db'");
+    let err = Task::with_env(&compile(&looping, &opts).unwrap(), &env)
+        .err()
+        .unwrap();
+    assert!(err.reason.contains("loop detected"), "{err}");
+}

@@ -260,6 +260,8 @@ pub(super) fn to_field(v: &PV) -> Option<Value> {
 pub struct Default {
     fields: Vec<(Name, Value)>,
     tags: Vec<(Name, String)>,
+    fields_defaulted: i64,
+    tags_defaulted: i64,
 }
 
 impl Default {
@@ -272,7 +274,12 @@ impl Default {
             .into_iter()
             .map(|(k, v)| (k, if let PV::Str(s) = v { s } else { String::new() }))
             .collect();
-        Ok(Default { fields, tags })
+        Ok(Default {
+            fields,
+            tags,
+            fields_defaulted: 0,
+            tags_defaulted: 0,
+        })
     }
 }
 
@@ -281,6 +288,7 @@ impl NodeExec for Default {
         for (k, v) in &self.fields {
             if p.point.field(*k).is_none() {
                 p.point.set_field(*k, v.clone());
+                self.fields_defaulted += 1;
             }
         }
         let missing: Vec<(Name, Box<str>)> = self
@@ -290,6 +298,7 @@ impl NodeExec for Default {
             .map(|(k, v)| (*k, v.as_str().into()))
             .collect();
         if !missing.is_empty() {
+            self.tags_defaulted += missing.len() as i64;
             let mut tags = p.point.series.tags.to_vec();
             tags.extend(missing);
             p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
@@ -298,12 +307,19 @@ impl NodeExec for Default {
         out.push(Msg::Point(p));
         Ok(())
     }
+
+    fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
+        out.push(("fields_defaulted", self.fields_defaulted));
+        out.push(("tags_defaulted", self.tags_defaulted));
+    }
 }
 
 /// `delete().field(k).tag(k)`.
 pub struct Delete {
     fields: Vec<Name>,
     tags: Vec<Name>,
+    fields_deleted: i64,
+    tags_deleted: i64,
 }
 
 impl Delete {
@@ -317,13 +333,22 @@ impl Delete {
         Ok(Delete {
             fields: names("field"),
             tags: names("tag"),
+            fields_deleted: 0,
+            tags_deleted: 0,
         })
     }
 }
 
 impl NodeExec for Delete {
+    fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
+        out.push(("fields_deleted", self.fields_deleted));
+        out.push(("tags_deleted", self.tags_deleted));
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let before = p.point.fields.len();
         p.point.fields.retain(|(k, _)| !self.fields.contains(k));
+        self.fields_deleted += (before - p.point.fields.len()) as i64;
         if p.point
             .series
             .tags
@@ -337,7 +362,8 @@ impl NodeExec for Delete {
                 .iter()
                 .filter(|(k, _)| !self.tags.contains(k))
                 .cloned()
-                .collect();
+                .collect::<Vec<_>>();
+            self.tags_deleted += (p.point.series.tags.len() - tags.len()) as i64;
             p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
             // Deleted tags leave the group too.
             if p.dims.tags.iter().any(|t| self.tags.contains(t)) {
@@ -400,6 +426,32 @@ impl NodeExec for Log {
             "batch"
         );
         out.push(Msg::Batch(b));
+        Ok(())
+    }
+}
+
+/// `trickle()`: a batch edge turned back into a stream, one point per batch point.
+pub struct Trickle;
+
+impl NodeExec for Trickle {
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let dims = super::dims_of(&b);
+        for bp in b.points {
+            out.push(Msg::Point(StreamPoint {
+                point: crate::model::Point {
+                    time: bp.time,
+                    series: bp.series,
+                    fields: bp.fields,
+                },
+                group: b.group.clone(),
+                dims: dims.clone(),
+            }));
+        }
         Ok(())
     }
 }

@@ -286,12 +286,7 @@ struct Origin<'a> {
     dims: Arc<Dims>,
 }
 
-fn dims_of(b: &Batch) -> Arc<Dims> {
-    Arc::new(Dims {
-        by_name: b.by_name,
-        tags: b.group.tags().iter().map(|(k, _)| *k).collect(),
-    })
-}
+use super::dims_of;
 
 impl NodeExec for InfluxQl {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {

@@ -12,13 +12,16 @@ mod http_post;
 mod influxql;
 mod influxql_rows;
 mod join;
+mod loopback;
 mod stateful;
+mod stats;
 mod union;
 mod window;
 
 use std::sync::Arc;
 
 pub use http_out::HttpOutData;
+pub use stats::GroupCounts;
 
 use super::msg::Msg;
 use super::{Dims, StreamPoint};
@@ -86,6 +89,11 @@ pub trait NodeExec: Send {
     fn cardinality(&self) -> usize {
         0
     }
+
+    /// This node kind's own counters, as Kapacitor names them.
+    fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
+        let _ = out;
+    }
 }
 
 /// What building an executor can produce besides the executor.
@@ -93,14 +101,17 @@ pub struct Built {
     pub exec: Box<dyn NodeExec>,
     /// Set for `httpOut`: the endpoint name and where its results are kept.
     pub http_out: Option<(String, Arc<parking_lot::Mutex<HttpOutData>>)>,
+    /// Set for `stats`: the watched node and the per-group counts the task keeps of it.
+    pub watch: Option<(usize, GroupCounts)>,
 }
 
 /// Makes the executor of a plan node, or says why this node cannot run (yet).
-pub fn build(node: &PlanNode, io: &Arc<dyn crate::exec::Io>) -> Result<Built, String> {
+pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, String> {
     let plain = |exec: Box<dyn NodeExec>| {
         Ok(Built {
             exec,
             http_out: None,
+            watch: None,
         })
     };
     match node.kind {
@@ -123,7 +134,9 @@ pub fn build(node: &PlanNode, io: &Arc<dyn crate::exec::Io>) -> Result<Built, St
             }
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
-        NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, io.clone())?)),
+        NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, env.io.clone())?)),
+        NodeKind::KapacitorLoopback => plain(Box::new(loopback::Loopback::new(node, env)?)),
+        NodeKind::Trickle => plain(Box::new(basic::Trickle)),
         NodeKind::Barrier => plain(Box::new(barrier::Barrier::new(node)?)),
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
         NodeKind::Combine => plain(Box::new(combine::Combine::new(node)?)),
@@ -140,6 +153,18 @@ pub fn build(node: &PlanNode, io: &Arc<dyn crate::exec::Io>) -> Result<Built, St
             Ok(Built {
                 exec: Box::new(exec),
                 http_out: Some((endpoint, data)),
+                watch: None,
+            })
+        }
+        NodeKind::Stats => {
+            let (exec, counts) = stats::Stats::new(node)?;
+            let watched = node
+                .watches
+                .ok_or_else(|| format!("no node found for {}", node.name()))?;
+            Ok(Built {
+                exec: Box::new(exec),
+                http_out: None,
+                watch: Some((watched, counts)),
             })
         }
         other => Err(format!("{other:?} nodes do not run yet")),
@@ -252,4 +277,12 @@ pub fn no_dims() -> Arc<Dims> {
     static NONE: std::sync::LazyLock<Arc<Dims>> =
         std::sync::LazyLock::new(|| Arc::new(Dims::default()));
     NONE.clone()
+}
+
+/// The dimensions of a batch's group.
+pub(super) fn dims_of(b: &Batch) -> Arc<Dims> {
+    Arc::new(Dims {
+        by_name: b.by_name,
+        tags: b.group.tags().iter().map(|(k, _)| *k).collect(),
+    })
 }
