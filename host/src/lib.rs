@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod logging;
 pub mod outputs;
 pub mod server;
+pub mod sideload;
 pub mod store;
 pub mod tasks;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use farad_runtime::exec::{HttpRequest, Io, PostEndpoint};
+use farad_runtime::exec::{HttpRequest, Io, PostEndpoint, SideloadSource};
 use farad_runtime::model::Point;
 
 use crate::ingest::Ingest;
@@ -29,6 +29,7 @@ pub struct Outputs {
     agent: ureq::Agent,
     endpoints: HashMap<String, PostEndpoint>,
     pub stats: Arc<OutputStats>,
+    pub sideloads: crate::sideload::Sideloads,
 }
 
 #[derive(Default)]
@@ -85,6 +86,7 @@ impl Outputs {
             })
             .map_err(|e| format!("starting the loopback writer: {e}"))?;
         Ok(Arc::new(Outputs {
+            sideloads: crate::sideload::Sideloads::new(agent.clone()),
             queue: tx,
             loopback: loop_tx,
             agent,
@@ -162,6 +164,19 @@ impl Io for Outputs {
 
     fn endpoint(&self, name: &str) -> Option<PostEndpoint> {
         self.endpoints.get(name).cloned()
+    }
+
+    fn sideload(&self, source: &str) -> Result<Arc<dyn SideloadSource>, String> {
+        // A name without a scheme is an [[httppost]] endpoint's URL.
+        let url = if source.contains("://") {
+            source.to_owned()
+        } else {
+            self.endpoints
+                .get(source)
+                .map(|e| e.url.clone())
+                .ok_or_else(|| format!("Specified endpoint does not exist: {source}"))?
+        };
+        Ok(self.sideloads.source(&url)?)
     }
 
     fn write_points(&self, db: &str, rp: &str, points: Vec<Point>) {

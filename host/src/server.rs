@@ -30,6 +30,7 @@ pub struct State {
     pub bound_http: SocketAddr,
     pub udp: Vec<Arc<udp::UdpStats>>,
     pub tasks: crate::tasks::Tasks,
+    pub outputs: Arc<crate::outputs::Outputs>,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
 }
@@ -102,7 +103,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         started: Instant::now(),
         bound_http: bound,
         udp: udp_stats,
-        tasks: crate::tasks::Tasks::new(outputs),
+        tasks: crate::tasks::Tasks::new(outputs.clone()),
+        outputs,
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });

@@ -24,7 +24,7 @@ pub fn routes(
         .map(|| StatusCode::NO_CONTENT.into_response());
     let level = warp::path!("kapacitor" / "v1" / "loglevel")
         .and(warp::post())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and(warp::body::content_length_limit(4096))
         .and(warp::body::bytes())
         .map(|state: Arc<State>, body: bytes::Bytes| {
@@ -39,6 +39,19 @@ pub fn routes(
                 Ok(StatusCode::NO_CONTENT.into_response())
             })())
         });
+    let reload = warp::path!("kapacitor" / "v1" / "sideload" / "reload")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .then(|state: Arc<State>| async move {
+            // Reading the files or URLs blocks: off the async workers.
+            let result =
+                tokio::task::spawn_blocking(move || state.outputs.sideloads.reload()).await;
+            respond(match result {
+                Ok(Ok(())) => Ok(StatusCode::NO_CONTENT.into_response()),
+                Ok(Err(e)) => Err(ApiError::internal(anyhow::anyhow!(e))),
+                Err(e) => Err(ApiError::internal(anyhow::anyhow!(e))),
+            })
+        });
     let _ = BASE;
-    ping.or(level).unify()
+    ping.or(level).unify().or(reload).unify()
 }

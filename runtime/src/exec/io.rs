@@ -39,9 +39,20 @@ pub trait Io: Send + Sync {
     /// The `[[httppost]]` endpoint called `name`.
     fn endpoint(&self, name: &str) -> Option<PostEndpoint>;
 
+    /// The sideload source at `source` (a `file://` directory, an `http(s)://` URL, or the name
+    /// of an `[[httppost]]` endpoint), loaded by the host.
+    fn sideload(&self, source: &str) -> Result<Arc<dyn SideloadSource>, String>;
+
     /// Writes points into the host's own input (`kapacitorLoopback`), as a write to `db`/`rp`
     /// would. Queued: it must not run inside the writing task.
     fn write_points(&self, db: &str, rp: &str, points: Vec<crate::model::Point>);
+}
+
+/// Values loaded from a sideload source: per file (its path relative to the source), a map of
+/// keys to values.
+pub trait SideloadSource: Send + Sync {
+    /// The value of `key` in the first file of `order` that has it.
+    fn lookup(&self, order: &[String], key: &str) -> Option<serde_json::Value>;
 }
 
 /// What a task is built with from outside its script.
@@ -76,6 +87,10 @@ impl Io for NoIo {
 
     fn endpoint(&self, _name: &str) -> Option<PostEndpoint> {
         None
+    }
+
+    fn sideload(&self, source: &str) -> Result<Arc<dyn SideloadSource>, String> {
+        Err(format!("no host to load sideload source {source:?} from"))
     }
 
     fn write_points(&self, db: &str, rp: &str, points: Vec<crate::model::Point>) {

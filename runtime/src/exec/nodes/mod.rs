@@ -13,6 +13,7 @@ mod influxql;
 mod influxql_rows;
 mod join;
 mod loopback;
+mod sideload;
 mod stateful;
 mod stats;
 mod union;
@@ -136,6 +137,7 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
         },
         NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, env.io.clone())?)),
         NodeKind::KapacitorLoopback => plain(Box::new(loopback::Loopback::new(node, env)?)),
+        NodeKind::Sideload => plain(Box::new(sideload::Sideload::new(node, env)?)),
         NodeKind::Trickle => plain(Box::new(basic::Trickle)),
         NodeKind::Barrier => plain(Box::new(barrier::Barrier::new(node)?)),
         NodeKind::Join => plain(Box::new(join::Join::new(node)?)),
