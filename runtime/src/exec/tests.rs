@@ -609,6 +609,9 @@ fn loopback_writes_to_the_host_and_refuses_loops() {
         fn endpoint(&self, _: &str) -> Option<PostEndpoint> {
             None
         }
+        fn sideload(&self, _: &str) -> Result<Arc<dyn crate::exec::SideloadSource>, String> {
+            Err("none".into())
+        }
         fn write_points(&self, db: &str, rp: &str, points: Vec<Point>) {
             self.0.lock().unwrap().push((db.into(), rp.into(), points));
         }
