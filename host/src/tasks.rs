@@ -145,7 +145,10 @@ impl Tasks {
         else {
             return json!({});
         };
-        let stats = task.lock().stats();
+        let (stats, state_bytes) = {
+            let t = task.lock();
+            (t.stats(), t.state_bytes())
+        };
         let mut nodes = Map::new();
         for (name, s) in stats.iter() {
             let mut node = json!({
@@ -160,7 +163,10 @@ impl Tasks {
             }
             nodes.insert(name.clone(), node);
         }
-        json!({"task-stats": {"throughput": throughput}, "node-stats": nodes})
+        json!({
+            "task-stats": {"throughput": throughput, "state_bytes": state_bytes},
+            "node-stats": nodes,
+        })
     }
 
     /// The running task's DOT with its statistics; `None` when it is not running.

@@ -60,10 +60,20 @@ fn a_million_short_lived_series_give_their_memory_back() {
     eprintln!("{SERIES} points written in {:?}", started.elapsed());
     assert_eq!(cardinality(&f, "window3"), SERIES as u64);
     let full = rss_kib(f.child.id());
+    let state_bytes = |f: &Farad| {
+        f.get("/kapacitor/v1/tasks/t").json()["stats"]["task-stats"]["state_bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    let full_state = state_bytes(&f);
     let started = Instant::now();
     wait_for_expiry(&f);
     eprintln!("expired after {:?}", started.elapsed());
     let after = rss_kib(f.child.id());
+    let after_state = state_bytes(&f);
+    eprintln!("task state: {full_state} bytes with {SERIES} groups, {after_state} after expiry");
+    assert!(full_state > 100 * SERIES as u64, "{full_state}");
+    assert!(after_state < 4096, "{after_state}");
     eprintln!(
         "RSS: baseline {baseline} KiB, with {SERIES} groups {full} KiB, after expiry {after} KiB"
     );

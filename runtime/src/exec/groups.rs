@@ -66,6 +66,12 @@ impl<T> Groups<T> {
         self.map.iter_mut().map(|(k, e)| (k, &mut e.0))
     }
 
+    /// Approximate heap bytes: the table, plus `extra` for what each state owns.
+    pub fn bytes(&self, extra: impl Fn(&T) -> usize) -> usize {
+        self.map.capacity() * (std::mem::size_of::<(GroupKey, (T, i64))>() + 1)
+            + self.map.values().map(|(t, _)| extra(t)).sum::<usize>()
+    }
+
     /// Forgets the groups not touched since `cutoff`; returns how many went.
     pub fn expire(&mut self, cutoff: i64) -> usize {
         let before = self.map.len();

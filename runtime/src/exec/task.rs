@@ -199,6 +199,12 @@ impl Task {
         s
     }
 
+    /// Approximate bytes of state the task's nodes keep (walks every group: for the API, not
+    /// for the hot path).
+    pub fn state_bytes(&self) -> usize {
+        self.execs.iter().map(|e| e.state_bytes()).sum()
+    }
+
     /// Points taken in so far (the stream node's collected count).
     pub fn collected(&self) -> u64 {
         self.stats[self.source]

@@ -152,4 +152,8 @@ impl NodeExec for Barrier {
     fn cardinality(&self) -> usize {
         self.groups.len()
     }
+
+    fn state_bytes(&self) -> usize {
+        self.groups.bytes(|_| 0)
+    }
 }

@@ -81,6 +81,10 @@ impl NodeExec for Where {
         self.states.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.states.bytes(|_| 0)
+    }
+
     fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         let mut err = None;
         b.points.retain(|bp| {
@@ -208,6 +212,13 @@ impl NodeExec for GroupBy {
 
     fn cardinality(&self) -> usize {
         self.buffered.len()
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.buffered
+            .iter()
+            .map(|b| b.points.capacity() * std::mem::size_of::<crate::model::BatchPoint>())
+            .sum()
     }
 
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {

@@ -194,6 +194,10 @@ impl NodeExec for Combine {
         self.groups.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.groups.bytes(|_| 0)
+    }
+
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
         self.groups.remove(group);
     }

@@ -69,6 +69,10 @@ impl NodeExec for Eval {
         self.states.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.states.bytes(|_| 0)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         // Later expressions see earlier results.
         let mut results: smallvec::SmallVec<[(Name, Value); 4]> = smallvec::SmallVec::new();

@@ -127,6 +127,10 @@ impl NodeExec for Flatten {
         self.groups.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.groups.bytes(|_| 0)
+    }
+
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
         self.groups.remove(group);
     }

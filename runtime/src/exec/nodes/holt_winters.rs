@@ -69,6 +69,10 @@ impl NodeExec for HoltWinters {
         self.pending.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.pending.bytes()
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let Some((prev_t, points, dims, group)) = self.pending.push(p) else {
             return Ok(());

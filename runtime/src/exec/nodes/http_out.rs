@@ -190,4 +190,16 @@ impl NodeExec for HttpOut {
     fn cardinality(&self) -> usize {
         self.data.lock().rows.len()
     }
+
+    fn state_bytes(&self) -> usize {
+        let d = self.data.lock();
+        d.rows.capacity() * std::mem::size_of::<(GroupKey, Row, i64)>()
+            + d.rows
+                .iter()
+                .map(|(_, r, _)| match r {
+                    Row::Batch(b) => b.points.capacity() * std::mem::size_of::<BatchPoint>(),
+                    Row::Point(_) => 0,
+                })
+                .sum::<usize>()
+    }
 }

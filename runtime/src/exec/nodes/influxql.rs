@@ -334,4 +334,8 @@ impl NodeExec for InfluxQl {
     fn cardinality(&self) -> usize {
         self.pending.len()
     }
+
+    fn state_bytes(&self) -> usize {
+        self.pending.bytes()
+    }
 }

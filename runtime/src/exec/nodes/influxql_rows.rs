@@ -78,6 +78,10 @@ impl NodeExec for Rows {
         self.pending.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.pending.bytes()
+    }
+
     /// On a stream, the points sharing a timestamp form one batch, emitted when a later point
     /// arrives.
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
@@ -302,6 +306,10 @@ impl NodeExec for Transform {
 
     fn cardinality(&self) -> usize {
         self.state.len()
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.state.bytes(|_| 0)
     }
 
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {

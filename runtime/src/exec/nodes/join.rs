@@ -442,4 +442,9 @@ impl NodeExec for Join {
     fn cardinality(&self) -> usize {
         self.groups.len()
     }
+
+    fn state_bytes(&self) -> usize {
+        self.groups
+            .bytes(|g| g.sets.values().map(|q| q.len() * 256).sum())
+    }
 }

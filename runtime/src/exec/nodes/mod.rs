@@ -91,6 +91,11 @@ pub trait NodeExec: Send {
         0
     }
 
+    /// Approximate bytes of state this node keeps (groups, buffered points).
+    fn state_bytes(&self) -> usize {
+        0
+    }
+
     /// This node kind's own counters, as Kapacitor names them.
     fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
         let _ = out;
@@ -253,6 +258,12 @@ impl SameTime {
 
     pub(super) fn remove(&mut self, group: &GroupKey) {
         self.pending.remove(group);
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        self.pending.bytes(|(_, points, _)| {
+            points.capacity() * std::mem::size_of::<crate::model::BatchPoint>()
+        })
     }
 
     pub(super) fn expire(&mut self, cutoff: i64) -> usize {

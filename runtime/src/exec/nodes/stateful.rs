@@ -72,6 +72,10 @@ impl NodeExec for Derivative {
         self.prev.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.prev.bytes(|_| 0)
+    }
+
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
         self.prev.remove(group);
     }
@@ -134,6 +138,10 @@ impl NodeExec for ChangeDetect {
 
     fn cardinality(&self) -> usize {
         self.last.len()
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.last.bytes(|_| 0)
     }
 
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
@@ -201,6 +209,10 @@ impl NodeExec for StateTracking {
 
     fn cardinality(&self) -> usize {
         self.state.len()
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.state.bytes(|_| 0)
     }
 
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
@@ -286,6 +298,10 @@ impl NodeExec for Sample {
 
     fn cardinality(&self) -> usize {
         self.counts.len()
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.counts.bytes(|_| 0)
     }
 
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {

@@ -192,6 +192,11 @@ impl NodeExec for Window {
         self.groups.len()
     }
 
+    fn state_bytes(&self) -> usize {
+        self.groups
+            .bytes(|g| g.buf.capacity() * std::mem::size_of::<BatchPoint>())
+    }
+
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
         self.groups.remove(group);
     }
