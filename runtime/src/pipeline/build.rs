@@ -35,6 +35,7 @@ pub fn build(program: &Program, opts: &BuildOptions) -> (Option<Plan>, Diagnosti
         diags: Vec::new(),
         source: None,
         dbrps: Vec::new(),
+        next_name_id: 0,
     };
     for s in &program.statements {
         b.statement(s);
@@ -90,6 +91,8 @@ struct Builder<'o> {
     /// The source node and the task type it implies.
     source: Option<(NodeId, TaskType)>,
     dbrps: Vec<(String, String)>,
+    /// Kapacitor's next node id: it assigns one per parent link, see [`PlanNode::name_id`].
+    next_name_id: usize,
 }
 
 type R<T> = Result<T, ()>;
@@ -508,6 +511,9 @@ impl Builder<'_> {
         input: Edge,
     ) -> NodeId {
         let id = self.nodes.len();
+        let links = parents.len().max(1);
+        let name_id = self.next_name_id + links - 1;
+        self.next_name_id += links;
         let wants = match spec.wants {
             Wants::Stream => Edge::Stream,
             Wants::Batch => Edge::Batch,
@@ -535,6 +541,7 @@ impl Builder<'_> {
         };
         self.nodes.push(PlanNode {
             id,
+            name_id,
             kind: spec.kind,
             method,
             desc,

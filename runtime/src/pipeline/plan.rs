@@ -130,6 +130,11 @@ pub struct PropertyValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanNode {
     pub id: NodeId,
+    /// The number in Kapacitor's name for the node. Kapacitor assigns an id at each parent
+    /// link, so a node with k parents (join, union) takes k ids and keeps the last: in
+    /// `stream0, from1, from2, s2|join(s1)` the join is `join4`, and the nodes after it count on
+    /// from there.
+    pub name_id: usize,
     pub kind: NodeKind,
     /// The chaining method that made it (`window`, `mean`, or the UDF's name).
     pub method: String,
@@ -151,7 +156,7 @@ pub struct PlanNode {
 impl PlanNode {
     /// Kapacitor's node name: `stream0`, `from1`, `window2`...
     pub fn name(&self) -> String {
-        format!("{}{}", self.desc, self.id)
+        format!("{}{}", self.desc, self.name_id)
     }
 
     /// The last value set for a property.

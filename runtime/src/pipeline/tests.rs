@@ -54,7 +54,9 @@ fn joins_forks_and_handlers() {
     let names: Vec<String> = p.nodes.iter().map(|n| n.name()).collect();
     assert_eq!(
         names,
-        ["stream0", "from1", "from2", "join3", "eval4", "alert5"]
+        // Kapacitor assigns an id per parent link: the join takes 3 and 4 (TestStream_Cardinality
+        // expects `join4`).
+        ["stream0", "from1", "from2", "join4", "eval5", "alert6"]
     );
     assert_eq!(p.nodes[3].parents, [1, 2]);
     let alert = &p.nodes[5];
@@ -63,7 +65,7 @@ fn joins_forks_and_handlers() {
     assert!(alert.property("email").is_some());
     assert_eq!(
         p.dot("t"),
-        "digraph t {\nstream0 -> from1;\nstream0 -> from2;\nfrom2 -> join3;\nfrom1 -> join3;\njoin3 -> eval4;\neval4 -> alert5;\n}"
+        "digraph t {\nstream0 -> from1;\nstream0 -> from2;\nfrom2 -> join4;\nfrom1 -> join4;\njoin4 -> eval5;\neval5 -> alert6;\n}"
     );
 }
 
