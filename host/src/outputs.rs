@@ -3,9 +3,9 @@
 //! wait at `/write` rather than memory growing without bound.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use base64::Engine;
@@ -23,7 +23,9 @@ const WORKERS: usize = 4;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Outputs {
-    queue: SyncSender<HttpRequest>,
+    /// One queue per worker; requests to one URL always take the same queue, so they are sent
+    /// in the order they were made (an alert's recovery never overtakes the alert).
+    queues: Vec<SyncSender<HttpRequest>>,
     /// Loopback writes, delivered by their own thread: never inside the task that made them.
     loopback: SyncSender<(String, String, Vec<Point>)>,
     agent: ureq::Agent,
@@ -66,15 +68,20 @@ impl Outputs {
             .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let (tx, rx) = sync_channel(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(OutputStats::default());
+        let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
-            let (rx, agent, stats) = (rx.clone(), agent.clone(), stats.clone());
+            let (tx, rx) = sync_channel(QUEUE / WORKERS);
+            let (agent, stats) = (agent.clone(), stats.clone());
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
-                .spawn(move || work(&rx, &agent, &stats))
+                .spawn(move || {
+                    for req in rx {
+                        send(&agent, &req, &stats);
+                    }
+                })
                 .map_err(|e| format!("starting output workers: {e}"))?;
+            queues.push(tx);
         }
         let (loop_tx, loop_rx) = sync_channel::<(String, String, Vec<Point>)>(QUEUE);
         std::thread::Builder::new()
@@ -87,21 +94,12 @@ impl Outputs {
             .map_err(|e| format!("starting the loopback writer: {e}"))?;
         Ok(Arc::new(Outputs {
             sideloads: crate::sideload::Sideloads::new(agent.clone()),
-            queue: tx,
+            queues,
             loopback: loop_tx,
             agent,
             endpoints,
             stats,
         }))
-    }
-}
-
-fn work(rx: &Mutex<Receiver<HttpRequest>>, agent: &ureq::Agent, stats: &OutputStats) {
-    loop {
-        // The lock is held only while waiting for the next request, never while sending.
-        let next = rx.lock().map(|r| r.recv());
-        let Ok(Ok(req)) = next else { return };
-        send(agent, &req, stats);
     }
 }
 
@@ -152,8 +150,10 @@ fn send(agent: &ureq::Agent, req: &HttpRequest, stats: &OutputStats) -> u16 {
 
 impl Io for Outputs {
     fn post(&self, req: HttpRequest) {
+        use std::hash::BuildHasher;
+        let i = foldhash::fast::FixedState::with_seed(7).hash_one(&req.url) as usize % WORKERS;
         // Blocks while the queue is full: backpressure on the writer.
-        if self.queue.send(req).is_err() {
+        if self.queues[i].send(req).is_err() {
             tracing::error!("output workers are gone; request dropped");
         }
     }

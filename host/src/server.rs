@@ -94,6 +94,11 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         .with_context(|| format!("binding http listener {addr}"))?;
     let bound = listener.local_addr()?;
     let shutdown_timeout = config.http.shutdown_timeout.to_std();
+    let identity = (
+        config.hostname.clone(),
+        ids.cluster_id.clone(),
+        ids.server_id.clone(),
+    );
     let state = Arc::new(State {
         config,
         store,
@@ -103,7 +108,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         started: Instant::now(),
         bound_http: bound,
         udp: udp_stats,
-        tasks: crate::tasks::Tasks::new(outputs.clone()),
+        tasks: crate::tasks::Tasks::new(outputs.clone(), identity),
         outputs,
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),

@@ -51,15 +51,18 @@ impl PointSink for TaskSink {
 pub struct Tasks {
     /// Where tasks' outgoing requests go.
     io: Arc<dyn Io>,
+    /// The server's identity for alert templates: hostname, cluster id, server id.
+    identity: (String, String, String),
     running: Mutex<HashMap<String, Running>>,
     /// Why an enabled task is not running, by id.
     errors: Mutex<HashMap<String, String>>,
 }
 
 impl Tasks {
-    pub fn new(io: Arc<dyn Io>) -> Tasks {
+    pub fn new(io: Arc<dyn Io>, identity: (String, String, String)) -> Tasks {
         Tasks {
             io,
+            identity,
             running: Mutex::default(),
             errors: Mutex::default(),
         }
@@ -77,6 +80,10 @@ impl Tasks {
         let env = TaskEnv {
             io: self.io.clone(),
             dbrps: dbrps.iter().map(|d| (d.db.clone(), d.rp.clone())).collect(),
+            task_id: id.to_owned(),
+            hostname: self.identity.0.clone(),
+            cluster_id: self.identity.1.clone(),
+            server_id: self.identity.2.clone(),
         };
         let task = match Task::with_env(plan, &env) {
             Ok(t) => Arc::new(Mutex::new(t)),

@@ -141,3 +141,37 @@ fn a_missing_endpoint_is_a_task_error() {
         r.body
     );
 }
+
+#[test]
+fn alert_events_reach_a_post_handler() {
+    let sink = HttpSink::start();
+    let dir = TempDir::new("alert-post");
+    let f = Farad::start_in(dir.path(), "hostname = \"farad-test\"");
+    define(
+        &f,
+        "cpu_alert",
+        &format!(
+            "stream|from().measurement('cpu').groupBy('host')|alert().id('{{{{ .TaskName }}}}:{{{{ index .Tags \"host\" }}}}').message('{{{{ .ID }}}} is {{{{ .Level }}}} on {{{{ .ServerInfo.Hostname }}}}').crit(lambda: \"value\" > 90.0).post('{}/alert')",
+            sink.url()
+        ),
+    );
+    write(&f, "cpu,host=a value=95 10\ncpu,host=a value=10 20\n");
+    let got = sink.wait_for(2);
+    let ev: Vec<serde_json::Value> = got.iter().map(|r| r.json()).collect();
+    assert_eq!(got[0].target, "/alert");
+    assert_eq!(ev[0]["id"], "cpu_alert:a");
+    assert_eq!(ev[0]["message"], "cpu_alert:a is CRITICAL on farad-test");
+    assert_eq!(ev[0]["level"], "CRITICAL");
+    assert_eq!(ev[0]["time"], "1970-01-01T00:00:10Z");
+    assert_eq!(
+        ev[0]["data"]["series"][0],
+        json!({"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "value"],
+            "values": [["1970-01-01T00:00:10Z", 95.0]]})
+    );
+    assert_eq!(ev[1]["level"], "OK");
+    assert_eq!(ev[1]["previousLevel"], "CRITICAL");
+    assert_eq!(ev[1]["duration"], 10_000_000_000i64);
+    let task = f.get("/kapacitor/v1/tasks/cpu_alert").json();
+    assert_eq!(task["stats"]["node-stats"]["alert2"]["crits_triggered"], 1);
+    assert_eq!(task["stats"]["node-stats"]["alert2"]["alerts_triggered"], 2);
+}

@@ -61,6 +61,12 @@ pub struct TaskEnv {
     pub io: Arc<dyn Io>,
     /// The database/retention policy pairs the task reads.
     pub dbrps: Vec<(String, String)>,
+    /// The task's id (alert templates' `.TaskName`).
+    pub task_id: String,
+    /// The server's identity (alert templates' `.ServerInfo`).
+    pub hostname: String,
+    pub cluster_id: String,
+    pub server_id: String,
 }
 
 impl Default for TaskEnv {
@@ -68,6 +74,10 @@ impl Default for TaskEnv {
         TaskEnv {
             io: no_io(),
             dbrps: Vec::new(),
+            task_id: String::new(),
+            hostname: "localhost".into(),
+            cluster_id: String::new(),
+            server_id: String::new(),
         }
     }
 }

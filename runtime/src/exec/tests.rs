@@ -620,6 +620,7 @@ fn loopback_writes_to_the_host_and_refuses_loops() {
     let env = TaskEnv {
         io: rec.clone(),
         dbrps: vec![("db".into(), "rp".into())],
+        ..TaskEnv::default()
     };
     let opts = BuildOptions {
         task_type: Some(TaskType::Stream),
@@ -641,4 +642,141 @@ fn loopback_writes_to_the_host_and_refuses_loops() {
         .err()
         .unwrap();
     assert!(err.reason.contains("loop detected"), "{err}");
+}
+
+/// An Io that keeps what tasks post.
+#[derive(Default)]
+struct Posts(std::sync::Mutex<Vec<crate::exec::HttpRequest>>);
+
+impl crate::exec::Io for Posts {
+    fn post(&self, req: crate::exec::HttpRequest) {
+        self.0.lock().unwrap().push(req);
+    }
+    fn post_and_wait(&self, req: crate::exec::HttpRequest) -> u16 {
+        self.post(req);
+        200
+    }
+    fn endpoint(&self, _: &str) -> Option<crate::exec::PostEndpoint> {
+        None
+    }
+    fn sideload(&self, _: &str) -> Result<std::sync::Arc<dyn crate::exec::SideloadSource>, String> {
+        Err("none".into())
+    }
+    fn write_points(&self, _: &str, _: &str, _: Vec<Point>) {}
+}
+
+fn alert_task(script: &str) -> (Task, std::sync::Arc<Posts>) {
+    let posts = std::sync::Arc::new(Posts::default());
+    let env = crate::exec::TaskEnv {
+        io: posts.clone(),
+        task_id: "cpu_alert".into(),
+        ..crate::exec::TaskEnv::default()
+    };
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Stream),
+        ..BuildOptions::default()
+    };
+    let plan = compile(script, &opts).unwrap_or_else(|d| panic!("{}", d.one_line(script)));
+    (Task::with_env(&plan, &env).unwrap(), posts)
+}
+
+fn events(posts: &Posts) -> Vec<serde_json::Value> {
+    posts
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[test]
+fn alert_levels_resets_recovery_and_templates() {
+    use serde_json::json;
+    let script = "stream|from().measurement('cpu').groupBy('host')|alert()\
+        .id('{{ .TaskName }}/{{ index .Tags \"host\" }}')\
+        .message('{{ .ID }} {{ .Level }} at {{ index .Fields \"v\" }}')\
+        .warn(lambda: \"v\" > 70.0).warnReset(lambda: \"v\" < 50.0)\
+        .crit(lambda: \"v\" > 90.0)\
+        .levelField('level').durationField('dur').idTag('alert_id')\
+        .post('http://127.0.0.1:1/hook')|httpOut('out')";
+    let (mut t, posts) = alert_task(script);
+    // OK (no event), WARNING, still WARNING (60 is not below the reset), CRITICAL, back to
+    // WARNING (reset only checked at the current level), then OK below the reset.
+    t.push(
+        "db",
+        "rp",
+        &points("cpu,host=a v=10 1\ncpu,host=a v=75 2\ncpu,host=a v=60 3\ncpu,host=a v=95 4\ncpu,host=a v=80 5\ncpu,host=a v=40 6\ncpu,host=a v=30 7\n"),
+    );
+    let ev = events(&posts);
+    let levels: Vec<&str> = ev.iter().map(|e| e["level"].as_str().unwrap()).collect();
+    assert_eq!(levels, ["WARNING", "WARNING", "CRITICAL", "WARNING", "OK"]);
+    assert_eq!(ev[0]["id"], "cpu_alert/a");
+    assert_eq!(ev[0]["message"], "cpu_alert/a WARNING at 75");
+    assert_eq!(ev[0]["previousLevel"], "OK");
+    assert_eq!(ev[2]["previousLevel"], "WARNING");
+    assert_eq!(
+        ev[4]["duration"], 4_000_000_000i64,
+        "from the first WARNING at 2s to 6s"
+    );
+    assert_eq!(ev[4]["recoverable"], true);
+    assert_eq!(
+        ev[1]["data"]["series"][0]["values"],
+        json!([["1970-01-01T00:00:03Z", 60.0]])
+    );
+    let out = http(&t, "out");
+    assert_eq!(
+        out["series"][0]["tags"],
+        json!({"alert_id": "cpu_alert/a", "host": "a"})
+    );
+    assert_eq!(
+        out["series"][0]["values"],
+        json!([["1970-01-01T00:00:06Z", 4_000_000_000i64, "OK", 40.0]])
+    );
+    let stats = t.stats();
+    let alert = stats.iter().find(|(n, _)| n == "alert2").unwrap();
+    assert!(alert.1.extra.lock().contains(&("warns_triggered", 3)));
+}
+
+#[test]
+fn alert_state_changes_only_and_no_recoveries() {
+    let script = "stream|from()|alert().crit(lambda: \"v\" > 1.0).stateChangesOnly(10s).noRecoveries().post('http://127.0.0.1:1/')";
+    let (mut t, posts) = alert_task(script);
+    let lp = "m v=2 1\nm v=3 2\nm v=3 5\nm v=3 11\nm v=0 12\nm v=5 13\n";
+    t.push("db", "rp", &points(lp));
+    let times: Vec<String> = events(&posts)
+        .iter()
+        .map(|e| format!("{} {}", e["time"], e["level"]))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "\"1970-01-01T00:00:01Z\" \"CRITICAL\"",
+            // 10s after the last event, the unchanged state is sent again.
+            "\"1970-01-01T00:00:11Z\" \"CRITICAL\"",
+            // No recovery at 12s; the change back to CRITICAL fires.
+            "\"1970-01-01T00:00:13Z\" \"CRITICAL\"",
+        ]
+    );
+}
+
+#[test]
+fn alert_flapping_suppresses_events() {
+    let base = "stream|from()|alert().warn(lambda: \"v\" > 1.0).post('http://127.0.0.1:1/')";
+    // Alternating levels: once enough of the history is changes, events stop.
+    let lp: String = (0..20)
+        .map(|i| format!("m v={} {}\n", i % 2 * 2, i + 1))
+        .collect();
+    let sent = |script: &str| {
+        let (mut t, posts) = alert_task(script);
+        t.push("db", "rp", &points(&lp));
+        events(&posts).len()
+    };
+    let plain = sent(base);
+    assert_eq!(plain, 19, "every WARNING and every recovery");
+    let flapping = sent(&base.replace(".post(", ".flapping(0.25, 0.5).post("));
+    assert!(
+        flapping > 0 && flapping < plain,
+        "flapping sent {flapping} of {plain}"
+    );
 }

@@ -1,5 +1,6 @@
 //! One executor per node kind, created from a plan node by [`build`].
 
+mod alert;
 mod barrier;
 mod basic;
 mod combine;
@@ -142,6 +143,7 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
         },
         NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, env.io.clone())?)),
         NodeKind::KapacitorLoopback => plain(Box::new(loopback::Loopback::new(node, env)?)),
+        NodeKind::Alert => plain(Box::new(alert::Alert::new(node, env)?)),
         NodeKind::Sideload => plain(Box::new(sideload::Sideload::new(node, env)?)),
         NodeKind::Trickle => plain(Box::new(basic::Trickle)),
         NodeKind::Barrier => plain(Box::new(barrier::Barrier::new(node)?)),

@@ -1,0 +1,725 @@
+//! `alert()`: evaluates the info/warn/crit lambdas (and their resets) per group, keeps each
+//! group's alert state (level history, flapping, when it was first and last triggered), and on
+//! an event renders the id, message and details templates, hands the event to the node's
+//! handlers, and passes the point (or batch) on with the event's level, id, message and
+//! duration added where asked. Kapacitor's rules, kept exactly:
+//! - a level's lambda is checked from CRITICAL down to the current level; then, unless the
+//!   current level's reset lambda says otherwise, from the current level down to INFO;
+//! - an event fires for every non-OK level, and for OK only on a change (a recovery), subject
+//!   to `.stateChangesOnly([interval])`, `.flapping(low, high)` and `.noRecoveries()`;
+//! - level lambdas keep one stateful state for the whole node, not one per group.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gotmpl::{Template, Value as T};
+
+use super::NodeExec;
+use crate::exec::groups::Groups;
+use crate::exec::{HttpRequest, Io, Msg, StreamPoint, TaskEnv};
+use crate::expr::{Compiled, ExprState, Scope};
+use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
+use crate::pipeline::plan::PropertyValue;
+use crate::pipeline::{PlanNode, Value as PV};
+
+/// OK < INFO < WARNING < CRITICAL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    #[default]
+    Ok = 0,
+    Info = 1,
+    Warning = 2,
+    Critical = 3,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "OK",
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Critical => "CRITICAL",
+        }
+    }
+
+    fn from_index(i: usize) -> Level {
+        [Level::Ok, Level::Info, Level::Warning, Level::Critical][i]
+    }
+}
+
+const WEIGHT_DIFF: f64 = 1.5;
+const MAX_WEIGHT: f64 = 1.2;
+
+/// Where an event goes.
+enum Handler {
+    /// `.post(url)`: the event's JSON to a URL or a configured endpoint.
+    Post {
+        url: String,
+        headers: Vec<(String, String)>,
+        basic_auth: Option<(String, String)>,
+        capture_response: bool,
+        timeout: i64,
+    },
+}
+
+pub struct Alert {
+    io: Arc<dyn Io>,
+    task: String,
+    server: [(String, String); 3],
+    /// Per level (index 1..=3), its lambda, reset lambda, and their node-wide states.
+    levels: [Option<(Compiled, ExprState)>; 4],
+    resets: [Option<(Compiled, ExprState)>; 4],
+    id: Template,
+    message: Template,
+    details: Template,
+    id_tag: Option<Name>,
+    id_field: Option<Name>,
+    level_tag: Option<Name>,
+    level_field: Option<Name>,
+    message_field: Option<Name>,
+    duration_field: Option<Name>,
+    state_changes_only: Option<i64>,
+    no_recoveries: bool,
+    all: bool,
+    flapping: Option<(f64, f64)>,
+    history: usize,
+    handlers: Vec<Handler>,
+    groups: Groups<State>,
+    counts: [i64; 4],
+}
+
+#[derive(Clone)]
+struct State {
+    history: Vec<Level>,
+    idx: usize,
+    flapping: bool,
+    changed: bool,
+    first_triggered: i64,
+    last_triggered: i64,
+    expired: bool,
+}
+
+/// What the templates and handlers see of one event.
+struct Event {
+    id: String,
+    message: String,
+    details: String,
+    time: i64,
+    duration: i64,
+    level: Level,
+    previous: Level,
+}
+
+fn template(name: &str, src: &str) -> Result<Template, String> {
+    Template::new(name)
+        .func("json", |args: &[T]| {
+            let v = args.first().cloned().unwrap_or(T::Nil);
+            Ok(T::from(to_json(&v).to_string()))
+        })
+        .parse(src)
+        .map_err(|e| format!("invalid {name} template: {e}"))
+}
+
+fn to_json(v: &T) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        T::Nil => serde_json::Value::Null,
+        T::Bool(b) => json!(b),
+        T::Int(i) => json!(i),
+        T::Uint(u) => json!(u),
+        T::Float(f) => json!(f),
+        T::String(s) => json!(s.as_ref()),
+        T::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
+        T::Map(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        }
+        other => json!(other.to_string()),
+    }
+}
+
+fn lambda(p: Option<&PropertyValue>) -> Result<Option<(Compiled, ExprState)>, String> {
+    match p.and_then(|p| p.args.first()) {
+        Some(PV::Lambda(l)) => {
+            let c = Compiled::new(l.as_ref()).map_err(|e| e.to_string())?;
+            let s = c.new_state();
+            Ok(Some((c, s)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn name_prop(node: &PlanNode, prop: &str) -> Option<Name> {
+    super::prop_str(node, prop)
+        .filter(|s| !s.is_empty())
+        .map(|s| Name::new(&s))
+}
+
+impl Alert {
+    pub fn new(node: &PlanNode, env: &TaskEnv) -> Result<Alert, String> {
+        let tmpl = |prop: &str, default: &str| {
+            template(
+                prop,
+                &super::prop_str(node, prop).unwrap_or_else(|| default.into()),
+            )
+        };
+        let mut handlers = Vec::new();
+        for p in node
+            .properties
+            .iter()
+            .filter(|p| !p.sub.is_empty() || is_handler(p.name))
+        {
+            match p.name {
+                "post" => {
+                    let sub = |n: &str| p.sub.iter().rev().find(|s| s.name == n);
+                    let str_of = |s: Option<&PropertyValue>| -> Option<String> {
+                        match s.and_then(|s| s.args.first()) {
+                            Some(PV::Str(v)) => Some(v.clone()),
+                            _ => None,
+                        }
+                    };
+                    let mut headers = Vec::new();
+                    let mut basic_auth = None;
+                    let url = match (str_of(Some(p)), str_of(sub("endpoint"))) {
+                        (Some(u), _) if !u.is_empty() => u,
+                        (_, Some(name)) => {
+                            let e = env
+                                .io
+                                .endpoint(&name)
+                                .ok_or_else(|| format!("endpoint '{name}' does not exist"))?;
+                            headers = e.headers;
+                            basic_auth = e.basic_auth;
+                            e.url
+                        }
+                        _ => return Err("alert .post() needs a URL or an .endpoint()".into()),
+                    };
+                    for h in p.sub.iter().filter(|s| s.name == "header") {
+                        if let [PV::Str(k), PV::Str(v)] = h.args.as_slice() {
+                            headers.push((k.clone(), v.clone()));
+                        }
+                    }
+                    handlers.push(Handler::Post {
+                        url,
+                        headers,
+                        basic_auth,
+                        capture_response: sub("captureResponse").is_some(),
+                        timeout: match sub("timeout").and_then(|s| s.args.first()) {
+                            Some(PV::Duration(d)) => *d,
+                            _ => 0,
+                        },
+                    });
+                }
+                other if is_handler(other) => {
+                    return Err(format!("alert handler .{other}() does not run yet"));
+                }
+                _ => {}
+            }
+        }
+        for p in ["topic", "inhibit", "category"] {
+            if node.property(p).is_some() {
+                return Err(format!("alert .{p}() does not run yet"));
+            }
+        }
+        let history = match node.property("history").and_then(|p| p.args.first()) {
+            Some(PV::Int(n)) if *n >= 2 => *n as usize,
+            Some(PV::Int(_)) => return Err("alert history count must be >= 2".into()),
+            _ => 21,
+        };
+        let flapping = match node.property("flapping").map(|p| p.args.as_slice()) {
+            Some([PV::Float(low), PV::Float(high)]) => {
+                if low > high {
+                    return Err("flapping low must be less than or equal to flapping high".into());
+                }
+                Some((*low, *high))
+            }
+            _ => None,
+        };
+        let state_changes_only = node
+            .property("stateChangesOnly")
+            .map(|p| match p.args.first() {
+                Some(PV::Duration(d)) => *d,
+                _ => 0,
+            });
+        Ok(Alert {
+            io: env.io.clone(),
+            task: env.task_id.clone(),
+            server: [
+                ("Hostname".into(), env.hostname.clone()),
+                ("ClusterID".into(), env.cluster_id.clone()),
+                ("ServerID".into(), env.server_id.clone()),
+            ],
+            levels: [
+                None,
+                lambda(node.property("info"))?,
+                lambda(node.property("warn"))?,
+                lambda(node.property("crit"))?,
+            ],
+            resets: [
+                None,
+                lambda(node.property("infoReset"))?,
+                lambda(node.property("warnReset"))?,
+                lambda(node.property("critReset"))?,
+            ],
+            id: tmpl("id", "{{ .Name }}:{{ .Group }}")?,
+            message: tmpl("message", "{{ .ID }} is {{ .Level }}")?,
+            details: tmpl("details", "{{ json . }}")?,
+            id_tag: name_prop(node, "idTag"),
+            id_field: name_prop(node, "idField"),
+            level_tag: name_prop(node, "levelTag"),
+            level_field: name_prop(node, "levelField"),
+            message_field: name_prop(node, "messageField"),
+            duration_field: name_prop(node, "durationField"),
+            state_changes_only,
+            no_recoveries: node.property("noRecoveries").is_some(),
+            all: node.property("all").is_some(),
+            flapping,
+            history,
+            handlers,
+            groups: Groups::new(),
+            counts: [0; 4],
+        })
+    }
+
+    /// Whether level `l`'s lambda (or its reset, with `reset`) holds for a point.
+    fn check(
+        &mut self,
+        l: usize,
+        reset: bool,
+        fields: &Fields,
+        series: &Series,
+        time: i64,
+    ) -> bool {
+        let slot = if reset {
+            &mut self.resets[l]
+        } else {
+            &mut self.levels[l]
+        };
+        let Some((expr, state)) = slot else {
+            return false;
+        };
+        let mut scope = Scope::of(fields, series, time).with_state(Some(state));
+        match expr.eval_bool(&mut scope) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::debug!(level = Level::from_index(l).as_str(), error = %e, "alert lambda");
+                false
+            }
+        }
+    }
+
+    fn has(&self, l: usize, reset: bool) -> bool {
+        if reset {
+            self.resets[l].is_some()
+        } else {
+            self.levels[l].is_some()
+        }
+    }
+
+    fn determine(&mut self, fields: &Fields, series: &Series, time: i64, current: Level) -> Level {
+        let cur = current as usize;
+        for l in (cur.max(1)..=3).rev() {
+            if self.has(l, false) && self.check(l, false, fields, series, time) {
+                return Level::from_index(l);
+            }
+        }
+        if self.has(cur, true) && !self.check(cur, true, fields, series, time) {
+            return current;
+        }
+        for l in (1..=cur).rev() {
+            if self.has(l, false) && self.check(l, false, fields, series, time) {
+                return Level::from_index(l);
+            }
+        }
+        Level::Ok
+    }
+
+    fn new_state(&self) -> State {
+        State {
+            history: vec![Level::Ok; self.history],
+            idx: 0,
+            flapping: false,
+            changed: false,
+            first_triggered: 0,
+            last_triggered: 0,
+            expired: false,
+        }
+    }
+
+    /// Records `level` at `t`; whether an event fires, and the level before.
+    fn step(&mut self, group: &GroupKey, t: i64, level: Level) -> Option<(i64, Level)> {
+        let (flap, sco) = (self.flapping, self.state_changes_only);
+        let fresh = self.new_state();
+        let s = self.groups.get_or_insert_with(group, || fresh);
+        let previous = s.history[s.idx];
+        s.changed = previous != level;
+        s.idx = (s.idx + 1) % s.history.len();
+        s.history[s.idx] = level;
+        if let Some((low, high)) = flap {
+            let p = s.percent_change();
+            if s.flapping && p < low {
+                s.flapping = false;
+            } else if !s.flapping && p > high {
+                s.flapping = true;
+            }
+        }
+        s.expired = !s.changed && sco.is_some_and(|d| d != 0 && t - s.last_triggered >= d);
+        let suppressed =
+            (flap.is_some() && s.flapping) || (sco.is_some() && !s.changed && !s.expired);
+        if suppressed || (level == Level::Ok && !s.changed) {
+            return None;
+        }
+        s.last_triggered = t;
+        let before = (s.idx + s.history.len() - 1) % s.history.len();
+        if s.history[before] == Level::Ok {
+            s.first_triggered = t;
+        }
+        if self.no_recoveries && level == Level::Ok {
+            return None;
+        }
+        Some((s.last_triggered - s.first_triggered, previous))
+    }
+
+    fn info(&self, name: Name, group: &GroupKey, tags: &[(Name, Box<str>)]) -> BTreeMap<String, T> {
+        let mut m = BTreeMap::new();
+        m.insert("Name".into(), T::from(name.as_str()));
+        m.insert("TaskName".into(), T::from(self.task.as_str()));
+        let g = if group.is_nil() {
+            "nil".to_string()
+        } else {
+            group.id()
+        };
+        m.insert("Group".into(), T::from(g));
+        m.insert(
+            "Tags".into(),
+            T::from(
+                tags.iter()
+                    .map(|(k, v)| (k.to_string(), T::from(v.as_ref())))
+                    .collect::<BTreeMap<String, T>>(),
+            ),
+        );
+        m.insert(
+            "ServerInfo".into(),
+            T::from(
+                self.server
+                    .iter()
+                    .map(|(k, v)| (k.clone(), T::from(v.as_str())))
+                    .collect::<BTreeMap<String, T>>(),
+            ),
+        );
+        m
+    }
+
+    fn render_id(
+        &self,
+        name: Name,
+        group: &GroupKey,
+        tags: &[(Name, Box<str>)],
+    ) -> Result<String, String> {
+        self.id
+            .execute_to_string(&T::from(self.info(name, group, tags)))
+            .map_err(|e| format!("failed to render alert id: {e}"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &mut self,
+        id: String,
+        name: Name,
+        group: &GroupKey,
+        tags: &[(Name, Box<str>)],
+        fields: &Fields,
+        level: Level,
+        previous: Level,
+        time: i64,
+        duration: i64,
+        row: serde_json::Value,
+    ) -> Result<Event, String> {
+        let mut m = self.info(name, group, tags);
+        m.insert("ID".into(), T::from(id.as_str()));
+        m.insert(
+            "Fields".into(),
+            T::from(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), field_value(v)))
+                    .collect::<BTreeMap<String, T>>(),
+            ),
+        );
+        m.insert("Level".into(), T::from(level.as_str()));
+        m.insert(
+            "Time".into(),
+            T::from(crate::time::format_rfc3339_nanos(time)),
+        );
+        m.insert(
+            "Duration".into(),
+            T::from(crate::duration::format_go_duration(duration)),
+        );
+        let message = self
+            .message
+            .execute_to_string(&T::from(m.clone()))
+            .map_err(|e| format!("failed to render alert message: {e}"))?;
+        m.insert("Message".into(), T::from(message.as_str()));
+        let details = self
+            .details
+            .execute_to_string(&T::from(m))
+            .map_err(|e| format!("failed to render alert details: {e}"))?;
+        let event = Event {
+            id,
+            message,
+            details,
+            time,
+            duration,
+            level,
+            previous,
+        };
+        self.counts[level as usize] += 1;
+        self.dispatch(&event, row);
+        Ok(event)
+    }
+
+    /// Hands the event to every handler.
+    fn dispatch(&self, e: &Event, row: serde_json::Value) {
+        if self.handlers.is_empty() {
+            return;
+        }
+        let data = serde_json::json!({
+            "id": e.id,
+            "message": e.message,
+            "details": e.details,
+            "time": crate::time::format_rfc3339_nanos(e.time),
+            "duration": e.duration,
+            "level": e.level.as_str(),
+            "data": {"series": [row]},
+            "previousLevel": e.previous.as_str(),
+            "recoverable": !self.no_recoveries,
+        });
+        let body = serde_json::to_vec(&data).unwrap_or_default();
+        for h in &self.handlers {
+            match h {
+                Handler::Post {
+                    url,
+                    headers,
+                    basic_auth,
+                    capture_response,
+                    timeout,
+                } => {
+                    let mut headers = headers.clone();
+                    if !headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    {
+                        headers.insert(0, ("Content-Type".into(), "application/json".into()));
+                    }
+                    self.io.post(HttpRequest {
+                        url: url.clone(),
+                        headers,
+                        basic_auth: basic_auth.clone(),
+                        body: body.clone(),
+                        timeout_ns: *timeout,
+                        capture_response: *capture_response,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Adds the event's level, id, message and duration to fields and tags, where asked.
+    fn augment(&self, e: &Event, fields: &mut Fields, series: &mut Arc<Series>) {
+        for (name, v) in [
+            (self.level_field, Value::Str(e.level.as_str().into())),
+            (self.message_field, Value::Str(e.message.as_str().into())),
+            (self.id_field, Value::Str(e.id.as_str().into())),
+            (self.duration_field, Value::Int(e.duration)),
+        ] {
+            if let Some(name) = name {
+                match fields.iter_mut().find(|(k, _)| *k == name) {
+                    Some(f) => f.1 = v,
+                    None => fields.push((name, v)),
+                }
+            }
+        }
+        fields.sort_by_key(|(k, _)| *k);
+        if self.level_tag.is_some() || self.id_tag.is_some() {
+            let mut tags = series.tags.to_vec();
+            for (name, v) in [
+                (self.level_tag, e.level.as_str()),
+                (self.id_tag, e.id.as_str()),
+            ] {
+                if let Some(name) = name {
+                    match tags.iter_mut().find(|(k, _)| *k == name) {
+                        Some(t) => t.1 = v.into(),
+                        None => tags.push((name, v.into())),
+                    }
+                }
+            }
+            *series = Arc::new(Series::new(series.measurement, tags));
+        }
+    }
+}
+
+impl State {
+    fn percent_change(&self) -> f64 {
+        let l = self.history.len();
+        let mut changes = 0.0;
+        let mut weight = MAX_WEIGHT / WEIGHT_DIFF;
+        let step = (MAX_WEIGHT - weight) / (l - 1) as f64;
+        for i in 0..l - 1 {
+            let c = (i + self.idx) % l;
+            let p = if c == 0 { l - 1 } else { c - 1 };
+            if self.history[c] != self.history[p] {
+                changes += weight;
+            }
+            weight += step;
+        }
+        changes / (l - 1) as f64
+    }
+}
+
+fn is_handler(name: &str) -> bool {
+    !matches!(
+        name,
+        "category"
+            | "topic"
+            | "id"
+            | "message"
+            | "details"
+            | "info"
+            | "warn"
+            | "crit"
+            | "infoReset"
+            | "warnReset"
+            | "critReset"
+            | "flapping"
+            | "history"
+            | "levelTag"
+            | "levelField"
+            | "messageField"
+            | "durationField"
+            | "idTag"
+            | "idField"
+            | "all"
+            | "noRecoveries"
+            | "stateChangesOnly"
+            | "inhibit"
+            | "quiet"
+    )
+}
+
+fn field_value(v: &Value) -> T {
+    match v {
+        Value::Float(f) => T::Float(*f),
+        Value::Int(i) => T::Int(*i),
+        Value::UInt(u) => T::Uint(*u),
+        Value::Str(s) => T::from(s.as_ref()),
+        Value::Bool(b) => T::Bool(*b),
+    }
+}
+
+impl NodeExec for Alert {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let name = p.point.name();
+        let id = self.render_id(name, &p.group, &p.point.series.tags)?;
+        let current = self
+            .groups
+            .get(&p.group)
+            .map_or(Level::Ok, |s| s.history[s.idx]);
+        let level = self.determine(&p.point.fields, &p.point.series, p.point.time, current);
+        let Some((duration, previous)) = self.step(&p.group, p.point.time, level) else {
+            return Ok(());
+        };
+        let bp = BatchPoint {
+            time: p.point.time,
+            series: p.point.series.clone(),
+            fields: p.point.fields.clone(),
+        };
+        let row =
+            super::http_out::series_json(name, &p.point.series.tags, std::slice::from_ref(&bp));
+        let tags = p.point.series.tags.clone();
+        let e = self.event(
+            id,
+            name,
+            &p.group,
+            &tags,
+            &p.point.fields,
+            level,
+            previous,
+            p.point.time,
+            duration,
+            row,
+        )?;
+        self.augment(&e, &mut p.point.fields, &mut p.point.series);
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        if b.points.is_empty() {
+            return Ok(());
+        }
+        let id = self.render_id(b.name, &b.group, &b.tags)?;
+        let current = self
+            .groups
+            .get(&b.group)
+            .map_or(Level::Ok, |s| s.history[s.idx]);
+        let (mut lowest, mut highest, mut highest_at) = (Level::Critical, Level::Ok, None);
+        for i in 0..b.points.len() {
+            let (fields, series, time) = {
+                let bp = &b.points[i];
+                (bp.fields.clone(), bp.series.clone(), bp.time)
+            };
+            let l = self.determine(&fields, &series, time, current);
+            lowest = lowest.min(l);
+            if l > highest || highest_at.is_none() {
+                highest = l;
+                highest_at = Some(i);
+            }
+        }
+        let hp = highest_at.expect("the batch has points");
+        let level = if self.all { lowest } else { highest };
+        let t = if self.all || level == Level::Ok {
+            b.tmax
+        } else {
+            b.points[hp].time
+        };
+        let Some((duration, previous)) = self.step(&b.group, t, level) else {
+            return Ok(());
+        };
+        let row = super::http_out::series_json(b.name, &b.tags, &b.points);
+        let fields = b.points[hp].fields.clone();
+        let tags = b.tags.to_vec();
+        let e = self.event(
+            id, b.name, &b.group, &tags, &fields, level, previous, t, duration, row,
+        )?;
+        for bp in &mut b.points {
+            self.augment(&e, &mut bp.fields, &mut bp.series);
+        }
+        out.push(Msg::Batch(b));
+        Ok(())
+    }
+
+    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
+        self.groups.remove(group);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.groups.expire(cutoff)
+    }
+
+    fn cardinality(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.groups.bytes(|s| s.history.capacity())
+    }
+
+    fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
+        let total: i64 = self.counts.iter().sum();
+        out.push(("alerts_triggered", total));
+        out.push(("oks_triggered", self.counts[0]));
+        out.push(("infos_triggered", self.counts[1]));
+        out.push(("warns_triggered", self.counts[2]));
+        out.push(("crits_triggered", self.counts[3]));
+        out.push(("alerts_inhibited", 0));
+        out.push(("events_dropped", 0));
+    }
+}
