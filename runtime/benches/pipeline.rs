@@ -9,6 +9,7 @@ use farad_runtime::pipeline::{BuildOptions, TaskType, compile};
 
 const W1: &str = "stream|from().measurement('cpu')|where(lambda: \"value\" > 50.0)|eval(lambda: \"value\" * 2.0).as('v2')|count('v2')";
 const W2: &str = "stream|from().measurement('cpu').groupBy('host')|window().period(10s).every(10s)|mean('value')";
+const W3A: &str = "stream|from().measurement('cpu').groupBy('host')|alert().warn(lambda: \"value\" > 70.0).crit(lambda: \"value\" > 90.0)";
 
 fn writes(n_writes: usize) -> Vec<Vec<Point>> {
     let mut builder = PointBuilder::default();
@@ -74,4 +75,9 @@ fn w1_where_eval_count(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 20)]
 fn w2_window_mean_per_host(bencher: divan::Bencher) {
     run(bencher, W2);
+}
+
+#[divan::bench(sample_count = 20)]
+fn w3a_alert_per_host(bencher: divan::Bencher) {
+    run(bencher, W3A);
 }

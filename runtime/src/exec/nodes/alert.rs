@@ -90,6 +90,9 @@ pub struct Alert {
 
 #[derive(Clone)]
 struct State {
+    /// The id last rendered for this group and the series it was rendered for: the id template
+    /// sees only the name and tags, so points of the same series reuse it.
+    last_id: Option<(Arc<Series>, String)>,
     history: Vec<Level>,
     idx: usize,
     flapping: bool,
@@ -334,6 +337,7 @@ impl Alert {
 
     fn new_state(&self) -> State {
         State {
+            last_id: None,
             history: vec![Level::Ok; self.history],
             idx: 0,
             flapping: false,
@@ -433,8 +437,41 @@ impl Alert {
         duration: i64,
         row: serde_json::Value,
     ) -> Result<Event, String> {
+        let (message, details) = if self.message_field.is_some() || !self.handlers.is_empty() {
+            self.render(&id, name, group, tags, fields, level, time, duration)?
+        } else {
+            // Nothing reads them: templates cost more than the rest of an event.
+            (String::new(), String::new())
+        };
+        let event = Event {
+            id,
+            message,
+            details,
+            time,
+            duration,
+            level,
+            previous,
+        };
+        self.counts[level as usize] += 1;
+        self.dispatch(&event, row);
+        Ok(event)
+    }
+
+    /// The message and (when a handler will send it) the details of an event.
+    #[allow(clippy::too_many_arguments)]
+    fn render(
+        &self,
+        id: &str,
+        name: Name,
+        group: &GroupKey,
+        tags: &[(Name, Box<str>)],
+        fields: &Fields,
+        level: Level,
+        time: i64,
+        duration: i64,
+    ) -> Result<(String, String), String> {
         let mut m = self.info(name, group, tags);
-        m.insert("ID".into(), T::from(id.as_str()));
+        m.insert("ID".into(), T::from(id));
         m.insert(
             "Fields".into(),
             T::from(
@@ -457,23 +494,15 @@ impl Alert {
             .message
             .execute_to_string(&T::from(m.clone()))
             .map_err(|e| format!("failed to render alert message: {e}"))?;
-        m.insert("Message".into(), T::from(message.as_str()));
-        let details = self
-            .details
-            .execute_to_string(&T::from(m))
-            .map_err(|e| format!("failed to render alert details: {e}"))?;
-        let event = Event {
-            id,
-            message,
-            details,
-            time,
-            duration,
-            level,
-            previous,
+        let details = if self.handlers.is_empty() {
+            String::new()
+        } else {
+            m.insert("Message".into(), T::from(message.as_str()));
+            self.details
+                .execute_to_string(&T::from(m))
+                .map_err(|e| format!("failed to render alert details: {e}"))?
         };
-        self.counts[level as usize] += 1;
-        self.dispatch(&event, row);
-        Ok(event)
+        Ok((message, details))
     }
 
     /// Hands the event to every handler.
@@ -617,7 +646,25 @@ fn field_value(v: &Value) -> T {
 impl NodeExec for Alert {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let name = p.point.name();
-        let id = self.render_id(name, &p.group, &p.point.series.tags)?;
+        let cached = self.groups.get(&p.group).and_then(|s| {
+            s.last_id
+                .as_ref()
+                // Each writer thread has its own copy of a series: compare contents too.
+                .filter(|(series, _)| {
+                    Arc::ptr_eq(series, &p.point.series) || **series == *p.point.series
+                })
+                .map(|(_, id)| id.clone())
+        });
+        let id = match cached {
+            Some(id) => id,
+            None => {
+                let id = self.render_id(name, &p.group, &p.point.series.tags)?;
+                let fresh = self.new_state();
+                let s = self.groups.get_or_insert_with(&p.group, || fresh);
+                s.last_id = Some((p.point.series.clone(), id.clone()));
+                id
+            }
+        };
         let current = self
             .groups
             .get(&p.group)
@@ -626,19 +673,22 @@ impl NodeExec for Alert {
         let Some((duration, previous)) = self.step(&p.group, p.point.time, level) else {
             return Ok(());
         };
-        let bp = BatchPoint {
-            time: p.point.time,
-            series: p.point.series.clone(),
-            fields: p.point.fields.clone(),
+        // The event's data, for handlers only.
+        let row = if self.handlers.is_empty() {
+            serde_json::Value::Null
+        } else {
+            let bp = BatchPoint {
+                time: p.point.time,
+                series: p.point.series.clone(),
+                fields: p.point.fields.clone(),
+            };
+            super::http_out::series_json(name, &p.point.series.tags, std::slice::from_ref(&bp))
         };
-        let row =
-            super::http_out::series_json(name, &p.point.series.tags, std::slice::from_ref(&bp));
-        let tags = p.point.series.tags.clone();
         let e = self.event(
             id,
             name,
             &p.group,
-            &tags,
+            &p.point.series.tags,
             &p.point.fields,
             level,
             previous,
