@@ -9,7 +9,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use base64::Engine;
-use farad_runtime::exec::{HttpRequest, Io, PostEndpoint, SideloadSource};
+use farad_runtime::exec::{HttpRequest, Io, Output, PostEndpoint, SideloadSource};
 use farad_runtime::model::Point;
 
 use crate::ingest::Ingest;
@@ -22,10 +22,15 @@ const WORKERS: usize = 4;
 /// For requests whose node sets no `.timeout()`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+enum Job {
+    Http(HttpRequest),
+    Other(Output),
+}
+
 pub struct Outputs {
     /// One queue per worker; requests to one URL always take the same queue, so they are sent
     /// in the order they were made (an alert's recovery never overtakes the alert).
-    queues: Vec<SyncSender<HttpRequest>>,
+    queues: Vec<SyncSender<Job>>,
     /// Loopback writes, delivered by their own thread: never inside the task that made them.
     loopback: SyncSender<(String, String, Vec<Point>)>,
     agent: ureq::Agent,
@@ -76,8 +81,13 @@ impl Outputs {
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
                 .spawn(move || {
-                    for req in rx {
-                        send(&agent, &req, &stats);
+                    for job in rx {
+                        match job {
+                            Job::Http(req) => {
+                                send(&agent, &req, &stats);
+                            }
+                            Job::Other(out) => deliver(&out, &stats),
+                        }
                     }
                 })
                 .map_err(|e| format!("starting output workers: {e}"))?;
@@ -148,12 +158,94 @@ fn send(agent: &ureq::Agent, req: &HttpRequest, stats: &OutputStats) -> u16 {
     }
 }
 
-impl Io for Outputs {
-    fn post(&self, req: HttpRequest) {
+/// Sends a non-HTTP output: a file append, a TCP write, a program run.
+fn deliver(out: &Output, stats: &OutputStats) {
+    use std::io::Write;
+    let result: Result<(), String> = match out {
+        Output::File { path, mode, data } => {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(*mode)
+                .open(path)
+                .and_then(|mut f| f.write_all(data))
+                .map_err(|e| format!("appending to {path}: {e}"))
+        }
+        Output::Tcp { addr, data } => {
+            use std::net::ToSocketAddrs;
+            addr.to_socket_addrs()
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+                .and_then(|a| {
+                    std::net::TcpStream::connect_timeout(&a, DEFAULT_TIMEOUT)
+                        .and_then(|mut c| c.write_all(data))
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(|e| format!("sending to {addr}: {e}"))
+        }
+        Output::Exec { argv, stdin } => std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                if let Some(mut input) = child.stdin.take() {
+                    input.write_all(stdin)?;
+                }
+                child.wait_with_output()
+            })
+            .map_err(|e| format!("running {}: {e}", argv[0]))
+            .and_then(|o| {
+                if o.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} exited with {}: {}",
+                        argv[0],
+                        o.status,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ))
+                }
+            }),
+    };
+    match result {
+        Ok(()) => {
+            stats.sent.fetch_add(1, Relaxed);
+        }
+        Err(e) => {
+            stats.failed.fetch_add(1, Relaxed);
+            tracing::error!(error = e, "alert handler failed");
+        }
+    }
+}
+
+impl Outputs {
+    /// The worker for a destination: the same one every time, so order is kept.
+    fn queue_for(&self, key: &str) -> &SyncSender<Job> {
         use std::hash::BuildHasher;
-        let i = foldhash::fast::FixedState::with_seed(7).hash_one(&req.url) as usize % WORKERS;
+        let i = foldhash::fast::FixedState::with_seed(7).hash_one(key) as usize % WORKERS;
+        &self.queues[i]
+    }
+}
+
+impl Io for Outputs {
+    fn send(&self, out: Output) {
+        let key = match &out {
+            Output::File { path, .. } => path.clone(),
+            Output::Tcp { addr, .. } => addr.clone(),
+            Output::Exec { argv, .. } => argv[0].clone(),
+        };
+        if self.queue_for(&key).send(Job::Other(out)).is_err() {
+            tracing::error!("output workers are gone; dropped");
+        }
+    }
+
+    fn post(&self, req: HttpRequest) {
+        let queue = self.queue_for(&req.url);
         // Blocks while the queue is full: backpressure on the writer.
-        if self.queues[i].send(req).is_err() {
+        if queue.send(Job::Http(req)).is_err() {
             tracing::error!("output workers are gone; request dropped");
         }
     }

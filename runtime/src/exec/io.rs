@@ -17,6 +17,21 @@ pub struct HttpRequest {
     pub capture_response: bool,
 }
 
+/// Something other than HTTP that a node sends out (alert handlers).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Append `data` to the file at `path` (created with `mode`).
+    File {
+        path: String,
+        mode: u32,
+        data: Vec<u8>,
+    },
+    /// Connect to `addr` and write `data`.
+    Tcp { addr: String, data: Vec<u8> },
+    /// Run `argv` with `stdin` as its standard input.
+    Exec { argv: Vec<String>, stdin: Vec<u8> },
+}
+
 /// A named `[[httppost]]` endpoint from the host's configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PostEndpoint {
@@ -32,6 +47,11 @@ pub trait Io: Send + Sync {
     /// Sends `req` in the background. May block while the host's queue is full: that is the
     /// backpressure that slows writers down to what the receivers take.
     fn post(&self, req: HttpRequest);
+
+    /// Sends `out` in the background, in order with what went to the same place before.
+    fn send(&self, out: Output) {
+        tracing::warn!(?out, "no host to send this to; dropped");
+    }
 
     /// Sends `req` and waits for the response's status code (0 when there was none).
     fn post_and_wait(&self, req: HttpRequest) -> u16;

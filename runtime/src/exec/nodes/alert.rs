@@ -60,6 +60,12 @@ enum Handler {
         capture_response: bool,
         timeout: i64,
     },
+    /// `.log(path)`: the event's JSON, one line per event, appended to a file.
+    Log { path: String, mode: u32 },
+    /// `.tcp(address)`: the event's JSON, written to a TCP connection.
+    Tcp { addr: String },
+    /// `.exec(program, args...)`: the program run with the event's JSON on its standard input.
+    Exec { argv: Vec<String> },
 }
 
 pub struct Alert {
@@ -210,6 +216,45 @@ impl Alert {
                             _ => 0,
                         },
                     });
+                }
+                "log" => {
+                    let Some(PV::Str(path)) = p.args.first() else {
+                        return Err("alert .log() needs a file path".into());
+                    };
+                    if !std::path::Path::new(path).is_absolute() {
+                        return Err(format!("alert log path must be absolute: {path:?}"));
+                    }
+                    let mode = match p.sub.iter().rev().find(|s| s.name == "mode") {
+                        Some(m) => match m.args.first() {
+                            Some(PV::Int(i)) => *i as u32,
+                            _ => 0o600,
+                        },
+                        None => 0o600,
+                    };
+                    handlers.push(Handler::Log {
+                        path: path.clone(),
+                        mode,
+                    });
+                }
+                "tcp" => {
+                    let Some(PV::Str(addr)) = p.args.first() else {
+                        return Err("alert .tcp() needs an address".into());
+                    };
+                    handlers.push(Handler::Tcp { addr: addr.clone() });
+                }
+                "exec" => {
+                    let argv: Vec<String> = p
+                        .args
+                        .iter()
+                        .filter_map(|a| match a {
+                            PV::Str(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    if argv.is_empty() {
+                        return Err("alert .exec() needs a program".into());
+                    }
+                    handlers.push(Handler::Exec { argv });
                 }
                 other if is_handler(other) => {
                     return Err(format!("alert handler .{other}() does not run yet"));
@@ -522,8 +567,27 @@ impl Alert {
             "recoverable": !self.no_recoveries,
         });
         let body = serde_json::to_vec(&data).unwrap_or_default();
+        // Kapacitor writes events with a JSON encoder: one line each.
+        let line = || {
+            let mut l = body.clone();
+            l.push(b'\n');
+            l
+        };
         for h in &self.handlers {
             match h {
+                Handler::Log { path, mode } => self.io.send(crate::exec::Output::File {
+                    path: path.clone(),
+                    mode: *mode,
+                    data: line(),
+                }),
+                Handler::Tcp { addr } => self.io.send(crate::exec::Output::Tcp {
+                    addr: addr.clone(),
+                    data: line(),
+                }),
+                Handler::Exec { argv } => self.io.send(crate::exec::Output::Exec {
+                    argv: argv.clone(),
+                    stdin: line(),
+                }),
                 Handler::Post {
                     url,
                     headers,
