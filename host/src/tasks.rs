@@ -53,6 +53,8 @@ pub struct Tasks {
     io: Arc<dyn Io>,
     /// The server's identity for alert templates: hostname, cluster id, server id.
     identity: (String, String, String),
+    /// A large expiry just happened: give memory back once more on the next tick.
+    trim_again: std::sync::atomic::AtomicBool,
     running: Mutex<HashMap<String, Running>>,
     /// Why an enabled task is not running, by id.
     errors: Mutex<HashMap<String, String>>,
@@ -63,6 +65,7 @@ impl Tasks {
         Tasks {
             io,
             identity,
+            trim_again: std::sync::atomic::AtomicBool::new(false),
             running: Mutex::default(),
             errors: Mutex::default(),
         }
@@ -220,8 +223,12 @@ impl Tasks {
                 forgotten += gone;
             }
         }
-        if forgotten >= 10_000 {
+        // Trim again on the next tick too: memory other threads free just after still counts.
+        if forgotten >= 10_000 || self.trim_again.swap(false, Relaxed) {
             release_free_memory();
+            if forgotten >= 10_000 {
+                self.trim_again.store(true, Relaxed);
+            }
         }
     }
 
