@@ -85,3 +85,30 @@ impl<T> Groups<T> {
         before - self.map.len()
     }
 }
+
+/// What every node's group state offers the task, whatever it keeps per group.
+pub trait GroupTable {
+    fn remove_group(&mut self, key: &GroupKey);
+    fn expire(&mut self, cutoff: i64) -> usize;
+    fn len(&self) -> usize;
+    /// Approximate heap bytes of the table itself.
+    fn table_bytes(&self) -> usize;
+}
+
+impl<T> GroupTable for Groups<T> {
+    fn remove_group(&mut self, key: &GroupKey) {
+        self.remove(key);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        Groups::expire(self, cutoff)
+    }
+
+    fn len(&self) -> usize {
+        Groups::len(self)
+    }
+
+    fn table_bytes(&self) -> usize {
+        self.bytes(|_| 0)
+    }
+}

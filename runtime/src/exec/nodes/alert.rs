@@ -15,7 +15,7 @@ use std::sync::Arc;
 use gotmpl::{Template, Value as T};
 
 use super::NodeExec;
-use crate::exec::groups::Groups;
+use crate::exec::groups::{GroupTable, Groups};
 use crate::exec::{HttpRequest, Io, Msg, StreamPoint, TaskEnv};
 use crate::expr::{Compiled, ExprState, Scope};
 use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
@@ -708,6 +708,14 @@ fn field_value(v: &Value) -> T {
 }
 
 impl NodeExec for Alert {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.groups)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.groups)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let name = p.point.name();
         let cached = self.groups.get(&p.group).and_then(|s| {
@@ -808,18 +816,6 @@ impl NodeExec for Alert {
         }
         out.push(Msg::Batch(b));
         Ok(())
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.groups.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.groups.expire(cutoff)
-    }
-
-    fn cardinality(&self) -> usize {
-        self.groups.len()
     }
 
     fn state_bytes(&self) -> usize {

@@ -8,7 +8,7 @@
 //! barrier of its group is dropped.
 
 use super::{NodeExec, prop_dur};
-use crate::exec::groups::Groups;
+use crate::exec::groups::{GroupTable, Groups};
 use crate::exec::{Msg, StreamPoint};
 use crate::model::{Batch, GroupKey};
 use crate::pipeline::{PlanNode, Value as PV};
@@ -68,6 +68,14 @@ impl Barrier {
 }
 
 impl NodeExec for Barrier {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.groups)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.groups)
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         if self.pass(&p.group, p.point.time) {
             out.push(Msg::Point(p));
@@ -106,14 +114,6 @@ impl NodeExec for Barrier {
         Ok(())
     }
 
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.groups.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.groups.expire(cutoff)
-    }
-
     fn ticks(&self) -> bool {
         true
     }
@@ -147,10 +147,6 @@ impl NodeExec for Barrier {
         for g in &deleted {
             self.groups.remove(g);
         }
-    }
-
-    fn cardinality(&self) -> usize {
-        self.groups.len()
     }
 
     fn state_bytes(&self) -> usize {

@@ -1,6 +1,6 @@
 //! Small stateless nodes: pass-through, where, groupBy, default, delete, log.
 
-use crate::exec::groups::Groups;
+use crate::exec::groups::{GroupTable, Groups};
 use std::sync::Arc;
 
 use super::NodeExec;
@@ -48,6 +48,14 @@ impl Where {
 }
 
 impl NodeExec for Where {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.states)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.states)
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let state = if self.pred.is_stateful() {
             let pred = &self.pred;
@@ -67,22 +75,6 @@ impl NodeExec for Where {
             out.push(Msg::Point(p));
         }
         Ok(())
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.states.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.states.expire(cutoff)
-    }
-
-    fn cardinality(&self) -> usize {
-        self.states.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.states.bytes(|_| 0)
     }
 
     fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {

@@ -3,7 +3,7 @@
 //! Fields become `<name><delimiter><field>`; tags that are not group dimensions likewise.
 //! A time's combinations are emitted when a point with a later time arrives.
 
-use crate::exec::groups::Groups;
+use crate::exec::groups::{GroupTable, Groups};
 use std::sync::Arc;
 
 use super::basic::lambda_arg;
@@ -163,6 +163,14 @@ impl Combine {
 }
 
 impl NodeExec for Combine {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.groups)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.groups)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let t = round_time(p.point.time, self.tolerance);
         p.point.time = t;
@@ -188,21 +196,5 @@ impl NodeExec for Combine {
         };
         self.groups.insert(p.group, pending);
         result
-    }
-
-    fn cardinality(&self) -> usize {
-        self.groups.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.groups.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.groups.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.groups.expire(cutoff)
     }
 }

@@ -1,7 +1,6 @@
 //! `eval(lambdas...).as(names...)`: computes fields (or tags) from each point.
 
-use crate::exec::groups::Groups;
-use crate::model::GroupKey;
+use crate::exec::groups::{GroupTable, Groups};
 use std::sync::Arc;
 
 use super::NodeExec;
@@ -57,20 +56,12 @@ impl Eval {
 }
 
 impl NodeExec for Eval {
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.states.remove(group);
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.states)
     }
 
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.states.expire(cutoff)
-    }
-
-    fn cardinality(&self) -> usize {
-        self.states.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.states.bytes(|_| 0)
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.states)
     }
 
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {

@@ -2,8 +2,7 @@
 //! whose fields are named by the `on` tags' values: `<tag values><delimiter><field>`. A time's
 //! point is emitted when a point with a later time arrives, as in Kapacitor.
 
-use crate::exec::groups::Groups;
-use crate::model::GroupKey;
+use crate::exec::groups::{GroupTable, Groups};
 use std::sync::Arc;
 
 use super::{NodeExec, names, prop_dur, prop_str, round_time};
@@ -85,6 +84,14 @@ impl Flatten {
 }
 
 impl NodeExec for Flatten {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.groups)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.groups)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let t = round_time(p.point.time, self.tolerance);
         p.point.time = t;
@@ -121,21 +128,5 @@ impl NodeExec for Flatten {
             ));
         }
         Ok(())
-    }
-
-    fn cardinality(&self) -> usize {
-        self.groups.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.groups.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.groups.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.groups.expire(cutoff)
     }
 }

@@ -2,7 +2,7 @@
 //! transformations that emit one value per input point (`difference`, `cumulativeSum`,
 //! `movingAverage`, `elapsed`).
 
-use crate::exec::groups::Groups;
+use crate::exec::groups::{GroupTable, Groups};
 use crate::model::GroupKey;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -259,6 +259,14 @@ impl Transform {
 }
 
 impl NodeExec for Transform {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.state)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.state)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let Some(v) = p.point.field(self.field).cloned() else {
             return Err(format!(
@@ -302,21 +310,5 @@ impl NodeExec for Transform {
         }
         out.push(Msg::Batch(result));
         Ok(())
-    }
-
-    fn cardinality(&self) -> usize {
-        self.state.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.state.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.state.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.state.expire(cutoff)
     }
 }

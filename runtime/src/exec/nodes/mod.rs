@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub use http_out::HttpOutData;
 pub use stats::GroupCounts;
 
+use super::groups::GroupTable;
 use super::msg::Msg;
 use super::{Dims, StreamPoint};
 use crate::model::{Batch, GroupKey};
@@ -65,16 +66,28 @@ pub trait NodeExec: Send {
         Ok(())
     }
 
+    /// The node's per-group state, when it keeps one table of it: the defaults of
+    /// `delete_group`, `expire`, `cardinality` and `state_bytes` work on it.
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        None
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        None
+    }
+
     /// Drops the group's state; the task passes the deletion on to the children.
     fn delete_group(&mut self, input: usize, group: &GroupKey) {
-        let _ = (input, group);
+        let _ = input;
+        if let Some(g) = self.groups_mut() {
+            g.remove_group(group);
+        }
     }
 
     /// Drops the state of groups not seen since `cutoff` (host wall-clock ns); returns how
     /// many groups went.
     fn expire(&mut self, cutoff: i64) -> usize {
-        let _ = cutoff;
-        0
+        self.groups_mut().map_or(0, |g| g.expire(cutoff))
     }
 
     /// Wall-clock timers (barriers): called by the host with its clock.
@@ -89,12 +102,12 @@ pub trait NodeExec: Send {
 
     /// Number of groups with state.
     fn cardinality(&self) -> usize {
-        0
+        self.groups().map_or(0, |g| g.len())
     }
 
     /// Approximate bytes of state this node keeps (groups, buffered points).
     fn state_bytes(&self) -> usize {
-        0
+        self.groups().map_or(0, |g| g.table_bytes())
     }
 
     /// This node kind's own counters, as Kapacitor names them.

@@ -1,7 +1,6 @@
 //! Per-group stream nodes: derivative, changeDetect, stateDuration, stateCount, shift, sample.
 
-use crate::exec::groups::Groups;
-use crate::model::GroupKey;
+use crate::exec::groups::{GroupTable, Groups};
 
 use super::basic::lambda_arg;
 use super::{NodeExec, names, prop_dur, prop_str};
@@ -44,6 +43,14 @@ impl Derivative {
 }
 
 impl NodeExec for Derivative {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.prev)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.prev)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let Some(v) = p.point.field(self.field).and_then(Value::as_f64) else {
             return Err(format!(
@@ -67,22 +74,6 @@ impl NodeExec for Derivative {
         out.push(Msg::Point(p));
         Ok(())
     }
-
-    fn cardinality(&self) -> usize {
-        self.prev.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.prev.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.prev.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.prev.expire(cutoff)
-    }
 }
 
 /// `changeDetect(fields...)`: passes a point when any of the fields changed in its group.
@@ -102,6 +93,14 @@ impl ChangeDetect {
 }
 
 impl NodeExec for ChangeDetect {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.last)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.last)
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let current: Vec<Option<Value>> = self
             .fields
@@ -135,22 +134,6 @@ impl NodeExec for ChangeDetect {
             None => Ok(()),
         }
     }
-
-    fn cardinality(&self) -> usize {
-        self.last.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.last.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.last.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.last.expire(cutoff)
-    }
 }
 
 /// `stateDuration(lambda)` and `stateCount(lambda)`: how long / how many points a predicate has held.
@@ -180,6 +163,14 @@ impl StateTracking {
 }
 
 impl NodeExec for StateTracking {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.state)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.state)
+    }
+
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let holds = {
             let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);
@@ -205,22 +196,6 @@ impl NodeExec for StateTracking {
         set_field(&mut p.point, self.as_name, v);
         out.push(Msg::Point(p));
         Ok(())
-    }
-
-    fn cardinality(&self) -> usize {
-        self.state.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.state.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.state.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.state.expire(cutoff)
     }
 }
 
@@ -281,6 +256,14 @@ impl Sample {
 }
 
 impl NodeExec for Sample {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.counts)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.counts)
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let keep = if self.by_time {
             p.point.time.rem_euclid(self.every) == 0
@@ -294,21 +277,5 @@ impl NodeExec for Sample {
             out.push(Msg::Point(p));
         }
         Ok(())
-    }
-
-    fn cardinality(&self) -> usize {
-        self.counts.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.counts.bytes(|_| 0)
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.counts.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.counts.expire(cutoff)
     }
 }

@@ -6,7 +6,7 @@
 //! window is anchored on that point); with `every` = 0 each point emits (t − period, t].
 //! Buffered points keep their arrival order; late points are kept for the next window.
 
-use crate::exec::groups::Groups;
+use crate::exec::groups::{GroupTable, Groups};
 use std::collections::VecDeque;
 
 use super::{NodeExec, prop_count, prop_dur, truncate_time};
@@ -66,6 +66,14 @@ impl Window {
 }
 
 impl NodeExec for Window {
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.groups)
+    }
+
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.groups)
+    }
+
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         let StreamPoint { point, group, dims } = p;
         let t = point.time;
@@ -188,20 +196,8 @@ impl NodeExec for Window {
         Ok(())
     }
 
-    fn cardinality(&self) -> usize {
-        self.groups.len()
-    }
-
     fn state_bytes(&self) -> usize {
         self.groups
             .bytes(|g| g.buf.capacity() * std::mem::size_of::<BatchPoint>())
-    }
-
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.groups.remove(group);
-    }
-
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.groups.expire(cutoff)
     }
 }
