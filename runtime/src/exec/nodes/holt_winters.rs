@@ -6,11 +6,12 @@
 //! the 2^4 grid of starting guesses, its Nelder-Mead optimizer (whose objective clamps and
 //! rewrites the simplex vertex it is given) and Go's `math.Pow` by repeated squaring.
 
+use crate::exec::groups::GroupTable;
 use std::sync::Arc;
 
 use super::NodeExec;
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
+use crate::model::{Batch, BatchPoint, Fields, Name, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 pub struct HoltWinters {
@@ -57,29 +58,19 @@ impl HoltWinters {
 }
 
 impl NodeExec for HoltWinters {
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.pending.remove(group);
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.pending)
     }
 
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.pending.expire(cutoff)
-    }
-
-    fn cardinality(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.pending.bytes()
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.pending)
     }
 
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((prev_t, points, dims, group)) = self.pending.push(p) else {
-            return Ok(());
-        };
-        let mut b = Batch::new(points[0].series.measurement, prev_t, group, dims.by_name);
-        b.points = points;
-        self.batch(b, out)
+        match self.pending.push_batch(p) {
+            Some(b) => self.batch(b, out),
+            None => Ok(()),
+        }
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {

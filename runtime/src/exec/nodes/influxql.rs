@@ -4,6 +4,7 @@
 //! an aggregate carries the group's tags, a selector is the selected point itself with the
 //! field renamed.
 
+use crate::exec::groups::GroupTable;
 use std::sync::Arc;
 
 use super::NodeExec;
@@ -323,19 +324,11 @@ impl NodeExec for InfluxQl {
         )
     }
 
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.pending.remove(group);
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.pending)
     }
 
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.pending.expire(cutoff)
-    }
-
-    fn cardinality(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.pending.bytes()
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.pending)
     }
 }

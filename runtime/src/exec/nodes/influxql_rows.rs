@@ -3,7 +3,6 @@
 //! `movingAverage`, `elapsed`).
 
 use crate::exec::groups::{GroupTable, Groups};
-use crate::model::GroupKey;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -66,31 +65,21 @@ impl Rows {
 }
 
 impl NodeExec for Rows {
-    fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.pending.remove(group);
+    fn groups(&self) -> Option<&dyn GroupTable> {
+        Some(&self.pending)
     }
 
-    fn expire(&mut self, cutoff: i64) -> usize {
-        self.pending.expire(cutoff)
-    }
-
-    fn cardinality(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn state_bytes(&self) -> usize {
-        self.pending.bytes()
+    fn groups_mut(&mut self) -> Option<&mut dyn GroupTable> {
+        Some(&mut self.pending)
     }
 
     /// On a stream, the points sharing a timestamp form one batch, emitted when a later point
     /// arrives.
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((prev_t, points, dims, group)) = self.pending.push(p) else {
-            return Ok(());
-        };
-        let mut b = Batch::new(points[0].series.measurement, prev_t, group, dims.by_name);
-        b.points = points;
-        self.batch(b, out)
+        match self.pending.push_batch(p) {
+            Some(b) => self.batch(b, out),
+            None => Ok(()),
+        }
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {

@@ -267,22 +267,32 @@ impl SameTime {
         Some((pt, points, d, group))
     }
 
-    pub(super) fn len(&self) -> usize {
+    /// As [`SameTime::push`], the finished points made into their batch.
+    pub(super) fn push_batch(&mut self, p: StreamPoint) -> Option<Batch> {
+        let (t, points, dims, group) = self.push(p)?;
+        let mut b = Batch::new(points[0].series.measurement, t, group, dims.by_name);
+        b.points = points;
+        Some(b)
+    }
+}
+
+impl GroupTable for SameTime {
+    fn remove_group(&mut self, key: &GroupKey) {
+        self.pending.remove(key);
+    }
+
+    fn expire(&mut self, cutoff: i64) -> usize {
+        self.pending.expire(cutoff)
+    }
+
+    fn len(&self) -> usize {
         self.pending.len()
     }
 
-    pub(super) fn remove(&mut self, group: &GroupKey) {
-        self.pending.remove(group);
-    }
-
-    pub(super) fn bytes(&self) -> usize {
+    fn table_bytes(&self) -> usize {
         self.pending.bytes(|(_, points, _)| {
             points.capacity() * std::mem::size_of::<crate::model::BatchPoint>()
         })
-    }
-
-    pub(super) fn expire(&mut self, cutoff: i64) -> usize {
-        self.pending.expire(cutoff)
     }
 }
 
