@@ -31,6 +31,7 @@ pub struct State {
     pub udp: Vec<Arc<udp::UdpStats>>,
     pub tasks: crate::tasks::Tasks,
     pub outputs: Arc<crate::outputs::Outputs>,
+    pub udfs: crate::udfs::Udfs,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
 }
@@ -87,6 +88,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
 
     let outputs =
         crate::outputs::Outputs::start(&config, ingest.clone()).map_err(anyhow::Error::msg)?;
+    let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
 
     let addr = config.http.socket_addr()?;
     let listener = TcpListener::bind(addr)
@@ -108,8 +110,9 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         started: Instant::now(),
         bound_http: bound,
         udp: udp_stats,
-        tasks: crate::tasks::Tasks::new(outputs.clone(), identity),
+        tasks: crate::tasks::Tasks::new(outputs.clone(), identity, udfs.registry().clone()),
         outputs,
+        udfs,
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });

@@ -53,6 +53,7 @@ pub struct Tasks {
     io: Arc<dyn Io>,
     /// The server's identity for alert templates: hostname, cluster id, server id.
     identity: (String, String, String),
+    udfs: Arc<farad_runtime::wasm::UdfRegistry>,
     /// A large expiry just happened: give memory back once more on the next tick.
     trim_again: std::sync::atomic::AtomicBool,
     running: Mutex<HashMap<String, Running>>,
@@ -61,10 +62,15 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    pub fn new(io: Arc<dyn Io>, identity: (String, String, String)) -> Tasks {
+    pub fn new(
+        io: Arc<dyn Io>,
+        identity: (String, String, String),
+        udfs: Arc<farad_runtime::wasm::UdfRegistry>,
+    ) -> Tasks {
         Tasks {
             io,
             identity,
+            udfs,
             trim_again: std::sync::atomic::AtomicBool::new(false),
             running: Mutex::default(),
             errors: Mutex::default(),
@@ -87,6 +93,7 @@ impl Tasks {
             hostname: self.identity.0.clone(),
             cluster_id: self.identity.1.clone(),
             server_id: self.identity.2.clone(),
+            udfs: Some(self.udfs.clone()),
         };
         let task = match Task::with_env(plan, &env) {
             Ok(t) => Arc::new(Mutex::new(t)),

@@ -9,11 +9,12 @@
 //! - [`pipeline`]: what a task is: the node table, the checker, the `Plan`.
 //! - [`expr`]: lambdas compiled once per node.
 //! - [`exec`]: how a task runs: the executors of every node kind.
-//! - [`pipeline`]: every TICKscript node type declared as data: edges, arguments, properties.
+//! - [`wasm`]: the sandbox Wasm UDFs run in (wasmtime), and their columnar data exchange.
 //!
 //! Invariants: this crate opens no socket, touches no file and reads no wall clock on its own
-//! (a monotonic clock times nodes for their statistics); servers, storage and clocks belong to
-//! `host/`. It logs through `tracing` only.
+//! (a monotonic clock times nodes for their statistics, and the Wasm engine's one thread
+//! advances its epoch every 10 ms to enforce call deadlines); servers, storage and clocks belong
+//! to `host/`. It logs through `tracing` only.
 
 pub mod duration;
 pub mod exec;
@@ -23,3 +24,4 @@ pub mod model;
 pub mod pipeline;
 pub mod tick;
 pub mod time;
+pub mod wasm;

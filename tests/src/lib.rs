@@ -267,3 +267,38 @@ impl Drop for Farad {
         let _ = self.child.wait();
     }
 }
+
+/// Builds the guest example crate `name` (in `guest-examples/`) for `wasm32-wasip2` and
+/// returns the component's bytes. Cargo is asked every time (a no-op when fresh).
+pub fn guest_wasm(name: &str) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            name,
+        ])
+        .current_dir(&root)
+        .status()
+        .expect("running cargo build for a guest example");
+    assert!(
+        status.success(),
+        "building guest example {name} failed (is the wasm32-wasip2 target installed? \
+         `rustup target add wasm32-wasip2`)"
+    );
+    let file = target
+        .join("wasm32-wasip2/guest")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()))
+}

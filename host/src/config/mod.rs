@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
 pub use sections::{
-    BasicAuth, ConfigOverride, Http, HttpPost, Load, Logging, Replay, Storage, TaskSection, Udp,
+    BasicAuth, ConfigOverride, Http, HttpPost, Load, Logging, Replay, Storage, TaskSection,
+    UdfFunction, UdfSection, Udp,
 };
 
 /// The whole configuration file.
@@ -38,6 +39,7 @@ pub struct Config {
     pub config_override: ConfigOverride,
     pub udp: Vec<Udp>,
     pub httppost: Vec<HttpPost>,
+    pub udf: UdfSection,
     /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -59,6 +61,7 @@ impl Default for Config {
             config_override: ConfigOverride::default(),
             udp: Vec::new(),
             httppost: Vec::new(),
+            udf: UdfSection::default(),
             other: BTreeMap::new(),
         }
     }
@@ -98,6 +101,7 @@ impl Config {
         for h in &self.httppost {
             h.validate().map_err(anyhow::Error::msg)?;
         }
+        self.udf.validate().map_err(anyhow::Error::msg)?;
         if self.hostname.is_empty() {
             bail!("hostname must not be empty");
         }

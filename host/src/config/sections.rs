@@ -288,3 +288,64 @@ impl HttpPost {
             })
     }
 }
+
+/// `[udf]`: Wasm UDFs. Kapacitor's section lists UDF processes; Farad's functions are Wasm
+/// components (`[udf.functions.<name>] wasm = "path"`), beside those uploaded over HTTP.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UdfSection {
+    /// Linear memory one UDF instance may grow to, in MiB.
+    pub memory_limit_mb: u64,
+    /// Wall time one call into a UDF may take.
+    pub call_timeout: GoDuration,
+    /// UDF instances that may run at once (one per task node that uses a UDF).
+    pub max_instances: u32,
+    pub functions: BTreeMap<String, UdfFunction>,
+}
+
+impl Default for UdfSection {
+    fn default() -> UdfSection {
+        UdfSection {
+            memory_limit_mb: 64,
+            call_timeout: GoDuration(1_000_000_000),
+            max_instances: 256,
+            functions: BTreeMap::new(),
+        }
+    }
+}
+
+impl UdfSection {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.memory_limit_mb == 0 || self.memory_limit_mb > 4096 {
+            return Err(format!(
+                "[udf] memory-limit-mb must be between 1 and 4096, got {}",
+                self.memory_limit_mb
+            ));
+        }
+        if self.call_timeout.0 < 10_000_000 {
+            return Err("[udf] call-timeout must be at least 10ms".into());
+        }
+        if self.max_instances == 0 {
+            return Err("[udf] max-instances must be at least 1".into());
+        }
+        for (name, f) in &self.functions {
+            if f.wasm.as_os_str().is_empty() {
+                return Err(format!(
+                    "[udf.functions.{name}]: Farad runs UDFs as Wasm components: set wasm = \"path/to/udf.wasm\" \
+                     (Kapacitor's process UDFs, prog/args, are not run)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[udf.functions.<name>]`: a UDF loaded from a file at start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct UdfFunction {
+    pub wasm: PathBuf,
+    /// Kapacitor's process-UDF keys, accepted so that its config files load.
+    #[serde(flatten, skip_serializing)]
+    pub other: BTreeMap<String, toml::Value>,
+}

@@ -7,6 +7,7 @@ mod debug;
 pub mod error;
 mod ping;
 pub mod tasks;
+mod udfs;
 mod write;
 
 use std::sync::Arc;
@@ -27,7 +28,8 @@ pub fn routes(
     let api = ping::routes(state.clone())
         .or(write::routes(state.clone()))
         .or(debug::routes(state.clone()))
-        .or(tasks::routes(state.clone()));
+        .or(tasks::routes(state.clone()))
+        .or(udfs::routes(state.clone()));
     let request_ids = Arc::new(AtomicU64::new(1));
     let log = state.config.http.log_enabled;
     api.recover(error::recover)

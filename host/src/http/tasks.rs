@@ -91,7 +91,9 @@ pub fn routes(
 }
 
 /// Runs a store-touching handler off the async workers.
-async fn blocking(f: impl FnOnce() -> ApiResult + Send + 'static) -> warp::reply::Response {
+pub(super) async fn blocking(
+    f: impl FnOnce() -> ApiResult + Send + 'static,
+) -> warp::reply::Response {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => respond(r),
         Err(e) => respond(Err(ApiError::internal(anyhow::anyhow!(
@@ -101,7 +103,7 @@ async fn blocking(f: impl FnOnce() -> ApiResult + Send + 'static) -> warp::reply
 }
 
 /// Checks a task's script against its type and vars: the plan, or the error text.
-fn compile(t: &TaskRecord) -> Result<pipeline::Plan, String> {
+fn compile(state: &State, t: &TaskRecord) -> Result<pipeline::Plan, String> {
     let vars = pipeline::vars::from_json(&t.vars)?;
     let task_type = match t.kind {
         TaskType::Stream => pipeline::TaskType::Stream,
@@ -111,6 +113,7 @@ fn compile(t: &TaskRecord) -> Result<pipeline::Plan, String> {
         task_type: Some(task_type),
         vars,
         allow_unset_vars: false,
+        udfs: Some(state.udfs.signatures()),
     };
     pipeline::compile(&t.script, &opts)
         .map_err(|d| format!("invalid TICKscript: {}", d.one_line(&t.script)))
@@ -166,7 +169,7 @@ fn task_json(state: &State, t: &TaskRecord, view: View) -> Value {
     let dot = state
         .tasks
         .dot(&t.id, view.labels)
-        .unwrap_or_else(|| compile(t).map(|p| p.dot(&t.id)).unwrap_or_default());
+        .unwrap_or_else(|| compile(state, t).map(|p| p.dot(&t.id)).unwrap_or_default());
     let script = match farad_runtime::tick::parse(&t.script) {
         (program, diags) if view.formatted && diags.is_empty() => {
             farad_runtime::tick::fmt::format(&program)
@@ -279,7 +282,7 @@ fn update(state: &State, id: &str, body: &[u8]) -> ApiResult {
         }
         rec.status = st;
     }
-    let plan = compile(&rec).map_err(ApiError::bad_request)?;
+    let plan = compile(state, &rec).map_err(ApiError::bad_request)?;
     if rec.dbrps.is_empty() {
         rec.dbrps = plan
             .dbrps
@@ -358,7 +361,7 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
             String::new()
         },
     };
-    let plan = compile(&rec).map_err(ApiError::bad_request)?;
+    let plan = compile(state, &rec).map_err(ApiError::bad_request)?;
     if rec.dbrps.is_empty() {
         let from_script = plan.dbrps.iter().map(|(db, rp)| DbRp {
             db: db.clone(),
@@ -401,7 +404,7 @@ pub fn start_enabled(state: &State) {
         .into_iter()
         .filter(|(_, t)| t.status == TaskStatus::Enabled)
     {
-        match compile(&rec) {
+        match compile(state, &rec) {
             Ok(plan) => {
                 let _ = state
                     .tasks

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
 
-pub use records::{DbRp, TaskRecord, TaskStatus, TaskType};
+pub use records::{DbRp, TaskRecord, TaskStatus, TaskType, UdfRecord};
 
 /// The layout version this build writes. Bumped when a record changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -45,7 +45,7 @@ pub const HANDLERS: Collection<serde_json::Value> = Collection::new("handlers");
 /// Recording metadata, by recording id (the data lives in `[replay] dir`).
 pub const RECORDINGS: Collection<serde_json::Value> = Collection::new("recordings");
 /// UDF modules: metadata by name.
-pub const UDFS: Collection<serde_json::Value> = Collection::new("udfs");
+pub const UDFS: Collection<UdfRecord> = Collection::new("udfs");
 
 const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 6] = [
     TASKS.def,

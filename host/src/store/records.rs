@@ -42,3 +42,19 @@ pub struct TaskRecord {
     #[serde(default)]
     pub last_enabled: String,
 }
+
+/// A stored Wasm UDF module (its bytes live in `<data_dir>/udfs/<name>/`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UdfRecord {
+    pub name: String,
+    /// Starts at 1; each upload under the name adds one.
+    pub version: u64,
+    /// Size of the component, bytes.
+    pub size: u64,
+    /// A hash of the component's bytes (hex), to tell uploads apart.
+    pub digest: String,
+    pub created: String,
+    pub modified: String,
+    /// What the module declares: edges and options.
+    pub signature: serde_json::Value,
+}

@@ -74,8 +74,23 @@ impl<T> Groups<T> {
 
     /// Forgets the groups not touched since `cutoff`; returns how many went.
     pub fn expire(&mut self, cutoff: i64) -> usize {
+        self.expire_with(cutoff, |_, _| {})
+    }
+
+    /// As [`Groups::expire`], showing each group that goes to `gone` first.
+    pub fn expire_with(&mut self, cutoff: i64, mut gone: impl FnMut(&GroupKey, T)) -> usize {
         let before = self.map.len();
-        self.map.retain(|_, e| e.1 >= cutoff);
+        let old: Vec<GroupKey> = self
+            .map
+            .iter()
+            .filter(|(_, e)| e.1 < cutoff)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in old {
+            if let Some((t, _)) = self.map.remove(&k) {
+                gone(&k, t);
+            }
+        }
         if self.map.is_empty() {
             // Give back the table's memory, not just its entries.
             self.map = GroupMap::default();

@@ -87,6 +87,8 @@ pub struct TaskEnv {
     pub hostname: String,
     pub cluster_id: String,
     pub server_id: String,
+    /// The Wasm UDFs `@name()` nodes can use.
+    pub udfs: Option<Arc<crate::wasm::UdfRegistry>>,
 }
 
 impl Default for TaskEnv {
@@ -98,6 +100,7 @@ impl Default for TaskEnv {
             hostname: "localhost".into(),
             cluster_id: String::new(),
             server_id: String::new(),
+            udfs: None,
         }
     }
 }

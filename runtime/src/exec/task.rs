@@ -43,6 +43,8 @@ pub struct Task {
     now: i64,
     /// Nodes with wall-clock timers.
     tickers: Vec<usize>,
+    /// Nodes that gather messages until the end of a write, parents before children.
+    flushers: Vec<usize>,
     /// Node ids in Kapacitor's walk order (for DOT).
     order: Vec<usize>,
     /// Per node, the per-group output counts a `stats` node reads, when one watches it.
@@ -102,6 +104,12 @@ impl Task {
                 reason: "only stream tasks run yet".into(),
             })?;
         let tickers = (0..execs.len()).filter(|&i| execs[i].ticks()).collect();
+        let order = plan.topological();
+        let flushers = order
+            .iter()
+            .copied()
+            .filter(|&i| execs[i].flushes())
+            .collect();
         let stats = plan
             .nodes
             .iter()
@@ -133,7 +141,8 @@ impl Task {
             sampled: vec![0; plan.nodes.len()],
             now: 0,
             tickers,
-            order: plan.topological(),
+            flushers,
+            order,
             watched: {
                 let mut w: Vec<Option<nodes::GroupCounts>> = vec![None; plan.nodes.len()];
                 for (node, counts) in watchers {
@@ -265,7 +274,25 @@ impl Task {
         for p in points {
             self.send(last, 0, Msg::Point(stream_point(p)));
         }
+        self.flush();
         self.publish_stats();
+    }
+
+    /// Makes the nodes that gather messages (UDFs) process them now; done after every write.
+    pub fn flush(&mut self) {
+        for i in 0..self.flushers.len() {
+            let node = self.flushers[i];
+            let mut out = self.buffers.pop().unwrap_or_default();
+            let result = self.execs[node].flush(&mut out);
+            let counts = &mut self.counts[node];
+            counts.emitted += out.iter().filter(|m| m.is_data()).count() as u64;
+            if let Err(e) = result {
+                counts.errors += 1;
+                self.last_error = Some(format!("{}: {e}", self.stats[node].0));
+            }
+            self.route(node, &mut out);
+            self.buffers.push(out);
+        }
     }
 
     /// Runs `node` on a message from its `input`-th parent.
@@ -351,6 +378,7 @@ impl Task {
             self.route(node, &mut out);
             self.buffers.push(out);
         }
+        self.flush();
         self.publish_stats();
     }
 

@@ -23,6 +23,9 @@ pub struct BuildOptions {
     pub vars: HashMap<String, Value>,
     /// Whether to accept a template (`var x float` without a value) as complete.
     pub allow_unset_vars: bool,
+    /// The UDFs that exist, to check `@name()` calls against; `None` accepts any call
+    /// (checking a script with no server at hand).
+    pub udfs: Option<std::collections::BTreeMap<String, super::UdfSignature>>,
 }
 
 /// Checks `program` and lowers it to a plan. The plan is `None` when there were errors.
@@ -611,9 +614,41 @@ impl Builder<'_> {
             ChainOp::Pipe => self.chain_node(node, &name.name, args, span),
             ChainOp::At => {
                 let spec = NODES.iter().find(|s| s.kind == NodeKind::Udf).ok_or(())?;
+                let signature = match &self.opts.udfs {
+                    None => None,
+                    Some(udfs) => match udfs.get(&name.name) {
+                        Some(sig) => Some(sig.clone()),
+                        None => {
+                            let hint = match did_you_mean(&name.name, udfs.keys().map(|k| &**k)) {
+                                Some(m) => format!("did you mean @{m}()?"),
+                                None if udfs.is_empty() => {
+                                    "no UDFs are loaded: upload one with POST /kapacitor/v1/udfs/<name>"
+                                        .into()
+                                }
+                                None => format!(
+                                    "loaded UDFs: {}",
+                                    udfs.keys().map(|k| format!("@{k}")).collect::<Vec<_>>().join(", ")
+                                ),
+                            };
+                            self.err_hint(span, format!("no UDF named `{}`", name.name), hint);
+                            return Err(());
+                        }
+                    },
+                };
+                if !args.is_empty() {
+                    self.err_hint(
+                        span,
+                        format!("@{}() takes no arguments", name.name),
+                        "give UDF options as properties: @name().option(value)",
+                    );
+                }
                 let input = self.nodes[node].provides;
                 let vals = args.into_iter().map(|(v, _)| v).collect();
                 let id = self.add_node(spec, name.name.clone(), vals, &[node], span, input);
+                if let Some(sig) = signature {
+                    self.nodes[id].wants = sig.wants;
+                    self.nodes[id].provides = sig.provides;
+                }
                 Ok(Val::Node(id))
             }
             ChainOp::Dot => self
@@ -807,7 +842,35 @@ impl Builder<'_> {
             }
         }
         if self.nodes[node].kind == NodeKind::Udf {
-            // A UDF's options are declared by its module and checked when the task is created.
+            // A UDF's options are declared by its module.
+            let udf = &self.nodes[node].method;
+            if let Some(sig) = self.opts.udfs.as_ref().and_then(|u| u.get(udf)) {
+                let values: Vec<Value> = args.iter().map(|(v, _)| v.clone()).collect();
+                match sig.options.iter().find(|o| o.name == name) {
+                    None => {
+                        let hint = match did_you_mean(name, sig.options.iter().map(|o| &*o.name)) {
+                            Some(m) => format!("did you mean .{m}()?"),
+                            None if sig.options.is_empty() => format!("@{udf}() takes no options"),
+                            None => format!(
+                                "@{udf}() options: {}",
+                                sig.options
+                                    .iter()
+                                    .map(|o| o.usage())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        };
+                        self.err_hint(span, format!("@{udf}() has no option `{name}`"), hint);
+                        return Ok(Val::Node(node));
+                    }
+                    Some(opt) => {
+                        if let Err(e) = opt.check(&values) {
+                            self.err(span, format!("@{udf}(): {e}"));
+                            return Ok(Val::Node(node));
+                        }
+                    }
+                }
+            }
             let v = PropertyValue {
                 name: "option",
                 args: std::iter::once(Value::Str(name.to_owned()))

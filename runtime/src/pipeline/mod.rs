@@ -6,10 +6,12 @@ pub mod lambda;
 pub mod nodes;
 pub mod plan;
 pub mod schema;
+pub mod udf;
 pub mod vars;
 
 pub use build::{BuildOptions, build};
 pub use plan::{Plan, PlanNode, TaskType, Value};
+pub use udf::{UdfArg, UdfOption, UdfSignature};
 
 use crate::tick::{Diagnostics, parse};
 

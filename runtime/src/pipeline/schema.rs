@@ -5,7 +5,8 @@
 //! Facts here are Kapacitor's (`pipeline/*.go`, tags v1.5.0 and v1.8.3), restated as data.
 
 /// The edge type between two nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Edge {
     /// No data (e.g. the output of `influxDBOut` or `kapacitorLoopback`). Nothing can be chained
     /// after a node that provides `None`, except the nodes that want [`Wants::None`]

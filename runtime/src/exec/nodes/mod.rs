@@ -17,6 +17,7 @@ mod loopback;
 mod sideload;
 mod stateful;
 mod stats;
+mod udf;
 mod union;
 mod window;
 
@@ -98,6 +99,18 @@ pub trait NodeExec: Send {
     /// True when [`tick`](NodeExec::tick) does something for this node.
     fn ticks(&self) -> bool {
         false
+    }
+
+    /// True for nodes that gather messages and need [`flush`](NodeExec::flush) at the end of
+    /// each write (UDFs, which cross into Wasm once per micro-batch).
+    fn flushes(&self) -> bool {
+        false
+    }
+
+    /// Processes what has gathered.
+    fn flush(&mut self, out: &mut Vec<Msg>) -> Result<(), String> {
+        let _ = out;
+        Ok(())
     }
 
     /// Number of groups with state.
@@ -189,6 +202,7 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
                 watch: Some((watched, counts)),
             })
         }
+        NodeKind::Udf => plain(Box::new(udf::Udf::new(node, env)?)),
         other => Err(format!("{other:?} nodes do not run yet")),
     }
 }
@@ -315,6 +329,11 @@ pub fn no_dims() -> Arc<Dims> {
     static NONE: std::sync::LazyLock<Arc<Dims>> =
         std::sync::LazyLock::new(|| Arc::new(Dims::default()));
     NONE.clone()
+}
+
+/// The dimensions of a batch's group.
+pub(crate) fn dims_of_batch(b: &Batch) -> Arc<Dims> {
+    dims_of(b)
 }
 
 /// The dimensions of a batch's group.

@@ -1,0 +1,425 @@
+//! Host points and batches to the `udf` world's columns and back.
+//!
+//! The [`Encoder`] keeps, per instance, the series and groups it has sent (each goes across
+//! once, then rows name it by index) and fills columns in place, reusing its buffers from one
+//! call to the next. The [`Decoder`] mirrors the guest's output series table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::wit;
+use crate::exec::{Dims, Msg, StreamPoint};
+use crate::model::{Batch, BatchPoint, Fields, GroupKey, GroupMap, Name, Point, Series, Value};
+
+/// Past this many series and groups sent, the tables start over (bounded memory on both
+/// sides of the boundary).
+const TABLE_LIMIT: usize = 1 << 16;
+
+/// Builds [`wit::Input`]s from points and batches.
+pub struct Encoder {
+    input: wit::Input,
+    /// Field name and type of each column in `input.rows.columns`.
+    col_keys: Vec<(Name, u8)>,
+    /// Series sent, by address; the `Arc`s in `series` keep those addresses from being reused.
+    series_ids: HashMap<usize, u32, foldhash::fast::RandomState>,
+    series: Vec<Arc<Series>>,
+    last_series: Option<(usize, u32)>,
+    group_ids: GroupMap<u32>,
+    /// Each group index's key and dimensions, for decoding what the guest emits.
+    pub(super) groups: Vec<(GroupKey, Arc<Dims>)>,
+    last_group: Option<(GroupKey, u32)>,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder {
+            input: empty_input(),
+            col_keys: Vec::new(),
+            series_ids: HashMap::default(),
+            series: Vec::new(),
+            last_series: None,
+            group_ids: GroupMap::default(),
+            groups: Vec::new(),
+            last_group: None,
+        }
+    }
+}
+
+fn empty_input() -> wit::Input {
+    wit::Input {
+        reset: false,
+        new_series: Vec::new(),
+        new_groups: Vec::new(),
+        forget: Vec::new(),
+        rows: empty_rows(),
+    }
+}
+
+fn empty_rows() -> wit::Rows {
+    wit::Rows {
+        times: Vec::new(),
+        series: Vec::new(),
+        groups: Vec::new(),
+        columns: Vec::new(),
+        batches: Vec::new(),
+    }
+}
+
+fn type_tag(v: &Value) -> u8 {
+    match v {
+        Value::Float(_) => 0,
+        Value::Int(_) => 1,
+        Value::UInt(_) => 2,
+        Value::Str(_) => 3,
+        Value::Bool(_) => 4,
+    }
+}
+
+fn tags_of(tags: &[(Name, Box<str>)]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_string()))
+        .collect()
+}
+
+impl Encoder {
+    /// Rows waiting to be sent.
+    pub fn len(&self) -> usize {
+        self.input.rows.times.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0 && self.input.forget.is_empty()
+    }
+
+    /// Forgets the tables: the next input tells the guest to start its own over.
+    pub fn reset(&mut self) {
+        self.series_ids.clear();
+        self.series.clear();
+        self.last_series = None;
+        self.group_ids.clear();
+        self.groups.clear();
+        self.last_group = None;
+        self.input.reset = true;
+        self.input.new_series.clear();
+        self.input.new_groups.clear();
+    }
+
+    fn series_index(&mut self, s: &Arc<Series>) -> u32 {
+        let addr = Arc::as_ptr(s) as usize;
+        if let Some((a, i)) = self.last_series
+            && a == addr
+        {
+            return i;
+        }
+        let i = match self.series_ids.get(&addr) {
+            Some(&i) => i,
+            None => {
+                let i = self.series.len() as u32;
+                self.series.push(s.clone());
+                self.series_ids.insert(addr, i);
+                self.input.new_series.push(wit::Series {
+                    name: s.measurement.as_str().to_owned(),
+                    tags: tags_of(&s.tags),
+                });
+                i
+            }
+        };
+        self.last_series = Some((addr, i));
+        i
+    }
+
+    fn group_index(&mut self, g: &GroupKey, dims: &Arc<Dims>) -> u32 {
+        if let Some((k, i)) = &self.last_group
+            && k == g
+        {
+            return *i;
+        }
+        let i = match self.group_ids.get(g) {
+            Some(&i) => i,
+            None => {
+                let i = self.groups.len() as u32;
+                self.groups.push((g.clone(), dims.clone()));
+                self.group_ids.insert(g.clone(), i);
+                self.input.new_groups.push(wit::Group {
+                    id: g.id(),
+                    tags: tags_of(g.tags()),
+                    by_name: dims.by_name,
+                });
+                i
+            }
+        };
+        self.last_group = Some((g.clone(), i));
+        i
+    }
+
+    fn row(&mut self, time: i64, series: &Arc<Series>, group: u32, fields: &[(Name, Value)]) {
+        let row = self.input.rows.times.len();
+        let s = self.series_index(series);
+        let rows = &mut self.input.rows;
+        rows.times.push(time);
+        rows.series.push(s);
+        rows.groups.push(group);
+        for (name, value) in fields {
+            let key = (*name, type_tag(value));
+            let c = match self.col_keys.iter().position(|k| *k == key) {
+                Some(c) => c,
+                None => {
+                    self.col_keys.push(key);
+                    rows.columns.push(new_column(*name, value));
+                    rows.columns.len() - 1
+                }
+            };
+            push_value(&mut rows.columns[c], row, value);
+        }
+    }
+
+    /// Adds a stream point.
+    pub fn point(&mut self, p: &StreamPoint) {
+        let g = self.group_index(&p.group, &p.dims);
+        self.row(p.point.time, &p.point.series, g, &p.point.fields);
+    }
+
+    /// Adds a whole batch.
+    pub fn batch(&mut self, b: &Batch) {
+        let dims = crate::exec::nodes::dims_of_batch(b);
+        let g = self.group_index(&b.group, &dims);
+        let start = self.len() as u32;
+        for p in &b.points {
+            self.row(p.time, &p.series, g, &p.fields);
+        }
+        self.input.rows.batches.push(wit::BatchSpan {
+            group: g,
+            name: b.name.as_str().to_owned(),
+            tmax: b.tmax,
+            start,
+            len: b.points.len() as u32,
+        });
+    }
+
+    /// Tells the guest to drop a group's state (deleted or expired in the host).
+    pub fn forget(&mut self, g: &GroupKey) {
+        if let Some(_i) = self.group_ids.remove(g) {
+            if self.last_group.as_ref().is_some_and(|(k, _)| k == g) {
+                self.last_group = None;
+            }
+            self.input.forget.push(g.id());
+        }
+    }
+
+    /// The input for the rows added since the last call; [`Encoder::sent`] must follow.
+    pub fn input(&mut self) -> &wit::Input {
+        let n = self.len();
+        for c in &mut self.input.rows.columns {
+            pad(c, n);
+        }
+        &self.input
+    }
+
+    /// Clears what was sent, keeping buffers; starts the tables over when they grew too big.
+    pub fn sent(&mut self) {
+        let i = &mut self.input;
+        i.reset = false;
+        i.new_series.clear();
+        i.new_groups.clear();
+        i.forget.clear();
+        i.rows.times.clear();
+        i.rows.series.clear();
+        i.rows.groups.clear();
+        i.rows.batches.clear();
+        i.rows.columns.clear();
+        self.col_keys.clear();
+        if self.series.len() + self.groups.len() > TABLE_LIMIT {
+            self.reset();
+        }
+    }
+
+    /// Approximate bytes held.
+    pub fn bytes(&self) -> usize {
+        self.series.len() * 64 + self.groups.len() * 96 + self.len() * 32
+    }
+}
+
+fn new_column(name: Name, like: &Value) -> wit::Column {
+    use wit::ColumnData as D;
+    let data = match like {
+        Value::Float(_) => D::Double(Vec::new()),
+        Value::Int(_) => D::Int(Vec::new()),
+        Value::UInt(_) => D::Uint(Vec::new()),
+        Value::Str(_) => D::Str(Vec::new()),
+        Value::Bool(_) => D::Boolean(Vec::new()),
+    };
+    wit::Column {
+        name: name.as_str().to_owned(),
+        data,
+        present: Vec::new(),
+    }
+}
+
+/// Fills rows the column does not have yet with absent defaults.
+fn pad(c: &mut wit::Column, n: usize) {
+    use wit::ColumnData as D;
+    if c.present.len() >= n {
+        return;
+    }
+    c.present.resize(n, false);
+    match &mut c.data {
+        D::Double(v) => v.resize(n, 0.0),
+        D::Int(v) => v.resize(n, 0),
+        D::Uint(v) => v.resize(n, 0),
+        D::Str(v) => v.resize(n, String::new()),
+        D::Boolean(v) => v.resize(n, false),
+    }
+}
+
+fn push_value(c: &mut wit::Column, row: usize, v: &Value) {
+    use wit::ColumnData as D;
+    pad(c, row);
+    c.present.push(true);
+    match (&mut c.data, v) {
+        (D::Double(d), Value::Float(x)) => d.push(*x),
+        (D::Int(d), Value::Int(x)) => d.push(*x),
+        (D::Uint(d), Value::UInt(x)) => d.push(*x),
+        (D::Str(d), Value::Str(x)) => d.push(x.to_string()),
+        (D::Boolean(d), Value::Bool(x)) => d.push(*x),
+        _ => unreachable!("columns are keyed by field name and type"),
+    }
+}
+
+/// Turns the guest's outputs back into messages.
+#[derive(Default)]
+pub struct Decoder {
+    series: Vec<Arc<Series>>,
+}
+
+impl Decoder {
+    /// Forgets the guest's output series (the guest does too after a reset input or a new
+    /// instance).
+    pub fn reset(&mut self) {
+        self.series.clear();
+    }
+
+    /// Decodes `out` into stream points (`batches` false) or batches, appending to `msgs`.
+    /// Group indexes refer to `enc`'s table as it was for the call.
+    pub fn decode(
+        &mut self,
+        out: wit::Output,
+        enc: &Encoder,
+        batches: bool,
+        msgs: &mut Vec<Msg>,
+    ) -> Result<(), String> {
+        for s in out.new_series {
+            let tags = s
+                .tags
+                .into_iter()
+                .map(|(k, v)| (Name::new(&k), v.into_boxed_str()))
+                .collect();
+            self.series
+                .push(Arc::new(Series::new(Name::new(&s.name), tags)));
+        }
+        let rows = out.rows;
+        let n = rows.times.len();
+        if rows.series.len() != n || rows.groups.len() != n {
+            return Err(format!(
+                "output rows disagree: {n} times, {} series, {} groups",
+                rows.series.len(),
+                rows.groups.len()
+            ));
+        }
+        let columns: Vec<(Name, &wit::Column)> = rows
+            .columns
+            .iter()
+            .map(|c| (Name::new(&c.name), c))
+            .collect();
+        for (name, c) in &columns {
+            if c.present.len() != n || data_len(&c.data) != n {
+                return Err(format!("output column {name} does not have {n} rows"));
+            }
+        }
+        let group_of = |i: u32| {
+            enc.groups
+                .get(i as usize)
+                .ok_or_else(|| format!("output row names group {i}, which was never sent"))
+        };
+        let make = |r: usize| -> Result<(i64, Arc<Series>, Fields), String> {
+            let s = rows.series[r] as usize;
+            let series = self
+                .series
+                .get(s)
+                .ok_or_else(|| format!("output row names series {s}, which was never declared"))?
+                .clone();
+            let mut fields = Fields::new();
+            for (name, c) in &columns {
+                if c.present[r] {
+                    fields.push((*name, value_at(&c.data, r)));
+                }
+            }
+            fields.sort_by_key(|f| f.0);
+            Ok((rows.times[r], series, fields))
+        };
+        if !batches {
+            for r in 0..n {
+                let (time, series, fields) = make(r)?;
+                let (group, dims) = group_of(rows.groups[r])?;
+                msgs.push(Msg::Point(StreamPoint {
+                    point: Point {
+                        time,
+                        series,
+                        fields,
+                    },
+                    group: group.clone(),
+                    dims: dims.clone(),
+                }));
+            }
+            return Ok(());
+        }
+        for span in &rows.batches {
+            let (group, dims) = group_of(span.group)?;
+            let (start, len) = (span.start as usize, span.len as usize);
+            if start + len > n {
+                return Err(format!(
+                    "output batch covers rows {start}..{} of {n}",
+                    start + len
+                ));
+            }
+            let mut b = Batch::new(
+                Name::new(&span.name),
+                span.tmax,
+                group.clone(),
+                dims.by_name,
+            );
+            b.points.reserve(len);
+            for r in start..start + len {
+                let (time, series, fields) = make(r)?;
+                b.points.push(BatchPoint {
+                    time,
+                    series,
+                    fields,
+                });
+            }
+            msgs.push(Msg::Batch(b));
+        }
+        Ok(())
+    }
+}
+
+fn data_len(d: &wit::ColumnData) -> usize {
+    use wit::ColumnData as D;
+    match d {
+        D::Double(v) => v.len(),
+        D::Int(v) => v.len(),
+        D::Uint(v) => v.len(),
+        D::Str(v) => v.len(),
+        D::Boolean(v) => v.len(),
+    }
+}
+
+fn value_at(d: &wit::ColumnData, r: usize) -> Value {
+    use wit::ColumnData as D;
+    match d {
+        D::Double(v) => Value::Float(v[r]),
+        D::Int(v) => Value::Int(v[r]),
+        D::Uint(v) => Value::UInt(v[r]),
+        D::Str(v) => Value::Str(v[r].as_str().into()),
+        D::Boolean(v) => Value::Bool(v[r]),
+    }
+}
