@@ -22,7 +22,7 @@ pub struct Ids {
 /// Everything the API handlers share.
 pub struct State {
     pub config: Config,
-    pub store: Store,
+    pub store: Arc<Store>,
     pub ingest: Arc<Ingest>,
     pub ids: Ids,
     pub log_level: LevelHandle,
@@ -71,7 +71,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         tracing::warn!(section, "config section is not supported yet; ignored");
     }
     let store_path = config.store_path();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_path)).await??;
+    let store = Arc::new(tokio::task::spawn_blocking(move || Store::open(&store_path)).await??);
     let ids = Ids {
         cluster_id: store.meta_or_insert("cluster_id", new_id)?,
         server_id: store.meta_or_insert("server_id", new_id)?,
@@ -103,14 +103,19 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     );
     let state = Arc::new(State {
         config,
-        store,
+        store: store.clone(),
         ingest,
         ids,
         log_level,
         started: Instant::now(),
         bound_http: bound,
         udp: udp_stats,
-        tasks: crate::tasks::Tasks::new(outputs.clone(), identity, udfs.registry().clone()),
+        tasks: crate::tasks::Tasks::new(
+            outputs.clone(),
+            identity,
+            udfs.registry().clone(),
+            store.clone(),
+        ),
         outputs,
         udfs,
         num_tasks: AtomicU64::new(0),
@@ -135,6 +140,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
 
     signal().await;
     tracing::info!("shutting down");
+    let saver = state.clone();
+    let _ = tokio::task::spawn_blocking(move || saver.tasks.save_all()).await;
     stop_tx.send(()).ok();
     for t in udp_tasks {
         t.abort();
@@ -157,7 +164,15 @@ fn start_timers(state: std::sync::Weak<State>) {
         .name("farad-timers".into())
         .spawn(move || {
             let mut last_expiry = Instant::now();
+            let mut last_save = Instant::now();
             while let Some(state) = state.upgrade() {
+                let save_every = std::time::Duration::from_nanos(
+                    state.config.task.snapshot_interval.0.max(0) as u64,
+                );
+                if !save_every.is_zero() && last_save.elapsed() >= save_every {
+                    last_save = Instant::now();
+                    state.tasks.save_all();
+                }
                 let idle = state.config.task.group_idle_timeout.0;
                 // Expiry walks every group: do it a few times per timeout, at most once a second.
                 let every = std::time::Duration::from_nanos((idle / 4).max(1) as u64)

@@ -54,6 +54,8 @@ pub struct Tasks {
     /// The server's identity for alert templates: hostname, cluster id, server id.
     identity: (String, String, String),
     udfs: Arc<farad_runtime::wasm::UdfRegistry>,
+    /// Where node state (UDF snapshots) is kept across restarts.
+    store: Arc<crate::store::Store>,
     /// A large expiry just happened: give memory back once more on the next tick.
     trim_again: std::sync::atomic::AtomicBool,
     running: Mutex<HashMap<String, Running>>,
@@ -66,11 +68,13 @@ impl Tasks {
         io: Arc<dyn Io>,
         identity: (String, String, String),
         udfs: Arc<farad_runtime::wasm::UdfRegistry>,
+        store: Arc<crate::store::Store>,
     ) -> Tasks {
         Tasks {
             io,
             identity,
             udfs,
+            store,
             trim_again: std::sync::atomic::AtomicBool::new(false),
             running: Mutex::default(),
             errors: Mutex::default(),
@@ -96,7 +100,10 @@ impl Tasks {
             udfs: Some(self.udfs.clone()),
         };
         let task = match Task::with_env(plan, &env) {
-            Ok(t) => Arc::new(Mutex::new(t)),
+            Ok(mut t) => {
+                self.restore(id, &mut t);
+                Arc::new(Mutex::new(t))
+            }
             Err(e) => {
                 let msg = e.to_string();
                 tracing::warn!(task = id, error = msg, "task cannot run");
@@ -133,14 +140,82 @@ impl Tasks {
         Ok(())
     }
 
-    /// Stops task `id`; dropping its subscriptions detaches it from the router.
+    /// Stops task `id`, saving its nodes' state; dropping its subscriptions detaches it from
+    /// the router.
     pub fn stop(&self, id: &str) -> bool {
         self.errors.lock().remove(id);
-        let stopped = self.running.lock().remove(id).is_some();
-        if stopped {
+        let stopped = self.running.lock().remove(id);
+        if let Some(r) = &stopped {
+            self.save(id, &mut r.task.lock());
             tracing::info!(task = id, "task stopped");
         }
-        stopped
+        stopped.is_some()
+    }
+
+    /// Forgets the saved state of a deleted task.
+    pub fn forget_state(&self, id: &str) {
+        if let Err(e) = self.store.delete(&crate::store::TASK_STATE, id) {
+            tracing::error!(task = id, error = format!("{e:#}"), "deleting task state");
+        }
+    }
+
+    /// Saves every running task's node state (on a timer and at shutdown).
+    pub fn save_all(&self) {
+        let tasks: Vec<(String, Arc<Mutex<Task>>)> = self
+            .running
+            .lock()
+            .iter()
+            .map(|(id, r)| (id.clone(), r.task.clone()))
+            .collect();
+        for (id, task) in tasks {
+            self.save(&id, &mut task.lock());
+        }
+    }
+
+    fn save(&self, id: &str, task: &mut Task) {
+        use base64::Engine as _;
+        let states = task.snapshot();
+        if states.is_empty() {
+            return;
+        }
+        let record: std::collections::BTreeMap<String, String> = states
+            .into_iter()
+            .map(|(node, bytes)| {
+                (
+                    node,
+                    base64::engine::general_purpose::STANDARD.encode(bytes),
+                )
+            })
+            .collect();
+        if let Err(e) = self.store.put(&crate::store::TASK_STATE, id, &record) {
+            tracing::error!(task = id, error = format!("{e:#}"), "saving task state");
+        }
+    }
+
+    fn restore(&self, id: &str, task: &mut Task) {
+        use base64::Engine as _;
+        let saved = match self.store.get(&crate::store::TASK_STATE, id) {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(task = id, error = format!("{e:#}"), "reading task state");
+                return;
+            }
+        };
+        let states: Vec<(String, Vec<u8>)> = saved
+            .into_iter()
+            .filter_map(|(node, b64)| {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+                Some((node, bytes))
+            })
+            .collect();
+        for problem in task.restore(&states) {
+            tracing::warn!(
+                task = id,
+                problem,
+                "node state not restored; it starts afresh"
+            );
+        }
     }
 
     pub fn is_running(&self, id: &str) -> bool {

@@ -82,11 +82,15 @@ fn upload_use_and_hot_swap_a_udf() {
     assert!(dot.contains("udf_swaps=\"1\""), "{dot}");
     assert!(dot.contains("udf_version=\"2\""), "{dot}");
 
-    // Stored: the module is there again after a restart.
-    drop(f);
+    // Stored: the module is there again after a restart, and so is the task's UDF state
+    // (saved at shutdown).
+    assert!(f.terminate());
     let f = Farad::start_in(dir.path(), "");
     let list = f.get("/kapacitor/v1/udfs").json();
     assert_eq!(list["udfs"][0]["version"], 2);
+    write(&f, "cpu,host=a value=13 6\n");
+    let a = values(&f, "t", "a")[0][1].as_f64().unwrap();
+    assert!((a - 31.0 / 3.0).abs() < 1e-9, "(7+11+13)/3, got {a}");
     write(&f, "cpu,host=c value=5 6\n");
     let c: Vec<f64> = values(&f, "t", "c")
         .iter()
@@ -244,4 +248,29 @@ fn misbehaving_guests_fail_alone() {
     }
     // The daemon is fine.
     assert_eq!(f.get("/kapacitor/v1/ping").status, 204);
+}
+
+#[test]
+fn udf_state_survives_kill_9() {
+    let dir = TempDir::new("udf-kill");
+    let conf = "[task]\n  snapshot-interval = \"200ms\"\n";
+    let f = Farad::start_in(dir.path(), conf);
+    let r = f.post(
+        "/kapacitor/v1/udfs/movingAverage",
+        guest_wasm("moving-average"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(task(&f, "t", MOVING_AVG).json()["executing"], true);
+    write(&f, "cpu,host=a value=2 1\ncpu,host=a value=4 2\n");
+    // Two snapshot intervals: the state is in the store.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    f.kill9();
+    let f = Farad::start_in(dir.path(), conf);
+    write(&f, "cpu,host=a value=9 3\n");
+    assert_eq!(values(&f, "t", "a")[0][1].as_f64(), Some(5.0), "(2+4+9)/3");
+    // Deleting the task deletes its state: a new task of that id starts afresh.
+    assert_eq!(f.delete("/kapacitor/v1/tasks/t").status, 204);
+    assert_eq!(task(&f, "t", MOVING_AVG).json()["executing"], true);
+    write(&f, "cpu,host=a value=1 4\n");
+    assert_eq!(values(&f, "t", "a")[0][1].as_f64(), Some(1.0));
 }

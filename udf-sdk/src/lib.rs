@@ -159,9 +159,9 @@ macro_rules! export_udf {
                 ) -> ::std::result::Result<(), ::std::string::String> {
                     $crate::rt::restore::<$ty>(state)
                 }
-    }
+            }
 
-            $crate::bindings::__export_udf_world!(FaradUdfExport with_types_in $crate::bindings);
+    $crate::bindings::__export_udf_world!(FaradUdfExport with_types_in $crate::bindings);
         };
     };
 }

@@ -46,14 +46,19 @@ pub const HANDLERS: Collection<serde_json::Value> = Collection::new("handlers");
 pub const RECORDINGS: Collection<serde_json::Value> = Collection::new("recordings");
 /// UDF modules: metadata by name.
 pub const UDFS: Collection<UdfRecord> = Collection::new("udfs");
+/// What running tasks' nodes keep beyond their data (UDF snapshots), by task id:
+/// `{"<node>": "<base64>"}`.
+pub const TASK_STATE: Collection<std::collections::BTreeMap<String, String>> =
+    Collection::new("task_state");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 6] = [
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 7] = [
     TASKS.def,
     TEMPLATES.def,
     TOPICS.def,
     HANDLERS.def,
     RECORDINGS.def,
     UDFS.def,
+    TASK_STATE.def,
 ];
 
 /// The opened store.

@@ -278,6 +278,39 @@ impl Task {
         self.publish_stats();
     }
 
+    /// The state of nodes that keep some beyond their groups (UDFs), by node name; failures
+    /// are logged and skipped.
+    pub fn snapshot(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (i, e) in self.execs.iter_mut().enumerate() {
+            match e.snapshot() {
+                Some(Ok(state)) if !state.is_empty() => out.push((self.stats[i].0.clone(), state)),
+                Some(Err(error)) => {
+                    tracing::warn!(node = self.stats[i].0, error, "state not saved")
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Puts back state from [`Task::snapshot`]; returns what could not be restored (the node
+    /// then starts afresh).
+    pub fn restore(&mut self, saved: &[(String, Vec<u8>)]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, state) in saved {
+            match self.stats.iter().position(|(n, _)| n == name) {
+                Some(i) => {
+                    if let Err(e) = self.execs[i].restore(state) {
+                        problems.push(format!("{name}: {e}"));
+                    }
+                }
+                None => problems.push(format!("{name}: no such node any more")),
+            }
+        }
+        problems
+    }
+
     /// Makes the nodes that gather messages (UDFs) process them now; done after every write.
     pub fn flush(&mut self) {
         for i in 0..self.flushers.len() {

@@ -113,6 +113,18 @@ pub trait NodeExec: Send {
         Ok(())
     }
 
+    /// State that cannot be rebuilt from the data to come (a UDF's), to keep across restarts
+    /// and task updates; `None` for nodes that keep none.
+    fn snapshot(&mut self) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
+
+    /// Puts back what [`snapshot`](NodeExec::snapshot) returned.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let _ = state;
+        Ok(())
+    }
+
     /// Number of groups with state.
     fn cardinality(&self) -> usize {
         self.groups().map_or(0, |g| g.len())

@@ -219,6 +219,18 @@ impl NodeExec for Udf {
         self.call(out)
     }
 
+    fn snapshot(&mut self) -> Option<Result<Vec<u8>, String>> {
+        let inst = self.instance.as_mut()?;
+        Some(inst.snapshot().map_err(|e| e.to_string()))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        match self.instance.as_mut() {
+            Some(inst) => inst.restore(state).map_err(|e| e.to_string()),
+            None => Err("the UDF is not running".into()),
+        }
+    }
+
     fn cardinality(&self) -> usize {
         self.seen.len()
     }
