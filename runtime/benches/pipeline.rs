@@ -1,14 +1,20 @@
 //! The standard workloads' pipelines in process (no HTTP, no parsing): points per second per
 //! core through W1 (where + eval + count) and W2 (window 10s + mean per host), fed in
-//! 5,000-point writes of the standard data (1,000 hosts, one point each per second).
+//! 5,000-point writes of the standard data (1,000 hosts, one point each per second); W4 (the
+//! Wasm moving average of 10 per host) when `guest-examples/moving-average` has been built
+//! (`cargo build --profile guest --target wasm32-wasip2 -p moving-average`).
 
-use farad_runtime::exec::Task;
+use std::sync::{Arc, OnceLock};
+
+use farad_runtime::exec::{Task, TaskEnv};
 use farad_runtime::lineproto::{PointBuilder, Precision, parse};
 use farad_runtime::model::Point;
 use farad_runtime::pipeline::{BuildOptions, TaskType, compile};
+use farad_runtime::wasm::{UdfEngine, UdfLimits, UdfRegistry};
 
 const W1: &str = "stream|from().measurement('cpu')|where(lambda: \"value\" > 50.0)|eval(lambda: \"value\" * 2.0).as('v2')|count('v2')";
 const W2: &str = "stream|from().measurement('cpu').groupBy('host')|window().period(10s).every(10s)|mean('value')";
+const W4: &str = "stream|from().measurement('cpu').groupBy('host')@movingAvg().field('value').size(10).as('avg')|count('avg')";
 const W3A: &str = "stream|from().measurement('cpu').groupBy('host')|alert().warn(lambda: \"value\" > 70.0).crit(lambda: \"value\" > 90.0)";
 
 fn writes(n_writes: usize) -> Vec<Vec<Point>> {
@@ -41,9 +47,31 @@ fn writes(n_writes: usize) -> Vec<Vec<Point>> {
 fn task(script: &str) -> Task {
     let opts = BuildOptions {
         task_type: Some(TaskType::Stream),
+        udfs: udfs().map(|r| r.signatures()),
         ..BuildOptions::default()
     };
-    Task::new(&compile(script, &opts).expect("valid workload")).expect("runs")
+    let env = TaskEnv {
+        udfs: udfs().cloned(),
+        ..TaskEnv::default()
+    };
+    Task::with_env(&compile(script, &opts).expect("valid workload"), &env).expect("runs")
+}
+
+/// The moving-average guest as `movingAvg`, if it has been built.
+fn udfs() -> Option<&'static Arc<UdfRegistry>> {
+    static REG: OnceLock<Option<Arc<UdfRegistry>>> = OnceLock::new();
+    REG.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/wasm32-wasip2/guest/moving_average.wasm"
+        );
+        let wasm = std::fs::read(path).ok()?;
+        let reg = UdfRegistry::new(UdfEngine::new(UdfLimits::default()).ok()?);
+        let artifact = reg.engine().precompile(&wasm).ok()?;
+        reg.install(reg.engine().load("movingAvg", &artifact).ok()?, 1);
+        Some(Arc::new(reg))
+    })
+    .as_ref()
 }
 
 fn main() {
@@ -80,4 +108,22 @@ fn w2_window_mean_per_host(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 20)]
 fn w3a_alert_per_host(bencher: divan::Bencher) {
     run(bencher, W3A);
+}
+
+#[divan::bench(sample_count = 20)]
+fn w4_wasm_moving_average_per_host(bencher: divan::Bencher) {
+    if udfs().is_none() {
+        eprintln!("W4 skipped: build guest-examples/moving-average for wasm32-wasip2 first");
+        return;
+    }
+    run(bencher, W4);
+}
+
+/// W4 without the UDF: what the Wasm call adds is the difference.
+#[divan::bench(sample_count = 20)]
+fn w4_baseline_without_udf(bencher: divan::Bencher) {
+    run(
+        bencher,
+        "stream|from().measurement('cpu').groupBy('host')|count('value')",
+    );
 }

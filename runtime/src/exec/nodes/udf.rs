@@ -12,7 +12,7 @@ use crate::pipeline::{PlanNode, Value};
 use crate::wasm::{Decoder, Encoder, UdfError, UdfInstance, UdfModule, UdfSlot, wit};
 
 /// Rows gathered before a call even within one write.
-const MAX_ROWS: usize = 1024;
+const MAX_ROWS: usize = 4096;
 
 pub(super) struct Udf {
     slot: Arc<UdfSlot>,
