@@ -29,10 +29,12 @@
 //!
 //! The contract itself is `wit/udf.wit`; any language that targets that world works.
 
+pub mod detector;
 mod emit;
 mod groups;
 mod options;
 mod point;
+pub mod rolling;
 #[doc(hidden)]
 pub mod rt;
 mod state;
