@@ -13,6 +13,9 @@ use farad::{config, logging, server};
     about = "Stream processing and alerting, a drop-in for Kapacitor"
 )]
 struct Cli {
+    /// The server the client commands talk to; also $KAPACITOR_URL.
+    #[arg(long, global = true)]
+    url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +45,16 @@ enum Command {
     },
     /// Check TICKscript files and print every problem found; exit code 1 if any.
     Check { files: Vec<PathBuf> },
+    /// Upload a Wasm component as UDF NAME (a new version of it if it exists).
+    DefineUdf { name: String, file: PathBuf },
+    /// List things on the server: udfs.
+    List {
+        kind: String,
+        /// Names to show, with * as a wildcard.
+        patterns: Vec<String>,
+    },
+    /// Delete things on the server: udfs NAME...
+    Delete { kind: String, ids: Vec<String> },
     /// Print the version.
     Version,
 }
@@ -96,6 +109,15 @@ fn main() -> Result<()> {
         }
         Command::Fmt { write, files } => std::process::exit(farad::cli::tick::fmt(&files, write)),
         Command::Check { files } => std::process::exit(farad::cli::tick::check(&files)),
+        Command::DefineUdf { name, file } => {
+            farad::cli::client::define_udf(&farad::cli::client::Client::new(cli.url), &name, &file)
+        }
+        Command::List { kind, patterns } => {
+            farad::cli::client::list(&farad::cli::client::Client::new(cli.url), &kind, &patterns)
+        }
+        Command::Delete { kind, ids } => {
+            farad::cli::client::delete(&farad::cli::client::Client::new(cli.url), &kind, &ids)
+        }
         Command::Version => {
             println!(
                 "Farad {} (Kapacitor API 1.5 compatible)",

@@ -274,3 +274,70 @@ fn udf_state_survives_kill_9() {
     write(&f, "cpu,host=a value=1 4\n");
     assert_eq!(values(&f, "t", "a")[0][1].as_f64(), Some(1.0));
 }
+
+#[test]
+fn cli_and_config_define_udfs() {
+    let dir = TempDir::new("udf-cli");
+    let wasm_file = dir.path().join("ma.wasm");
+    std::fs::write(&wasm_file, guest_wasm("moving-average")).unwrap();
+    let conf = format!("[udf.functions.fromConfig]\n  wasm = {:?}\n", wasm_file);
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(farad_tests::farad_bin())
+            .args(["-url", &f.url()])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cli(&["define-udf", "ma", wasm_file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("UDF ma version 1 defined"), "{out}");
+    let (code, out, _) = cli(&["list", "udfs"]);
+    assert_eq!(code, Some(0));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("Name        Version  Wants   Provides"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("fromConfig  1        stream  stream"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("ma          1        stream  stream"),
+        "{out}"
+    );
+    assert!(lines[2].contains("field,size,as"), "{out}");
+    let (_, out, _) = cli(&["list", "udfs", "from*"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // The configured UDF runs like an uploaded one, and cannot be deleted over the API.
+    let r = task(
+        &f,
+        "t",
+        "stream|from()@fromConfig().field('value').size(2)|httpOut('out')",
+    );
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let (code, _, err) = cli(&["delete", "udfs", "fromConfig"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("defined in the config file"), "{err}");
+
+    // Errors come back with the server's reason and exit code 1.
+    std::fs::write(dir.path().join("junk.wasm"), b"junk").unwrap();
+    let (code, _, err) = cli(&[
+        "define-udf",
+        "junk",
+        dir.path().join("junk.wasm").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not a valid Wasm component"), "{err}");
+    let (code, _, _) = cli(&["delete", "udfs", "ma"]);
+    assert_eq!(code, Some(0));
+    let (_, out, _) = cli(&["list", "udfs"]);
+    assert!(!out.contains("\nma "), "{out}");
+}

@@ -1,3 +1,4 @@
 //! Command-line tools, one module per command group.
 
+pub mod client;
 pub mod tick;

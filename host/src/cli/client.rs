@@ -1,0 +1,198 @@
+//! The API client commands (`define-udf`, `list`, `delete`), talking to a server at `-url`
+//! (or `$KAPACITOR_URL`, default `http://localhost:9092`) as Kapacitor's CLI does.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// A server's API.
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(url: Option<String>) -> Client {
+        let base = url
+            .or_else(|| {
+                std::env::var("KAPACITOR_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+            })
+            .unwrap_or_else(|| "http://localhost:9092".into());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/kapacitor/v1{path}", self.base)
+    }
+
+    /// Reads a reply: the JSON body on success, the server's `{"error": ...}` otherwise.
+    fn reply(&self, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
+        let mut r = r.with_context(|| format!("cannot reach {}", self.base))?;
+        let status = r.status().as_u16();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()?;
+        let json: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).unwrap_or(Value::String(body))
+        };
+        if status >= 300 {
+            match json.get("error").and_then(Value::as_str) {
+                Some(e) => bail!("{e}"),
+                None => bail!("the server answered {status}: {json}"),
+            }
+        }
+        Ok(json)
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.reply(self.agent.get(self.url(path)).call())
+    }
+
+    pub fn post(&self, path: &str, body: &[u8]) -> Result<Value> {
+        self.reply(self.agent.post(self.url(path)).send(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Result<Value> {
+        self.reply(self.agent.delete(self.url(path)).call())
+    }
+}
+
+/// `farad define-udf NAME FILE`: uploads a Wasm component as UDF `NAME`.
+pub fn define_udf(c: &Client, name: &str, file: &Path) -> Result<()> {
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let info = c.post(&format!("/udfs/{name}"), &wasm)?;
+    println!(
+        "UDF {name} version {} defined ({} bytes)",
+        info["version"], info["size"]
+    );
+    Ok(())
+}
+
+/// `farad list udfs [pattern...]`.
+pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
+    match kind {
+        "udfs" => {
+            let all = c.get("/udfs")?;
+            let rows: Vec<Vec<String>> = all["udfs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|u| matches_any(u["name"].as_str().unwrap_or(""), patterns))
+                .map(|u| {
+                    let s = |k: &str| match &u[k] {
+                        Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    };
+                    let options: Vec<&str> = u["options"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o["name"].as_str())
+                        .collect();
+                    vec![
+                        s("name"),
+                        s("version"),
+                        s("wants"),
+                        s("provides"),
+                        s("size"),
+                        options.join(","),
+                        s("modified"),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "Name", "Version", "Wants", "Provides", "Size", "Options", "Modified",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        other => bail!("cannot list {other:?} yet: this version lists udfs"),
+    }
+}
+
+/// `farad delete udfs NAME...`.
+pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
+    match kind {
+        "udfs" => {
+            for id in ids {
+                c.delete(&format!("/udfs/{id}"))?;
+            }
+            Ok(())
+        }
+        other => bail!("cannot delete {other:?} yet: this version deletes udfs"),
+    }
+}
+
+/// Kapacitor's CLI patterns: `*` matches any run of characters.
+fn matches_any(name: &str, patterns: &[String]) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| glob(p, name))
+}
+
+fn glob(p: &str, s: &str) -> bool {
+    match p.split_once('*') {
+        None => p == s,
+        Some((head, rest)) => {
+            let Some(tail) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Left-aligned columns separated by two spaces, as Kapacitor's tables.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  ", w = width[i]));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn patterns() {
+        assert!(glob("cpu*", "cpu_alert"));
+        assert!(glob("*alert", "cpu_alert"));
+        assert!(glob("*", ""));
+        assert!(!glob("cpu", "cpu2"));
+        assert!(glob("a*b*c", "aXXbYc"));
+    }
+}
