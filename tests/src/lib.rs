@@ -302,3 +302,45 @@ pub fn guest_wasm(name: &str) -> Vec<u8> {
         .join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()))
 }
+
+/// Builds `guest-examples/python-zscore` with componentize-py (installed with pip if missing)
+/// and returns the component's bytes.
+pub fn python_guest_wasm() -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let have = Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        let status = Command::new("python3")
+            .args(["-m", "pip", "install", "-q", "componentize-py"])
+            .status()
+            .expect("running pip");
+        assert!(status.success(), "pip install componentize-py failed");
+    }
+    let out = std::env::temp_dir().join(format!("farad-python-zscore-{}.wasm", std::process::id()));
+    let status = Command::new("componentize-py")
+        .args([
+            "-d",
+            "udf-sdk/wit",
+            "-w",
+            "udf",
+            "componentize",
+            "app",
+            "-p",
+        ])
+        .arg("guest-examples/python-zscore")
+        .arg("-o")
+        .arg(&out)
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .status()
+        .expect("running componentize-py");
+    assert!(status.success(), "componentize-py failed");
+    let bytes = std::fs::read(&out).expect("reading the Python component");
+    let _ = std::fs::remove_file(&out);
+    bytes
+}

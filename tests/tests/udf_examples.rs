@@ -149,3 +149,44 @@ fn ewma_bands_catch_a_level_shift() {
     assert_eq!(*t, 29);
     assert!(row["upper"].as_f64().unwrap() < 30.0, "{row:?}");
 }
+
+#[test]
+fn python_guest_runs_like_a_rust_one() {
+    let dir = TempDir::new("python-zscore");
+    let f = Farad::start_in(dir.path(), "");
+    let r = f.post(
+        "/kapacitor/v1/udfs/pyZscore",
+        farad_tests::python_guest_wasm(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["options"][0]["name"], "field");
+    let body = json!({
+        "id": "t", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('cpu').groupBy('host')@pyZscore().field('value').size(20)\
+                   |window().period(100s).every(100s)|httpOut('out')",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let mut lines: Vec<String> = (0..40)
+        .map(|i| {
+            let v = if i == 30 { 95.0 } else { 50.0 + (i % 5) as f64 };
+            format!("cpu,host=a value={v} {i}")
+        })
+        .collect();
+    lines.push("cpu,host=a value=50 100".into());
+    write(&f, &lines);
+    assert_eq!(flagged(&f), [30]);
+    // The guest refuses bad options with its own message.
+    let body = json!({
+        "id": "bad", "type": "stream", "status": "enabled",
+        "script": "stream|from()@pyZscore().field('value').size(1)",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert!(
+        r.body.contains("size must be at least 2, got 1"),
+        "{}",
+        r.body
+    );
+}

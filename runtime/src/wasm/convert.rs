@@ -91,6 +91,11 @@ impl Encoder {
         self.len() == 0 && self.input.forget.is_empty()
     }
 
+    /// True when the next input starts the guest's tables over (and so its output series).
+    pub fn resets(&self) -> bool {
+        self.input.reset
+    }
+
     /// Forgets the tables: the next input tells the guest to start its own over.
     pub fn reset(&mut self) {
         self.series_ids.clear();

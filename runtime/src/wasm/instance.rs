@@ -18,6 +18,8 @@ pub(crate) struct Host {
     label: String,
     /// The guest's last error-level log line (the SDK logs panics): explains a trap.
     last_error: Option<String>,
+    /// The end of what the guest wrote to stderr (a Python traceback): explains a trap too.
+    stderr: GuestStderr,
 }
 
 impl WasiView for Host {
@@ -75,10 +77,12 @@ impl UdfInstance {
     /// Instantiates `module`; `label` names the task and node in logs.
     pub fn new(module: &UdfModule, label: &str) -> Result<UdfInstance, UdfError> {
         let engine = &module.engine;
+        let stderr = GuestStderr::default();
         let wasi = WasiCtxBuilder::new()
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .stderr(stderr.clone())
             .build();
         let host = Host {
             wasi,
@@ -89,6 +93,7 @@ impl UdfInstance {
             },
             label: label.to_owned(),
             last_error: None,
+            stderr,
         };
         let mut store = Store::new(&engine.engine, host);
         store.limiter(|h| &mut h.limits);
@@ -113,9 +118,13 @@ impl UdfInstance {
             let why = match e.downcast_ref::<wasmtime::Trap>() {
                 Some(wasmtime::Trap::Interrupt) => "ran past its deadline".to_owned(),
                 Some(wasmtime::Trap::OutOfFuel) => "ran out of fuel".to_owned(),
-                Some(t) => match &self.store.data().last_error {
-                    Some(msg) => format!("trapped ({t}): {msg}"),
-                    None => format!("trapped: {t}"),
+                Some(t) => match (
+                    &self.store.data().last_error,
+                    self.store.data().stderr.tail(),
+                ) {
+                    (Some(msg), _) => format!("trapped ({t}): {msg}"),
+                    (None, Some(err)) => format!("trapped ({t}); its stderr ends: {err}"),
+                    (None, None) => format!("trapped: {t}"),
                 },
                 None => format!("{e:#}"),
             };
@@ -195,5 +204,75 @@ impl ResourceLimiter for Limiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
+    }
+}
+
+/// A guest's stderr: keeps the last few KiB (never blocks, never fails a write).
+#[derive(Clone, Default)]
+struct GuestStderr(std::sync::Arc<parking_lot::Mutex<std::collections::VecDeque<u8>>>);
+
+const STDERR_TAIL: usize = 4096;
+
+impl GuestStderr {
+    /// The last lines written, if any.
+    fn tail(&self) -> Option<String> {
+        let buf = self.0.lock();
+        let bytes: Vec<u8> = buf.iter().copied().collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        // The last 1 KiB, from a line start when there is one.
+        let start = text.len().saturating_sub(1024);
+        let start = (start..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        let tail = &text[start..];
+        let tail = match tail.find('\n') {
+            Some(i) if start > 0 => &tail[i + 1..],
+            _ => tail,
+        };
+        Some(tail.replace('\n', " | "))
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for GuestStderr {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for GuestStderr {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestStderr {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut buf = self.0.lock();
+        buf.extend(data.iter().copied());
+        let excess = buf.len().saturating_sub(STDERR_TAIL);
+        buf.drain(..excess);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }

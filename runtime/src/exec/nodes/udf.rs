@@ -142,11 +142,20 @@ impl Udf {
         let Some(inst) = self.instance.as_mut() else {
             return Ok(());
         };
+        if self.enc.resets() {
+            // The guest starts its output series over with its input tables.
+            self.dec.reset();
+        }
         let result = inst.process(self.enc.input());
         let result = match result {
             Ok(output) => self.dec.decode(output, &self.enc, self.provides_batch, out),
             Err(UdfError::Trap(e)) => {
                 // The instance may be half-way through anything: drop it and its tables.
+                tracing::warn!(
+                    udf = self.label,
+                    error = e,
+                    "UDF trapped; a fresh instance takes the next call"
+                );
                 self.instance = None;
                 self.traps += 1;
                 self.enc.sent();
