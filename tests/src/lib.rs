@@ -297,9 +297,14 @@ pub fn guest_wasm(name: &str) -> Vec<u8> {
         "building guest example {name} failed (is the wasm32-wasip2 target installed? \
          `rustup target add wasm32-wasip2`)"
     );
-    let file = target
-        .join("wasm32-wasip2/guest")
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    // Libraries are named with underscores; binaries (commands) keep their dashes.
+    let dir = target.join("wasm32-wasip2/guest");
+    let lib = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    let file = if lib.exists() {
+        lib
+    } else {
+        dir.join(format!("{name}.wasm"))
+    };
     std::fs::read(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()))
 }
 

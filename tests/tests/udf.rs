@@ -183,6 +183,14 @@ fn bad_modules_are_refused_with_a_reason() {
         assert_eq!(r.status, 400, "{name}: {}", r.body);
         assert!(r.body.contains(want), "{name}: {}", r.body);
     }
+    // A real component of another world: a WASI command.
+    let r = f.post("/kapacitor/v1/udfs/command", guest_wasm("not-a-udf"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("does not export Farad's `udf` world"),
+        "{}",
+        r.body
+    );
     assert_eq!(f.get("/kapacitor/v1/udfs").json()["udfs"], json!([]));
 }
 

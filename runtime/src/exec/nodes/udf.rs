@@ -80,6 +80,16 @@ impl Udf {
             return;
         }
         let (version, module) = self.slot.current();
+        let (old, new) = (&self.module.signature, &module.signature);
+        if (old.wants, old.provides) != (new.wants, new.provides) {
+            tracing::error!(
+                udf = self.label,
+                version,
+                "new version refused, keeping the old: it changes the UDF's edges; redefine the task"
+            );
+            self.refused = Some(version);
+            return;
+        }
         let next = options(&PlanNodeOptions(&self.options), &module)
             .map_err(UdfError::Guest)
             .and_then(|_| self.start(&module));
