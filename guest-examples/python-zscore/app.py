@@ -99,8 +99,8 @@ class WitWorld(wit_world.WitWorld):
                 series=series,
                 groups=groups,
                 columns=[
-                    t.Column("zscore", t.ColumnData_Double(scores), [True] * n),
-                    t.Column("anomaly", t.ColumnData_Boolean(anomalies), [True] * n),
+                    t.Column("zscore", t.ColumnData_Double(scores), bytes([1]) * n),
+                    t.Column("anomaly", t.ColumnData_Boolean(anomalies), bytes([1]) * n),
                 ],
                 batches=[],
             ),

@@ -170,7 +170,7 @@ impl Emitter {
             truncate(&mut col.data, row);
         }
         pad(col, row);
-        col.present.push(true);
+        col.present.push(1);
         use wit::ColumnData as D;
         match (&mut col.data, v) {
             (D::Double(d), FieldValue::Float(x)) => d.push(x),
@@ -212,7 +212,7 @@ fn pad(c: &mut wit::Column, n: usize) {
     if c.present.len() >= n {
         return;
     }
-    c.present.resize(n, false);
+    c.present.resize(n, 0);
     match &mut c.data {
         D::Double(v) => v.resize(n, 0.0),
         D::Int(v) => v.resize(n, 0),

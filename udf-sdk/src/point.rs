@@ -81,7 +81,7 @@ impl<'a> PointRef<'a> {
         self.rows
             .columns
             .iter()
-            .filter(|c| c.present[r] && c.name == name)
+            .filter(|c| c.present[r] != 0 && c.name == name)
             .map(|c| value_at(&c.data, r))
             .next()
     }
@@ -92,7 +92,7 @@ impl<'a> PointRef<'a> {
         self.rows
             .columns
             .iter()
-            .filter(move |c| c.present[r])
+            .filter(move |c| c.present[r] != 0)
             .map(move |c| (c.name.as_str(), value_at(&c.data, r)))
     }
 

@@ -175,7 +175,7 @@ impl<U: Udf> Harness<U> {
             input.rows.groups.push(g);
             for (name, v) in &p.fields {
                 let col = column(&mut input.rows.columns, name, v, n);
-                col.present[row] = true;
+                col.present[row] = 1;
                 use wit::ColumnData as D;
                 match (&mut col.data, v) {
                     (D::Double(d), Field::Float(x)) => d[row] = *x,
@@ -204,7 +204,7 @@ impl<U: Udf> Harness<U> {
                     fields: rows
                         .columns
                         .iter()
-                        .filter(|c| c.present[r])
+                        .filter(|c| c.present[r] != 0)
                         .map(|c| {
                             use wit::ColumnData as D;
                             let v = match &c.data {
@@ -322,7 +322,7 @@ fn column<'c>(
                     Field::Str(_) => D::Str(vec![String::new(); n]),
                     Field::Bool(_) => D::Boolean(vec![false; n]),
                 },
-                present: vec![false; n],
+                present: vec![0; n],
             });
             cols.len() - 1
         }

@@ -266,7 +266,7 @@ fn pad(c: &mut wit::Column, n: usize) {
     if c.present.len() >= n {
         return;
     }
-    c.present.resize(n, false);
+    c.present.resize(n, 0);
     match &mut c.data {
         D::Double(v) => v.resize(n, 0.0),
         D::Int(v) => v.resize(n, 0),
@@ -279,7 +279,7 @@ fn pad(c: &mut wit::Column, n: usize) {
 fn push_value(c: &mut wit::Column, row: usize, v: &Value) {
     use wit::ColumnData as D;
     pad(c, row);
-    c.present.push(true);
+    c.present.push(1);
     match (&mut c.data, v) {
         (D::Double(d), Value::Float(x)) => d.push(*x),
         (D::Int(d), Value::Int(x)) => d.push(*x),
@@ -354,7 +354,7 @@ impl Decoder {
                 .clone();
             let mut fields = Fields::new();
             for (name, c) in &columns {
-                if c.present[r] {
+                if c.present[r] != 0 {
                     fields.push((*name, value_at(&c.data, r)));
                 }
             }
