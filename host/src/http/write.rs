@@ -72,10 +72,7 @@ async fn write(
         _ => (raw.to_vec(), None),
     };
     let now = crate::server::now_ns();
-    // Tasks run on this thread. Tell tokio it blocks: the worker's other work moves elsewhere,
-    // and a Wasm UDF's WASI calls (which block on the ambient runtime) are allowed.
-    let outcome =
-        tokio::task::block_in_place(|| state.ingest.write(&q.db, &q.rp, precision, &text, now));
+    let outcome = state.ingest.write(&q.db, &q.rp, precision, &text, now);
     let mut message = outcome.message();
     if let Some(g) = gzip_error {
         message = Some(match message {

@@ -50,9 +50,7 @@ pub async fn bind(
                 }
             };
             st.bytes_rx.fetch_add(n as u64, Relaxed);
-            // As for HTTP writes: tasks (and their Wasm UDFs) run here, off the async worker.
-            let out =
-                tokio::task::block_in_place(|| ingest.write(&db, &rp, precision, &buf[..n], now()));
+            let out = ingest.write(&db, &rp, precision, &buf[..n], now());
             st.points_rx.fetch_add(out.accepted as u64, Relaxed);
             if out.rejected > 0 {
                 st.points_parse_fail.fetch_add(out.rejected as u64, Relaxed);

@@ -110,11 +110,32 @@ impl UdfInstance {
     fn call<R>(
         &mut self,
         what: &str,
-        f: impl FnOnce(&Udf, &mut Store<Host>) -> wasmtime::Result<R>,
-    ) -> Result<R, UdfError> {
+        f: impl FnOnce(&Udf, &mut Store<Host>) -> wasmtime::Result<R> + Send,
+    ) -> Result<R, UdfError>
+    where
+        R: Send,
+    {
         self.store.set_epoch_deadline(self.ticks);
         self.store.data_mut().last_error = None;
-        f(&self.udf, &mut self.store).map_err(|e| {
+        let (udf, store) = (&self.udf, &mut self.store);
+        // WASI's synchronous bindings block on the ambient tokio runtime, which panics on one
+        // of its worker threads (where a server's writes run tasks): there, the call runs on a
+        // scoped thread of its own. Elsewhere (tests, replays, blocking threads) it runs here.
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .name("farad-udf-call".into())
+                    .spawn_scoped(s, || f(udf, store))
+                    .map_err(wasmtime::Error::from)
+                    .and_then(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(wasmtime::Error::msg("the UDF call panicked")))
+                    })
+            })
+        } else {
+            f(udf, store)
+        };
+        result.map_err(|e| {
             let why = match e.downcast_ref::<wasmtime::Trap>() {
                 Some(wasmtime::Trap::Interrupt) => "ran past its deadline".to_owned(),
                 Some(wasmtime::Trap::OutOfFuel) => "ran out of fuel".to_owned(),
