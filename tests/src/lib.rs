@@ -22,12 +22,8 @@ pub fn farad_bin() -> PathBuf {
         if let Some(p) = std::env::var_os("FARAD_BIN") {
             return PathBuf::from(p);
         }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root")
-            .to_path_buf();
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let root = workspace_root();
+        let target = target_dir();
         // Test binaries live in target/<profile>/deps; the daemon in target/<profile>.
         let profile_dir = std::env::current_exe()
             .ok()
@@ -53,6 +49,20 @@ pub fn farad_bin() -> PathBuf {
         bin
     })
     .clone()
+}
+
+/// The workspace's root directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` or `<root>/target`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 /// A fresh, empty directory under the system temp dir, removed when dropped.
@@ -271,12 +281,8 @@ impl Drop for Farad {
 /// Builds the guest example crate `name` (in `guest-examples/`) for `wasm32-wasip2` and
 /// returns the component's bytes. Cargo is asked every time (a no-op when fresh).
 pub fn guest_wasm(name: &str) -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let root = workspace_root();
+    let target = target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([
@@ -311,10 +317,7 @@ pub fn guest_wasm(name: &str) -> Vec<u8> {
 /// Builds `guest-examples/python-zscore` with componentize-py (installed with pip if missing)
 /// and returns the component's bytes.
 pub fn python_guest_wasm() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
+    let root = workspace_root();
     let have = Command::new("componentize-py")
         .arg("--version")
         .output()

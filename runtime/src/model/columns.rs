@@ -105,7 +105,8 @@ impl Columns {
     }
 }
 
-fn type_tag(v: &Value) -> u8 {
+/// A small number per value type: columns are keyed by field name and type.
+pub(crate) fn type_tag(v: &Value) -> u8 {
     match v {
         Value::Float(_) => 0,
         Value::Int(_) => 1,

@@ -13,6 +13,7 @@ mod point;
 mod value;
 
 pub use batch::{Batch, BatchPoint};
+pub(crate) use columns::type_tag;
 pub use columns::{Column, ColumnData, Columns};
 pub use group::{BuildGroupHasher, GroupKey, GroupMap};
 pub use name::Name;

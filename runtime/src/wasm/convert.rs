@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use super::wit;
 use crate::exec::{Dims, Msg, StreamPoint};
-use crate::model::{Batch, BatchPoint, Fields, GroupKey, GroupMap, Name, Point, Series, Value};
+use crate::model::{
+    Batch, BatchPoint, Fields, GroupKey, GroupMap, Name, Point, Series, Value, type_tag,
+};
 
 /// Past this many series and groups sent, the tables start over (bounded memory on both
 /// sides of the boundary).
@@ -62,16 +64,6 @@ fn empty_rows() -> wit::Rows {
         groups: Vec::new(),
         columns: Vec::new(),
         batches: Vec::new(),
-    }
-}
-
-fn type_tag(v: &Value) -> u8 {
-    match v {
-        Value::Float(_) => 0,
-        Value::Int(_) => 1,
-        Value::UInt(_) => 2,
-        Value::Str(_) => 3,
-        Value::Bool(_) => 4,
     }
 }
 
