@@ -2,7 +2,9 @@
 //! data directory, and a small HTTP client for its API.
 //!
 //! The daemon binary is `$FARAD_BIN` when set; otherwise each test process first runs
-//! `cargo build -p farad` (a no-op when it is fresh) and uses `target/<profile>/farad`.
+//! `cargo build --workspace --bins` (a no-op when it is fresh; the same feature set as
+//! `scripts/test`'s build, where `-p farad` alone would rebuild wasmtime with other features)
+//! and uses `target/<profile>/farad`.
 
 mod sink;
 
@@ -36,7 +38,7 @@ pub fn farad_bin() -> PathBuf {
             let release = profile_dir.ends_with("release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
-            cmd.args(["build", "-q", "-p", "farad", "--bin", "farad"])
+            cmd.args(["build", "-q", "--workspace", "--bins"])
                 .current_dir(&root);
             if release {
                 cmd.arg("--release");
