@@ -26,11 +26,8 @@ impl<T> Groups<T> {
     /// The group's state, made by `make` when the group is new.
     pub fn get_or_insert_with(&mut self, key: &GroupKey, make: impl FnOnce() -> T) -> &mut T {
         let now = crate::expr::now();
-        // Look up before cloning the key: a hit (the common case) costs no Arc bump.
-        if !self.map.contains_key(key) {
-            self.map.insert(key.clone(), (make(), now));
-        }
-        let e = self.map.get_mut(key).expect("inserted above");
+        // One probe; the key is cloned (an Arc bump) only when the group is new.
+        let e = self.map.entry_ref(key).or_insert_with(|| (make(), now));
         e.1 = now;
         &mut e.0
     }

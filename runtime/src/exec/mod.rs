@@ -7,7 +7,7 @@
 //! sequential state machine, so per-group state needs no locking. Different tasks run in
 //! parallel on different writers' threads.
 
-mod groups;
+pub(crate) mod groups;
 mod io;
 mod msg;
 pub mod nodes;

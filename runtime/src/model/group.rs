@@ -114,7 +114,14 @@ impl Hasher for GroupHasher {
 pub type BuildGroupHasher = std::hash::BuildHasherDefault<GroupHasher>;
 
 /// A map keyed by group.
-pub type GroupMap<V> = std::collections::HashMap<GroupKey, V, BuildGroupHasher>;
+pub type GroupMap<V> = hashbrown::HashMap<GroupKey, V, BuildGroupHasher>;
+
+/// What `GroupMap::entry_ref` clones into the map when the group is new.
+impl From<&GroupKey> for GroupKey {
+    fn from(k: &GroupKey) -> GroupKey {
+        k.clone()
+    }
+}
 
 impl Hash for GroupKey {
     fn hash<H: Hasher>(&self, state: &mut H) {

@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::wit;
+use crate::exec::groups::Groups;
 use crate::exec::{Dims, Msg, StreamPoint};
-use crate::model::{
-    Batch, BatchPoint, Fields, GroupKey, GroupMap, Name, Point, Series, Value, type_tag,
-};
+use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Point, Series, Value, type_tag};
 
 /// Past this many series and groups sent, the tables start over (bounded memory on both
 /// sides of the boundary).
@@ -26,11 +25,14 @@ pub struct Encoder {
     series_ids: HashMap<usize, u32, foldhash::fast::RandomState>,
     series: Vec<Arc<Series>>,
     last_series: Option<(usize, u32)>,
-    group_ids: GroupMap<u32>,
+    /// Every group the guest has state for, stamped when last seen (for expiry), with its
+    /// index in the current table or [`NOT_SENT`] (new, or the tables started over since).
+    group_ids: Groups<u32>,
     /// Each group index's key and dimensions, for decoding what the guest emits.
     pub(super) groups: Vec<(GroupKey, Arc<Dims>)>,
-    last_group: Option<(GroupKey, u32)>,
 }
+
+const NOT_SENT: u32 = u32::MAX;
 
 impl Default for Encoder {
     fn default() -> Self {
@@ -40,9 +42,8 @@ impl Default for Encoder {
             series_ids: HashMap::default(),
             series: Vec::new(),
             last_series: None,
-            group_ids: GroupMap::default(),
+            group_ids: Groups::new(),
             groups: Vec::new(),
-            last_group: None,
         }
     }
 }
@@ -88,14 +89,16 @@ impl Encoder {
         self.input.reset
     }
 
-    /// Forgets the tables: the next input tells the guest to start its own over.
+    /// Forgets the tables: the next input tells the guest to start its own over. Groups stay
+    /// known (the guest keeps their state by id), so they can still be forgotten on expiry.
     pub fn reset(&mut self) {
         self.series_ids.clear();
         self.series.clear();
         self.last_series = None;
-        self.group_ids.clear();
+        for (_, i) in self.group_ids.iter_mut_untouched() {
+            *i = NOT_SENT;
+        }
         self.groups.clear();
-        self.last_group = None;
         self.input.reset = true;
         self.input.new_series.clear();
         self.input.new_groups.clear();
@@ -125,27 +128,20 @@ impl Encoder {
         i
     }
 
+    /// The group's index in the current table (sending it first if needed); marks it seen.
     fn group_index(&mut self, g: &GroupKey, dims: &Arc<Dims>) -> u32 {
-        if let Some((k, i)) = &self.last_group
-            && k == g
-        {
-            return *i;
+        let slot = self.group_ids.get_or_insert_with(g, || NOT_SENT);
+        if *slot != NOT_SENT {
+            return *slot;
         }
-        let i = match self.group_ids.get(g) {
-            Some(&i) => i,
-            None => {
-                let i = self.groups.len() as u32;
-                self.groups.push((g.clone(), dims.clone()));
-                self.group_ids.insert(g.clone(), i);
-                self.input.new_groups.push(wit::Group {
-                    id: g.id(),
-                    tags: tags_of(g.tags()),
-                    by_name: dims.by_name,
-                });
-                i
-            }
-        };
-        self.last_group = Some((g.clone(), i));
+        let i = self.groups.len() as u32;
+        *slot = i;
+        self.groups.push((g.clone(), dims.clone()));
+        self.input.new_groups.push(wit::Group {
+            id: g.id(),
+            tags: tags_of(g.tags()),
+            by_name: dims.by_name,
+        });
         i
     }
 
@@ -193,14 +189,23 @@ impl Encoder {
         });
     }
 
-    /// Tells the guest to drop a group's state (deleted or expired in the host).
+    /// Tells the guest to drop a group's state (deleted in the host).
     pub fn forget(&mut self, g: &GroupKey) {
-        if let Some(_i) = self.group_ids.remove(g) {
-            if self.last_group.as_ref().is_some_and(|(k, _)| k == g) {
-                self.last_group = None;
-            }
+        if self.group_ids.remove(g).is_some() {
             self.input.forget.push(g.id());
         }
+    }
+
+    /// Tells the guest to drop the groups not seen since `cutoff`; returns how many.
+    pub fn expire(&mut self, cutoff: i64) -> usize {
+        let forget = &mut self.input.forget;
+        self.group_ids
+            .expire_with(cutoff, |g, _| forget.push(g.id()))
+    }
+
+    /// Groups the guest holds state for.
+    pub fn groups_len(&self) -> usize {
+        self.group_ids.len()
     }
 
     /// The input for the rows added since the last call; [`Encoder::sent`] must follow.
@@ -232,7 +237,10 @@ impl Encoder {
 
     /// Approximate bytes held.
     pub fn bytes(&self) -> usize {
-        self.series.len() * 64 + self.groups.len() * 96 + self.len() * 32
+        self.series.len() * 64
+            + self.groups.len() * 96
+            + self.group_ids.bytes(|_| 0)
+            + self.len() * 32
     }
 }
 
@@ -418,5 +426,67 @@ fn value_at(d: &wit::ColumnData, r: usize) -> Value {
         D::Uint(v) => Value::UInt(v[r]),
         D::Str(v) => Value::Str(v[r].as_str().into()),
         D::Boolean(v) => Value::Bool(v[r]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(host: &str) -> StreamPoint {
+        let tag = Name::new("host");
+        let tags = vec![(tag, host.into())];
+        StreamPoint {
+            point: Point {
+                time: 1,
+                series: Arc::new(Series::new(Name::new("cpu"), tags.clone())),
+                fields: [(Name::new("value"), Value::Float(1.0))]
+                    .into_iter()
+                    .collect(),
+            },
+            group: GroupKey::from_parts(None, tags),
+            dims: Arc::new(Dims {
+                by_name: false,
+                tags: vec![tag],
+            }),
+        }
+    }
+
+    #[test]
+    fn groups_are_sent_once_and_again_after_a_reset() {
+        let mut enc = Encoder::default();
+        enc.point(&point("a"));
+        enc.point(&point("a"));
+        enc.point(&point("b"));
+        let input = enc.input();
+        assert_eq!(input.new_groups.len(), 2);
+        assert_eq!(input.rows.groups, [0, 0, 1]);
+        enc.sent();
+        enc.point(&point("b"));
+        assert!(enc.input().new_groups.is_empty());
+        assert_eq!(enc.input().rows.groups, [1]);
+        enc.sent();
+        enc.reset();
+        enc.point(&point("b"));
+        let input = enc.input();
+        assert!(input.reset);
+        assert_eq!(input.new_groups.len(), 1);
+        assert_eq!(input.rows.groups, [0]);
+    }
+
+    #[test]
+    fn expiry_forgets_groups_even_after_the_tables_started_over() {
+        let mut enc = Encoder::default();
+        enc.point(&point("a"));
+        enc.sent();
+        // The guest keeps a group's state by id across table resets: expiry must still reach it.
+        enc.reset();
+        assert_eq!(enc.groups_len(), 1);
+        assert_eq!(enc.expire(i64::MAX), 1);
+        assert_eq!(enc.input().forget, [point("a").group.id()]);
+        assert_eq!(enc.groups_len(), 0);
+        enc.sent();
+        enc.forget(&point("a").group);
+        assert!(enc.input().forget.is_empty(), "forgotten once");
     }
 }

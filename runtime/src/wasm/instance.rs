@@ -63,6 +63,7 @@ pub struct UdfInstance {
     store: Store<Host>,
     udf: Udf,
     ticks: u64,
+    calls: std::sync::Arc<rayon::ThreadPool>,
 }
 
 impl std::fmt::Debug for UdfInstance {
@@ -103,7 +104,12 @@ impl UdfInstance {
         let udf = module.pre.instantiate(&mut store).map_err(|e| {
             UdfError::Trap(format!("cannot instantiate UDF {}: {e:#}", module.name))
         })?;
-        Ok(UdfInstance { store, udf, ticks })
+        Ok(UdfInstance {
+            store,
+            udf,
+            ticks,
+            calls: engine.calls.clone(),
+        })
     }
 
     /// Runs one call under the deadline, turning traps into [`UdfError::Trap`].
@@ -119,18 +125,14 @@ impl UdfInstance {
         self.store.data_mut().last_error = None;
         let (udf, store) = (&self.udf, &mut self.store);
         // WASI's synchronous bindings block on the ambient tokio runtime, which panics on one
-        // of its worker threads (where a server's writes run tasks): there, the call runs on a
-        // scoped thread of its own. Elsewhere (tests, replays, blocking threads) it runs here.
+        // of its worker threads (where a server's writes run tasks): there, the call runs on
+        // the engine's call threads while this one waits. Elsewhere (tests, replays, blocking
+        // threads) it runs here.
         let result = if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| {
-                std::thread::Builder::new()
-                    .name("farad-udf-call".into())
-                    .spawn_scoped(s, || f(udf, store))
-                    .map_err(wasmtime::Error::from)
-                    .and_then(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(wasmtime::Error::msg("the UDF call panicked")))
-                    })
+            let call = std::panic::AssertUnwindSafe(|| f(udf, store));
+            self.calls.install(|| {
+                std::panic::catch_unwind(call)
+                    .unwrap_or_else(|_| Err(wasmtime::Error::msg("the UDF call panicked")))
             })
         } else {
             f(udf, store)

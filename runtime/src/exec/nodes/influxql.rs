@@ -228,6 +228,7 @@ impl InfluxQl {
             group,
             tags,
             dims,
+            series,
         } = origin;
         let mut errors = 0;
         let result = self.reduce(points, &mut errors);
@@ -236,7 +237,7 @@ impl InfluxQl {
             Some(Output::Aggregate(v)) => {
                 let mut fields = Fields::new();
                 fields.push((self.out_name, v));
-                let series = Arc::new(Series::new(name, tags.to_vec()));
+                let series = series.unwrap_or_else(|| Arc::new(Series::new(name, tags.to_vec())));
                 out.push(Msg::Point(StreamPoint {
                     point: Point {
                         time: tmax,
@@ -285,25 +286,26 @@ struct Origin<'a> {
     group: &'a GroupKey,
     tags: &'a [(Name, Box<str>)],
     dims: Arc<Dims>,
+    /// The output series when already built (`name` with `tags`).
+    series: Option<Arc<Series>>,
 }
 
 use super::dims_of;
 
 impl NodeExec for InfluxQl {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let Some((prev_t, prev, dims, group)) = self.pending.push(p) else {
+        let Some(f) = self.pending.push(p) else {
             return Ok(());
         };
-        let name = prev[0].series.measurement;
-        let tags = group.tags().to_vec();
         self.emit(
-            &prev,
-            prev_t,
+            &f.points,
+            f.time,
             Origin {
-                name,
-                group: &group,
-                tags: &tags,
-                dims,
+                name: f.series.measurement,
+                group: &f.group,
+                tags: &[],
+                dims: f.dims,
+                series: Some(f.series),
             },
             out,
         )
@@ -319,6 +321,7 @@ impl NodeExec for InfluxQl {
                 group: &b.group,
                 tags: &b.tags,
                 dims,
+                series: None,
             },
             out,
         )

@@ -261,16 +261,32 @@ pub(super) fn prop_count(node: &PlanNode, name: &str) -> usize {
 /// stream edges reduce the points that share a time, emitted when a later point arrives.
 #[derive(Default)]
 pub(super) struct SameTime {
-    pending: crate::exec::groups::Groups<(i64, Vec<crate::model::BatchPoint>, Arc<Dims>)>,
+    pending: crate::exec::groups::Groups<Pending>,
+}
+
+struct Pending {
+    time: i64,
+    points: Vec<crate::model::BatchPoint>,
+    dims: Arc<Dims>,
+    /// The group's output series (the measurement and the group's tags), built once: a
+    /// reduce on a grouped stream emits for nearly every point it takes.
+    series: Option<Arc<crate::model::Series>>,
+}
+
+/// The points of one group and time, complete once a later point arrived.
+pub(super) struct Finished {
+    pub time: i64,
+    pub points: Vec<crate::model::BatchPoint>,
+    pub dims: Arc<Dims>,
+    pub group: GroupKey,
+    /// The measurement of the first point with the group's tags.
+    pub series: Arc<crate::model::Series>,
 }
 
 impl SameTime {
-    /// Adds a point; returns the previous timestamp's points (with their time and dimensions)
-    /// once a point with another time arrives for the group.
-    pub(super) fn push(
-        &mut self,
-        p: StreamPoint,
-    ) -> Option<(i64, Vec<crate::model::BatchPoint>, Arc<Dims>, GroupKey)> {
+    /// Adds a point; returns the previous timestamp's points once a point with another time
+    /// arrives for the group.
+    pub(super) fn push(&mut self, p: StreamPoint) -> Option<Finished> {
         let StreamPoint { point, group, dims } = p;
         let t = point.time;
         // The point moves into the buffer: no copy of its fields.
@@ -279,25 +295,42 @@ impl SameTime {
             series: point.series,
             fields: point.fields,
         };
-        let entry = self
-            .pending
-            .get_or_insert_with(&group, || (t, Vec::new(), dims.clone()));
-        if entry.0 == t {
-            entry.1.push(bp);
+        let entry = self.pending.get_or_insert_with(&group, || Pending {
+            time: t,
+            points: Vec::new(),
+            dims: dims.clone(),
+            series: None,
+        });
+        if entry.time == t {
+            entry.points.push(bp);
             return None;
         }
-        let cap = entry.1.len();
-        let mut next = Vec::with_capacity(cap);
+        let mut next = Vec::with_capacity(entry.points.len());
         next.push(bp);
-        let (pt, points, d) = std::mem::replace(entry, (t, next, dims));
-        Some((pt, points, d, group))
+        let points = std::mem::replace(&mut entry.points, next);
+        let name = points[0].series.measurement;
+        let series = match &entry.series {
+            Some(s) if s.measurement == name => s.clone(),
+            _ => {
+                let s = Arc::new(crate::model::Series::new(name, group.tags().to_vec()));
+                entry.series = Some(s.clone());
+                s
+            }
+        };
+        Some(Finished {
+            time: std::mem::replace(&mut entry.time, t),
+            points,
+            dims: std::mem::replace(&mut entry.dims, dims),
+            group,
+            series,
+        })
     }
 
     /// As [`SameTime::push`], the finished points made into their batch.
     pub(super) fn push_batch(&mut self, p: StreamPoint) -> Option<Batch> {
-        let (t, points, dims, group) = self.push(p)?;
-        let mut b = Batch::new(points[0].series.measurement, t, group, dims.by_name);
-        b.points = points;
+        let f = self.push(p)?;
+        let mut b = Batch::new(f.series.measurement, f.time, f.group, f.dims.by_name);
+        b.points = f.points;
         Some(b)
     }
 }
@@ -316,9 +349,8 @@ impl GroupTable for SameTime {
     }
 
     fn table_bytes(&self) -> usize {
-        self.pending.bytes(|(_, points, _)| {
-            points.capacity() * std::mem::size_of::<crate::model::BatchPoint>()
-        })
+        self.pending
+            .bytes(|p| p.points.capacity() * std::mem::size_of::<crate::model::BatchPoint>())
     }
 }
 

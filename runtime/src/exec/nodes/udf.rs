@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::NodeExec;
-use crate::exec::groups::Groups;
 use crate::exec::{Msg, StreamPoint};
 use crate::model::{Batch, GroupKey};
 use crate::pipeline::schema::Edge;
@@ -27,7 +26,6 @@ pub(super) struct Udf {
     enc: Encoder,
     dec: Decoder,
     provides_batch: bool,
-    seen: Groups<()>,
     traps: i64,
     restarts: i64,
     swaps: i64,
@@ -57,7 +55,6 @@ impl Udf {
             enc: Encoder::default(),
             dec: Decoder::default(),
             provides_batch: node.provides == Edge::Batch,
-            seen: Groups::new(),
             traps: 0,
             restarts: 0,
             swaps: 0,
@@ -181,17 +178,16 @@ impl Udf {
 
     /// Before the first row of a micro-batch: follow a new version (the swap starts the
     /// tables over, so it cannot happen with rows already encoded against the old ones).
-    fn touch(&mut self, g: &GroupKey) {
+    fn touch(&mut self) {
         if self.enc.is_empty() {
             self.follow_slot();
         }
-        self.seen.get_or_insert_with(g, || ());
     }
 }
 
 impl NodeExec for Udf {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        self.touch(&p.group);
+        self.touch();
         self.enc.point(&p);
         if self.enc.len() >= MAX_ROWS {
             return self.call(out);
@@ -200,7 +196,7 @@ impl NodeExec for Udf {
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        self.touch(&b.group);
+        self.touch();
         self.enc.batch(&b);
         if self.enc.len() >= MAX_ROWS {
             return self.call(out);
@@ -221,13 +217,11 @@ impl NodeExec for Udf {
     }
 
     fn delete_group(&mut self, _input: usize, group: &GroupKey) {
-        self.seen.remove(group);
         self.enc.forget(group);
     }
 
     fn expire(&mut self, cutoff: i64) -> usize {
-        let enc = &mut self.enc;
-        self.seen.expire_with(cutoff, |g, ()| enc.forget(g))
+        self.enc.expire(cutoff)
     }
 
     fn flushes(&self) -> bool {
@@ -251,13 +245,11 @@ impl NodeExec for Udf {
     }
 
     fn cardinality(&self) -> usize {
-        self.seen.len()
+        self.enc.groups_len()
     }
 
     fn state_bytes(&self) -> usize {
-        self.enc.bytes()
-            + self.seen.bytes(|_| 0)
-            + self.instance.as_ref().map_or(0, |i| i.memory_bytes())
+        self.enc.bytes() + self.instance.as_ref().map_or(0, |i| i.memory_bytes())
     }
 
     fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
