@@ -97,6 +97,7 @@ fn main() -> Result<()> {
                 config.logging.level = l;
             }
             let level = logging::init(&config.logging)?;
+            server::tune_allocator();
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -66,6 +66,18 @@ pub fn now_ns() -> i64 {
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
+/// Keeps glibc from mapping and unmapping the per-write buffers (a write's points, the
+/// columns of a UDF call) on every request: its adaptive thresholds kept page-faulting them
+/// in, about 5% of W4. Memory still goes back to the OS after large expiries (`malloc_trim`).
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets the allocator's parameters; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
+}
+
 pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     for section in config.unsupported_sections() {
         tracing::warn!(section, "config section is not supported yet; ignored");
