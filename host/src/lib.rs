@@ -14,6 +14,7 @@ pub mod server;
 pub mod sideload;
 pub mod store;
 pub mod tasks;
+pub mod topics;
 pub mod udfs;
 
 /// Version reported in `X-Kapacitor-Version` and `debug/vars`.

@@ -37,6 +37,8 @@ pub struct Outputs {
     endpoints: HashMap<String, PostEndpoint>,
     pub stats: Arc<OutputStats>,
     pub sideloads: crate::sideload::Sideloads,
+    /// Where alert nodes' events are collected.
+    pub topics: crate::topics::Topics,
 }
 
 #[derive(Default)]
@@ -109,6 +111,7 @@ impl Outputs {
             agent,
             endpoints,
             stats,
+            topics: crate::topics::Topics::default(),
         }))
     }
 }
@@ -231,6 +234,10 @@ impl Outputs {
 }
 
 impl Io for Outputs {
+    fn publish(&self, event: farad_runtime::exec::TopicEvent) {
+        self.topics.collect(event);
+    }
+
     fn send(&self, out: Output) {
         let key = match &out {
             Output::File { path, .. } => path.clone(),

@@ -79,3 +79,84 @@ fn log_tcp_and_exec_handlers() {
         0o600
     );
 }
+
+/// Topics: an alert node's `.topic()` and its own handlers' anonymous topic
+/// (`main:task:node`) keep each event's latest state, listed and read as Kapacitor's API does.
+#[test]
+fn topics_keep_event_state() {
+    let dir = TempDir::new("alert-topics");
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    let log = dir.path().join("alerts.log");
+    let script = format!(
+        "stream|from().measurement('cpu').groupBy('host')|alert().id('cpu:{{{{ index .Tags \"host\" }}}}')\
+         .message('{{{{ .ID }}}} is {{{{ .Level }}}}').details('{{{{ .TaskName }}}} saw {{{{ index .Fields \"value\" }}}}')\
+         .warn(lambda: \"value\" > 70.0).crit(lambda: \"value\" > 90.0).topic('cpu').log('{}')",
+        log.display()
+    );
+    let body = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let lp = "cpu,host=a value=95 1\ncpu,host=b value=75 1\ncpu,host=a value=10 61\n";
+    assert_eq!(f.post("/write?db=db&rp=rp&precision=s", lp).status, 204);
+
+    let list = f.get("/kapacitor/v1/alerts/topics").json();
+    let ids: Vec<&str> = list["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cpu", "main:t:alert2"], "{list}");
+    let cpu = f.get("/kapacitor/v1/alerts/topics/cpu").json();
+    assert_eq!(cpu["level"], "WARNING", "{cpu}");
+    assert_eq!(cpu["collected"], 3);
+    assert_eq!(
+        cpu["events-link"]["href"],
+        "/kapacitor/v1/alerts/topics/cpu/events"
+    );
+    let warn = f
+        .get("/kapacitor/v1/alerts/topics?min-level=critical")
+        .json();
+    assert_eq!(warn["topics"].as_array().unwrap().len(), 0, "{warn}");
+    let main = f.get("/kapacitor/v1/alerts/topics?pattern=main:*").json();
+    assert_eq!(main["topics"].as_array().unwrap().len(), 1, "{main}");
+
+    let events = f.get("/kapacitor/v1/alerts/topics/cpu/events").json();
+    let events = events["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["id"], "cpu:a");
+    let a = &events[0]["state"];
+    assert_eq!(a["level"], "OK");
+    assert_eq!(a["message"], "cpu:a is OK");
+    assert_eq!(a["details"], "t saw 10");
+    assert_eq!(a["time"], "1970-01-01T00:01:01Z");
+    assert_eq!(a["duration"], "1m0s");
+    let b = f.get("/kapacitor/v1/alerts/topics/cpu/events/cpu:b").json();
+    assert_eq!(b["state"]["level"], "WARNING", "{b}");
+    assert_eq!(b["state"]["duration"], "0s");
+    let warn_only = f
+        .get("/kapacitor/v1/alerts/topics/cpu/events?min-level=WARNING")
+        .json();
+    assert_eq!(warn_only["events"].as_array().unwrap().len(), 1);
+
+    let missing = f.get("/kapacitor/v1/alerts/topics/nope");
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        f.get("/kapacitor/v1/alerts/topics/cpu/events/nope").status,
+        404
+    );
+    assert_eq!(
+        f.get("/kapacitor/v1/alerts/topics?min-level=LOUD").status,
+        400
+    );
+
+    // Deleting the task takes its anonymous topic; the named topic stays until deleted.
+    assert_eq!(f.delete("/kapacitor/v1/tasks/t").status, 204);
+    let list = f.get("/kapacitor/v1/alerts/topics").json();
+    assert_eq!(list["topics"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(f.delete("/kapacitor/v1/alerts/topics/cpu").status, 204);
+    assert_eq!(f.get("/kapacitor/v1/alerts/topics/cpu").status, 404);
+}

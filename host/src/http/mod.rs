@@ -3,6 +3,7 @@
 //! Every response carries Kapacitor's `X-Kapacitor-Version` and `Request-Id` headers; every
 //! error is `{"error": "..."}` with Kapacitor's status code (see [`error`]).
 
+mod alerts;
 mod debug;
 pub mod error;
 mod ping;
@@ -29,7 +30,8 @@ pub fn routes(
         .or(write::routes(state.clone()))
         .or(debug::routes(state.clone()))
         .or(tasks::routes(state.clone()))
-        .or(udfs::routes(state.clone()));
+        .or(udfs::routes(state.clone()))
+        .or(alerts::routes(state.clone()));
     let request_ids = Arc::new(AtomicU64::new(1));
     let log = state.config.http.log_enabled;
     api.recover(error::recover)

@@ -315,6 +315,7 @@ fn update(state: &State, id: &str, body: &[u8]) -> ApiResult {
 fn delete(state: &State, id: &str) -> ApiResult {
     state.tasks.stop(id);
     state.tasks.forget_state(id);
+    state.outputs.topics.delete_task(id);
     state
         .store
         .delete(&store::TASKS, id)

@@ -17,6 +17,21 @@ pub struct HttpRequest {
     pub capture_response: bool,
 }
 
+/// An alert event as a topic keeps it: the event's latest state, by topic and event id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicEvent {
+    pub topic: String,
+    pub id: String,
+    /// `OK`, `INFO`, `WARNING` or `CRITICAL`.
+    pub level: &'static str,
+    pub message: String,
+    pub details: String,
+    /// Nanoseconds since the epoch.
+    pub time: i64,
+    /// Nanoseconds since the event left OK.
+    pub duration: i64,
+}
+
 /// Something other than HTTP that a node sends out (alert handlers).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
@@ -51,6 +66,15 @@ pub trait Io: Send + Sync {
     /// Sends `out` in the background, in order with what went to the same place before.
     fn send(&self, out: Output) {
         tracing::warn!(?out, "no host to send this to; dropped");
+    }
+
+    /// Collects an alert event into its topic.
+    fn publish(&self, event: TopicEvent) {
+        tracing::debug!(
+            topic = event.topic,
+            id = event.id,
+            "no host keeps topics; dropped"
+        );
     }
 
     /// Sends `req` and waits for the response's status code (0 when there was none).

@@ -14,7 +14,9 @@ pub mod nodes;
 mod stats;
 mod task;
 
-pub use io::{HttpRequest, Io, NoIo, Output, PostEndpoint, SideloadSource, TaskEnv, no_io};
+pub use io::{
+    HttpRequest, Io, NoIo, Output, PostEndpoint, SideloadSource, TaskEnv, TopicEvent, no_io,
+};
 pub use msg::{Dims, Msg, StreamPoint};
 pub use stats::NodeStats;
 pub use task::{BuildError, Task};

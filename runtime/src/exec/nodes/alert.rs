@@ -90,6 +90,10 @@ pub struct Alert {
     flapping: Option<(f64, f64)>,
     history: usize,
     handlers: Vec<Handler>,
+    /// `.topic(name)`: events are collected there too.
+    topic: Option<String>,
+    /// The topic the node's own handlers hang off, as Kapacitor names it: `main:task:node`.
+    anon_topic: String,
     groups: Groups<State>,
     counts: [i64; 4],
 }
@@ -262,7 +266,11 @@ impl Alert {
                 _ => {}
             }
         }
-        for p in ["topic", "inhibit", "category"] {
+        let topic = match node.property("topic").and_then(|p| p.args.first()) {
+            Some(PV::Str(t)) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        };
+        for p in ["inhibit", "category"] {
             if node.property(p).is_some() {
                 return Err(format!("alert .{p}() does not run yet"));
             }
@@ -290,6 +298,8 @@ impl Alert {
         Ok(Alert {
             io: env.io.clone(),
             task: env.task_id.clone(),
+            topic,
+            anon_topic: format!("main:{}:{}", env.task_id, node.name()),
             server: [
                 ("Hostname".into(), env.hostname.clone()),
                 ("ClusterID".into(), env.cluster_id.clone()),
@@ -482,12 +492,13 @@ impl Alert {
         duration: i64,
         row: serde_json::Value,
     ) -> Result<Event, String> {
-        let (message, details) = if self.message_field.is_some() || !self.handlers.is_empty() {
-            self.render(&id, name, group, tags, fields, level, time, duration)?
-        } else {
-            // Nothing reads them: templates cost more than the rest of an event.
-            (String::new(), String::new())
-        };
+        let (message, details) =
+            if self.message_field.is_some() || !self.handlers.is_empty() || self.topic.is_some() {
+                self.render(&id, name, group, tags, fields, level, time, duration)?
+            } else {
+                // Nothing reads them: templates cost more than the rest of an event.
+                (String::new(), String::new())
+            };
         let event = Event {
             id,
             message,
@@ -539,7 +550,7 @@ impl Alert {
             .message
             .execute_to_string(&T::from(m.clone()))
             .map_err(|e| format!("failed to render alert message: {e}"))?;
-        let details = if self.handlers.is_empty() {
+        let details = if self.handlers.is_empty() && self.topic.is_none() {
             String::new()
         } else {
             m.insert("Message".into(), T::from(message.as_str()));
@@ -552,6 +563,24 @@ impl Alert {
 
     /// Hands the event to every handler.
     fn dispatch(&self, e: &Event, row: serde_json::Value) {
+        let publish = |topic: &str| {
+            self.io.publish(crate::exec::TopicEvent {
+                topic: topic.to_owned(),
+                id: e.id.clone(),
+                level: e.level.as_str(),
+                message: e.message.clone(),
+                details: e.details.clone(),
+                time: e.time,
+                duration: e.duration,
+            })
+        };
+        // As Kapacitor: the node's own handlers make its anonymous topic.
+        if !self.handlers.is_empty() {
+            publish(&self.anon_topic);
+        }
+        if let Some(t) = &self.topic {
+            publish(t);
+        }
         if self.handlers.is_empty() {
             return;
         }

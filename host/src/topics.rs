@@ -1,0 +1,241 @@
+//! Alert topics: where alert nodes collect their events. Each topic keeps the latest state of
+//! every event id it has seen and how many events it collected; its level is the highest of
+//! its events' levels (Kapacitor's `TopicState`).
+
+use std::collections::BTreeMap;
+
+use farad_runtime::exec::TopicEvent;
+use parking_lot::Mutex;
+
+/// Levels in order: a topic's level is the highest of its events'.
+pub const LEVELS: [&str; 4] = ["OK", "INFO", "WARNING", "CRITICAL"];
+
+/// The rank of a level name (case-insensitive, as Kapacitor parses `min-level`); empty is OK.
+pub fn parse_level(s: &str) -> Result<usize, String> {
+    if s.is_empty() {
+        return Ok(0);
+    }
+    LEVELS
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown alert level '{s}'"))
+}
+
+fn rank(level: &str) -> usize {
+    LEVELS.iter().position(|l| *l == level).unwrap_or(0)
+}
+
+/// An event's latest state in its topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventState {
+    pub level: &'static str,
+    pub message: String,
+    pub details: String,
+    pub time: i64,
+    pub duration: i64,
+}
+
+#[derive(Default)]
+struct Topic {
+    collected: i64,
+    events: BTreeMap<String, EventState>,
+}
+
+impl Topic {
+    fn level(&self) -> usize {
+        self.events
+            .values()
+            .map(|e| rank(e.level))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// A topic as listed: its id, level and how many events it collected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicSummary {
+    pub id: String,
+    pub level: &'static str,
+    pub collected: i64,
+}
+
+/// Every topic, by id.
+#[derive(Default)]
+pub struct Topics {
+    topics: Mutex<BTreeMap<String, Topic>>,
+}
+
+impl Topics {
+    /// Records `event` as its id's latest state in its topic (creating the topic).
+    pub fn collect(&self, event: TopicEvent) {
+        let mut topics = self.topics.lock();
+        let t = topics.entry(event.topic).or_default();
+        t.collected += 1;
+        t.events.insert(
+            event.id,
+            EventState {
+                level: event.level,
+                message: event.message,
+                details: event.details,
+                time: event.time,
+                duration: event.duration,
+            },
+        );
+    }
+
+    /// The topics whose id matches `pattern` (a glob; empty matches all) at `min_level` or above,
+    /// sorted by id.
+    pub fn list(&self, pattern: &str, min_level: usize) -> Vec<TopicSummary> {
+        self.topics
+            .lock()
+            .iter()
+            .filter(|(id, _)| pattern.is_empty() || glob(pattern, id))
+            .filter(|(_, t)| t.level() >= min_level)
+            .map(|(id, t)| summary(id, t))
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> Option<TopicSummary> {
+        self.topics.lock().get(id).map(|t| summary(id, t))
+    }
+
+    /// The topic's events at `min_level` or above, by id; `None` for an unknown topic.
+    pub fn events(&self, id: &str, min_level: usize) -> Option<Vec<(String, EventState)>> {
+        let topics = self.topics.lock();
+        let t = topics.get(id)?;
+        Some(
+            t.events
+                .iter()
+                .filter(|(_, e)| rank(e.level) >= min_level)
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect(),
+        )
+    }
+
+    pub fn event(&self, topic: &str, event: &str) -> Option<EventState> {
+        self.topics.lock().get(topic)?.events.get(event).cloned()
+    }
+
+    /// Deletes a topic and its events; false when there was none.
+    pub fn delete(&self, id: &str) -> bool {
+        self.topics.lock().remove(id).is_some()
+    }
+
+    /// Deletes the anonymous topics of task `task` (`main:task:node`), as Kapacitor does when
+    /// the task is deleted.
+    pub fn delete_task(&self, task: &str) {
+        let prefix = format!("main:{task}:");
+        self.topics.lock().retain(|id, _| {
+            id.strip_prefix(&prefix)
+                .is_none_or(|node| node.contains(':'))
+        });
+    }
+}
+
+fn summary(id: &str, t: &Topic) -> TopicSummary {
+    TopicSummary {
+        id: id.to_owned(),
+        level: LEVELS[t.level()],
+        collected: t.collected,
+    }
+}
+
+/// Go's `path.Match` for the patterns Kapacitor's clients send: `*` (any run of characters
+/// but `/`), `?` (one character) and `[...]` classes; anything else matches itself.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let s: Vec<char> = s.chars().collect();
+    glob_at(&p, &s)
+}
+
+fn glob_at(p: &[char], s: &[char]) -> bool {
+    match p.first() {
+        None => s.is_empty(),
+        Some('*') => (0..=s.len())
+            .take_while(|&i| i == 0 || s[i - 1] != '/')
+            .any(|i| glob_at(&p[1..], &s[i..])),
+        Some('?') => s.first().is_some_and(|&c| c != '/') && glob_at(&p[1..], &s[1..]),
+        Some('[') => {
+            let Some(end) = p.iter().position(|&c| c == ']') else {
+                return false;
+            };
+            let Some(&c) = s.first() else { return false };
+            let class = &p[1..end];
+            let (negate, class) = match class.first() {
+                Some('^') => (true, &class[1..]),
+                _ => (false, class),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == '-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && glob_at(&p[end + 1..], &s[1..])
+        }
+        Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && glob_at(&p[2..], &s[1..]),
+        Some(&c) => s.first() == Some(&c) && glob_at(&p[1..], &s[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(topic: &str, id: &str, level: &'static str) -> TopicEvent {
+        TopicEvent {
+            topic: topic.into(),
+            id: id.into(),
+            level,
+            message: format!("{id} is {level}"),
+            details: String::new(),
+            time: 1,
+            duration: 0,
+        }
+    }
+
+    #[test]
+    fn a_topic_keeps_each_events_latest_state_and_the_highest_level() {
+        let t = Topics::default();
+        t.collect(event("cpu", "a", "CRITICAL"));
+        t.collect(event("cpu", "b", "WARNING"));
+        t.collect(event("cpu", "a", "OK"));
+        let s = t.get("cpu").unwrap();
+        assert_eq!((s.level, s.collected), ("WARNING", 3));
+        assert_eq!(t.event("cpu", "a").unwrap().message, "a is OK");
+        let warn = t.events("cpu", parse_level("warning").unwrap()).unwrap();
+        assert_eq!(warn.len(), 1);
+        assert_eq!(warn[0].0, "b");
+        assert!(t.list("", 3).is_empty());
+        assert_eq!(t.list("c*", 0).len(), 1);
+        assert!(t.delete("cpu"));
+        assert!(t.get("cpu").is_none());
+    }
+
+    #[test]
+    fn deleting_a_task_takes_its_anonymous_topics_only() {
+        let t = Topics::default();
+        t.collect(event("main:cpu:alert2", "a", "OK"));
+        t.collect(event("main:cpu2:alert2", "a", "OK"));
+        t.collect(event("cpu", "a", "OK"));
+        t.delete_task("cpu");
+        let ids: Vec<String> = t.list("", 0).into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["cpu", "main:cpu2:alert2"]);
+    }
+
+    #[test]
+    fn patterns_are_gos_path_match() {
+        assert!(glob("main:*", "main:cpu:alert2"));
+        assert!(glob("c?u", "cpu"));
+        assert!(glob("[a-c]pu", "cpu"));
+        assert!(!glob("[^a-c]pu", "cpu"));
+        assert!(!glob("*", "a/b"));
+        assert!(glob("", ""));
+        assert!(!glob("cpu", "cpus"));
+    }
+}
