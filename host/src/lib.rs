@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod handlers;
 pub mod http;
 pub mod ingest;
 pub mod logging;

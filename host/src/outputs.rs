@@ -2,6 +2,7 @@
 //! blocking HTTP client. The queue is the backpressure: when receivers fall behind, writers
 //! wait at `/write` rather than memory growing without bound.
 
+use farad_runtime::exec::TopicEvent;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -235,7 +236,34 @@ impl Outputs {
 
 impl Io for Outputs {
     fn publish(&self, event: farad_runtime::exec::TopicEvent) {
-        self.topics.collect(event);
+        use crate::handlers::Action;
+        // `publish` handlers pass events on; each topic takes an event once (no loops).
+        let mut visited: Vec<String> = Vec::new();
+        let mut pending = vec![event];
+        while let Some(ev) = pending.pop() {
+            if visited.contains(&ev.topic) {
+                continue;
+            }
+            visited.push(ev.topic.clone());
+            for spec in self.topics.collect(&ev) {
+                match spec.actions(&ev, &|name| self.endpoints.get(name).cloned()) {
+                    Ok(Action::Send(out)) => self.send(out),
+                    Ok(Action::Post(req)) => self.post(req),
+                    Ok(Action::Publish(topics)) => {
+                        pending.extend(topics.into_iter().map(|topic| TopicEvent {
+                            topic,
+                            ..ev.clone()
+                        }))
+                    }
+                    Err(e) => tracing::warn!(
+                        topic = ev.topic,
+                        handler = spec.id,
+                        error = e,
+                        "topic handler failed"
+                    ),
+                }
+            }
+        }
     }
 
     fn send(&self, out: Output) {

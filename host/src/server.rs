@@ -100,6 +100,12 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
 
     let outputs =
         crate::outputs::Outputs::start(&config, ingest.clone()).map_err(anyhow::Error::msg)?;
+    for (key, spec) in store.list(&crate::store::HANDLERS)? {
+        match serde_json::from_value::<crate::handlers::HandlerSpec>(spec) {
+            Ok(spec) => outputs.topics.set_handler(spec),
+            Err(e) => tracing::error!(handler = key, error = %e, "stored topic handler unreadable"),
+        }
+    }
     let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
 
     let addr = config.http.socket_addr()?;

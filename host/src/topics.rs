@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use farad_runtime::exec::TopicEvent;
 use parking_lot::Mutex;
 
+use crate::handlers::HandlerSpec;
+
 /// Levels in order: a topic's level is the highest of its events'.
 pub const LEVELS: [&str; 4] = ["OK", "INFO", "WARNING", "CRITICAL"];
 
@@ -59,28 +61,77 @@ pub struct TopicSummary {
     pub collected: i64,
 }
 
-/// Every topic, by id.
+/// Every topic, by id, and the handlers of each.
 #[derive(Default)]
 pub struct Topics {
     topics: Mutex<BTreeMap<String, Topic>>,
+    /// Kept apart from the event state: deleting a topic's events keeps its handlers.
+    handlers: Mutex<BTreeMap<String, BTreeMap<String, HandlerSpec>>>,
 }
 
 impl Topics {
-    /// Records `event` as its id's latest state in its topic (creating the topic).
-    pub fn collect(&self, event: TopicEvent) {
-        let mut topics = self.topics.lock();
-        let t = topics.entry(event.topic).or_default();
-        t.collected += 1;
-        t.events.insert(
-            event.id,
-            EventState {
+    /// Records `event` as its id's latest state in its topic (creating the topic); returns the
+    /// topic's handlers.
+    pub fn collect(&self, event: &TopicEvent) -> Vec<HandlerSpec> {
+        {
+            let mut topics = self.topics.lock();
+            let t = topics.entry(event.topic.clone()).or_default();
+            t.collected += 1;
+            let state = EventState {
                 level: event.level,
-                message: event.message,
-                details: event.details,
+                message: event.message.clone(),
+                details: event.details.clone(),
                 time: event.time,
                 duration: event.duration,
-            },
-        );
+            };
+            match t.events.get_mut(&event.id) {
+                Some(e) => *e = state,
+                None => {
+                    t.events.insert(event.id.clone(), state);
+                }
+            }
+        }
+        self.handlers
+            .lock()
+            .get(&event.topic)
+            .map(|h| h.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Adds or replaces a handler (its topic comes to exist if it did not).
+    pub fn set_handler(&self, spec: HandlerSpec) {
+        self.topics.lock().entry(spec.topic.clone()).or_default();
+        self.handlers
+            .lock()
+            .entry(spec.topic.clone())
+            .or_default()
+            .insert(spec.id.clone(), spec);
+    }
+
+    /// The topic's handlers, by id.
+    pub fn handlers(&self, topic: &str) -> Vec<HandlerSpec> {
+        self.handlers
+            .lock()
+            .get(topic)
+            .map(|h| h.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn handler(&self, topic: &str, id: &str) -> Option<HandlerSpec> {
+        self.handlers.lock().get(topic)?.get(id).cloned()
+    }
+
+    /// Removes a handler; false when there was none.
+    pub fn delete_handler(&self, topic: &str, id: &str) -> bool {
+        let mut handlers = self.handlers.lock();
+        let Some(h) = handlers.get_mut(topic) else {
+            return false;
+        };
+        let gone = h.remove(id).is_some();
+        if h.is_empty() {
+            handlers.remove(topic);
+        }
+        gone
     }
 
     /// The topics whose id matches `pattern` (a glob; empty matches all) at `min_level` or above,
@@ -196,15 +247,18 @@ mod tests {
             details: String::new(),
             time: 1,
             duration: 0,
+            previous_level: "OK",
+            recoverable: true,
+            row: serde_json::Value::Null,
         }
     }
 
     #[test]
     fn a_topic_keeps_each_events_latest_state_and_the_highest_level() {
         let t = Topics::default();
-        t.collect(event("cpu", "a", "CRITICAL"));
-        t.collect(event("cpu", "b", "WARNING"));
-        t.collect(event("cpu", "a", "OK"));
+        t.collect(&event("cpu", "a", "CRITICAL"));
+        t.collect(&event("cpu", "b", "WARNING"));
+        t.collect(&event("cpu", "a", "OK"));
         let s = t.get("cpu").unwrap();
         assert_eq!((s.level, s.collected), ("WARNING", 3));
         assert_eq!(t.event("cpu", "a").unwrap().message, "a is OK");
@@ -220,9 +274,9 @@ mod tests {
     #[test]
     fn deleting_a_task_takes_its_anonymous_topics_only() {
         let t = Topics::default();
-        t.collect(event("main:cpu:alert2", "a", "OK"));
-        t.collect(event("main:cpu2:alert2", "a", "OK"));
-        t.collect(event("cpu", "a", "OK"));
+        t.collect(&event("main:cpu:alert2", "a", "OK"));
+        t.collect(&event("main:cpu2:alert2", "a", "OK"));
+        t.collect(&event("cpu", "a", "OK"));
         t.delete_task("cpu");
         let ids: Vec<String> = t.list("", 0).into_iter().map(|s| s.id).collect();
         assert_eq!(ids, ["cpu", "main:cpu2:alert2"]);

@@ -212,6 +212,14 @@ impl Farad {
         Self::reply(self.agent.delete(format!("{}{path}", self.url())).call())
     }
 
+    pub fn put(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
+        Self::reply(
+            self.agent
+                .put(format!("{}{path}", self.url()))
+                .send(body.as_ref()),
+        )
+    }
+
     pub fn post(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
         Self::reply(
             self.agent

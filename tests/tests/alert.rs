@@ -160,3 +160,102 @@ fn topics_keep_event_state() {
     assert_eq!(f.delete("/kapacitor/v1/alerts/topics/cpu").status, 204);
     assert_eq!(f.get("/kapacitor/v1/alerts/topics/cpu").status, 404);
 }
+
+/// Topic handlers: defined over the API, run on every event the topic collects (a `publish`
+/// handler passes events on to another topic), stored so that they survive a restart.
+#[test]
+fn topic_handlers_run_and_persist() {
+    let dir = TempDir::new("topic-handlers");
+    let data = dir.path().join("data");
+    let log = dir.path().join("ops.log");
+    let f = Farad::start_in(&data, "");
+    let base = "/kapacitor/v1/alerts/topics";
+    let spec = json!({"id": "to-ops", "kind": "publish", "options": {"topics": ["ops"]}});
+    let r = f.post(&format!("{base}/cpu/handlers"), spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["link"]["href"],
+        "/kapacitor/v1/alerts/topics/cpu/handlers/to-ops"
+    );
+    let spec = json!({"id": "log", "kind": "log", "options": {"path": log.display().to_string()}});
+    let r = f.post(&format!("{base}/ops/handlers"), spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Refused with the reason: a second spec with the same id, an unknown kind, a bad option.
+    assert_eq!(
+        f.post(&format!("{base}/ops/handlers"), spec.to_string())
+            .status,
+        400
+    );
+    let bad = f.post(
+        &format!("{base}/ops/handlers"),
+        json!({"id": "x", "kind": "carrier-pigeon"}).to_string(),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("carrier-pigeon")
+    );
+    let bad = f.post(
+        &format!("{base}/ops/handlers"),
+        json!({"id": "x", "kind": "log", "options": {}}).to_string(),
+    );
+    assert!(
+        bad.json()["error"].as_str().unwrap().contains("path"),
+        "{}",
+        bad.body
+    );
+    // A topic with handlers exists before any event.
+    assert_eq!(f.get(&format!("{base}/ops")).json()["level"], "OK");
+
+    let script = "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu')";
+    let body = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    assert_eq!(
+        f.post("/write?db=db&rp=rp&precision=s", "cpu value=95 1\n")
+            .status,
+        204
+    );
+    let lines = wait_for_lines(|| std::fs::read_to_string(&log).unwrap_or_default(), 1);
+    assert_eq!(lines[0]["id"], "cpu");
+    assert_eq!(lines[0]["level"], "CRITICAL");
+    assert_eq!(lines[0]["data"]["series"][0]["columns"][1], "value");
+    assert_eq!(f.get(&format!("{base}/ops")).json()["collected"], 1);
+
+    // Stored: after a restart the chain still runs.
+    assert!(f.terminate());
+    let f = Farad::start_in(&data, "");
+    let list = f.get(&format!("{base}/ops/handlers")).json();
+    assert_eq!(list["handlers"][0]["id"], "log", "{list}");
+    assert_eq!(list["handlers"][0]["kind"], "log");
+    assert_eq!(
+        f.post("/write?db=db&rp=rp&precision=s", "cpu value=97 2\n")
+            .status,
+        204
+    );
+    let lines = wait_for_lines(|| std::fs::read_to_string(&log).unwrap_or_default(), 2);
+    assert_eq!(lines[1]["time"], "1970-01-01T00:00:02Z");
+
+    // Replaced (renamed), then deleted.
+    let spec = json!({"id": "log2", "kind": "log", "options": {"path": log.display().to_string(), "mode": 384}});
+    let r = f.put(&format!("{base}/ops/handlers/log"), spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(f.get(&format!("{base}/ops/handlers/log")).status, 404);
+    assert_eq!(
+        f.get(&format!("{base}/ops/handlers/log2")).json()["options"]["mode"],
+        384
+    );
+    assert_eq!(
+        f.put(&format!("{base}/ops/handlers/nope"), spec.to_string())
+            .status,
+        404
+    );
+    assert_eq!(f.delete(&format!("{base}/ops/handlers/log2")).status, 204);
+    assert_eq!(f.delete(&format!("{base}/ops/handlers/log2")).status, 404);
+    let list = f.get(&format!("{base}/ops/handlers")).json();
+    assert_eq!(list["handlers"].as_array().unwrap().len(), 0);
+}

@@ -12,8 +12,11 @@ use warp::http::StatusCode;
 use warp::reply::Reply;
 
 use super::error::{ApiError, ApiResult, respond};
+use super::tasks::blocking;
 use super::with_state;
+use crate::handlers::HandlerSpec;
 use crate::server::State;
+use crate::store;
 use crate::topics::{EventState, TopicSummary, parse_level};
 
 const TOPICS: &str = "/kapacitor/v1/alerts/topics";
@@ -41,6 +44,7 @@ pub fn routes(
         .and(warp::get())
         .and(with_state(state.clone()))
         .map(|id: String, ev: String, s: Arc<State>| respond(event(&s, &id, &ev)));
+    let state_for_handlers = state.clone();
     let delete = warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String)
         .and(warp::delete())
         .and(with_state(state))
@@ -48,7 +52,10 @@ pub fn routes(
             s.outputs.topics.delete(&decode(&id));
             StatusCode::NO_CONTENT.into_response()
         });
+    let handlers = handler_routes(state_for_handlers);
     list.or(topic)
+        .unify()
+        .or(handlers)
         .unify()
         .or(events)
         .unify()
@@ -169,4 +176,142 @@ fn event(state: &State, topic: &str, event: &str) -> ApiResult {
             "unknown event {event:?} in topic {topic:?}"
         ))),
     }
+}
+
+/// Largest handler spec body taken.
+const MAX_SPEC: u64 = 1 << 20;
+
+fn handler_routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let list = warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(warp::query::<Query>())
+        .map(|t: String, s: Arc<State>, q: Query| respond(list_handlers(&s, &t, &q)));
+    let create = warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(warp::body::content_length_limit(MAX_SPEC))
+        .and(warp::body::bytes())
+        .then(|t: String, s: Arc<State>, body: bytes::Bytes| {
+            blocking(move || put_handler(&s, &decode(&t), None, &body))
+        });
+    let get = warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers" / String)
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .map(|t: String, h: String, s: Arc<State>| {
+            let (t, h) = (decode(&t), decode(&h));
+            respond(match s.outputs.topics.handler(&t, &h) {
+                Some(spec) => Ok(warp::reply::json(&handler_json(&spec)).into_response()),
+                None => Err(ApiError::not_found(format!("unknown handler: {h:?}"))),
+            })
+        });
+    let replace =
+        warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers" / String)
+            .and(warp::put())
+            .and(with_state(state.clone()))
+            .and(warp::body::content_length_limit(MAX_SPEC))
+            .and(warp::body::bytes())
+            .then(|t: String, h: String, s: Arc<State>, body: bytes::Bytes| {
+                blocking(move || put_handler(&s, &decode(&t), Some(&decode(&h)), &body))
+            });
+    let delete =
+        warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers" / String)
+            .and(warp::delete())
+            .and(with_state(state))
+            .then(|t: String, h: String, s: Arc<State>| {
+                blocking(move || delete_handler(&s, &decode(&t), &decode(&h)))
+            });
+    list.or(create)
+        .unify()
+        .or(get)
+        .unify()
+        .or(replace)
+        .unify()
+        .or(delete)
+        .unify()
+}
+
+fn handler_json(spec: &HandlerSpec) -> Value {
+    json!({
+        "link": {"rel": "self", "href": format!("{TOPICS}/{}/handlers/{}", spec.topic, spec.id)},
+        "id": spec.id,
+        "kind": spec.kind,
+        "options": spec.options,
+        "match": spec.match_,
+    })
+}
+
+fn list_handlers(state: &State, topic: &str, q: &Query) -> ApiResult {
+    let topic = decode(topic);
+    let pattern = q.get("pattern").map_or("", String::as_str);
+    let items: Vec<Value> = state
+        .outputs
+        .topics
+        .handlers(&topic)
+        .iter()
+        .filter(|h| pattern.is_empty() || crate::topics::glob(pattern, &h.id))
+        .map(handler_json)
+        .collect();
+    Ok(warp::reply::json(&json!({
+        "link": {"rel": "self", "href": format!("{TOPICS}/{topic}/handlers")},
+        "topic": topic,
+        "handlers": items,
+    }))
+    .into_response())
+}
+
+/// Creates (`old` none) or replaces handler `old` of `topic`, stored before it is answered.
+fn put_handler(state: &State, topic: &str, old: Option<&str>, body: &[u8]) -> ApiResult {
+    let mut spec: HandlerSpec = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid handler json: {e}")))?;
+    spec.topic = topic.to_owned();
+    spec.validate()
+        .map_err(|e| ApiError::bad_request(format!("invalid handler spec: {e}")))?;
+    let topics = &state.outputs.topics;
+    match old {
+        None if topics.handler(topic, &spec.id).is_some() => {
+            return Err(ApiError::bad_request(format!(
+                "failed to create handler: handler {:?} already exists",
+                spec.id
+            )));
+        }
+        Some(old) if topics.handler(topic, old).is_none() => {
+            return Err(ApiError::not_found(format!("unknown handler: {old:?}")));
+        }
+        _ => {}
+    }
+    let value = serde_json::to_value(&spec).map_err(|e| ApiError::internal(e.into()))?;
+    state
+        .store
+        .put(&store::HANDLERS, &handler_key(topic, &spec.id), &value)
+        .map_err(ApiError::internal)?;
+    if let Some(old) = old.filter(|o| *o != spec.id) {
+        state
+            .store
+            .delete(&store::HANDLERS, &handler_key(topic, old))
+            .map_err(ApiError::internal)?;
+        topics.delete_handler(topic, old);
+    }
+    let reply = handler_json(&spec);
+    topics.set_handler(spec);
+    Ok(warp::reply::json(&reply).into_response())
+}
+
+fn delete_handler(state: &State, topic: &str, id: &str) -> ApiResult {
+    if state.outputs.topics.handler(topic, id).is_none() {
+        return Err(ApiError::not_found(format!("unknown handler: {id:?}")));
+    }
+    state
+        .store
+        .delete(&store::HANDLERS, &handler_key(topic, id))
+        .map_err(ApiError::internal)?;
+    state.outputs.topics.delete_handler(topic, id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A handler's key in the store.
+pub fn handler_key(topic: &str, id: &str) -> String {
+    format!("{topic}/{id}")
 }

@@ -30,6 +30,27 @@ pub struct TopicEvent {
     pub time: i64,
     /// Nanoseconds since the event left OK.
     pub duration: i64,
+    pub previous_level: &'static str,
+    pub recoverable: bool,
+    /// The event's data: one InfluxQL result series (`{"name", "tags", "columns", "values"}`).
+    pub row: serde_json::Value,
+}
+
+impl TopicEvent {
+    /// Kapacitor's event JSON, as its handlers send it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "message": self.message,
+            "details": self.details,
+            "time": crate::time::format_rfc3339_nanos(self.time),
+            "duration": self.duration,
+            "level": self.level,
+            "data": {"series": [self.row]},
+            "previousLevel": self.previous_level,
+            "recoverable": self.recoverable,
+        })
+    }
 }
 
 /// Something other than HTTP that a node sends out (alert handlers).

@@ -563,38 +563,38 @@ impl Alert {
 
     /// Hands the event to every handler.
     fn dispatch(&self, e: &Event, row: serde_json::Value) {
-        let publish = |topic: &str| {
-            self.io.publish(crate::exec::TopicEvent {
-                topic: topic.to_owned(),
-                id: e.id.clone(),
-                level: e.level.as_str(),
-                message: e.message.clone(),
-                details: e.details.clone(),
-                time: e.time,
-                duration: e.duration,
-            })
-        };
-        // As Kapacitor: the node's own handlers make its anonymous topic.
-        if !self.handlers.is_empty() {
-            publish(&self.anon_topic);
-        }
-        if let Some(t) = &self.topic {
-            publish(t);
-        }
-        if self.handlers.is_empty() {
+        if self.handlers.is_empty() && self.topic.is_none() {
             return;
         }
-        let data = serde_json::json!({
-            "id": e.id,
-            "message": e.message,
-            "details": e.details,
-            "time": crate::time::format_rfc3339_nanos(e.time),
-            "duration": e.duration,
-            "level": e.level.as_str(),
-            "data": {"series": [row]},
-            "previousLevel": e.previous.as_str(),
-            "recoverable": !self.no_recoveries,
-        });
+        let event = crate::exec::TopicEvent {
+            topic: String::new(),
+            id: e.id.clone(),
+            level: e.level.as_str(),
+            message: e.message.clone(),
+            details: e.details.clone(),
+            time: e.time,
+            duration: e.duration,
+            previous_level: e.previous.as_str(),
+            recoverable: !self.no_recoveries,
+            row,
+        };
+        let data = (!self.handlers.is_empty()).then(|| event.to_json());
+        // As Kapacitor: the node's own handlers make its anonymous topic.
+        if !self.handlers.is_empty() {
+            self.io.publish(crate::exec::TopicEvent {
+                topic: self.anon_topic.clone(),
+                ..event.clone()
+            });
+        }
+        if let Some(t) = &self.topic {
+            self.io.publish(crate::exec::TopicEvent {
+                topic: t.clone(),
+                ..event
+            });
+        }
+        let Some(data) = data else {
+            return;
+        };
         let body = serde_json::to_vec(&data).unwrap_or_default();
         // Kapacitor writes events with a JSON encoder: one line each.
         let line = || {
@@ -775,7 +775,7 @@ impl NodeExec for Alert {
             return Ok(());
         };
         // The event's data, for handlers only.
-        let row = if self.handlers.is_empty() {
+        let row = if self.handlers.is_empty() && self.topic.is_none() {
             serde_json::Value::Null
         } else {
             let bp = BatchPoint {

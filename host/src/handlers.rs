@@ -1,0 +1,272 @@
+//! Topic handlers: specs in Kapacitor's format (`id`, `topic`, `kind`, `options`, `match`),
+//! checked when defined, and run on every event their topic collects.
+
+use farad_runtime::exec::{HttpRequest, Output, TopicEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Kinds that run today; others are refused by name when a spec is defined.
+pub const KINDS: [&str; 5] = ["log", "tcp", "exec", "post", "publish"];
+
+/// A handler of a topic, as stored and served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HandlerSpec {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub options: Map<String, Value>,
+    #[serde(default, rename = "match")]
+    pub match_: String,
+}
+
+/// What running a handler on one event does.
+#[derive(Debug)]
+pub enum Action {
+    Send(Output),
+    Post(HttpRequest),
+    /// `publish`: the event goes on to these topics.
+    Publish(Vec<String>),
+}
+
+fn str_opt<'a>(o: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("option {key:?} must be a string, got {other}")),
+    }
+}
+
+fn required<'a>(o: &'a Map<String, Value>, kind: &str, key: &str) -> Result<&'a str, String> {
+    match str_opt(o, key)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(format!("{kind} handler needs option {key:?}")),
+    }
+}
+
+fn strings(o: &Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(format!("option {key:?} must list strings, got {other}")),
+            })
+            .collect(),
+        Some(other) => Err(format!("option {key:?} must be a list, got {other}")),
+    }
+}
+
+/// A duration option: a Go duration string or nanoseconds.
+fn duration(o: &Map<String, Value>, key: &str) -> Result<i64, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("option {key:?} must be a duration")),
+        Some(Value::String(s)) => farad_runtime::duration::parse_go_duration(s)
+            .map_err(|e| format!("option {key:?}: {e}")),
+        Some(other) => Err(format!("option {key:?} must be a duration, got {other}")),
+    }
+}
+
+impl HandlerSpec {
+    /// Checks the spec as Kapacitor would before storing it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() {
+            return Err("must provide a handler ID".into());
+        }
+        if !self
+            .id
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(format!(
+                "handler ID must contain only letters, numbers, '-', '.' and '_'. {:?}",
+                self.id
+            ));
+        }
+        if !self.match_.is_empty() {
+            return Err("match expressions are not supported yet".into());
+        }
+        if !KINDS.contains(&self.kind.as_str()) {
+            return Err(format!(
+                "handler kind {:?} is not supported (supported: {})",
+                self.kind,
+                KINDS.join(", ")
+            ));
+        }
+        // Building the action on a blank event checks every option.
+        self.actions(&blank_event(), &|_| None).map(|_| ())
+    }
+
+    /// What the handler does with `event`; `endpoint` resolves `[[httppost]]` names.
+    pub fn actions(
+        &self,
+        event: &TopicEvent,
+        endpoint: &dyn Fn(&str) -> Option<farad_runtime::exec::PostEndpoint>,
+    ) -> Result<Action, String> {
+        let o = &self.options;
+        let line = || {
+            let mut l = serde_json::to_vec(&event.to_json()).unwrap_or_default();
+            l.push(b'\n');
+            l
+        };
+        Ok(match self.kind.as_str() {
+            "log" => {
+                let path = required(o, "log", "path")?;
+                let mode = match o.get("mode") {
+                    None | Some(Value::Null) => 0o600,
+                    Some(Value::Number(n)) => n
+                        .as_u64()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or("option \"mode\" must be a file mode")?
+                        as u32,
+                    Some(other) => {
+                        return Err(format!("option \"mode\" must be a number, got {other}"));
+                    }
+                };
+                Action::Send(Output::File {
+                    path: path.to_owned(),
+                    mode,
+                    data: line(),
+                })
+            }
+            "tcp" => Action::Send(Output::Tcp {
+                addr: required(o, "tcp", "address")?.to_owned(),
+                data: line(),
+            }),
+            "exec" => {
+                let mut argv = vec![required(o, "exec", "prog")?.to_owned()];
+                argv.extend(strings(o, "args")?);
+                Action::Send(Output::Exec {
+                    argv,
+                    stdin: line(),
+                })
+            }
+            "post" => {
+                let (url, mut headers, basic_auth) =
+                    match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
+                        (Some(url), _) if !url.is_empty() => (url.to_owned(), Vec::new(), None),
+                        (_, Some(name)) if !name.is_empty() => match endpoint(name) {
+                            Some(e) => (e.url, e.headers, e.basic_auth),
+                            // Checked again when an event arrives: config may name it by then.
+                            None if event.id.is_empty() => (String::new(), Vec::new(), None),
+                            None => return Err(format!("no [[httppost]] endpoint named {name:?}")),
+                        },
+                        _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
+                    };
+                match o.get("headers") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(h)) => {
+                        for (k, v) in h {
+                            let v = v.as_str().ok_or("option \"headers\" must map to strings")?;
+                            headers.push((k.clone(), v.to_owned()));
+                        }
+                    }
+                    Some(_) => return Err("option \"headers\" must be an object".into()),
+                }
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.insert(0, ("Content-Type".into(), "application/json".into()));
+                }
+                let capture_response = match o.get("capture-response") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err("option \"capture-response\" must be a boolean".into()),
+                };
+                Action::Post(HttpRequest {
+                    url,
+                    headers,
+                    basic_auth,
+                    body: serde_json::to_vec(&event.to_json()).unwrap_or_default(),
+                    timeout_ns: duration(o, "timeout")?,
+                    capture_response,
+                })
+            }
+            "publish" => {
+                let topics = strings(o, "topics")?;
+                if topics.is_empty() {
+                    return Err("publish handler needs option \"topics\"".into());
+                }
+                Action::Publish(topics)
+            }
+            other => return Err(format!("handler kind {other:?} is not supported")),
+        })
+    }
+}
+
+fn blank_event() -> TopicEvent {
+    TopicEvent {
+        topic: String::new(),
+        id: String::new(),
+        level: "OK",
+        message: String::new(),
+        details: String::new(),
+        time: 0,
+        duration: 0,
+        previous_level: "OK",
+        recoverable: true,
+        row: Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: &str, options: Value) -> HandlerSpec {
+        HandlerSpec {
+            id: "h".into(),
+            topic: "t".into(),
+            kind: kind.into(),
+            options: options.as_object().cloned().unwrap_or_default(),
+            match_: String::new(),
+        }
+    }
+
+    #[test]
+    fn specs_are_checked_by_kind() {
+        use serde_json::json;
+        assert!(spec("log", json!({"path": "/tmp/x"})).validate().is_ok());
+        assert!(
+            spec("log", json!({}))
+                .validate()
+                .unwrap_err()
+                .contains("path")
+        );
+        assert!(
+            spec("tcp", json!({"address": "127.0.0.1:1"}))
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            spec("exec", json!({"prog": "/bin/cat", "args": ["-"]}))
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            spec("exec", json!({"prog": "/bin/cat", "args": "-"}))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            spec("post", json!({"url": "http://127.0.0.1/", "timeout": "5s"}))
+                .validate()
+                .is_ok()
+        );
+        assert!(spec("post", json!({})).validate().is_err());
+        assert!(spec("publish", json!({"topics": ["a"]})).validate().is_ok());
+        let slack = spec("slack", json!({})).validate().unwrap_err();
+        assert!(slack.contains("not supported"), "{slack}");
+        let mut bad = spec("log", json!({"path": "/tmp/x"}));
+        bad.id = "a/b".into();
+        assert!(bad.validate().is_err());
+    }
+}
