@@ -47,13 +47,21 @@ enum Command {
     Check { files: Vec<PathBuf> },
     /// Upload a Wasm component as UDF NAME (a new version of it if it exists).
     DefineUdf { name: String, file: PathBuf },
-    /// List things on the server: udfs.
+    /// Define a topic handler from a YAML or JSON spec (`topic`, `id`, `kind`, `options`,
+    /// `match`); or `TOPIC ID FILE` as Kapacitor 1.3's CLI took it.
+    DefineTopicHandler {
+        #[arg(num_args = 1..=3, required = true)]
+        args: Vec<String>,
+    },
+    /// Show a topic: its level, handlers and events.
+    ShowTopic { topic: String },
+    /// List things on the server: udfs, topics, topic-handlers TOPIC.
     List {
         kind: String,
         /// Names to show, with * as a wildcard.
         patterns: Vec<String>,
     },
-    /// Delete things on the server: udfs NAME...
+    /// Delete things on the server: udfs NAME..., topics ID..., topic-handlers TOPIC ID...
     Delete { kind: String, ids: Vec<String> },
     /// Print the version.
     Version,
@@ -112,6 +120,13 @@ fn main() -> Result<()> {
         Command::Check { files } => std::process::exit(farad::cli::tick::check(&files)),
         Command::DefineUdf { name, file } => {
             farad::cli::client::define_udf(&farad::cli::client::Client::new(cli.url), &name, &file)
+        }
+        Command::DefineTopicHandler { args } => farad::cli::client::define_topic_handler(
+            &farad::cli::client::Client::new(cli.url),
+            &args,
+        ),
+        Command::ShowTopic { topic } => {
+            farad::cli::client::show_topic(&farad::cli::client::Client::new(cli.url), &topic)
         }
         Command::List { kind, patterns } => {
             farad::cli::client::list(&farad::cli::client::Client::new(cli.url), &kind, &patterns)

@@ -259,3 +259,59 @@ fn topic_handlers_run_and_persist() {
     let list = f.get(&format!("{base}/ops/handlers")).json();
     assert_eq!(list["handlers"].as_array().unwrap().len(), 0);
 }
+
+/// The CLI: define a topic handler from YAML, list and show topics, delete them.
+#[test]
+fn topic_cli() {
+    let dir = TempDir::new("topic-cli");
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(farad_tests::farad_bin())
+            .args(["-url", &f.url()])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let log = dir.path().join("cpu.log");
+    let spec = dir.path().join("handler.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "topic: cpu\nid: to-log\nkind: log\noptions:\n  path: {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&["define-topic-handler", spec.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    // Again: replaces it.
+    let (ok, _, err) = cli(&["define-topic-handler", spec.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = cli(&["list", "topic-handlers", "cpu"]);
+    assert!(ok);
+    assert!(out.lines().nth(1).unwrap().contains("to-log"), "{out}");
+    let script = "stream|from().measurement('cpu')|alert().id('cpu').message('hot').crit(lambda: \"value\" > 90.0).topic('cpu')";
+    let body = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    f.post("/write?db=db&rp=rp&precision=s", "cpu value=95 1\n");
+    wait_for_lines(|| std::fs::read_to_string(&log).unwrap_or_default(), 1);
+    let (ok, out, _) = cli(&["list", "topics"]);
+    assert!(ok);
+    assert!(out.contains("cpu") && out.contains("CRITICAL"), "{out}");
+    let (ok, out, _) = cli(&["show-topic", "cpu"]);
+    assert!(ok);
+    assert!(out.contains("Handlers: [to-log]"), "{out}");
+    assert!(out.contains("hot"), "{out}");
+    let (ok, _, _) = cli(&["delete", "topic-handlers", "cpu", "to-log"]);
+    assert!(ok);
+    let (ok, _, _) = cli(&["delete", "topics", "cpu"]);
+    assert!(ok);
+    let (ok, _, err) = cli(&["show-topic", "cpu"]);
+    assert!(!ok);
+    assert!(err.contains("unknown topic"), "{err}");
+}

@@ -1,4 +1,5 @@
-//! The API client commands (`define-udf`, `list`, `delete`), talking to a server at `-url`
+//! The API client commands (`define-udf`, `define-topic-handler`, `show-topic`, `list`,
+//! `delete`), talking to a server at `-url`
 //! (or `$KAPACITOR_URL`, default `http://localhost:9092`) as Kapacitor's CLI does.
 
 use std::path::Path;
@@ -66,6 +67,10 @@ impl Client {
         self.reply(self.agent.post(self.url(path)).send(body))
     }
 
+    pub fn put(&self, path: &str, body: &[u8]) -> Result<Value> {
+        self.reply(self.agent.put(self.url(path)).send(body))
+    }
+
     pub fn delete(&self, path: &str) -> Result<Value> {
         self.reply(self.agent.delete(self.url(path)).call())
     }
@@ -122,7 +127,36 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             );
             Ok(())
         }
-        other => bail!("cannot list {other:?} yet: this version lists udfs"),
+        "topics" => {
+            let all = c.get("/alerts/topics")?;
+            let rows: Vec<Vec<String>> = all["topics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| matches_any(t["id"].as_str().unwrap_or(""), patterns))
+                .map(|t| vec![text(&t["id"]), text(&t["level"]), text(&t["collected"])])
+                .collect();
+            print_table(&["ID", "Level", "Collected"], &rows);
+            Ok(())
+        }
+        "topic-handlers" => {
+            let Some((topic, patterns)) = patterns.split_first() else {
+                bail!("list topic-handlers needs a TOPIC");
+            };
+            let all = c.get(&format!("/alerts/topics/{topic}/handlers"))?;
+            let rows: Vec<Vec<String>> = all["handlers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|h| matches_any(h["id"].as_str().unwrap_or(""), patterns))
+                .map(|h| vec![topic.clone(), text(&h["id"]), text(&h["kind"])])
+                .collect();
+            print_table(&["Topic", "ID", "Kind"], &rows);
+            Ok(())
+        }
+        other => {
+            bail!("cannot list {other:?} yet: this version lists udfs, topics and topic-handlers")
+        }
     }
 }
 
@@ -135,7 +169,24 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             }
             Ok(())
         }
-        other => bail!("cannot delete {other:?} yet: this version deletes udfs"),
+        "topics" => {
+            for id in ids {
+                c.delete(&format!("/alerts/topics/{id}"))?;
+            }
+            Ok(())
+        }
+        "topic-handlers" => {
+            let Some((topic, handlers)) = ids.split_first() else {
+                bail!("delete topic-handlers needs a TOPIC and handler ids");
+            };
+            for id in handlers {
+                c.delete(&format!("/alerts/topics/{topic}/handlers/{id}"))?;
+            }
+            Ok(())
+        }
+        other => bail!(
+            "cannot delete {other:?} yet: this version deletes udfs, topics and topic-handlers"
+        ),
     }
 }
 
@@ -195,4 +246,90 @@ mod tests {
         assert!(!glob("cpu", "cpu2"));
         assert!(glob("a*b*c", "aXXbYc"));
     }
+}
+
+/// A JSON value as a table cell: strings without quotes.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    }
+}
+
+/// `farad define-topic-handler FILE` (the spec names its topic and id) or
+/// `farad define-topic-handler TOPIC ID FILE`: creates the handler, or replaces it.
+pub fn define_topic_handler(c: &Client, args: &[String]) -> Result<()> {
+    let (file, topic, id) = match args {
+        [file] => (file, None, None),
+        [topic, id, file] => (file, Some(topic), Some(id)),
+        _ => bail!("usage: define-topic-handler FILE, or TOPIC HANDLER_ID FILE"),
+    };
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let mut spec: Value = if file.ends_with(".json") {
+        serde_json::from_str(&text).with_context(|| format!("{file}: invalid JSON"))?
+    } else {
+        // YAML is a superset of JSON: everything else is read as YAML.
+        serde_norway::from_str(&text).with_context(|| format!("{file}: invalid YAML"))?
+    };
+    let Some(obj) = spec.as_object_mut() else {
+        bail!("{file}: a handler spec is a map (topic, id, kind, options, match)");
+    };
+    if let Some(t) = topic {
+        obj.insert("topic".into(), Value::String(t.clone()));
+    }
+    if let Some(i) = id {
+        obj.insert("id".into(), Value::String(i.clone()));
+    }
+    let topic = text_of(obj, "topic").with_context(|| format!("{file}: no topic"))?;
+    let id = text_of(obj, "id").with_context(|| format!("{file}: no id"))?;
+    let body = serde_json::to_vec(&spec)?;
+    let path = format!("/alerts/topics/{topic}/handlers");
+    if c.get(&format!("{path}/{id}")).is_ok() {
+        c.put(&format!("{path}/{id}"), &body)?;
+    } else {
+        c.post(&path, &body)?;
+    }
+    Ok(())
+}
+
+fn text_of(obj: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// `farad show-topic TOPIC`: the topic's level, its handlers and its events.
+pub fn show_topic(c: &Client, topic: &str) -> Result<()> {
+    let t = c.get(&format!("/alerts/topics/{topic}"))?;
+    let handlers = c.get(&format!("/alerts/topics/{topic}/handlers"))?;
+    let events = c.get(&format!("/alerts/topics/{topic}/events"))?;
+    let ids: Vec<String> = handlers["handlers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| text(&h["id"]))
+        .collect();
+    println!("ID: {}", text(&t["id"]));
+    println!("Level: {}", text(&t["level"]));
+    println!("Collected: {}", text(&t["collected"]));
+    println!("Handlers: [{}]", ids.join(", "));
+    println!("Events:");
+    let rows: Vec<Vec<String>> = events["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let s = &e["state"];
+            vec![
+                text(&e["id"]),
+                text(&s["level"]),
+                text(&s["message"]),
+                text(&s["time"]),
+            ]
+        })
+        .collect();
+    print_table(&["Event", "Level", "Message", "Date"], &rows);
+    Ok(())
 }
