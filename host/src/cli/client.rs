@@ -234,20 +234,6 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn patterns() {
-        assert!(glob("cpu*", "cpu_alert"));
-        assert!(glob("*alert", "cpu_alert"));
-        assert!(glob("*", ""));
-        assert!(!glob("cpu", "cpu2"));
-        assert!(glob("a*b*c", "aXXbYc"));
-    }
-}
-
 /// A JSON value as a table cell: strings without quotes.
 fn text(v: &Value) -> String {
     match v {
@@ -332,4 +318,18 @@ pub fn show_topic(c: &Client, topic: &str) -> Result<()> {
         .collect();
     print_table(&["Event", "Level", "Message", "Date"], &rows);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn patterns() {
+        assert!(glob("cpu*", "cpu_alert"));
+        assert!(glob("*alert", "cpu_alert"));
+        assert!(glob("*", ""));
+        assert!(!glob("cpu", "cpu2"));
+        assert!(glob("a*b*c", "aXXbYc"));
+    }
 }
