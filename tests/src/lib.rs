@@ -212,6 +212,20 @@ impl Farad {
         Self::reply(self.agent.delete(format!("{}{path}", self.url())).call())
     }
 
+    /// Runs `farad -url <this server> args...`: its exit code, stdout and stderr.
+    pub fn cli(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = Command::new(farad_bin())
+            .args(["-url", &self.url()])
+            .args(args)
+            .output()
+            .expect("running the farad CLI");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn put(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
         Self::reply(
             self.agent

@@ -266,13 +266,8 @@ fn topic_cli() {
     let dir = TempDir::new("topic-cli");
     let f = Farad::start_in(&dir.path().join("data"), "");
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(farad_tests::farad_bin())
-            .args(["-url", &f.url()])
-            .args(args)
-            .output()
-            .unwrap();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
+        let (code, out, err) = f.cli(args);
+        (code == Some(0), out, err)
     };
     let log = dir.path().join("cpu.log");
     let spec = dir.path().join("handler.yaml");

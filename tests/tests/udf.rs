@@ -290,18 +290,7 @@ fn cli_and_config_define_udfs() {
     std::fs::write(&wasm_file, guest_wasm("moving-average")).unwrap();
     let conf = format!("[udf.functions.fromConfig]\n  wasm = {:?}\n", wasm_file);
     let f = Farad::start_in(&dir.path().join("data"), &conf);
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(farad_tests::farad_bin())
-            .args(["-url", &f.url()])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| f.cli(args);
     let (code, out, err) = cli(&["define-udf", "ma", wasm_file.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("UDF ma version 1 defined"), "{out}");
