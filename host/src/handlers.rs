@@ -1,7 +1,7 @@
 //! Topic handlers: specs in Kapacitor's format (`id`, `topic`, `kind`, `options`, `match`),
 //! checked when defined, and run on every event their topic collects.
 
-use farad_runtime::exec::{HttpRequest, Output, TopicEvent};
+use farad_runtime::exec::{HttpRequest, Output};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -100,19 +100,23 @@ impl HandlerSpec {
                 KINDS.join(", ")
             ));
         }
-        // Building the action on a blank event checks every option.
-        self.actions(&blank_event(), &|_| None).map(|_| ())
+        // Building the action checks every option. Endpoint names are resolved when events
+        // arrive: config may name the endpoint by then.
+        self.actions(&[], &|_| Some(Default::default())).map(|_| ())
     }
 
-    /// What the handler does with `event`; `endpoint` resolves `[[httppost]]` names.
+    /// What the handler does with an event whose JSON is `body`; `endpoint` resolves
+    /// `[[httppost]]` names.
     pub fn actions(
         &self,
-        event: &TopicEvent,
+        body: &[u8],
         endpoint: &dyn Fn(&str) -> Option<farad_runtime::exec::PostEndpoint>,
     ) -> Result<Action, String> {
         let o = &self.options;
+        // Kapacitor writes events with a JSON encoder: one line each.
         let line = || {
-            let mut l = serde_json::to_vec(&event.to_json()).unwrap_or_default();
+            let mut l = Vec::with_capacity(body.len() + 1);
+            l.extend_from_slice(body);
             l.push(b'\n');
             l
         };
@@ -154,8 +158,6 @@ impl HandlerSpec {
                         (Some(url), _) if !url.is_empty() => (url.to_owned(), Vec::new(), None),
                         (_, Some(name)) if !name.is_empty() => match endpoint(name) {
                             Some(e) => (e.url, e.headers, e.basic_auth),
-                            // Checked again when an event arrives: config may name it by then.
-                            None if event.id.is_empty() => (String::new(), Vec::new(), None),
                             None => return Err(format!("no [[httppost]] endpoint named {name:?}")),
                         },
                         _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
@@ -185,7 +187,7 @@ impl HandlerSpec {
                     url,
                     headers,
                     basic_auth,
-                    body: serde_json::to_vec(&event.to_json()).unwrap_or_default(),
+                    body: body.to_vec(),
                     timeout_ns: duration(o, "timeout")?,
                     capture_response,
                 })
@@ -199,21 +201,6 @@ impl HandlerSpec {
             }
             other => return Err(format!("handler kind {other:?} is not supported")),
         })
-    }
-}
-
-fn blank_event() -> TopicEvent {
-    TopicEvent {
-        topic: String::new(),
-        id: String::new(),
-        level: "OK",
-        message: String::new(),
-        details: String::new(),
-        time: 0,
-        duration: 0,
-        previous_level: "OK",
-        recoverable: true,
-        row: Value::Null,
     }
 }
 

@@ -245,8 +245,14 @@ impl Io for Outputs {
                 continue;
             }
             visited.push(ev.topic.clone());
-            for spec in self.topics.collect(&ev) {
-                match spec.actions(&ev, &|name| self.endpoints.get(name).cloned()) {
+            let handlers = self.topics.collect(&ev);
+            if handlers.is_empty() {
+                continue;
+            }
+            // Serialized once for all of the topic's handlers.
+            let body = serde_json::to_vec(&ev.to_json()).unwrap_or_default();
+            for spec in handlers {
+                match spec.actions(&body, &|name| self.endpoints.get(name).cloned()) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
                     Ok(Action::Publish(topics)) => {

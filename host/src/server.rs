@@ -65,7 +65,6 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Runs the daemon until SIGINT or SIGTERM.
 /// Keeps glibc from mapping and unmapping the per-write buffers (a write's points, the
 /// columns of a UDF call) on every request: its adaptive thresholds kept page-faulting them
 /// in, about 5% of W4. Memory still goes back to the OS after large expiries (`malloc_trim`).
@@ -78,6 +77,7 @@ pub fn tune_allocator() {
     }
 }
 
+/// Runs the daemon until SIGINT or SIGTERM.
 pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     for section in config.unsupported_sections() {
         tracing::warn!(section, "config section is not supported yet; ignored");

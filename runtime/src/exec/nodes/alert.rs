@@ -492,13 +492,12 @@ impl Alert {
         duration: i64,
         row: serde_json::Value,
     ) -> Result<Event, String> {
-        let (message, details) =
-            if self.message_field.is_some() || !self.handlers.is_empty() || self.topic.is_some() {
-                self.render(&id, name, group, tags, fields, level, time, duration)?
-            } else {
-                // Nothing reads them: templates cost more than the rest of an event.
-                (String::new(), String::new())
-            };
+        let (message, details) = if self.message_field.is_some() || self.publishes() {
+            self.render(&id, name, group, tags, fields, level, time, duration)?
+        } else {
+            // Nothing reads them: templates cost more than the rest of an event.
+            (String::new(), String::new())
+        };
         let event = Event {
             id,
             message,
@@ -550,7 +549,7 @@ impl Alert {
             .message
             .execute_to_string(&T::from(m.clone()))
             .map_err(|e| format!("failed to render alert message: {e}"))?;
-        let details = if self.handlers.is_empty() && self.topic.is_none() {
+        let details = if !self.publishes() {
             String::new()
         } else {
             m.insert("Message".into(), T::from(message.as_str()));
@@ -561,9 +560,15 @@ impl Alert {
         Ok((message, details))
     }
 
+    /// Whether events go anywhere: to the node's own handlers (through its anonymous topic)
+    /// or to a named topic. Only then are details and the data row worth building.
+    fn publishes(&self) -> bool {
+        !self.handlers.is_empty() || self.topic.is_some()
+    }
+
     /// Hands the event to every handler.
     fn dispatch(&self, e: &Event, row: serde_json::Value) {
-        if self.handlers.is_empty() && self.topic.is_none() {
+        if !self.publishes() {
             return;
         }
         let event = crate::exec::TopicEvent {
@@ -774,8 +779,8 @@ impl NodeExec for Alert {
         let Some((duration, previous)) = self.step(&p.group, p.point.time, level) else {
             return Ok(());
         };
-        // The event's data, for handlers only.
-        let row = if self.handlers.is_empty() && self.topic.is_none() {
+        // The event's data, for handlers and topics only.
+        let row = if !self.publishes() {
             serde_json::Value::Null
         } else {
             let bp = BatchPoint {
