@@ -11,6 +11,8 @@ pub mod http;
 pub mod ingest;
 pub mod logging;
 pub mod outputs;
+pub mod recordings;
+pub mod replays;
 pub mod server;
 pub mod sideload;
 pub mod store;

@@ -32,6 +32,8 @@ pub struct State {
     pub tasks: crate::tasks::Tasks,
     pub outputs: Arc<crate::outputs::Outputs>,
     pub udfs: crate::udfs::Udfs,
+    pub recordings: crate::recordings::Recordings,
+    pub replays: crate::replays::Replays,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
 }
@@ -107,6 +109,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         }
     }
     let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
+    let recordings = crate::recordings::Recordings::open(&config.replay_dir(), store.clone())?;
+    crate::replays::mark_interrupted(&store)?;
 
     let addr = config.http.socket_addr()?;
     let listener = TcpListener::bind(addr)
@@ -136,6 +140,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         ),
         outputs,
         udfs,
+        recordings,
+        replays: crate::replays::Replays::default(),
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });

@@ -61,6 +61,9 @@ pub struct Tasks {
     running: Mutex<HashMap<String, Running>>,
     /// Why an enabled task is not running, by id.
     errors: Mutex<HashMap<String, String>>,
+    /// Per task, the instance its latest replay ran (or runs): its httpOut results stay
+    /// readable while the task itself is not running.
+    replayed: Mutex<HashMap<String, Arc<Mutex<Task>>>>,
 }
 
 impl Tasks {
@@ -78,7 +81,28 @@ impl Tasks {
             trim_again: std::sync::atomic::AtomicBool::new(false),
             running: Mutex::default(),
             errors: Mutex::default(),
+            replayed: Mutex::default(),
         }
+    }
+
+    /// A new instance of task `id`, wired to the outside world, without saved state.
+    pub fn instantiate(&self, id: &str, plan: &Plan, dbrps: &[DbRp]) -> Result<Task, String> {
+        let env = TaskEnv {
+            io: self.io.clone(),
+            dbrps: dbrps.iter().map(|d| (d.db.clone(), d.rp.clone())).collect(),
+            task_id: id.to_owned(),
+            hostname: self.identity.0.clone(),
+            cluster_id: self.identity.1.clone(),
+            server_id: self.identity.2.clone(),
+            udfs: Some(self.udfs.clone()),
+        };
+        Task::with_env(plan, &env).map_err(|e| e.to_string())
+    }
+
+    /// Makes `task` the instance whose httpOut results are served for `id` when the task
+    /// itself is not running.
+    pub fn set_replayed(&self, id: &str, task: Arc<Mutex<Task>>) {
+        self.replayed.lock().insert(id.to_owned(), task);
     }
 
     /// Starts (or restarts) task `id` from its plan, subscribed to `dbrps`.
@@ -90,22 +114,12 @@ impl Tasks {
         router: &Router,
     ) -> Result<(), String> {
         self.stop(id);
-        let env = TaskEnv {
-            io: self.io.clone(),
-            dbrps: dbrps.iter().map(|d| (d.db.clone(), d.rp.clone())).collect(),
-            task_id: id.to_owned(),
-            hostname: self.identity.0.clone(),
-            cluster_id: self.identity.1.clone(),
-            server_id: self.identity.2.clone(),
-            udfs: Some(self.udfs.clone()),
-        };
-        let task = match Task::with_env(plan, &env) {
+        let task = match self.instantiate(id, plan, dbrps) {
             Ok(mut t) => {
                 self.restore(id, &mut t);
                 Arc::new(Mutex::new(t))
             }
-            Err(e) => {
-                let msg = e.to_string();
+            Err(msg) => {
                 tracing::warn!(task = id, error = msg, "task cannot run");
                 self.errors.lock().insert(id.to_owned(), msg.clone());
                 return Err(msg);
@@ -152,8 +166,9 @@ impl Tasks {
         stopped.is_some()
     }
 
-    /// Forgets the saved state of a deleted task.
+    /// Forgets the saved state (and replay results) of a deleted task.
     pub fn forget_state(&self, id: &str) {
+        self.replayed.lock().remove(id);
         if let Err(e) = self.store.delete(&crate::store::TASK_STATE, id) {
             tracing::error!(task = id, error = format!("{e:#}"), "deleting task state");
         }
@@ -237,28 +252,8 @@ impl Tasks {
         else {
             return json!({});
         };
-        let (stats, state_bytes) = {
-            let t = task.lock();
-            (t.stats(), t.state_bytes())
-        };
-        let mut nodes = Map::new();
-        for (name, s) in stats.iter() {
-            let mut node = json!({
-                "avg_exec_time_ns": s.avg_exec_time_ns(),
-                "collected": s.collected.load(Relaxed),
-                "emitted": s.emitted.load(Relaxed),
-                "errors": s.errors.load(Relaxed),
-                "working_cardinality": s.working_cardinality.load(Relaxed),
-            });
-            for (k, v) in s.extra.lock().iter() {
-                node[*k] = json!(v);
-            }
-            nodes.insert(name.clone(), node);
-        }
-        json!({
-            "task-stats": {"throughput": throughput, "state_bytes": state_bytes},
-            "node-stats": nodes,
-        })
+        let t = task.lock();
+        stats_json(&t, throughput)
     }
 
     /// The running task's DOT with its statistics; `None` when it is not running.
@@ -314,13 +309,37 @@ impl Tasks {
         }
     }
 
-    /// The result of an httpOut endpoint of a running task.
+    /// The result of an httpOut endpoint of a running task, or else of its latest replay.
     pub fn http_out(&self, id: &str, endpoint: &str) -> Option<Value> {
-        let task = self.running.lock().get(id)?.task.clone();
+        let running = self.running.lock().get(id).map(|r| r.task.clone());
+        let task = running.or_else(|| self.replayed.lock().get(id).cloned())?;
         let data = task.lock().http_out(endpoint)?;
         let doc = data.lock().to_json();
         Some(doc)
     }
+}
+
+/// Kapacitor's `stats` object of a task instance.
+pub fn stats_json(task: &Task, throughput: f64) -> Value {
+    let (stats, state_bytes) = (task.stats(), task.state_bytes());
+    let mut nodes = Map::new();
+    for (name, s) in stats.iter() {
+        let mut node = json!({
+            "avg_exec_time_ns": s.avg_exec_time_ns(),
+            "collected": s.collected.load(Relaxed),
+            "emitted": s.emitted.load(Relaxed),
+            "errors": s.errors.load(Relaxed),
+            "working_cardinality": s.working_cardinality.load(Relaxed),
+        });
+        for (k, v) in s.extra.lock().iter() {
+            node[*k] = json!(v);
+        }
+        nodes.insert(name.clone(), node);
+    }
+    json!({
+        "task-stats": {"throughput": throughput, "state_bytes": state_bytes},
+        "node-stats": nodes,
+    })
 }
 
 /// Hands freed heap pages back to the OS. The groups were allocated on writers' threads and

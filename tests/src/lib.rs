@@ -204,6 +204,23 @@ impl Farad {
         Self::reply(self.agent.get(format!("{}{path}", self.url())).call())
     }
 
+    /// A GET whose body is binary: status and bytes.
+    pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut r = self
+            .agent
+            .get(format!("{}{path}", self.url()))
+            .call()
+            .expect("request failed");
+        let status = r.status().as_u16();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .expect("body");
+        (status, body)
+    }
+
     pub fn head(&self, path: &str) -> Reply {
         Self::reply(self.agent.head(format!("{}{path}", self.url())).call())
     }

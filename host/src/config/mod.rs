@@ -121,6 +121,15 @@ impl Config {
             self.storage.boltdb.clone()
         }
     }
+
+    /// Where recordings are kept: `[replay] dir`, else `<data_dir>/replay`.
+    pub fn replay_dir(&self) -> PathBuf {
+        if self.replay.dir.as_os_str().is_empty() {
+            self.data_dir.join("replay")
+        } else {
+            self.replay.dir.clone()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod alerts;
 mod debug;
 pub mod error;
 mod ping;
+mod replay;
 pub mod tasks;
 mod udfs;
 mod write;
@@ -31,7 +32,8 @@ pub fn routes(
         .or(debug::routes(state.clone()))
         .or(tasks::routes(state.clone()))
         .or(udfs::routes(state.clone()))
-        .or(alerts::routes(state.clone()));
+        .or(alerts::routes(state.clone()))
+        .or(replay::routes(state.clone()));
     let request_ids = Arc::new(AtomicU64::new(1));
     let log = state.config.http.log_enabled;
     api.recover(error::recover)

@@ -103,7 +103,7 @@ pub(super) async fn blocking(
 }
 
 /// Checks a task's script against its type and vars: the plan, or the error text.
-fn compile(state: &State, t: &TaskRecord) -> Result<pipeline::Plan, String> {
+pub(crate) fn compile(state: &State, t: &TaskRecord) -> Result<pipeline::Plan, String> {
     let vars = pipeline::vars::from_json(&t.vars)?;
     let task_type = match t.kind {
         TaskType::Stream => pipeline::TaskType::Stream,

@@ -43,7 +43,10 @@ pub const TOPICS: Collection<serde_json::Value> = Collection::new("topics");
 /// Topic handler specs, by `topic/handler-id`.
 pub const HANDLERS: Collection<serde_json::Value> = Collection::new("handlers");
 /// Recording metadata, by recording id (the data lives in `[replay] dir`).
-pub const RECORDINGS: Collection<serde_json::Value> = Collection::new("recordings");
+pub const RECORDINGS: Collection<crate::recordings::RecordingRecord> =
+    Collection::new("recordings");
+/// Replays and their outcome, by replay id.
+pub const REPLAYS: Collection<crate::replays::ReplayRecord> = Collection::new("replays");
 /// UDF modules: metadata by name.
 pub const UDFS: Collection<UdfRecord> = Collection::new("udfs");
 /// What running tasks' nodes keep beyond their data (UDF snapshots), by task id:
@@ -51,12 +54,13 @@ pub const UDFS: Collection<UdfRecord> = Collection::new("udfs");
 pub const TASK_STATE: Collection<std::collections::BTreeMap<String, String>> =
     Collection::new("task_state");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 7] = [
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 8] = [
     TASKS.def,
     TEMPLATES.def,
     TOPICS.def,
     HANDLERS.def,
     RECORDINGS.def,
+    REPLAYS.def,
     UDFS.def,
     TASK_STATE.def,
 ];

@@ -32,7 +32,10 @@ pub struct Task {
     http_out: HashMap<String, Arc<Mutex<HttpOutData>>>,
     /// The `from` nodes under the stream source, with their db/rp filters.
     froms: Vec<(usize, Option<String>, Option<String>)>,
+    /// The `stream` or `batch` node.
     source: usize,
+    /// A batch task's query nodes, in the order of the batch node's children.
+    queries: Vec<usize>,
     /// Last error per node, for logs.
     pub last_error: Option<String>,
     /// Output buffers, reused so that a message does not allocate one.
@@ -97,12 +100,16 @@ impl Task {
         let source = plan
             .nodes
             .iter()
-            .find(|n| n.kind == NodeKind::Stream)
-            .map(|n| n.id)
+            .find(|n| matches!(n.kind, NodeKind::Stream | NodeKind::Batch))
             .ok_or_else(|| BuildError {
                 node: "task".into(),
-                reason: "only stream tasks run yet".into(),
+                reason: "a task starts with stream or batch".into(),
             })?;
+        let queries = match source.kind {
+            NodeKind::Batch => source.children.clone(),
+            _ => Vec::new(),
+        };
+        let source = source.id;
         let tickers = (0..execs.len()).filter(|&i| execs[i].ticks()).collect();
         let order = plan.topological();
         let flushers = order
@@ -136,6 +143,7 @@ impl Task {
             http_out,
             froms,
             source,
+            queries,
             last_error: None,
             buffers: Vec::new(),
             sampled: vec![0; plan.nodes.len()],
@@ -214,12 +222,48 @@ impl Task {
         self.execs.iter().map(|e| e.state_bytes()).sum()
     }
 
-    /// Points taken in so far (the stream node's collected count).
+    /// Points (stream) or batches (batch) taken in so far.
     pub fn collected(&self) -> u64 {
-        self.stats[self.source]
-            .1
-            .collected
-            .load(std::sync::atomic::Ordering::Relaxed)
+        let count = |n: usize| {
+            self.stats[n]
+                .1
+                .collected
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        if self.queries.is_empty() {
+            count(self.source)
+        } else {
+            self.queries.iter().map(|&q| count(q)).sum()
+        }
+    }
+
+    /// How many query nodes a batch task has (0 for a stream task): what
+    /// [`Task::push_batches`] takes batches for.
+    pub fn query_count(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// Runs batches through a batch task as the `query`-th query node's results (in the
+    /// order of the batch node's children).
+    pub fn push_batches(
+        &mut self,
+        query: usize,
+        batches: impl IntoIterator<Item = crate::model::Batch>,
+    ) -> Result<(), String> {
+        let Some(&node) = self.queries.get(query) else {
+            return Err(format!(
+                "the task has {} queries, not {}",
+                self.queries.len(),
+                query + 1
+            ));
+        };
+        crate::expr::set_now(self.now);
+        for b in batches {
+            self.send(node, 0, Msg::Batch(b));
+        }
+        self.flush();
+        self.publish_stats();
+        Ok(())
     }
 
     /// Node statistics, by node name in plan order; shared, readable while the task runs.

@@ -780,3 +780,38 @@ fn alert_flapping_suppresses_events() {
         "flapping sent {flapping} of {plain}"
     );
 }
+
+#[test]
+fn batch_tasks_run_replayed_batches() {
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Batch),
+        ..BuildOptions::default()
+    };
+    let script = "batch|query('SELECT mean(\"value\") FROM \"db\".\"rp\".\"cpu\"').period(10s).every(10s)\
+                  |where(lambda: \"value\" > 1.0)|sum('value')|httpOut('out')";
+    let plan = compile(script, &opts).unwrap_or_else(|d| panic!("{}", d.one_line(script)));
+    let mut t = Task::new(&plan).unwrap();
+    assert_eq!(t.query_count(), 1);
+    let data = r#"{"name":"cpu","tags":{"host":"a"},"points":[
+        {"fields":{"value":1},"time":"2015-10-18T00:00:00Z"},
+        {"fields":{"value":2},"time":"2015-10-18T00:00:02Z"},
+        {"fields":{"value":3},"time":"2015-10-18T00:00:04Z"}]}"#;
+    let mut batches = crate::recording::parse_batches(data.as_bytes()).unwrap();
+    crate::recording::rebase_batches(&mut batches, 31_536_000_000_000_000, false);
+    t.push_batches(0, batches).unwrap();
+    assert_eq!(
+        http(&t, "out"),
+        serde_json::json!({"series": [{"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "sum"],
+            "values": [["1971-01-01T00:00:04Z", 5.0]]}]})
+    );
+    assert!(t.push_batches(1, Vec::new()).is_err());
+    let stats = t.stats();
+    let query = &stats.iter().find(|(n, _)| n == "query1").unwrap().1;
+    assert!(
+        query
+            .extra
+            .lock()
+            .iter()
+            .any(|&(k, v)| k == "points_queried" && v == 3)
+    );
+}

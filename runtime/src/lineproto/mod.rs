@@ -9,6 +9,9 @@
 //! serves as the oracle its tests compare against.
 
 pub mod scan;
+mod write;
+
+pub use write::write_point;
 
 use std::collections::HashMap;
 use std::fmt;

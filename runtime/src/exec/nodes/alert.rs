@@ -848,6 +848,13 @@ impl NodeExec for Alert {
         for bp in &mut b.points {
             self.augment(&e, &mut bp.fields, &mut bp.series);
         }
+        // The batch's own tags take the level and id tags too, and with them its group.
+        let mut head = Arc::new(crate::model::Series::new(b.name, b.tags.to_vec()));
+        let before = head.clone();
+        self.augment(&e, &mut crate::model::Fields::new(), &mut head);
+        if !Arc::ptr_eq(&head, &before) {
+            super::basic::set_batch_tags(&mut b, &head.tags);
+        }
         out.push(Msg::Batch(b));
         Ok(())
     }

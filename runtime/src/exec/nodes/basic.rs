@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::NodeExec;
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::expr::{Compiled, ExprState, Scope};
-use crate::model::{Batch, GroupKey, Name, Series, Value};
+use crate::model::{Batch, Fields, GroupKey, Name, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 /// `stream`, `noop`: passes everything on.
@@ -20,6 +20,30 @@ impl NodeExec for Pass {
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         out.push(Msg::Batch(b));
         Ok(())
+    }
+}
+
+/// `query`, `queryFlux`: the source of a batch task's batches (queried by the host, or
+/// replayed), passed on as they come.
+#[derive(Default)]
+pub struct Query {
+    batches: i64,
+    points: i64,
+}
+
+impl NodeExec for Query {
+    fn point(&mut self, _p: StreamPoint, _out: &mut Vec<Msg>) -> Result<(), String> {
+        Err("a query node takes batches".into())
+    }
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        self.batches += 1;
+        self.points += b.points.len() as i64;
+        out.push(Msg::Batch(b));
+        Ok(())
+    }
+    fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
+        out.push(("batches_queried", self.batches));
+        out.push(("points_queried", self.points));
     }
 }
 
@@ -286,28 +310,52 @@ impl Default {
     }
 }
 
-impl NodeExec for Default {
-    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        for (k, v) in &self.fields {
-            if p.point.field(*k).is_none() {
-                p.point.set_field(*k, v.clone());
-                self.fields_defaulted += 1;
+impl Default {
+    /// Fills in missing fields (when given) and tags; true when tags were added.
+    fn fill(&mut self, fields: Option<&mut Fields>, series: &mut Arc<Series>) -> bool {
+        if let Some(fields) = fields {
+            for (k, v) in &self.fields {
+                if let Err(i) = fields.binary_search_by(|(f, _)| f.cmp(k)) {
+                    fields.insert(i, (*k, v.clone()));
+                    self.fields_defaulted += 1;
+                }
             }
         }
         let missing: Vec<(Name, Box<str>)> = self
             .tags
             .iter()
-            .filter(|(k, _)| p.point.tag(*k).is_none_or(str::is_empty))
+            .filter(|(k, _)| series.tag(*k).is_none_or(str::is_empty))
             .map(|(k, v)| (*k, v.as_str().into()))
             .collect();
-        if !missing.is_empty() {
-            self.tags_defaulted += missing.len() as i64;
-            let mut tags = p.point.series.tags.to_vec();
-            tags.extend(missing);
-            p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+        if missing.is_empty() {
+            return false;
+        }
+        self.tags_defaulted += missing.len() as i64;
+        let mut tags = series.tags.to_vec();
+        tags.extend(missing);
+        *series = Arc::new(Series::new(series.measurement, tags));
+        true
+    }
+}
+
+impl NodeExec for Default {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        if self.fill(Some(&mut p.point.fields), &mut p.point.series) {
             p.group = group_of(&p.point.series, &p.dims);
         }
         out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut head = Arc::new(Series::new(b.name, b.tags.to_vec()));
+        if self.fill(None, &mut head) {
+            set_batch_tags(&mut b, &head.tags);
+        }
+        for p in &mut b.points {
+            self.fill(Some(&mut p.fields), &mut p.series);
+        }
+        out.push(Msg::Batch(b));
         Ok(())
     }
 
@@ -315,6 +363,13 @@ impl NodeExec for Default {
         out.push(("fields_defaulted", self.fields_defaulted));
         out.push(("tags_defaulted", self.tags_defaulted));
     }
+}
+
+/// Kapacitor's `SetTags` on a batch: the batch takes `tags`, and its group becomes all of them
+/// (and the measurement, when grouped by it).
+pub(super) fn set_batch_tags(b: &mut Batch, tags: &[(Name, Box<str>)]) {
+    b.tags = tags.to_vec().into_boxed_slice();
+    b.group = GroupKey::from_parts(b.by_name.then_some(b.name), tags.to_vec());
 }
 
 /// `delete().field(k).tag(k)`.
@@ -342,6 +397,29 @@ impl Delete {
     }
 }
 
+impl Delete {
+    /// Deletes the fields (when given) and tags; true when tags went.
+    fn strip(&mut self, fields: Option<&mut Fields>, series: &mut Arc<Series>) -> bool {
+        if let Some(fields) = fields {
+            let before = fields.len();
+            fields.retain(|(k, _)| !self.fields.contains(k));
+            self.fields_deleted += (before - fields.len()) as i64;
+        }
+        if !series.tags.iter().any(|(k, _)| self.tags.contains(k)) {
+            return false;
+        }
+        let tags = series
+            .tags
+            .iter()
+            .filter(|(k, _)| !self.tags.contains(k))
+            .cloned()
+            .collect::<Vec<_>>();
+        self.tags_deleted += (series.tags.len() - tags.len()) as i64;
+        *series = Arc::new(Series::new(series.measurement, tags));
+        true
+    }
+}
+
 impl NodeExec for Delete {
     fn extra_stats(&self, out: &mut Vec<(&'static str, i64)>) {
         out.push(("fields_deleted", self.fields_deleted));
@@ -349,25 +427,7 @@ impl NodeExec for Delete {
     }
 
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        let before = p.point.fields.len();
-        p.point.fields.retain(|(k, _)| !self.fields.contains(k));
-        self.fields_deleted += (before - p.point.fields.len()) as i64;
-        if p.point
-            .series
-            .tags
-            .iter()
-            .any(|(k, _)| self.tags.contains(k))
-        {
-            let tags = p
-                .point
-                .series
-                .tags
-                .iter()
-                .filter(|(k, _)| !self.tags.contains(k))
-                .cloned()
-                .collect::<Vec<_>>();
-            self.tags_deleted += (p.point.series.tags.len() - tags.len()) as i64;
-            p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
+        if self.strip(Some(&mut p.point.fields), &mut p.point.series) {
             // Deleted tags leave the group too.
             if p.dims.tags.iter().any(|t| self.tags.contains(t)) {
                 let kept = p
@@ -385,6 +445,18 @@ impl NodeExec for Delete {
             p.group = group_of(&p.point.series, &p.dims);
         }
         out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut head = Arc::new(Series::new(b.name, b.tags.to_vec()));
+        if self.strip(None, &mut head) {
+            set_batch_tags(&mut b, &head.tags);
+        }
+        for p in &mut b.points {
+            self.strip(Some(&mut p.fields), &mut p.series);
+        }
+        out.push(Msg::Batch(b));
         Ok(())
     }
 }

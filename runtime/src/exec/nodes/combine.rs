@@ -10,7 +10,7 @@ use super::basic::lambda_arg;
 use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Dims, Msg, StreamPoint};
 use crate::expr::{Compiled, ExprState, Scope};
-use crate::model::{Fields, GroupKey, Name, Point, Series};
+use crate::model::{Batch, Fields, GroupKey, Name, Point, Series};
 use crate::pipeline::{PlanNode, Value as PV};
 
 pub struct Combine {
@@ -196,5 +196,49 @@ impl NodeExec for Combine {
         };
         self.groups.insert(p.group, pending);
         result
+    }
+
+    /// The points of each batch on their own, as a stream of the batch's group: combine
+    /// turns a batch edge into a stream, as in Kapacitor.
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let dims = super::dims_of(&b);
+        let mut pending = match self.groups.remove(&b.group) {
+            Some(mut pending) => {
+                pending.points.clear();
+                pending.name = b.name;
+                pending.dims = dims;
+                pending
+            }
+            None => Pending {
+                time: i64::MIN,
+                name: b.name,
+                dims,
+                points: Vec::new(),
+                states: self.exprs.iter().map(Compiled::new_state).collect(),
+            },
+        };
+        let mut result = Ok(());
+        for p in b.points {
+            let t = round_time(p.time, self.tolerance);
+            let point = Point {
+                time: t,
+                series: p.series,
+                fields: p.fields,
+            };
+            if pending.points.is_empty() || pending.time == t {
+                pending.time = t;
+                pending.points.push(point);
+            } else {
+                let r = self.combine(&mut pending, &b.group, out);
+                result = result.and(r);
+                pending.time = t;
+                pending.points.clear();
+                pending.points.push(point);
+            }
+        }
+        let r = self.combine(&mut pending, &b.group, out);
+        pending.points.clear();
+        self.groups.insert(b.group, pending);
+        result.and(r)
     }
 }

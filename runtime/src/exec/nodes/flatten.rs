@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Dims, Msg, StreamPoint};
-use crate::model::{Fields, Name, Point, Series};
+use crate::model::{Batch, BatchPoint, Fields, Name, Point, Series};
 use crate::pipeline::{PlanNode, Value as PV};
 
 pub struct Flatten {
@@ -122,6 +122,50 @@ impl NodeExec for Flatten {
                 dims,
             }));
         }
+        if skipped > 0 {
+            return Err(format!(
+                "point missing tag for flatten operation ({skipped} point(s))"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Within each batch on its own: each run of points with one (rounded) time becomes one
+    /// point tagged with the batch's tags.
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let series = Arc::new(Series::new(b.name, b.tags.to_vec()));
+        let mut flat = Vec::new();
+        let mut run: Vec<Point> = Vec::new();
+        let mut skipped = 0;
+        let mut finish = |run: &mut Vec<Point>, flat: &mut Vec<BatchPoint>| {
+            let Some(time) = run.first().map(|p| p.time) else {
+                return;
+            };
+            let (fields, missed) = self.flatten(run);
+            skipped += missed;
+            if !fields.is_empty() {
+                flat.push(BatchPoint {
+                    time,
+                    series: series.clone(),
+                    fields,
+                });
+            }
+            run.clear();
+        };
+        for p in std::mem::take(&mut b.points) {
+            let time = round_time(p.time, self.tolerance);
+            if run.first().is_some_and(|r| r.time != time) {
+                finish(&mut run, &mut flat);
+            }
+            run.push(Point {
+                time,
+                series: p.series,
+                fields: p.fields,
+            });
+        }
+        finish(&mut run, &mut flat);
+        b.points = flat;
+        out.push(Msg::Batch(b));
         if skipped > 0 {
             return Err(format!(
                 "point missing tag for flatten operation ({skipped} point(s))"

@@ -74,6 +74,57 @@ impl NodeExec for Derivative {
         out.push(Msg::Point(p));
         Ok(())
     }
+
+    /// Within each batch on its own, as Kapacitor: the first point has no previous one.
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut prev: Option<(i64, f64)> = None;
+        let mut error = None;
+        b.points.retain_mut(|p| {
+            let Some(v) = field_f64(&p.fields, self.field) else {
+                error.get_or_insert_with(|| {
+                    format!(
+                        "cannot perform derivative: field {:?} is missing or the wrong type",
+                        self.field.as_str()
+                    )
+                });
+                return false;
+            };
+            let Some((pt, pv)) = prev.replace((p.time, v)) else {
+                return false;
+            };
+            let elapsed = p.time - pt;
+            if elapsed == 0 {
+                error.get_or_insert_with(|| "cannot perform derivative: elapsed time was 0".into());
+                return false;
+            }
+            if self.non_negative && v - pv < 0.0 {
+                return false;
+            }
+            let d = (v - pv) / (elapsed as f64 / self.unit as f64);
+            set_batch_field(&mut p.fields, self.as_name, Value::Float(d));
+            true
+        });
+        out.push(Msg::Batch(b));
+        error.map_or(Ok(()), Err)
+    }
+}
+
+fn field_f64(fields: &crate::model::Fields, name: Name) -> Option<f64> {
+    fields
+        .iter()
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| match v {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        })
+}
+
+fn set_batch_field(fields: &mut crate::model::Fields, key: Name, value: Value) {
+    match fields.binary_search_by(|(k, _)| k.cmp(&key)) {
+        Ok(i) => fields[i].1 = value,
+        Err(i) => fields.insert(i, (key, value)),
+    }
 }
 
 /// `changeDetect(fields...)`: passes a point when any of the fields changed in its group.
@@ -126,6 +177,48 @@ impl NodeExec for ChangeDetect {
             self.last.insert(p.group.clone(), current);
             out.push(Msg::Point(p));
         }
+        match missing {
+            Some(f) => Err(format!(
+                "Invalid field in change detect: expected field {} not found",
+                f.as_str()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Within each batch on its own: a batch's first point always counts as a change.
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut prev: Option<Vec<Option<Value>>> = None;
+        let mut missing = None;
+        b.points.retain(|p| {
+            let current: Vec<Option<Value>> = self
+                .fields
+                .iter()
+                .map(|f| {
+                    p.fields
+                        .iter()
+                        .find(|(k, _)| k == f)
+                        .map(|(_, v)| v.clone())
+                })
+                .collect();
+            if let Some(i) = current.iter().position(Option::is_none) {
+                missing.get_or_insert(self.fields[i]);
+            }
+            // Kapacitor compares each present field with the previous point's (none: changed).
+            let changed = current.iter().enumerate().any(|(i, c)| {
+                c.is_some()
+                    && prev.as_ref().is_none_or(|pr| {
+                        pr[i].is_none()
+                            || pr[i] != *c
+                            || c.as_ref().and_then(Value::as_f64).is_some_and(f64::is_nan)
+                    })
+            });
+            if changed {
+                prev = Some(current);
+            }
+            changed
+        });
+        out.push(Msg::Batch(b));
         match missing {
             Some(f) => Err(format!(
                 "Invalid field in change detect: expected field {} not found",
@@ -196,6 +289,45 @@ impl NodeExec for StateTracking {
         set_field(&mut p.point, self.as_name, v);
         out.push(Msg::Point(p));
         Ok(())
+    }
+
+    /// Within each batch on its own; points whose predicate fails to evaluate are dropped.
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut state: Option<(i64, i64)> = None;
+        let mut error = None;
+        b.points.retain_mut(|p| {
+            let holds = {
+                let mut scope = Scope::of(&p.fields, &p.series, p.time);
+                self.pred.eval_bool(&mut scope)
+            };
+            let holds = match holds {
+                Ok(h) => h,
+                Err(e) => {
+                    error.get_or_insert_with(|| e.to_string());
+                    return false;
+                }
+            };
+            let v = if holds {
+                let (start, n) = state.get_or_insert((p.time, 0));
+                *n += 1;
+                if self.count {
+                    Value::Int(*n)
+                } else {
+                    Value::Float((p.time - *start) as f64 / self.unit as f64)
+                }
+            } else {
+                state = None;
+                if self.count {
+                    Value::Int(-1)
+                } else {
+                    Value::Float(-1.0)
+                }
+            };
+            set_batch_field(&mut p.fields, self.as_name, v);
+            true
+        });
+        out.push(Msg::Batch(b));
+        error.map_or(Ok(()), Err)
     }
 }
 
@@ -276,6 +408,24 @@ impl NodeExec for Sample {
         if keep {
             out.push(Msg::Point(p));
         }
+        Ok(())
+    }
+
+    /// Keeps points of each batch on its own: every n-th from its first, or those on a
+    /// multiple of the duration.
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut count = 0;
+        let (every, by_time) = (self.every, self.by_time);
+        b.points.retain(|p| {
+            let keep = if by_time {
+                p.time.rem_euclid(every) == 0
+            } else {
+                count % every == 0
+            };
+            count += 1;
+            keep
+        });
+        out.push(Msg::Batch(b));
         Ok(())
     }
 }

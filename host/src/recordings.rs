@@ -1,0 +1,430 @@
+//! Recordings: data kept to replay into tasks, in Kapacitor's files under `[replay] dir`
+//! (stream: `<id>.srpl`, gzipped; batch: `<id>.brpl`, a zip with one entry of JSON batches per
+//! query node, named `0`, `1`, ...). Their metadata is in the store.
+//!
+//! Data comes in by import (`POST /kapacitor/v1/recordings/import`); it is checked whole before
+//! anything is stored, and the file is in place (synced, renamed) before its metadata is.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use farad_runtime::lineproto::{self, PointBuilder, Precision};
+use farad_runtime::model::Batch;
+use farad_runtime::recording::{self, StreamPoint};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{self, Store};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingType {
+    Stream,
+    Batch,
+}
+
+/// A recording's metadata as Kapacitor shows it (without the `link`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordingRecord {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: RecordingType,
+    /// Bytes on disk.
+    pub size: u64,
+    pub date: String,
+    pub error: String,
+    /// `running`, `finished` or `failed`.
+    pub status: String,
+    pub progress: f64,
+}
+
+/// A recording's content, ready to replay.
+pub enum Data {
+    Stream(Vec<StreamPoint>),
+    /// Per query node, its batches.
+    Batch(Vec<Vec<Batch>>),
+}
+
+/// How an import body is to be read.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    pub id: Option<String>,
+    pub kind: Option<RecordingType>,
+    /// Timestamp precision of stream data (default: nanoseconds, as Kapacitor records).
+    pub precision: Precision,
+    /// Set: the body is plain line protocol written to `db`/`rp`, not a `.srpl`.
+    pub db: Option<String>,
+    pub rp: Option<String>,
+}
+
+/// Why an import was refused.
+#[derive(Debug)]
+pub enum ImportError {
+    /// The request: bad data, a bad id, an id in use (400 / 409 in the API).
+    Invalid(String),
+    Conflict(String),
+    Internal(anyhow::Error),
+}
+
+pub struct Recordings {
+    dir: PathBuf,
+    store: Arc<Store>,
+}
+
+impl Recordings {
+    pub fn open(dir: &Path, store: Arc<Store>) -> Result<Recordings> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Recordings {
+            dir: dir.to_owned(),
+            store,
+        })
+    }
+
+    fn path(&self, id: &str, kind: RecordingType) -> PathBuf {
+        let ext = match kind {
+            RecordingType::Stream => "srpl",
+            RecordingType::Batch => "brpl",
+        };
+        self.dir.join(format!("{id}.{ext}"))
+    }
+
+    /// Checks `body` and stores it as a new recording.
+    pub fn import(
+        &self,
+        body: &[u8],
+        opts: &ImportOptions,
+    ) -> Result<RecordingRecord, ImportError> {
+        let id = opts.id.clone().unwrap_or_else(crate::server::new_id);
+        if !crate::http::tasks::valid_id(&id) {
+            return Err(ImportError::Invalid(format!(
+                "recording ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
+            )));
+        }
+        if self.get(&id).map_err(ImportError::Internal)?.is_some() {
+            return Err(ImportError::Conflict(format!(
+                "a recording with id {id:?} already exists"
+            )));
+        }
+        let zipped = body.starts_with(b"PK\x03\x04");
+        let kind = opts.kind.unwrap_or(if zipped {
+            RecordingType::Batch
+        } else {
+            RecordingType::Stream
+        });
+        let file = match kind {
+            RecordingType::Stream => {
+                let text = gunzip_if(body)?;
+                let points = stream_points(&text, opts)?;
+                if points.is_empty() {
+                    return Err(ImportError::Invalid("the recording holds no points".into()));
+                }
+                let mut srpl = String::with_capacity(text.len() + points.len() * 16);
+                for p in &points {
+                    recording::write_stream_point(&mut srpl, &p.db, &p.rp, &p.point);
+                }
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(srpl.as_bytes())
+                    .and_then(|_| gz.finish())
+                    .map_err(|e| ImportError::Internal(e.into()))?
+            }
+            RecordingType::Batch => {
+                let queries = if zipped {
+                    unzip(body).map_err(ImportError::Invalid)?
+                } else {
+                    vec![gunzip_if(body)?]
+                };
+                for (i, q) in queries.iter().enumerate() {
+                    recording::parse_batches(q)
+                        .map_err(|e| ImportError::Invalid(format!("query {i}: {e}")))?;
+                }
+                zip_queries(&queries).map_err(ImportError::Internal)?
+            }
+        };
+        let path = self.path(&id, kind);
+        write_synced(&path, &file).map_err(ImportError::Internal)?;
+        let rec = RecordingRecord {
+            id: id.clone(),
+            kind,
+            size: file.len() as u64,
+            date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
+            error: String::new(),
+            status: "finished".into(),
+            progress: 1.0,
+        };
+        self.store
+            .put(&store::RECORDINGS, &id, &rec)
+            .map_err(ImportError::Internal)?;
+        Ok(rec)
+    }
+
+    pub fn list(&self) -> Result<Vec<RecordingRecord>> {
+        Ok(self
+            .store
+            .list(&store::RECORDINGS)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<RecordingRecord>> {
+        self.store.get(&store::RECORDINGS, id)
+    }
+
+    /// Deletes the recording's metadata, then its file; false when there was none.
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        let Some(rec) = self.get(id)? else {
+            return Ok(false);
+        };
+        self.store.delete(&store::RECORDINGS, id)?;
+        match std::fs::remove_file(self.path(id, rec.kind)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(recording = id, error = %e, "recording file not removed")
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// The recording's file as stored (gzip or zip), to export.
+    pub fn file(&self, rec: &RecordingRecord) -> Result<Vec<u8>> {
+        let path = self.path(&rec.id, rec.kind);
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// The recording's content.
+    pub fn load(&self, rec: &RecordingRecord) -> Result<Data> {
+        let file = self.file(rec)?;
+        match rec.kind {
+            RecordingType::Stream => {
+                let mut text = Vec::new();
+                flate2::read::MultiGzDecoder::new(&file[..])
+                    .read_to_end(&mut text)
+                    .context("recording file is not gzip")?;
+                let points = recording::parse_stream(&text, Precision::Nanoseconds)?;
+                Ok(Data::Stream(points))
+            }
+            RecordingType::Batch => {
+                let queries = unzip(&file).map_err(anyhow::Error::msg)?;
+                let batches = queries
+                    .iter()
+                    .map(|q| recording::parse_batches(q))
+                    .collect::<Result<_, _>>()?;
+                Ok(Data::Batch(batches))
+            }
+        }
+    }
+}
+
+/// The largest recording an import or a load unpacks, bytes.
+const MAX_UNPACKED: u64 = 1 << 30;
+
+fn gunzip_if(body: &[u8]) -> Result<Vec<u8>, ImportError> {
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return Ok(body.to_vec());
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .take(MAX_UNPACKED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ImportError::Invalid(format!("corrupt gzip body: {e}")))?;
+    if out.len() as u64 > MAX_UNPACKED {
+        return Err(ImportError::Invalid(format!(
+            "the recording unpacks to more than {MAX_UNPACKED} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+fn stream_points(text: &[u8], opts: &ImportOptions) -> Result<Vec<StreamPoint>, ImportError> {
+    let Some(db) = &opts.db else {
+        return recording::parse_stream(text, opts.precision)
+            .map_err(|e| ImportError::Invalid(format!("invalid stream recording: {e}")));
+    };
+    let rp = opts.rp.clone().unwrap_or_else(|| "autogen".into());
+    let mut builder = PointBuilder::default();
+    let mut points = Vec::new();
+    let outcome = lineproto::parse(text, opts.precision, crate::server::now_ns(), |l| {
+        points.push(StreamPoint {
+            db: db.clone(),
+            rp: rp.clone(),
+            point: builder.build(&l),
+        })
+    });
+    match outcome.message() {
+        Some(msg) => Err(ImportError::Invalid(msg)),
+        None => Ok(points),
+    }
+}
+
+/// The entries of a batch recording, in query order (entries named `0`, `1`, ...).
+fn unzip(file: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(file))
+        .map_err(|e| format!("invalid zip archive: {e}"))?;
+    let mut entries = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| format!("invalid zip archive: {e}"))?;
+        let name = entry
+            .name()
+            .map_err(|e| format!("invalid zip archive: {e}"))?
+            .into_owned();
+        let Ok(index) = name.parse::<usize>() else {
+            return Err(format!(
+                "zip entry {name:?} is not a query number (0, 1, ...)"
+            ));
+        };
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(MAX_UNPACKED + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| format!("zip entry {index}: {e}"))?;
+        if data.len() as u64 > MAX_UNPACKED {
+            return Err(format!(
+                "zip entry {index} is larger than {MAX_UNPACKED} bytes"
+            ));
+        }
+        entries.push((index, data));
+    }
+    entries.sort_by_key(|e| e.0);
+    if entries.iter().enumerate().any(|(i, e)| e.0 != i) {
+        return Err("zip entries must be the queries 0, 1, ... without gaps".into());
+    }
+    if entries.is_empty() {
+        return Err("the archive holds no query".into());
+    }
+    Ok(entries.into_iter().map(|e| e.1).collect())
+}
+
+fn zip_queries(queries: &[Vec<u8>]) -> Result<Vec<u8>> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (i, q) in queries.iter().enumerate() {
+        w.start_file(i.to_string(), opts)?;
+        w.write_all(q)?;
+    }
+    Ok(w.finish()?.into_inner())
+}
+
+/// Writes `path` whole or not at all: a temp file, synced, renamed over.
+fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recordings() -> (Recordings, tempdir::Dir) {
+        let dir = tempdir::Dir::new();
+        let store = Arc::new(Store::open(&dir.0.join("farad.redb")).unwrap());
+        (Recordings::open(&dir.0.join("replay"), store).unwrap(), dir)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                let p = std::env::temp_dir().join(format!("farad-rec-{}", crate::server::new_id()));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn stream_recordings_round_trip() {
+        let (r, _d) = recordings();
+        let opts = ImportOptions {
+            id: Some("s1".into()),
+            precision: Precision::Seconds,
+            ..Default::default()
+        };
+        let rec = r
+            .import(
+                b"db\nrp\ncpu,host=a value=1 1\ndb\nrp\ncpu value=2 2\n",
+                &opts,
+            )
+            .unwrap();
+        assert_eq!(rec.kind, RecordingType::Stream);
+        let Data::Stream(points) = r.load(&rec).unwrap() else {
+            panic!("not a stream")
+        };
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[1].point.time, 2_000_000_000);
+        assert!(matches!(
+            r.import(b"db\nrp\nm v=1 1\n", &opts),
+            Err(ImportError::Conflict(_))
+        ));
+        assert!(r.delete("s1").unwrap());
+        assert!(r.get("s1").unwrap().is_none());
+    }
+
+    #[test]
+    fn line_protocol_and_batches_import() {
+        let (r, _d) = recordings();
+        let lp = ImportOptions {
+            db: Some("telegraf".into()),
+            ..Default::default()
+        };
+        let rec = r.import(b"cpu v=1 10\ncpu v=2 20\n", &lp).unwrap();
+        let Data::Stream(points) = r.load(&rec).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (points[0].db.as_str(), points[0].rp.as_str()),
+            ("telegraf", "autogen")
+        );
+
+        let q0 = br#"{"name":"a","points":[{"fields":{"v":1},"time":"2015-10-18T00:00:00Z"}]}"#;
+        let q1 = br#"{"name":"b","points":[{"fields":{"v":2},"time":"2015-10-18T00:00:00Z"}]}"#;
+        let zipped = zip_queries(&[q0.to_vec(), q1.to_vec()]).unwrap();
+        let rec = r.import(&zipped, &ImportOptions::default()).unwrap();
+        assert_eq!(rec.kind, RecordingType::Batch);
+        let Data::Batch(queries) = r.load(&rec).unwrap() else {
+            panic!()
+        };
+        assert_eq!(queries.len(), 2);
+        assert_eq!(queries[1][0].name.as_str(), "b");
+    }
+
+    #[test]
+    fn bad_data_is_refused_with_where() {
+        let (r, _d) = recordings();
+        let Err(ImportError::Invalid(msg)) =
+            r.import(b"db\nrp\nm v=1 1\ndb\nrp\nm v=", &ImportOptions::default())
+        else {
+            panic!()
+        };
+        assert!(msg.contains("line 6"), "{msg}");
+        let batch = ImportOptions {
+            kind: Some(RecordingType::Batch),
+            ..Default::default()
+        };
+        let Err(ImportError::Invalid(msg)) = r.import(b"{\"name\": 1}", &batch) else {
+            panic!()
+        };
+        assert!(msg.contains("batch 1"), "{msg}");
+        let Err(ImportError::Invalid(msg)) = r.import(b"PK\x03\x04garbage", &batch) else {
+            panic!()
+        };
+        assert!(msg.contains("zip"), "{msg}");
+        assert!(r.list().unwrap().is_empty());
+    }
+}
