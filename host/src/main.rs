@@ -55,14 +55,53 @@ enum Command {
     },
     /// Show a topic: its level, handlers and events.
     ShowTopic { topic: String },
-    /// List things on the server: udfs, topics, topic-handlers TOPIC.
+    /// List things on the server: udfs, topics, topic-handlers TOPIC, recordings, replays.
     List {
         kind: String,
         /// Names to show, with * as a wildcard.
         patterns: Vec<String>,
     },
-    /// Delete things on the server: udfs NAME..., topics ID..., topic-handlers TOPIC ID...
+    /// Delete things on the server: udfs NAME..., topics ID..., topic-handlers TOPIC ID...,
+    /// recordings ID..., replays ID...
     Delete { kind: String, ids: Vec<String> },
+    /// Replay a recording into a task (a fresh instance of it); prints the replay's id.
+    Replay {
+        /// The recording to replay.
+        #[arg(long)]
+        recording: String,
+        /// The task to replay it into.
+        #[arg(long)]
+        task: String,
+        /// The replay's id (default: a new one).
+        #[arg(long = "replay-id")]
+        replay_id: Option<String>,
+        /// Keep the recorded times instead of moving them to now.
+        #[arg(long = "rec-time")]
+        rec_time: bool,
+        /// Replay with the recorded spacing instead of as fast as possible.
+        #[arg(long = "real-clock")]
+        real_clock: bool,
+        /// Print the id and return without waiting for the end.
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+    },
+    /// Import a recording: a .srpl or .brpl file, JSON batches, or line protocol with -db.
+    ImportRecording {
+        file: PathBuf,
+        #[arg(long)]
+        id: Option<String>,
+        /// stream or batch (default: batch for a zip, else stream).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Timestamp precision of stream data (n, u, ms, s, m, h; default n).
+        #[arg(long)]
+        precision: Option<String>,
+        /// The body is line protocol written to this database.
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long)]
+        rp: Option<String>,
+    },
     /// Print the version.
     Version,
 }
@@ -134,6 +173,42 @@ fn main() -> Result<()> {
         Command::Delete { kind, ids } => {
             farad::cli::client::delete(&farad::cli::client::Client::new(cli.url), &kind, &ids)
         }
+        Command::Replay {
+            recording,
+            task,
+            replay_id,
+            rec_time,
+            real_clock,
+            no_wait,
+        } => farad::cli::replay::replay(
+            &farad::cli::client::Client::new(cli.url),
+            &farad::cli::replay::ReplayArgs {
+                recording,
+                task,
+                replay_id,
+                rec_time,
+                real_clock,
+                no_wait,
+            },
+        ),
+        Command::ImportRecording {
+            file,
+            id,
+            kind,
+            precision,
+            db,
+            rp,
+        } => farad::cli::replay::import(
+            &farad::cli::client::Client::new(cli.url),
+            &file,
+            &farad::cli::replay::ImportArgs {
+                id,
+                kind,
+                precision,
+                db,
+                rp,
+            },
+        ),
         Command::Version => {
             println!(
                 "Farad {} (Kapacitor API 1.5 compatible)",

@@ -311,7 +311,11 @@ fn run(
             }
         }
     }
-    let t = instance.lock();
+    let mut t = instance.lock();
+    if !stop.load(Relaxed) {
+        t.finish();
+        log_error(&replay.id, &mut t);
+    }
     replay.stats = crate::tasks::stats_json(&t, 0.0);
     replay.progress = 1.0;
     Ok(())

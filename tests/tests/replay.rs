@@ -248,3 +248,62 @@ fn recordings_survive_a_restart() {
     );
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+#[test]
+fn replay_cli() {
+    let dir = TempDir::new("replay-cli");
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    create_task(
+        &f,
+        "t",
+        "stream",
+        "stream|from().measurement('cpu')|httpOut('out')",
+    );
+    let file = dir.path().join("data.srpl");
+    std::fs::write(&file, "db\nrp\ncpu value=2 1\ndb\nrp\ncpu value=3 2\n").unwrap();
+    let file = file.to_str().unwrap();
+    let (code, out, err) = f.cli(&["import-recording", "-id", "rec", "-precision", "s", file]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "rec");
+    let (code, out, err) = f.cli(&[
+        "replay",
+        "-recording",
+        "rec",
+        "-task",
+        "t",
+        "-replay-id",
+        "r",
+        "-rec-time",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "r");
+    let last = &f.get("/kapacitor/v1/tasks/t/out").json()["series"][0]["values"][0];
+    assert_eq!(last, &json!(["1970-01-01T00:00:02Z", 3.0]));
+
+    let (code, out, _) = f.cli(&["list", "recordings"]);
+    assert_eq!(code, Some(0));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("Type"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("rec ") && lines[1].contains("stream"),
+        "{out}"
+    );
+    let (code, out, _) = f.cli(&["list", "replays", "r*"]);
+    assert_eq!(code, Some(0));
+    assert!(out.lines().nth(1).unwrap().contains("finished"), "{out}");
+
+    // A replay into a missing task fails with Kapacitor's message and exit code 1.
+    let (code, _, err) = f.cli(&["replay", "-recording", "rec", "-task", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("task"), "{err}");
+
+    let (code, _, err) = f.cli(&["delete", "replays", "r"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = f.cli(&["delete", "recordings", "rec"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = f.cli(&["list", "recordings"]);
+    assert_eq!(out.lines().count(), 1, "only the header: {out}");
+}

@@ -1,5 +1,5 @@
 //! The API client commands (`define-udf`, `define-topic-handler`, `show-topic`, `list`,
-//! `delete`), talking to a server at `-url`
+//! `delete`; `replay` and `import-recording` are in `replay.rs`), talking to a server at `-url`
 //! (or `$KAPACITOR_URL`, default `http://localhost:9092`) as Kapacitor's CLI does.
 
 use std::path::Path;
@@ -154,8 +154,31 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             print_table(&["Topic", "ID", "Kind"], &rows);
             Ok(())
         }
+        "recordings" => {
+            let all = c.get("/recordings")?;
+            let rows: Vec<Vec<String>> = super::replay::recording_rows(&all)
+                .into_iter()
+                .filter(|r| matches_any(&r[0], patterns))
+                .collect();
+            print_table(&["ID", "Type", "Status", "Size", "Date"], &rows);
+            Ok(())
+        }
+        "replays" => {
+            let all = c.get("/replays")?;
+            let rows: Vec<Vec<String>> = super::replay::replay_rows(&all)
+                .into_iter()
+                .filter(|r| matches_any(&r[0], patterns))
+                .collect();
+            print_table(
+                &["ID", "Task", "Recording", "Status", "Clock", "Date"],
+                &rows,
+            );
+            Ok(())
+        }
         other => {
-            bail!("cannot list {other:?} yet: this version lists udfs, topics and topic-handlers")
+            bail!(
+                "cannot list {other:?} yet: this version lists udfs, topics, topic-handlers, recordings and replays"
+            )
         }
     }
 }
@@ -184,8 +207,14 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             }
             Ok(())
         }
+        "recordings" | "replays" => {
+            for id in ids {
+                c.delete(&format!("/{kind}/{id}"))?;
+            }
+            Ok(())
+        }
         other => bail!(
-            "cannot delete {other:?} yet: this version deletes udfs, topics and topic-handlers"
+            "cannot delete {other:?} yet: this version deletes udfs, topics, topic-handlers, recordings and replays"
         ),
     }
 }

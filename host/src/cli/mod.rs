@@ -1,4 +1,5 @@
 //! Command-line tools, one module per command group.
 
 pub mod client;
+pub mod replay;
 pub mod tick;

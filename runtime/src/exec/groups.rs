@@ -58,6 +58,10 @@ impl<T> Groups<T> {
         self.map.len()
     }
 
+    pub fn keys(&self) -> impl Iterator<Item = &GroupKey> {
+        self.map.keys()
+    }
+
     /// Every group, without marking it as seen (timers walk them all).
     pub fn iter_mut_untouched(&mut self) -> impl Iterator<Item = (&GroupKey, &mut T)> {
         self.map.iter_mut().map(|(k, e)| (k, &mut e.0))

@@ -105,13 +105,19 @@ impl Task {
                 node: "task".into(),
                 reason: "a task starts with stream or batch".into(),
             })?;
+        // Kapacitor hands a batch task's query nodes their data in its walk order, not in
+        // the order the script creates them.
+        let order = plan.topological();
         let queries = match source.kind {
-            NodeKind::Batch => source.children.clone(),
+            NodeKind::Batch => order
+                .iter()
+                .copied()
+                .filter(|i| source.children.contains(i))
+                .collect(),
             _ => Vec::new(),
         };
         let source = source.id;
         let tickers = (0..execs.len()).filter(|&i| execs[i].ticks()).collect();
-        let order = plan.topological();
         let flushers = order
             .iter()
             .copied()
@@ -372,6 +378,21 @@ impl Task {
         }
     }
 
+    /// Ends the input: each node, parents before children, lets go of what it holds back
+    /// (a replay's end of stream).
+    pub fn finish(&mut self) {
+        for i in 0..self.order.len() {
+            let node = self.order[i];
+            let mut out = self.buffers.pop().unwrap_or_default();
+            self.execs[node].finish(&mut out);
+            self.counts[node].emitted += out.iter().filter(|m| m.is_data()).count() as u64;
+            self.route(node, &mut out);
+            self.buffers.push(out);
+        }
+        self.flush();
+        self.publish_stats();
+    }
+
     /// Runs `node` on a message from its `input`-th parent.
     fn send(&mut self, node: usize, input: usize, msg: Msg) {
         // Reading the clock costs as much as a simple node: time one message in TIMING_SAMPLE.
@@ -383,7 +404,7 @@ impl Task {
         let data = msg.is_data();
         let result = match msg {
             Msg::Point(p) => self.execs[node].point_from(input, p, &mut out),
-            Msg::Batch(b) => self.execs[node].batch(b, &mut out),
+            Msg::Batch(b) => self.execs[node].batch_from(input, b, &mut out),
             Msg::Barrier { group, time } => self.execs[node].barrier(input, group, time, &mut out),
             Msg::Delete(group) => {
                 self.execs[node].delete_group(input, &group);

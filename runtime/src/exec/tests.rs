@@ -815,3 +815,50 @@ fn batch_tasks_run_replayed_batches() {
             .any(|&(k, v)| k == "points_queried" && v == 3)
     );
 }
+
+#[test]
+fn batch_joins_pair_points_by_time_and_flush_at_the_end() {
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Batch),
+        ..BuildOptions::default()
+    };
+    let script = "var a = batch|query('SELECT v FROM \"db\".\"rp\".\"a\"').period(10s).every(10s)\n\
+                  var b = batch|query('SELECT v FROM \"db\".\"rp\".\"b\"').period(10s).every(10s)\n\
+                  a|join(b).as('a', 'b').fill(0)|httpOut('out')";
+    let plan = compile(script, &opts).unwrap_or_else(|d| panic!("{}", d.one_line(script)));
+    let mut t = Task::new(&plan).unwrap();
+    assert_eq!(t.query_count(), 2);
+    let batch = |name: &str, tmax: &str, points: &[(u32, f64)]| {
+        let pts: Vec<String> = points
+            .iter()
+            .map(|(s, v)| format!(r#"{{"fields":{{"v":{v}}},"time":"1971-01-01T00:00:{s:02}Z"}}"#))
+            .collect();
+        let json = format!(
+            r#"{{"name":"{name}","tmax":"1971-01-01T00:00:{tmax}Z","points":[{}]}}"#,
+            pts.join(",")
+        );
+        crate::recording::parse_batches(json.as_bytes()).unwrap()
+    };
+    // Queries are numbered in Kapacitor's walk order: `b`'s is first here.
+    t.push_batches(1, batch("a", "10", &[(1, 1.0), (2, 2.0)]))
+        .unwrap();
+    t.push_batches(0, batch("b", "10", &[(2, 20.0), (3, 30.0)]))
+        .unwrap();
+    // Both parents sent the batch at 10s: the set is complete and goes out at once.
+    assert_eq!(
+        http(&t, "out"),
+        serde_json::json!({"series": [{"name": "a", "columns": ["time", "a.v", "b.v"], "values": [
+            ["1971-01-01T00:00:01Z", 1.0, 0],
+            ["1971-01-01T00:00:02Z", 2.0, 20.0],
+            ["1971-01-01T00:00:03Z", 0, 30.0]]}]}),
+        "an int fill stays an int"
+    );
+    // A lone batch waits for the other parent, until the input ends.
+    t.push_batches(1, batch("a", "20", &[(15, 5.0)])).unwrap();
+    assert_eq!(http(&t, "out")["series"][0]["values"][0][1], 1.0);
+    t.finish();
+    assert_eq!(
+        http(&t, "out")["series"][0]["values"],
+        serde_json::json!([["1971-01-01T00:00:15Z", 5.0, 0]])
+    );
+}

@@ -7,7 +7,7 @@ use super::NodeExec;
 use super::basic::lambda_arg;
 use crate::exec::{Msg, StreamPoint};
 use crate::expr::{Compiled, ExprState, Scope};
-use crate::model::{Fields, Name, Series, Value};
+use crate::model::{Batch, Fields, GroupKey, Name, Series, Value};
 use crate::pipeline::PlanNode;
 
 pub struct Eval {
@@ -65,24 +65,61 @@ impl NodeExec for Eval {
     }
 
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        let (fields, series) = (&mut p.point.fields, &mut p.point.series);
+        if self.apply(&p.group, fields, series, p.point.time)? {
+            p.group = super::basic::group_of(&p.point.series, &p.dims);
+        }
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    /// Each point of the batch; points whose expressions fail are dropped, as in Kapacitor.
+    fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let mut error = None;
+        let group = b.group.clone();
+        b.points.retain_mut(
+            |p| match self.apply(&group, &mut p.fields, &mut p.series, p.time) {
+                Ok(_) => true,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    false
+                }
+            },
+        );
+        out.push(Msg::Batch(b));
+        error.map_or(Ok(()), Err)
+    }
+}
+
+impl Eval {
+    /// Evaluates the expressions on one point, replacing its fields (and adding tags);
+    /// true when its tags changed.
+    fn apply(
+        &mut self,
+        group: &GroupKey,
+        point_fields: &mut Fields,
+        series: &mut Arc<Series>,
+        time: i64,
+    ) -> Result<bool, String> {
         // Later expressions see earlier results.
         let mut results: smallvec::SmallVec<[(Name, Value); 4]> = smallvec::SmallVec::new();
-        let states = if self.stateful {
-            let exprs = &self.exprs;
-            Some(self.states.get_or_insert_with(&p.group, || {
-                exprs.iter().map(|(e, _)| e.new_state()).collect()
-            }))
-        } else {
-            None
-        };
+        let states =
+            if self.stateful {
+                let exprs = &self.exprs;
+                Some(self.states.get_or_insert_with(group, || {
+                    exprs.iter().map(|(e, _)| e.new_state()).collect()
+                }))
+            } else {
+                None
+            };
         let mut states = states.map(|s| s.iter_mut());
         for (expr, name) in &self.exprs {
             let state = states.as_mut().and_then(|s| s.next());
             let v = {
                 let mut scope = Scope {
-                    fields: &p.point.fields,
-                    series: &p.point.series,
-                    time: p.point.time,
+                    fields: point_fields,
+                    series,
+                    time,
                     extra: &results,
                     state,
                 };
@@ -118,7 +155,7 @@ impl NodeExec for Eval {
             }
             // keep(): every field and every result.
             Some(list) if list.is_empty() => {
-                let mut f = p.point.fields.clone();
+                let mut f = point_fields.clone();
                 for (k, v) in &results {
                     match f.iter_mut().find(|(x, _)| x == k) {
                         Some(slot) => slot.1 = v.clone(),
@@ -136,8 +173,13 @@ impl NodeExec for Eval {
                         .rev()
                         .find(|(x, _)| x == k)
                         .map(|(_, v)| v.clone())
-                        .or_else(|| p.point.field(*k).cloned())
-                        .or_else(|| p.point.tag(*k).map(|t| Value::Str(t.into())));
+                        .or_else(|| {
+                            point_fields
+                                .iter()
+                                .find(|(x, _)| x == k)
+                                .map(|(_, v)| v.clone())
+                        })
+                        .or_else(|| series.tag(*k).map(|t| Value::Str(t.into())));
                     match v {
                         Some(v) => f.push((*k, v)),
                         None => {
@@ -151,15 +193,14 @@ impl NodeExec for Eval {
                 f
             }
         };
-        if !new_tags.is_empty() {
-            let mut tags = p.point.series.tags.to_vec();
+        let tagged = !new_tags.is_empty();
+        if tagged {
+            let mut tags = series.tags.to_vec();
             tags.extend(new_tags);
-            p.point.series = Arc::new(Series::new(p.point.series.measurement, tags));
-            p.group = super::basic::group_of(&p.point.series, &p.dims);
+            *series = Arc::new(Series::new(series.measurement, tags));
         }
         fields.sort_by_key(|(k, _)| *k);
-        p.point.fields = fields;
-        out.push(Msg::Point(p));
-        Ok(())
+        *point_fields = fields;
+        Ok(tagged)
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::{NodeExec, names, prop_dur, prop_str, round_time};
 use crate::exec::{Msg, StreamPoint};
-use crate::model::{Fields, GroupKey, Name, Point, Series, Value};
+use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Point, Series, Value};
 use crate::pipeline::{PlanNode, Value as PV};
 
 enum Fill {
@@ -40,8 +40,8 @@ struct On {
     dims: Vec<Name>,
     /// Per on-group and parent, the rounded time of the parent's latest point.
     low_marks: Groups<Vec<Option<i64>>>,
-    matches: Groups<VecDeque<(usize, StreamPoint)>>,
-    specifics: Groups<VecDeque<(usize, StreamPoint)>>,
+    matches: Groups<VecDeque<(usize, Item)>>,
+    specifics: Groups<VecDeque<(usize, Item)>>,
     reported: Vec<bool>,
     all_reported: bool,
 }
@@ -55,7 +55,59 @@ struct Group {
 
 struct Set {
     time: i64,
-    values: Vec<Option<StreamPoint>>,
+    values: Vec<Option<Item>>,
+}
+
+/// What a join pairs: points of stream parents, or whole batches of batch parents.
+#[derive(Clone)]
+enum Item {
+    Point(StreamPoint),
+    Batch(Batch),
+}
+
+impl Item {
+    fn time(&self) -> i64 {
+        match self {
+            Item::Point(p) => p.point.time,
+            Item::Batch(b) => b.tmax,
+        }
+    }
+
+    fn group(&self) -> &GroupKey {
+        match self {
+            Item::Point(p) => &p.group,
+            Item::Batch(b) => &b.group,
+        }
+    }
+
+    fn name(&self) -> Name {
+        match self {
+            Item::Point(p) => p.point.name(),
+            Item::Batch(b) => b.name,
+        }
+    }
+
+    fn by_name(&self) -> bool {
+        match self {
+            Item::Point(p) => p.dims.by_name,
+            Item::Batch(b) => b.by_name,
+        }
+    }
+
+    /// The group's dimensions: tag names.
+    fn dim_tags(&self) -> Vec<Name> {
+        match self {
+            Item::Point(p) => p.dims.tags.clone(),
+            Item::Batch(b) => b.group.tags().iter().map(|(k, _)| *k).collect(),
+        }
+    }
+
+    fn tag(&self, k: Name) -> Option<&str> {
+        match self {
+            Item::Point(p) => p.point.tag(k),
+            Item::Batch(b) => b.tags.iter().find(|(t, _)| *t == k).map(|(_, v)| &**v),
+        }
+    }
 }
 
 impl Set {
@@ -130,15 +182,15 @@ impl Join {
     }
 
     /// Puts a point into the first set of its group and rounded time that lacks its parent.
-    fn collect(&mut self, input: usize, p: StreamPoint, out: &mut Vec<Msg>) {
+    fn collect(&mut self, input: usize, p: Item, out: &mut Vec<Msg>) {
         let n = self.prefixes.len();
-        let t = round_time(p.point.time, self.tolerance);
-        let mut g = self.groups.remove(&p.group).unwrap_or_else(|| Group {
+        let t = round_time(p.time(), self.tolerance);
+        let group_key = p.group().clone();
+        let mut g = self.groups.remove(&group_key).unwrap_or_else(|| Group {
             sets: BTreeMap::new(),
             head: vec![None; n],
             oldest: None,
         });
-        let group_key = p.group.clone();
         if g.oldest.is_none_or(|o| t < o) {
             g.oldest = Some(t);
         }
@@ -160,25 +212,26 @@ impl Join {
     /// `.on()` routing (Kapacitor's `matchPoints`), kept rule for rule: a specific point waits
     /// for the match point of its on-group and time, or goes alone once every parent has moved
     /// past its time.
-    fn match_points(&mut self, on: &mut On, src: usize, p: StreamPoint, out: &mut Vec<Msg>) {
+    fn match_points(&mut self, on: &mut On, src: usize, p: Item, out: &mut Vec<Msg>) {
         if !on.all_reported {
             on.reported[src] = true;
             on.all_reported = on.reported.iter().all(|r| *r);
         }
-        let t = round_time(p.point.time, self.tolerance);
+        let t = round_time(p.time(), self.tolerance);
+        let dim_tags = p.dim_tags();
         let tags = on
             .dims
             .iter()
             .map(|d| {
-                let v = if p.dims.tags.contains(d) {
-                    p.point.tag(*d).unwrap_or("")
+                let v = if dim_tags.contains(d) {
+                    p.tag(*d).unwrap_or("")
                 } else {
                     ""
                 };
                 (*d, Box::<str>::from(v))
             })
             .collect();
-        let on_group = GroupKey::from_parts(p.dims.by_name.then(|| p.point.name()), tags);
+        let on_group = GroupKey::from_parts(p.by_name().then(|| p.name()), tags);
         let n = self.prefixes.len();
         on.low_marks.get_or_insert_with(&on_group, || vec![None; n])[src] = Some(t);
 
@@ -193,7 +246,7 @@ impl Join {
             }
             if let Some(buf) = on.specifics.get_mut(&on_group) {
                 while let Some((_, front)) = buf.front() {
-                    if round_time(front.point.time, self.tolerance) >= low_mark {
+                    if round_time(front.time(), self.tolerance) >= low_mark {
                         break;
                     }
                     let (s, sp) = buf.pop_front().expect("front exists");
@@ -202,12 +255,12 @@ impl Join {
             }
         }
 
-        if p.dims.tags.len() > on.dims.len() {
+        if dim_tags.len() > on.dims.len() {
             let mut matched = false;
             if let Some(buf) = on.matches.get(&on_group) {
                 let mut stop = buf.len();
                 for (i, (ms, m)) in buf.iter().enumerate() {
-                    let mt = round_time(m.point.time, self.tolerance);
+                    let mt = round_time(m.time(), self.tolerance);
                     if mt == t {
                         self.send_matched(src, p.clone(), *ms, m, out);
                         matched = true;
@@ -236,7 +289,7 @@ impl Join {
         } else {
             if let Some(buf) = on.specifics.get_mut(&on_group) {
                 while let Some((_, front)) = buf.front() {
-                    if round_time(front.point.time, self.tolerance) != t {
+                    if round_time(front.time(), self.tolerance) != t {
                         break;
                     }
                     let (s, sp) = buf.pop_front().expect("front exists");
@@ -253,33 +306,153 @@ impl Join {
     fn send_matched(
         &mut self,
         src: usize,
-        specific: StreamPoint,
+        specific: Item,
         match_src: usize,
-        m: &StreamPoint,
+        m: &Item,
         out: &mut Vec<Msg>,
     ) {
-        let tags = specific
-            .dims
-            .tags
-            .iter()
-            .map(|d| (*d, Box::<str>::from(specific.point.tag(*d).unwrap_or(""))))
-            .collect();
-        let copy = StreamPoint {
-            point: Point {
-                time: m.point.time,
-                series: Arc::new(Series::new(m.point.name(), tags)),
-                fields: m.point.fields.clone(),
-            },
-            group: specific.group.clone(),
-            dims: specific.dims.clone(),
+        let copy = match (m, &specific) {
+            (Item::Point(m), Item::Point(specific)) => {
+                let tags = specific
+                    .dims
+                    .tags
+                    .iter()
+                    .map(|d| (*d, Box::<str>::from(specific.point.tag(*d).unwrap_or(""))))
+                    .collect();
+                Item::Point(StreamPoint {
+                    point: Point {
+                        time: m.point.time,
+                        series: Arc::new(Series::new(m.point.name(), tags)),
+                        fields: m.point.fields.clone(),
+                    },
+                    group: specific.group.clone(),
+                    dims: specific.dims.clone(),
+                })
+            }
+            (Item::Batch(m), Item::Batch(specific)) => {
+                let mut copy = m.clone();
+                super::basic::set_batch_tags(&mut copy, &specific.tags);
+                Item::Batch(copy)
+            }
+            // A join's parents are all of one edge type.
+            _ => return,
         };
         self.collect(src, specific, out);
         self.collect(match_src, copy, out);
     }
 
+    /// The joined message of a set, or `None` when it is incomplete and not filled.
+    fn output(&self, set: Set) -> Option<Msg> {
+        match set.values.iter().flatten().next()? {
+            Item::Point(_) => self.output_point(set).map(Msg::Point),
+            Item::Batch(_) => self.output_batch(set).map(Msg::Batch),
+        }
+    }
+
+    /// Kapacitor's `JoinIntoBatch`: the set's batches' points paired by rounded time, the
+    /// earliest first; without `.fill()` a time some batch lacks is dropped.
+    fn output_batch(&self, set: Set) -> Option<Batch> {
+        let batches: Vec<Option<&Batch>> = set
+            .values
+            .iter()
+            .map(|v| match v {
+                Some(Item::Batch(b)) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let first = batches.iter().flatten().next()?;
+        let name = self.stream_name.unwrap_or(first.name);
+        let group = GroupKey::from_parts(first.by_name.then_some(name), first.tags.to_vec());
+        let mut joined = Batch::new(name, set.time, group, first.by_name);
+        joined.tags = first.tags.clone();
+        let series = Arc::new(Series::new(name, first.tags.to_vec()));
+        let n = batches.len();
+        let mut empty = vec![false; n];
+        let mut empty_count = 0;
+        let mut idx = vec![0usize; n];
+        let mut field_names: Option<Vec<Name>> = None;
+        'times: while empty_count < n {
+            let mut chosen: Vec<Option<&BatchPoint>> = vec![None; n];
+            let mut set_time: Option<i64> = None;
+            let mut count = 0;
+            for i in 0..n {
+                if empty[i] {
+                    continue;
+                }
+                let Some(b) = batches[i].filter(|b| idx[i] < b.points.len()) else {
+                    empty_count += 1;
+                    empty[i] = true;
+                    continue;
+                };
+                let bp = &b.points[idx[i]];
+                let t = round_time(bp.time, self.tolerance);
+                let st = *set_time.get_or_insert(t);
+                if t < st {
+                    // An earlier time: start this time's set over from this point.
+                    set_time = Some(t);
+                    for j in 0..n {
+                        if chosen[j].take().is_some() {
+                            idx[j] -= 1;
+                        }
+                    }
+                    chosen[i] = Some(bp);
+                    idx[i] += 1;
+                    count = 1;
+                } else if t == st {
+                    if field_names.is_none() {
+                        field_names = Some(bp.fields.iter().map(|(k, _)| *k).collect());
+                    }
+                    chosen[i] = Some(bp);
+                    idx[i] += 1;
+                    count += 1;
+                }
+            }
+            let Some(time) = set_time.filter(|_| count > 0) else {
+                continue;
+            };
+            let mut fields = Fields::new();
+            for (i, c) in chosen.iter().enumerate() {
+                let prefix = &self.prefixes[i];
+                match c {
+                    Some(bp) => {
+                        for (k, v) in &bp.fields {
+                            fields.push((
+                                Name::new(&format!("{prefix}{}{k}", self.delimiter)),
+                                v.clone(),
+                            ));
+                        }
+                    }
+                    None => match &self.fill {
+                        Fill::None => continue 'times,
+                        // A null field is no field here.
+                        Fill::Null => {}
+                        Fill::Value(fv) => {
+                            for k in field_names.iter().flatten() {
+                                fields.push((
+                                    Name::new(&format!("{prefix}{}{k}", self.delimiter)),
+                                    fv.clone(),
+                                ));
+                            }
+                        }
+                    },
+                }
+            }
+            fields.sort_by_key(|(k, _)| *k);
+            joined.points.push(BatchPoint {
+                time,
+                series: series.clone(),
+                fields,
+            });
+        }
+        Some(joined)
+    }
+
     /// The joined point of a set, or `None` when it is incomplete and not filled.
-    fn output(&self, set: Set) -> Option<StreamPoint> {
-        let first = set.values.iter().flatten().next()?.clone();
+    fn output_point(&self, set: Set) -> Option<StreamPoint> {
+        let first = match set.values.iter().flatten().next()? {
+            Item::Point(p) => p.clone(),
+            Item::Batch(_) => return None,
+        };
         let complete = set.ready();
         if !complete && matches!(self.fill, Fill::None) {
             return None;
@@ -288,7 +461,7 @@ impl Join {
         for (i, v) in set.values.iter().enumerate() {
             let prefix = &self.prefixes[i];
             match v {
-                Some(p) => {
+                Some(Item::Point(p)) => {
                     for (k, val) in &p.point.fields {
                         fields.push((
                             Name::new(&format!("{prefix}{}{k}", self.delimiter)),
@@ -296,6 +469,7 @@ impl Join {
                         ));
                     }
                 }
+                Some(Item::Batch(_)) => {}
                 None => {
                     // Missing parents take the first present point's field names.
                     if let Fill::Value(fv) = &self.fill {
@@ -341,8 +515,8 @@ impl Join {
                     break;
                 }
                 let set = queue.pop_front().expect("front exists");
-                if let Some(p) = self.output(set) {
-                    out.push(Msg::Point(p));
+                if let Some(m) = self.output(set) {
+                    out.push(m);
                 }
             }
             if queue.is_empty() {
@@ -353,6 +527,16 @@ impl Join {
                 return;
             }
             only_ready = Join::blocked(g);
+        }
+    }
+
+    fn take(&mut self, input: usize, item: Item, out: &mut Vec<Msg>) {
+        match self.on.take() {
+            Some(mut on) => {
+                self.match_points(&mut on, input, item, out);
+                self.on = Some(on);
+            }
+            None => self.collect(input, item, out),
         }
     }
 
@@ -378,14 +562,31 @@ impl NodeExec for Join {
         if input >= n {
             return Err(format!("join got a point from parent {input} of {n}"));
         }
-        match self.on.take() {
-            Some(mut on) => {
-                self.match_points(&mut on, input, p, out);
-                self.on = Some(on);
-            }
-            None => self.collect(input, p, out),
-        }
+        self.take(input, Item::Point(p), out);
         Ok(())
+    }
+
+    fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        self.batch_from(0, b, out)
+    }
+
+    fn batch_from(&mut self, input: usize, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let n = self.prefixes.len();
+        if input >= n {
+            return Err(format!("join got a batch from parent {input} of {n}"));
+        }
+        self.take(input, Item::Batch(b), out);
+        Ok(())
+    }
+
+    /// End of the input (a replay's): every set still waiting goes out, filled or dropped.
+    fn finish(&mut self, out: &mut Vec<Msg>) {
+        let keys: Vec<GroupKey> = self.groups.keys().cloned().collect();
+        for key in keys {
+            if let Some(mut g) = self.groups.remove(&key) {
+                self.emit(&mut g, false, out);
+            }
+        }
     }
 
     /// A barrier moves its parent's head in the group (routed by its own group, even with

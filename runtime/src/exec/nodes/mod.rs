@@ -54,6 +54,18 @@ pub trait NodeExec: Send {
         Err("this node does not take batches yet".into())
     }
 
+    /// A batch from the `input`-th parent; only nodes with several parents need to know.
+    fn batch_from(&mut self, input: usize, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
+        let _ = input;
+        self.batch(b, out)
+    }
+
+    /// The end of the input (a replay's end): nodes that hold data back let it go, as
+    /// Kapacitor's do when their inputs close.
+    fn finish(&mut self, out: &mut Vec<Msg>) {
+        let _ = out;
+    }
+
     /// A barrier from the `input`-th parent; most nodes pass it on.
     fn barrier(
         &mut self,

@@ -1,0 +1,162 @@
+//! `farad replay` (Kapacitor's flags and output) and `farad import-recording`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::client::Client;
+
+/// What `farad replay` was asked for.
+pub struct ReplayArgs {
+    pub recording: String,
+    pub task: String,
+    pub replay_id: Option<String>,
+    pub rec_time: bool,
+    pub real_clock: bool,
+    pub no_wait: bool,
+}
+
+/// Starts a replay and, unless `no_wait`, waits for it; prints the replay's id. A failed
+/// replay is an error (exit code 1).
+pub fn replay(c: &Client, a: &ReplayArgs) -> Result<()> {
+    let mut body = json!({
+        "task": a.task,
+        "recording": a.recording,
+        "recording-time": a.rec_time,
+        "clock": if a.real_clock { "real" } else { "fast" },
+    });
+    if let Some(id) = &a.replay_id {
+        body["id"] = json!(id);
+    }
+    let mut r = c.post("/replays", body.to_string().as_bytes())?;
+    let id = r["id"].as_str().unwrap_or_default().to_owned();
+    if a.no_wait {
+        println!("{id}");
+        return Ok(());
+    }
+    while r["status"] == "running" {
+        std::thread::sleep(Duration::from_millis(50));
+        r = c.get(&format!("/replays/{id}"))?;
+    }
+    if r["status"] == "failed" {
+        bail!("replay {id} failed: {}", r["error"].as_str().unwrap_or(""));
+    }
+    println!("{id}");
+    Ok(())
+}
+
+/// What `farad import-recording` was asked for.
+pub struct ImportArgs {
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub precision: Option<String>,
+    pub db: Option<String>,
+    pub rp: Option<String>,
+}
+
+/// Uploads a recording's data; prints its id.
+pub fn import(c: &Client, file: &Path, a: &ImportArgs) -> Result<()> {
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let params: Vec<String> = [
+        ("id", &a.id),
+        ("type", &a.kind),
+        ("precision", &a.precision),
+        ("db", &a.db),
+        ("rp", &a.rp),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+    .collect();
+    let r = c.post(&format!("/recordings/import?{}", params.join("&")), &data)?;
+    println!("{}", r["id"].as_str().unwrap_or_default());
+    Ok(())
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Rows of `farad list recordings`: Kapacitor's columns.
+pub fn recording_rows(all: &Value) -> Vec<Vec<String>> {
+    all["recordings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            vec![
+                text(&r["id"]),
+                text(&r["type"]),
+                text(&r["status"]),
+                human_bytes(r["size"].as_u64().unwrap_or(0)),
+                text(&r["date"]),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of `farad list replays`: Kapacitor's columns.
+pub fn replay_rows(all: &Value) -> Vec<Vec<String>> {
+    all["replays"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            vec![
+                text(&r["id"]),
+                text(&r["task"]),
+                text(&r["recording"]),
+                text(&r["status"]),
+                text(&r["clock"]),
+                text(&r["date"]),
+            ]
+        })
+        .collect()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    }
+}
+
+/// Sizes as Kapacitor's CLI prints them (go-humanize: 1000-based, one decimal).
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    if n < 10 {
+        return format!("{n} B");
+    }
+    let e = ((n as f64).ln() / 1000f64.ln()).floor() as usize;
+    let e = e.min(UNITS.len() - 1);
+    let v = (n as f64 / 1000f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
+    if v < 10.0 {
+        format!("{v:.1} {}", UNITS[e])
+    } else {
+        format!("{v:.0} {}", UNITS[e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_as_kapacitor_prints_them() {
+        assert_eq!(super::human_bytes(5), "5 B");
+        assert_eq!(super::human_bytes(1234), "1.2 kB");
+        assert_eq!(super::human_bytes(56_000_000), "56 MB");
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(super::encode("a b&c"), "a%20b%26c");
+    }
+}
