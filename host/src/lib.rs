@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod handlers;
 pub mod http;
+pub mod influxdb;
 pub mod ingest;
 pub mod logging;
 pub mod outputs;

@@ -40,6 +40,8 @@ pub struct Outputs {
     pub sideloads: crate::sideload::Sideloads,
     /// Where alert nodes' events are collected.
     pub topics: crate::topics::Topics,
+    /// The `[[influxdb]]` clusters influxDBOut nodes write to.
+    pub influxdb: crate::influxdb::InfluxDbs,
 }
 
 #[derive(Default)]
@@ -113,6 +115,7 @@ impl Outputs {
             endpoints,
             stats,
             topics: crate::topics::Topics::default(),
+            influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
         }))
     }
 }
@@ -289,6 +292,19 @@ impl Io for Outputs {
         if queue.send(Job::Http(req)).is_err() {
             tracing::error!("output workers are gone; request dropped");
         }
+    }
+
+    fn influxdb(&self, name: &str) -> Result<(), String> {
+        self.influxdb.check(name)
+    }
+
+    fn write_influxdb(&self, write: farad_runtime::exec::InfluxWrite) {
+        self.influxdb.write(write);
+    }
+
+    fn create_database(&self, cluster: &str, database: &str, retention_policy: &str) {
+        self.influxdb
+            .create_database(cluster, database, retention_policy);
     }
 
     fn post_and_wait(&self, req: HttpRequest) -> u16 {

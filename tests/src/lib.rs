@@ -6,8 +6,10 @@
 //! `scripts/test`'s build, where `-p farad` alone would rebuild wasmtime with other features)
 //! and uses `target/<profile>/farad`.
 
+mod influxd;
 mod sink;
 
+pub use influxd::Influxd;
 pub use sink::{HttpSink, Received};
 
 use std::io::{BufRead, BufReader};

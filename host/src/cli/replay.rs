@@ -67,22 +67,14 @@ pub fn import(c: &Client, file: &Path, a: &ImportArgs) -> Result<()> {
         ("rp", &a.rp),
     ]
     .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+    .filter_map(|(k, v)| {
+        v.as_ref()
+            .map(|v| format!("{k}={}", crate::influxdb::encode(v)))
+    })
     .collect();
     let r = c.post(&format!("/recordings/import?{}", params.join("&")), &data)?;
     println!("{}", r["id"].as_str().unwrap_or_default());
     Ok(())
-}
-
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Rows of `farad list recordings`: Kapacitor's columns.
@@ -153,10 +145,5 @@ mod tests {
         assert_eq!(super::human_bytes(5), "5 B");
         assert_eq!(super::human_bytes(1234), "1.2 kB");
         assert_eq!(super::human_bytes(56_000_000), "56 MB");
-    }
-
-    #[test]
-    fn query_values_are_encoded() {
-        assert_eq!(super::encode("a b&c"), "a%20b%26c");
     }
 }

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
 pub use sections::{
-    BasicAuth, ConfigOverride, Http, HttpPost, Load, Logging, Replay, Storage, TaskSection,
-    UdfFunction, UdfSection, Udp,
+    BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Replay, Storage,
+    TaskSection, UdfFunction, UdfSection, Udp,
 };
 
 /// The whole configuration file.
@@ -39,6 +39,7 @@ pub struct Config {
     pub config_override: ConfigOverride,
     pub udp: Vec<Udp>,
     pub httppost: Vec<HttpPost>,
+    pub influxdb: Vec<InfluxDb>,
     pub udf: UdfSection,
     /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
     #[serde(flatten)]
@@ -61,6 +62,7 @@ impl Default for Config {
             config_override: ConfigOverride::default(),
             udp: Vec::new(),
             httppost: Vec::new(),
+            influxdb: Vec::new(),
             udf: UdfSection::default(),
             other: BTreeMap::new(),
         }

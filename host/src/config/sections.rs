@@ -349,3 +349,39 @@ pub struct UdfFunction {
     #[serde(flatten, skip_serializing)]
     pub other: BTreeMap<String, toml::Value>,
 }
+
+/// `[[influxdb]]`: an InfluxDB 1.x cluster tasks write to (and, later, query). Kapacitor's
+/// subscription and TLS keys are accepted as written and kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct InfluxDb {
+    pub enabled: bool,
+    pub name: String,
+    /// The cluster tasks use when they name none.
+    pub default: bool,
+    pub urls: Vec<String>,
+    pub username: String,
+    pub password: String,
+    pub timeout: GoDuration,
+    /// Points kept per cluster while InfluxDB does not take them; beyond it the oldest go
+    /// (and are counted). Farad's.
+    pub buffer: usize,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, toml::Value>,
+}
+
+impl Default for InfluxDb {
+    fn default() -> InfluxDb {
+        InfluxDb {
+            enabled: true,
+            name: "default".into(),
+            default: false,
+            urls: vec!["http://localhost:8086".into()],
+            username: String::new(),
+            password: String::new(),
+            timeout: GoDuration::default(),
+            buffer: 1_000_000,
+            other: BTreeMap::new(),
+        }
+    }
+}

@@ -68,6 +68,27 @@ pub enum Output {
     Exec { argv: Vec<String>, stdin: Vec<u8> },
 }
 
+/// Points an `influxDBOut` node hands to the host for an InfluxDB cluster.
+#[derive(Clone, Debug)]
+pub struct InfluxWrite {
+    /// Empty: the host's default cluster.
+    pub cluster: String,
+    pub database: String,
+    pub retention_policy: String,
+    pub precision: crate::lineproto::Precision,
+    pub consistency: String,
+    pub points: Vec<crate::model::Point>,
+    /// Kept up to date by the host as the write succeeds or fails: the node's statistics.
+    pub counters: Arc<InfluxCounters>,
+}
+
+/// `points_written` and `write_errors`, as Kapacitor's influxDBOut counts them.
+#[derive(Debug, Default)]
+pub struct InfluxCounters {
+    pub written: std::sync::atomic::AtomicI64,
+    pub errors: std::sync::atomic::AtomicI64,
+}
+
 /// A named `[[httppost]]` endpoint from the host's configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PostEndpoint {
@@ -96,6 +117,26 @@ pub trait Io: Send + Sync {
             id = event.id,
             "no host keeps topics; dropped"
         );
+    }
+
+    /// Whether InfluxDB cluster `name` (empty: the default) is configured; the error says
+    /// why not.
+    fn influxdb(&self, name: &str) -> Result<(), String> {
+        let _ = name;
+        Err("no InfluxDB cluster configured cannot use the InfluxDBOutNode".into())
+    }
+
+    /// Queues points for InfluxDB: written in order, retried while the cluster is away.
+    fn write_influxdb(&self, write: InfluxWrite) {
+        tracing::warn!(
+            points = write.points.len(),
+            "no host writes to InfluxDB; dropped"
+        );
+    }
+
+    /// Creates `database` (and `retention_policy`) on a cluster, before the writes that follow.
+    fn create_database(&self, cluster: &str, database: &str, retention_policy: &str) {
+        let _ = (cluster, database, retention_policy);
     }
 
     /// Sends `req` and waits for the response's status code (0 when there was none).

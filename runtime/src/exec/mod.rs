@@ -15,7 +15,8 @@ mod stats;
 mod task;
 
 pub use io::{
-    HttpRequest, Io, NoIo, Output, PostEndpoint, SideloadSource, TaskEnv, TopicEvent, no_io,
+    HttpRequest, InfluxCounters, InfluxWrite, Io, NoIo, Output, PostEndpoint, SideloadSource,
+    TaskEnv, TopicEvent, no_io,
 };
 pub use msg::{Dims, Msg, StreamPoint};
 pub use stats::NodeStats;

@@ -10,6 +10,7 @@ mod from;
 mod holt_winters;
 mod http_out;
 mod http_post;
+mod influxdb_out;
 mod influxql;
 mod influxql_rows;
 mod join;
@@ -193,6 +194,7 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
             _ => plain(Box::new(influxql::InfluxQl::new(node)?)),
         },
         NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, env.io.clone())?)),
+        NodeKind::InfluxDbOut => plain(Box::new(influxdb_out::InfluxDbOut::new(node, env)?)),
         NodeKind::KapacitorLoopback => plain(Box::new(loopback::Loopback::new(node, env)?)),
         NodeKind::Alert => plain(Box::new(alert::Alert::new(node, env)?)),
         NodeKind::Sideload => plain(Box::new(sideload::Sideload::new(node, env)?)),
