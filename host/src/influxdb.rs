@@ -41,6 +41,74 @@ pub struct ClusterStats {
 struct Cluster {
     jobs: SyncSender<Job>,
     stats: Arc<ClusterStats>,
+    conn: Conn,
+}
+
+/// How to reach a cluster: its URLs (the first that answers), credentials, HTTP client.
+#[derive(Clone)]
+struct Conn {
+    urls: Vec<String>,
+    auth: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Conn {
+    fn new(c: &InfluxDb) -> Conn {
+        let timeout = match c.timeout.to_std() {
+            d if d.is_zero() => Duration::from_secs(30),
+            d => d,
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let auth = (!c.username.is_empty()).then(|| {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", c.username, c.password));
+            format!("Basic {token}")
+        });
+        Conn {
+            urls: c
+                .urls
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .collect(),
+            auth,
+            agent,
+        }
+    }
+
+    fn post(&self, url: &str, body: &[u8]) -> Result<(u16, String), String> {
+        let mut req = self.agent.post(url);
+        if let Some(a) = &self.auth {
+            req = req.header("Authorization", a);
+        }
+        let mut r = req.send(body).map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        Ok((status, r.body_mut().read_to_string().unwrap_or_default()))
+    }
+
+    /// A query, tried on each URL in turn until one answers.
+    fn query(&self, q: &str) -> Result<serde_json::Value, String> {
+        let mut last = String::new();
+        for base in &self.urls {
+            let url = format!("{base}/query?epoch=ns&q={}", encode(q));
+            match self.post(&url, &[]) {
+                Ok((status, body)) => {
+                    let json: serde_json::Value = serde_json::from_str(&body)
+                        .map_err(|e| format!("InfluxDB answered {status} with no JSON ({e})"))?;
+                    if let Some(e) = json.get("error").and_then(|e| e.as_str()) {
+                        return Err(e.to_owned());
+                    }
+                    return Ok(json);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
 }
 
 /// The configured clusters.
@@ -66,7 +134,13 @@ impl InfluxDbs {
             }
             let (tx, rx) = sync_channel(CHANNEL);
             let stats = Arc::new(ClusterStats::default());
-            let writer = Writer::new(c, stats.clone());
+            let conn = Conn::new(c);
+            let writer = Writer {
+                conn: conn.clone(),
+                current: 0,
+                buffer: c.buffer.max(1),
+                stats: stats.clone(),
+            };
             std::thread::Builder::new()
                 .name(format!("farad-influxdb-{}", c.name))
                 .spawn(move || writer.run(rx))
@@ -74,8 +148,14 @@ impl InfluxDbs {
             if c.default || out.default.is_none() {
                 out.default = Some(c.name.clone());
             }
-            out.clusters
-                .insert(c.name.clone(), Cluster { jobs: tx, stats });
+            out.clusters.insert(
+                c.name.clone(),
+                Cluster {
+                    jobs: tx,
+                    stats,
+                    conn,
+                },
+            );
         }
         Ok(out)
     }
@@ -110,6 +190,11 @@ impl InfluxDbs {
         }
     }
 
+    /// Runs a query now (a batch task's), waiting for the answer.
+    pub fn query(&self, cluster: &str, q: &str) -> Result<serde_json::Value, String> {
+        self.cluster(cluster)?.conn.query(q)
+    }
+
     pub fn create_database(&self, cluster: &str, db: &str, rp: &str) {
         let mut q = format!("CREATE DATABASE {}", quote_ident(db));
         if !rp.is_empty() {
@@ -138,11 +223,9 @@ fn quote_ident(s: &str) -> String {
 }
 
 struct Writer {
-    urls: Vec<String>,
+    conn: Conn,
     /// Which URL answered last.
     current: usize,
-    auth: Option<String>,
-    agent: ureq::Agent,
     buffer: usize,
     stats: Arc<ClusterStats>,
 }
@@ -154,36 +237,6 @@ enum Outcome {
 }
 
 impl Writer {
-    fn new(c: &InfluxDb, stats: Arc<ClusterStats>) -> Writer {
-        let timeout = match c.timeout.to_std() {
-            d if d.is_zero() => Duration::from_secs(30),
-            d => d,
-        };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let auth = (!c.username.is_empty()).then(|| {
-            let token = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", c.username, c.password));
-            format!("Basic {token}")
-        });
-        Writer {
-            urls: c
-                .urls
-                .iter()
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .collect(),
-            current: 0,
-            auth,
-            agent,
-            buffer: c.buffer.max(1),
-            stats,
-        }
-    }
-
     fn run(mut self, rx: Receiver<Job>) {
         let mut queue: VecDeque<Job> = VecDeque::new();
         let mut buffered = 0usize;
@@ -265,7 +318,7 @@ impl Writer {
                         retry_at = Some(Instant::now() + pause);
                         tracing::warn!(error = why, retry_in = ?pause, "InfluxDB unreachable; will retry");
                         // Try the next URL on the next attempt.
-                        self.current = (self.current + 1) % self.urls.len();
+                        self.current = (self.current + 1) % self.conn.urls.len();
                         break;
                     }
                 }
@@ -275,7 +328,7 @@ impl Writer {
     }
 
     fn send(&self, job: &Job) -> Outcome {
-        let base = &self.urls[self.current];
+        let base = &self.conn.urls[self.current];
         let result = match job {
             Job::Write(w) => {
                 let mut body = String::with_capacity(w.points.len() * 64);
@@ -291,32 +344,19 @@ impl Writer {
                 if !w.consistency.is_empty() {
                     url.push_str(&format!("&consistency={}", encode(&w.consistency)));
                 }
-                let mut req = self.agent.post(&url);
-                if let Some(a) = &self.auth {
-                    req = req.header("Authorization", a);
-                }
-                req.send(body.as_bytes())
+                self.conn.post(&url, body.as_bytes())
             }
-            Job::Query(q) => {
-                let url = format!("{base}/query?q={}", encode(q));
-                let mut req = self.agent.post(&url);
-                if let Some(a) = &self.auth {
-                    req = req.header("Authorization", a);
-                }
-                req.send(&[][..])
-            }
+            Job::Query(q) => self
+                .conn
+                .post(&format!("{base}/query?q={}", encode(q)), &[]),
         };
         match result {
-            Ok(mut r) => {
-                let status = r.status().as_u16();
-                let body = r.body_mut().read_to_string().unwrap_or_default();
-                match status {
-                    200..=299 => Outcome::Done,
-                    400..=499 => Outcome::Refused(format!("{status}: {}", body.trim())),
-                    _ => Outcome::Unreachable(format!("{status}: {}", body.trim())),
-                }
-            }
-            Err(e) => Outcome::Unreachable(e.to_string()),
+            Ok((status, body)) => match status {
+                200..=299 => Outcome::Done,
+                400..=499 => Outcome::Refused(format!("{status}: {}", body.trim())),
+                _ => Outcome::Unreachable(format!("{status}: {}", body.trim())),
+            },
+            Err(e) => Outcome::Unreachable(e),
         }
     }
 }

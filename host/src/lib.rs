@@ -14,6 +14,7 @@ pub mod logging;
 pub mod outputs;
 pub mod recordings;
 pub mod replays;
+pub mod schedule;
 pub mod server;
 pub mod sideload;
 pub mod store;

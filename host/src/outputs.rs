@@ -302,6 +302,10 @@ impl Io for Outputs {
         self.influxdb.write(write);
     }
 
+    fn query_influxdb(&self, cluster: &str, query: &str) -> Result<serde_json::Value, String> {
+        self.influxdb.query(cluster, query)
+    }
+
     fn create_database(&self, cluster: &str, database: &str, retention_policy: &str) {
         self.influxdb
             .create_database(cluster, database, retention_policy);

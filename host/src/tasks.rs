@@ -18,6 +18,8 @@ use crate::store::DbRp;
 
 struct Running {
     task: Arc<Mutex<Task>>,
+    /// Set when the task stops: ends a batch task's query schedule.
+    stop: Arc<std::sync::atomic::AtomicBool>,
     _subscriptions: Vec<Subscription>,
     /// Points per second over the last second, and what it was computed from.
     throughput: Arc<Mutex<Throughput>>,
@@ -125,9 +127,30 @@ impl Tasks {
                 return Err(msg);
             }
         };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let batch = task.lock().query_count() > 0;
+        if batch {
+            let queries = match crate::schedule::queries(&task.lock(), plan) {
+                Ok(q) => q,
+                Err(msg) => {
+                    tracing::warn!(task = id, error = msg, "task cannot run");
+                    self.errors.lock().insert(id.to_owned(), msg.clone());
+                    return Err(msg);
+                }
+            };
+            crate::schedule::start(
+                id,
+                Arc::downgrade(&task),
+                queries,
+                self.io.clone(),
+                stop.clone(),
+            );
+        }
         self.errors.lock().remove(id);
+        // A batch task reads what its queries return, not the writes to its db/rps.
         let subscriptions = dbrps
             .iter()
+            .filter(|_| !batch)
             .map(|d| {
                 let sink = TaskSink {
                     task: task.clone(),
@@ -142,6 +165,7 @@ impl Tasks {
             id.to_owned(),
             Running {
                 task,
+                stop,
                 _subscriptions: subscriptions,
                 throughput: Arc::new(Mutex::new(Throughput {
                     rate: 0.0,
@@ -160,6 +184,7 @@ impl Tasks {
         self.errors.lock().remove(id);
         let stopped = self.running.lock().remove(id);
         if let Some(r) = &stopped {
+            r.stop.store(true, Relaxed);
             self.save(id, &mut r.task.lock());
             tracing::info!(task = id, "task stopped");
         }

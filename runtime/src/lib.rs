@@ -22,6 +22,7 @@ pub mod expr;
 pub mod lineproto;
 pub mod model;
 pub mod pipeline;
+pub mod query;
 pub mod recording;
 pub mod tick;
 pub mod time;

@@ -112,3 +112,60 @@ fn influxdb_out_needs_a_configured_cluster() {
         "{task}"
     );
 }
+
+#[test]
+fn batch_task_queries_influxdb_on_its_schedule() {
+    let dir = TempDir::new("influxdb-batch");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    // Two hosts, a minute of points each, ending a minute ago.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = (now_s / 60 - 2) * 60;
+    let mut lp = String::new();
+    for s in 0..60 {
+        lp.push_str(&format!("cpu,host=a value={} {}\n", s, start + s));
+        lp.push_str(&format!("cpu,host=b value={} {}\n", 100 + s, start + s));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .post(format!("{}/write?db=src&precision=s", influx.url()))
+        .send(lp.as_bytes())
+        .expect("writing to influxd");
+
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\n",
+            influx.url()
+        ),
+    );
+    // Every second, the last 10 minutes per host and per minute.
+    let script = "batch|query('SELECT mean(\"value\") AS \"mean\" FROM \"src\".\"autogen\".\"cpu\"')\
+                  .period(10m).every(1s).groupBy(time(1m), 'host')\
+                  |httpOut('out')";
+    let body = json!({
+        "id": "b", "type": "batch", "status": "enabled", "script": script,
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let mut out = serde_json::Value::Null;
+    wait_for("the batch task's result", 20, || {
+        out = f.get("/kapacitor/v1/tasks/b/out").json();
+        out["series"].as_array().is_some_and(|s| s.len() == 2)
+    });
+    // The last batch per host: its minute's mean, at the minute's time (grouped by time).
+    let minute = farad_runtime::time::format_rfc3339_nanos(start as i64 * 1_000_000_000);
+    assert_eq!(
+        out["series"][0],
+        json!({"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "mean"],
+               "values": [[minute, 29.5]]}),
+        "{out}"
+    );
+    assert_eq!(out["series"][1]["values"][0][1], 129.5);
+    let stats = &f.get("/kapacitor/v1/tasks/b").json()["stats"]["node-stats"]["query1"];
+    assert!(stats["batches_queried"].as_i64().unwrap() >= 2, "{stats}");
+}

@@ -134,6 +134,13 @@ pub trait Io: Send + Sync {
         );
     }
 
+    /// Runs an InfluxQL query on a cluster and waits for InfluxDB's JSON answer (times as
+    /// epoch nanoseconds): what a batch task's query nodes are fed from.
+    fn query_influxdb(&self, cluster: &str, query: &str) -> Result<serde_json::Value, String> {
+        let _ = (cluster, query);
+        Err("InfluxDB not configured, cannot query InfluxDB for batch query".into())
+    }
+
     /// Creates `database` (and `retention_policy`) on a cluster, before the writes that follow.
     fn create_database(&self, cluster: &str, database: &str, retention_policy: &str) {
         let _ = (cluster, database, retention_policy);

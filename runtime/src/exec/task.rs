@@ -243,6 +243,12 @@ impl Task {
         }
     }
 
+    /// A batch task's query nodes (plan node ids), in the order [`Task::push_batches`]
+    /// numbers them.
+    pub fn query_nodes(&self) -> &[usize] {
+        &self.queries
+    }
+
     /// How many query nodes a batch task has (0 for a stream task): what
     /// [`Task::push_batches`] takes batches for.
     pub fn query_count(&self) -> usize {
