@@ -85,6 +85,22 @@ enum Command {
         #[arg(long = "no-wait")]
         no_wait: bool,
     },
+    /// Record data for replays: `record stream -task T -duration D` records what is written
+    /// to the task's db/rps.
+    Record {
+        /// stream
+        kind: String,
+        #[arg(long)]
+        task: String,
+        /// How long to record (Go duration: 30s, 5m).
+        #[arg(long)]
+        duration: String,
+        #[arg(long = "recording-id")]
+        recording_id: Option<String>,
+        /// Print the id and return without waiting for the end.
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+    },
     /// Import a recording: a .srpl or .brpl file, JSON batches, or line protocol with -db.
     ImportRecording {
         file: PathBuf,
@@ -191,6 +207,24 @@ fn main() -> Result<()> {
                 no_wait,
             },
         ),
+        Command::Record {
+            kind,
+            task,
+            duration,
+            recording_id,
+            no_wait,
+        } => match kind.as_str() {
+            "stream" => farad::cli::replay::record_stream(
+                &farad::cli::client::Client::new(cli.url),
+                &task,
+                &duration,
+                recording_id.as_deref(),
+                no_wait,
+            ),
+            other => Err(anyhow::anyhow!(
+                "cannot record {other:?} yet: this version records stream"
+            )),
+        },
         Command::ImportRecording {
             file,
             id,

@@ -75,6 +75,14 @@ pub struct Recordings {
 impl Recordings {
     pub fn open(dir: &Path, store: Arc<Store>) -> Result<Recordings> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // A recording that was running when the server stopped never finished.
+        for (id, mut r) in store.list(&store::RECORDINGS)? {
+            if r.status == "running" {
+                r.status = "failed".into();
+                r.error = "the server stopped during the recording".into();
+                store.put(&store::RECORDINGS, &id, &r)?;
+            }
+        }
         Ok(Recordings {
             dir: dir.to_owned(),
             store,
@@ -95,17 +103,7 @@ impl Recordings {
         body: &[u8],
         opts: &ImportOptions,
     ) -> Result<RecordingRecord, ImportError> {
-        let id = opts.id.clone().unwrap_or_else(crate::server::new_id);
-        if !crate::http::tasks::valid_id(&id) {
-            return Err(ImportError::Invalid(format!(
-                "recording ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
-            )));
-        }
-        if self.get(&id).map_err(ImportError::Internal)?.is_some() {
-            return Err(ImportError::Conflict(format!(
-                "a recording with id {id:?} already exists"
-            )));
-        }
+        let id = self.new_id(opts.id.clone())?;
         let zipped = body.starts_with(b"PK\x03\x04");
         let kind = opts.kind.unwrap_or(if zipped {
             RecordingType::Batch
@@ -156,6 +154,113 @@ impl Recordings {
             .put(&store::RECORDINGS, &id, &rec)
             .map_err(ImportError::Internal)?;
         Ok(rec)
+    }
+
+    /// Starts recording the points written to `dbrps` until `stop` (wall-clock ns): the
+    /// recording is `running` until then, then stored as a `.srpl` like an import.
+    pub fn record_stream(
+        self: &Arc<Self>,
+        id: Option<String>,
+        dbrps: &[crate::store::DbRp],
+        stop: i64,
+        router: &crate::ingest::Router,
+    ) -> Result<RecordingRecord, ImportError> {
+        let id = self.new_id(id)?;
+        let rec = RecordingRecord {
+            id: id.clone(),
+            kind: RecordingType::Stream,
+            size: 0,
+            date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
+            error: String::new(),
+            status: "running".into(),
+            progress: 0.0,
+        };
+        self.store
+            .put(&store::RECORDINGS, &id, &rec)
+            .map_err(ImportError::Internal)?;
+        let text = Arc::new(parking_lot::Mutex::new(String::new()));
+        let subscriptions: Vec<crate::ingest::Subscription> = dbrps
+            .iter()
+            .map(|d| {
+                let sink = Arc::new(RecordSink {
+                    db: d.db.clone(),
+                    rp: d.rp.clone(),
+                    text: text.clone(),
+                });
+                router.subscribe(&d.db, &d.rp, sink)
+            })
+            .collect();
+        let me = self.clone();
+        let started = rec.clone();
+        std::thread::Builder::new()
+            .name(format!("record-{id}"))
+            .spawn(move || {
+                let begin = crate::server::now_ns();
+                loop {
+                    let now = crate::server::now_ns();
+                    if now >= stop {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_nanos(
+                        (stop - now).min(100_000_000) as u64,
+                    ));
+                    if let Ok(Some(mut r)) = me.get(&started.id) {
+                        r.progress = (now - begin) as f64 / (stop - begin).max(1) as f64;
+                        let _ = me.store.put(&store::RECORDINGS, &r.id, &r);
+                    } else {
+                        return; // deleted while recording
+                    }
+                }
+                drop(subscriptions);
+                let text = std::mem::take(&mut *text.lock());
+                let mut rec = started;
+                match me.save_stream(&rec.id, text.as_bytes()) {
+                    Ok(size) => {
+                        rec.size = size;
+                        rec.status = "finished".into();
+                        rec.progress = 1.0;
+                    }
+                    Err(e) => {
+                        rec.status = "failed".into();
+                        rec.error = format!("{e:#}");
+                    }
+                }
+                if let Err(e) = me.store.put(&store::RECORDINGS, &rec.id, &rec) {
+                    tracing::error!(
+                        recording = rec.id,
+                        error = format!("{e:#}"),
+                        "saving recording"
+                    );
+                }
+            })
+            .map_err(|e| ImportError::Internal(e.into()))?;
+        Ok(rec)
+    }
+
+    fn save_stream(&self, id: &str, srpl: &[u8]) -> Result<u64> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(srpl)?;
+        let file = gz.finish()?;
+        write_synced(&self.path(id, RecordingType::Stream), &file)?;
+        Ok(file.len() as u64)
+    }
+
+    /// A new recording's id: the one asked for (checked and free), else a fresh one.
+    fn new_id(&self, id: Option<String>) -> Result<String, ImportError> {
+        let id = id
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(crate::server::new_id);
+        if !crate::http::tasks::valid_id(&id) {
+            return Err(ImportError::Invalid(format!(
+                "recording ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
+            )));
+        }
+        if self.get(&id).map_err(ImportError::Internal)?.is_some() {
+            return Err(ImportError::Conflict(format!(
+                "a recording with id {id:?} already exists"
+            )));
+        }
+        Ok(id)
     }
 
     pub fn list(&self) -> Result<Vec<RecordingRecord>> {
@@ -212,6 +317,22 @@ impl Recordings {
                     .collect::<Result<_, _>>()?;
                 Ok(Data::Batch(batches))
             }
+        }
+    }
+}
+
+/// Appends the points of the recorded db/rp to the recording's text, as they are written.
+struct RecordSink {
+    db: String,
+    rp: String,
+    text: Arc<parking_lot::Mutex<String>>,
+}
+
+impl crate::ingest::PointSink for RecordSink {
+    fn deliver(&self, points: Vec<farad_runtime::model::Point>) {
+        let mut text = self.text.lock();
+        for p in &points {
+            recording::write_stream_point(&mut text, &self.db, &self.rp, p);
         }
     }
 }

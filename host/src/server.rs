@@ -32,7 +32,7 @@ pub struct State {
     pub tasks: crate::tasks::Tasks,
     pub outputs: Arc<crate::outputs::Outputs>,
     pub udfs: crate::udfs::Udfs,
-    pub recordings: crate::recordings::Recordings,
+    pub recordings: Arc<crate::recordings::Recordings>,
     pub replays: crate::replays::Replays,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
@@ -109,7 +109,10 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         }
     }
     let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
-    let recordings = crate::recordings::Recordings::open(&config.replay_dir(), store.clone())?;
+    let recordings = Arc::new(crate::recordings::Recordings::open(
+        &config.replay_dir(),
+        store.clone(),
+    )?);
     crate::replays::mark_interrupted(&store)?;
 
     let addr = config.http.socket_addr()?;

@@ -307,3 +307,64 @@ fn replay_cli() {
     let (_, out, _) = f.cli(&["list", "recordings"]);
     assert_eq!(out.lines().count(), 1, "only the header: {out}");
 }
+
+#[test]
+fn recorded_live_stream_replays_to_the_same_result() {
+    let dir = TempDir::new("record-stream");
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    let script = "stream|from().measurement('cpu').groupBy('host')\
+                  |window().period(10s).every(10s)|mean('value')|httpOut('out')";
+    let body = json!({
+        "id": "live", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    create_task(&f, "copy", "stream", script);
+
+    // Record for 2 s while points arrive; the CLI waits for the end and prints the id.
+    let cli = {
+        let url = f.url();
+        std::thread::spawn(move || {
+            std::process::Command::new(farad_tests::farad_bin())
+                .args([
+                    "-url",
+                    &url,
+                    "record",
+                    "stream",
+                    "-task",
+                    "live",
+                    "-duration",
+                    "2s",
+                ])
+                .args(["-recording-id", "rec"])
+                .output()
+                .expect("running farad record")
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    for batch in 0..4 {
+        let lp: String = (0..10)
+            .map(|i| {
+                let t = batch * 10 + i;
+                format!("cpu,host=h{} value={} {t}\n", t % 2, t * 3)
+            })
+            .collect();
+        assert_eq!(f.post("/write?db=db&rp=rp&precision=s", lp).status, 204);
+    }
+    let out = cli.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "rec");
+    let rec = f.get("/kapacitor/v1/recordings/rec").json();
+    assert_eq!(rec["status"], "finished", "{rec}");
+
+    let done = replay(&f, "rp1", "copy", "rec", json!({"recording-time": true}));
+    assert_eq!(done["status"], "finished", "{done}");
+    assert_eq!(done["stats"]["node-stats"]["from1"]["collected"], 40);
+    let live = f.get("/kapacitor/v1/tasks/live/out").json();
+    assert_eq!(live["series"].as_array().unwrap().len(), 2, "{live}");
+    assert_eq!(f.get("/kapacitor/v1/tasks/copy/out").json(), live);
+}

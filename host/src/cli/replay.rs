@@ -1,4 +1,5 @@
-//! `farad replay` (Kapacitor's flags and output) and `farad import-recording`.
+//! `farad replay` and `farad record stream` (Kapacitor's flags and output), and
+//! `farad import-recording`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -42,6 +43,45 @@ pub fn replay(c: &Client, a: &ReplayArgs) -> Result<()> {
     }
     if r["status"] == "failed" {
         bail!("replay {id} failed: {}", r["error"].as_str().unwrap_or(""));
+    }
+    println!("{id}");
+    Ok(())
+}
+
+/// `farad record stream -task T -duration D`: records the task's db/rps for `duration`,
+/// waits for it (unless `no_wait`) and prints the recording's id.
+pub fn record_stream(
+    c: &Client,
+    task: &str,
+    duration: &str,
+    id: Option<&str>,
+    no_wait: bool,
+) -> Result<()> {
+    let d = farad_runtime::duration::parse_go_duration(duration)
+        .map_err(|e| anyhow::anyhow!("invalid -duration {duration:?}: {e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as i64;
+    let mut body = json!({
+        "task": task,
+        "stop": farad_runtime::time::format_rfc3339_nanos(now + d),
+    });
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    let mut r = c.post("/recordings/stream", body.to_string().as_bytes())?;
+    let id = r["id"].as_str().unwrap_or_default().to_owned();
+    if !no_wait {
+        while r["status"] == "running" {
+            std::thread::sleep(Duration::from_millis(100));
+            r = c.get(&format!("/recordings/{id}"))?;
+        }
+        if r["status"] == "failed" {
+            bail!(
+                "recording {id} failed: {}",
+                r["error"].as_str().unwrap_or("")
+            );
+        }
     }
     println!("{id}");
     Ok(())

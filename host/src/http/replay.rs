@@ -43,6 +43,12 @@ pub fn routes(
         .then(|s: Arc<State>, q: Query, body: bytes::Bytes| {
             blocking(move || import(&s, &q, &body))
         });
+    let record_stream = warp::path!("kapacitor" / "v1" / "recordings" / "stream")
+        .and(warp::post())
+        .and(s())
+        .and(warp::body::content_length_limit(1 << 20))
+        .and(warp::body::bytes())
+        .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || record_stream(&s, &body)));
     let recording = warp::path!("kapacitor" / "v1" / "recordings" / String)
         .and(warp::get())
         .and(s())
@@ -86,6 +92,8 @@ pub fn routes(
         });
     list_recordings
         .or(import)
+        .unify()
+        .or(record_stream)
         .unify()
         .or(data)
         .unify()
@@ -144,6 +152,12 @@ fn list_recordings(state: &State, q: &Query) -> ApiResult {
 
 fn recording(state: &State, id: &str) -> ApiResult {
     match state.recordings.get(id).map_err(ApiError::internal)? {
+        // 202 while it records, as Kapacitor answers.
+        Some(r) if r.status == "running" => Ok(warp::reply::with_status(
+            warp::reply::json(&recording_json(&r)),
+            StatusCode::ACCEPTED,
+        )
+        .into_response()),
         Some(r) => Ok(warp::reply::json(&recording_json(&r)).into_response()),
         None => Err(ApiError::not_found(format!(
             "recording not found: unknown recording {id}"
@@ -197,6 +211,46 @@ fn import(state: &State, q: &Query, body: &[u8]) -> ApiResult {
         rp: q.get("rp").cloned().filter(|r| !r.is_empty()),
     };
     match state.recordings.import(body, &opts) {
+        Ok(r) => Ok(warp::reply::with_status(
+            warp::reply::json(&recording_json(&r)),
+            StatusCode::CREATED,
+        )
+        .into_response()),
+        Err(ImportError::Invalid(m)) => Err(ApiError::bad_request(m)),
+        Err(ImportError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, m)),
+        Err(ImportError::Internal(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Kapacitor's `RecordStreamOptions`.
+#[derive(Deserialize)]
+struct RecordStream {
+    #[serde(default)]
+    id: Option<String>,
+    task: String,
+    stop: String,
+}
+
+fn record_stream(state: &State, body: &[u8]) -> ApiResult {
+    let opts: RecordStream =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let stop = farad_runtime::time::parse_rfc3339(&opts.stop)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid stop time {:?}", opts.stop)))?;
+    let task = state
+        .store
+        .get(&crate::store::TASKS, &opts.task)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("task load: unknown task {}", opts.task)))?;
+    if task.kind != crate::store::TaskType::Stream {
+        return Err(ApiError::bad_request(format!(
+            "task {} is not a stream task",
+            opts.task
+        )));
+    }
+    match state
+        .recordings
+        .record_stream(opts.id, &task.dbrps, stop, &state.ingest.router)
+    {
         Ok(r) => Ok(warp::reply::with_status(
             warp::reply::json(&recording_json(&r)),
             StatusCode::CREATED,
