@@ -86,15 +86,25 @@ enum Command {
         no_wait: bool,
     },
     /// Record data for replays: `record stream -task T -duration D` records what is written
-    /// to the task's db/rps.
+    /// to the task's db/rps; `record batch -task T -past D` (or `-start T [-stop T]`) what
+    /// the batch task's queries return over that time.
     Record {
-        /// stream
+        /// stream or batch
         kind: String,
         #[arg(long)]
         task: String,
-        /// How long to record (Go duration: 30s, 5m).
+        /// stream: how long to record (Go duration: 30s, 5m).
         #[arg(long)]
-        duration: String,
+        duration: Option<String>,
+        /// batch: from this long ago until now.
+        #[arg(long)]
+        past: Option<String>,
+        /// batch: from this time (RFC 3339).
+        #[arg(long)]
+        start: Option<String>,
+        /// batch: until this time (RFC 3339; default now).
+        #[arg(long)]
+        stop: Option<String>,
         #[arg(long = "recording-id")]
         recording_id: Option<String>,
         /// Print the id and return without waiting for the end.
@@ -211,20 +221,33 @@ fn main() -> Result<()> {
             kind,
             task,
             duration,
+            past,
+            start,
+            stop,
             recording_id,
             no_wait,
-        } => match kind.as_str() {
-            "stream" => farad::cli::replay::record_stream(
-                &farad::cli::client::Client::new(cli.url),
-                &task,
-                &duration,
-                recording_id.as_deref(),
-                no_wait,
-            ),
-            other => Err(anyhow::anyhow!(
-                "cannot record {other:?} yet: this version records stream"
-            )),
-        },
+        } => {
+            let client = farad::cli::client::Client::new(cli.url);
+            match kind.as_str() {
+                "stream" => farad::cli::replay::record_stream(
+                    &client,
+                    &task,
+                    duration.as_deref().unwrap_or_default(),
+                    recording_id.as_deref(),
+                    no_wait,
+                ),
+                "batch" => farad::cli::replay::record_batch(
+                    &client,
+                    &task,
+                    &farad::cli::replay::BatchRange { past, start, stop },
+                    recording_id.as_deref(),
+                    no_wait,
+                ),
+                other => Err(anyhow::anyhow!(
+                    "cannot record {other:?} yet: this version records stream and batch"
+                )),
+            }
+        }
         Command::ImportRecording {
             file,
             id,

@@ -237,6 +237,78 @@ impl Recordings {
         Ok(rec)
     }
 
+    /// Starts recording a batch task's queries over `[start, stop]`: every run their
+    /// schedules would have made, one zip entry of batches per query.
+    pub fn record_batch(
+        self: &Arc<Self>,
+        id: Option<String>,
+        queries: Vec<farad_runtime::query::BatchQuery>,
+        start: i64,
+        stop: i64,
+        io: Arc<dyn farad_runtime::exec::Io>,
+    ) -> Result<RecordingRecord, ImportError> {
+        let id = self.new_id(id)?;
+        let mut rec = RecordingRecord {
+            id: id.clone(),
+            kind: RecordingType::Batch,
+            size: 0,
+            date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
+            error: String::new(),
+            status: "running".into(),
+            progress: 0.0,
+        };
+        self.store
+            .put(&store::RECORDINGS, &id, &rec)
+            .map_err(ImportError::Internal)?;
+        let me = self.clone();
+        let started = rec.clone();
+        std::thread::Builder::new()
+            .name(format!("record-{id}"))
+            .spawn(move || {
+                let now = crate::server::now_ns();
+                let result = (|| -> Result<u64, String> {
+                    let mut entries = Vec::with_capacity(queries.len());
+                    for q in &queries {
+                        let mut text = String::new();
+                        for (from, to) in q.ranges(start, stop, now) {
+                            let query = q.render(from, to);
+                            for b in crate::schedule::run_query(io.as_ref(), q, &query, to)? {
+                                text.push_str(&recording::batch_to_json(&b).to_string());
+                                text.push('\n');
+                            }
+                        }
+                        entries.push(text.into_bytes());
+                    }
+                    let file = zip_queries(&entries).map_err(|e| format!("{e:#}"))?;
+                    write_synced(&me.path(&started.id, RecordingType::Batch), &file)
+                        .map_err(|e| format!("{e:#}"))?;
+                    Ok(file.len() as u64)
+                })();
+                let mut rec = started;
+                match result {
+                    Ok(size) => {
+                        rec.size = size;
+                        rec.status = "finished".into();
+                        rec.progress = 1.0;
+                    }
+                    Err(e) => {
+                        rec.status = "failed".into();
+                        rec.error = e;
+                    }
+                }
+                if let Err(e) = me.store.put(&store::RECORDINGS, &rec.id, &rec) {
+                    tracing::error!(
+                        recording = rec.id,
+                        error = format!("{e:#}"),
+                        "saving recording"
+                    );
+                }
+            })
+            .map_err(|e| ImportError::Internal(e.into()))?;
+        rec.progress = 0.0;
+        Ok(rec)
+    }
+
     fn save_stream(&self, id: &str, srpl: &[u8]) -> Result<u64> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(srpl)?;

@@ -16,11 +16,8 @@ use parking_lot::Mutex;
 const GRANULARITY: Duration = Duration::from_millis(100);
 
 /// The query nodes of a batch task, in the order the task numbers them.
-pub fn queries(
-    task: &Task,
-    plan: &farad_runtime::pipeline::Plan,
-) -> Result<Vec<BatchQuery>, String> {
-    task.query_nodes()
+pub fn queries(plan: &farad_runtime::pipeline::Plan) -> Result<Vec<BatchQuery>, String> {
+    plan.batch_queries()
         .iter()
         .map(|&id| {
             let node = &plan.nodes[id];
@@ -67,22 +64,10 @@ fn run(id: &str, task: &Weak<Mutex<Task>>, queries: &[BatchQuery], io: &dyn Io, 
         let (start, stop_time) = q.range(due);
         let text = q.render(start, stop_time);
         tracing::debug!(task = id, query = text, "starting batch query");
-        let answer = io.query_influxdb(&q.cluster, &text);
+        let batches = run_query(io, q, &text, stop_time);
         let Some(task) = task.upgrade() else { return };
-        let batches = answer.and_then(|json| {
-            let mut all = Vec::new();
-            for result in json["results"].as_array().into_iter().flatten() {
-                all.extend(result_to_batches(result, q.by_name)?);
-            }
-            Ok(all)
-        });
         match batches {
-            Ok(mut batches) => {
-                for b in &mut batches {
-                    if b.tmax == NO_TIME || !q.grouped_by_time() {
-                        b.tmax = stop_time;
-                    }
-                }
+            Ok(batches) => {
                 let mut t = task.lock();
                 t.set_now(crate::server::now_ns());
                 if let Err(e) = t.push_batches(i, batches) {
@@ -95,4 +80,24 @@ fn run(id: &str, task: &Weak<Mutex<Task>>, queries: &[BatchQuery], io: &dyn Io, 
             Err(e) => tracing::warn!(task = id, query = text, error = e, "batch query failed"),
         }
     }
+}
+
+/// Runs one query and returns its batches, stamped with `stop` unless grouped by time.
+pub fn run_query(
+    io: &dyn Io,
+    q: &BatchQuery,
+    text: &str,
+    stop: i64,
+) -> Result<Vec<farad_runtime::model::Batch>, String> {
+    let json = io.query_influxdb(&q.cluster, text)?;
+    let mut all = Vec::new();
+    for result in json["results"].as_array().into_iter().flatten() {
+        all.extend(result_to_batches(result, q.by_name)?);
+    }
+    for b in &mut all {
+        if b.tmax == NO_TIME || !q.grouped_by_time() {
+            b.tmax = stop;
+        }
+    }
+    Ok(all)
 }

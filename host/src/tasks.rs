@@ -130,7 +130,7 @@ impl Tasks {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let batch = task.lock().query_count() > 0;
         if batch {
-            let queries = match crate::schedule::queries(&task.lock(), plan) {
+            let queries = match crate::schedule::queries(plan) {
                 Ok(q) => q,
                 Err(msg) => {
                     tracing::warn!(task = id, error = msg, "task cannot run");

@@ -116,6 +116,20 @@ impl BatchQuery {
         }
     }
 
+    /// The ranges of the runs whose ticks fall in `(start, stop]` and have happened by `now`
+    /// (`record batch`), as Kapacitor's `Queries` lists them.
+    pub fn ranges(&self, start: i64, stop: i64, now: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        let mut current = start;
+        loop {
+            current = self.next_tick(current, Some(current));
+            if current > stop || current - self.offset > now {
+                return out;
+            }
+            out.push(self.range(current));
+        }
+    }
+
     /// The statement for the range `[start, stop)`.
     pub fn render(&self, start: i64, stop: i64) -> String {
         let mut q = self.head.trim_end().to_owned();
@@ -406,6 +420,17 @@ mod tests {
         let q = query("batch|query('SELECT v FROM m').period(1m).every(1m)");
         assert_eq!(q.next_tick(90_000_000_000, None), 150_000_000_000);
         assert_eq!(q.next_tick(0, Some(150_000_000_000)), 210_000_000_000);
+    }
+
+    #[test]
+    fn past_runs_are_listed_for_recording() {
+        let q = query("batch|query('SELECT v FROM m').period(2m).every(1m).align()");
+        let m = 60_000_000_000;
+        assert_eq!(
+            q.ranges(30_000_000_000, 3 * m, 10 * m),
+            vec![(-m, m), (0, 2 * m), (m, 3 * m)]
+        );
+        assert_eq!(q.ranges(0, 10 * m, 2 * m).len(), 2, "not past now");
     }
 
     #[test]

@@ -169,3 +169,76 @@ fn batch_task_queries_influxdb_on_its_schedule() {
     let stats = &f.get("/kapacitor/v1/tasks/b").json()["stats"]["node-stats"]["query1"];
     assert!(stats["batches_queried"].as_i64().unwrap() >= 2, "{stats}");
 }
+
+#[test]
+fn record_batch_keeps_what_the_queries_returned() {
+    let dir = TempDir::new("influxdb-record");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = (now_s / 60 - 2) * 60;
+    let lp: String = (0..60)
+        .flat_map(|s| {
+            [
+                format!("cpu,host=a value={s} {}\n", start + s),
+                format!("cpu,host=b value={s} {}\n", start + s),
+            ]
+        })
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .post(format!("{}/write?db=src&precision=s", influx.url()))
+        .send(lp.as_bytes())
+        .expect("writing to influxd");
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\n",
+            influx.url()
+        ),
+    );
+    let body = json!({
+        "id": "b", "type": "batch", "status": "disabled",
+        "script": "batch|query('SELECT value FROM \"src\".\"autogen\".\"cpu\"').period(1m).every(1m).groupBy('host')\
+                   |sum('value')|httpOut('out')",
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    let (code, out, err) = f.cli(&[
+        "record",
+        "batch",
+        "-task",
+        "b",
+        "-past",
+        "5m",
+        "-recording-id",
+        "rec",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "rec");
+    let rec = f.get("/kapacitor/v1/recordings/rec").json();
+    assert_eq!(rec["type"], "batch", "{rec}");
+    assert_eq!(rec["status"], "finished", "{rec}");
+
+    // Contiguous one-minute runs over the past five minutes: every point exactly once.
+    let r = f.post(
+        "/kapacitor/v1/replays",
+        json!({"id": "r", "task": "b", "recording": "rec", "recording-time": true}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut done = serde_json::Value::Null;
+    wait_for("the replay", 20, || {
+        done = f.get("/kapacitor/v1/replays/r").json();
+        done["status"] != "running"
+    });
+    assert_eq!(done["status"], "finished", "{done}");
+    assert_eq!(
+        done["stats"]["node-stats"]["query1"]["points_queried"], 120,
+        "{done}"
+    );
+    let out = f.get("/kapacitor/v1/tasks/b/out").json();
+    assert_eq!(out["series"].as_array().map(Vec::len), Some(2), "{out}");
+}

@@ -69,7 +69,50 @@ pub fn record_stream(
     if let Some(id) = id {
         body["id"] = json!(id);
     }
-    let mut r = c.post("/recordings/stream", body.to_string().as_bytes())?;
+    let r = c.post("/recordings/stream", body.to_string().as_bytes())?;
+    wait_for_recording(c, r, no_wait)
+}
+
+/// The time range of `farad record batch`: `-past D`, or `-start T [-stop T]`.
+pub struct BatchRange {
+    pub past: Option<String>,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+}
+
+/// `farad record batch -task T (-past D | -start T [-stop T])`.
+pub fn record_batch(
+    c: &Client,
+    task: &str,
+    range: &BatchRange,
+    id: Option<&str>,
+    no_wait: bool,
+) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as i64;
+    let mut body = json!({"task": task});
+    match (&range.past, &range.start) {
+        (Some(past), None) => {
+            let d = farad_runtime::duration::parse_go_duration(past)
+                .map_err(|e| anyhow::anyhow!("invalid -past {past:?}: {e}"))?;
+            body["start"] = json!(farad_runtime::time::format_rfc3339_nanos(now - d));
+        }
+        (None, Some(start)) => body["start"] = json!(start),
+        _ => bail!("record batch needs either -past or -start"),
+    }
+    if let Some(stop) = &range.stop {
+        body["stop"] = json!(stop);
+    }
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    let r = c.post("/recordings/batch", body.to_string().as_bytes())?;
+    wait_for_recording(c, r, no_wait)
+}
+
+/// Waits for a recording to end (unless `no_wait`) and prints its id.
+fn wait_for_recording(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     let id = r["id"].as_str().unwrap_or_default().to_owned();
     if !no_wait {
         while r["status"] == "running" {

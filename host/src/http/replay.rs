@@ -49,6 +49,12 @@ pub fn routes(
         .and(warp::body::content_length_limit(1 << 20))
         .and(warp::body::bytes())
         .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || record_stream(&s, &body)));
+    let record_batch = warp::path!("kapacitor" / "v1" / "recordings" / "batch")
+        .and(warp::post())
+        .and(s())
+        .and(warp::body::content_length_limit(1 << 20))
+        .and(warp::body::bytes())
+        .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || record_batch(&s, &body)));
     let recording = warp::path!("kapacitor" / "v1" / "recordings" / String)
         .and(warp::get())
         .and(s())
@@ -94,6 +100,8 @@ pub fn routes(
         .or(import)
         .unify()
         .or(record_stream)
+        .unify()
+        .or(record_batch)
         .unify()
         .or(data)
         .unify()
@@ -250,6 +258,63 @@ fn record_stream(state: &State, body: &[u8]) -> ApiResult {
     match state
         .recordings
         .record_stream(opts.id, &task.dbrps, stop, &state.ingest.router)
+    {
+        Ok(r) => Ok(warp::reply::with_status(
+            warp::reply::json(&recording_json(&r)),
+            StatusCode::CREATED,
+        )
+        .into_response()),
+        Err(ImportError::Invalid(m)) => Err(ApiError::bad_request(m)),
+        Err(ImportError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, m)),
+        Err(ImportError::Internal(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Kapacitor's `RecordBatchOptions`.
+#[derive(Deserialize)]
+struct RecordBatch {
+    #[serde(default)]
+    id: Option<String>,
+    task: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    stop: String,
+}
+
+fn record_batch(state: &State, body: &[u8]) -> ApiResult {
+    let opts: RecordBatch =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let time = |t: &str| {
+        farad_runtime::time::parse_rfc3339(t)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid time {t:?}")))
+    };
+    if opts.start.is_empty() {
+        return Err(ApiError::bad_request("must provide start time"));
+    }
+    let start = time(&opts.start)?;
+    let stop = if opts.stop.is_empty() {
+        crate::server::now_ns()
+    } else {
+        time(&opts.stop)?
+    };
+    let task = state
+        .store
+        .get(&crate::store::TASKS, &opts.task)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("unknown task {}", opts.task)))?;
+    if task.kind != crate::store::TaskType::Batch {
+        return Err(ApiError::bad_request(format!(
+            "task {} is not a batch task",
+            opts.task
+        )));
+    }
+    let plan = super::tasks::compile(state, &task).map_err(ApiError::bad_request)?;
+    let queries = crate::schedule::queries(&plan).map_err(ApiError::bad_request)?;
+    let io: Arc<dyn farad_runtime::exec::Io> = state.outputs.clone();
+    match state
+        .recordings
+        .record_batch(opts.id, queries, start, stop, io)
     {
         Ok(r) => Ok(warp::reply::with_status(
             warp::reply::json(&recording_json(&r)),

@@ -108,14 +108,7 @@ impl Task {
         // Kapacitor hands a batch task's query nodes their data in its walk order, not in
         // the order the script creates them.
         let order = plan.topological();
-        let queries = match source.kind {
-            NodeKind::Batch => order
-                .iter()
-                .copied()
-                .filter(|i| source.children.contains(i))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let queries = plan.batch_queries();
         let source = source.id;
         let tickers = (0..execs.len()).filter(|&i| execs[i].ticks()).collect();
         let flushers = order
@@ -241,12 +234,6 @@ impl Task {
         } else {
             self.queries.iter().map(|&q| count(q)).sum()
         }
-    }
-
-    /// A batch task's query nodes (plan node ids), in the order [`Task::push_batches`]
-    /// numbers them.
-    pub fn query_nodes(&self) -> &[usize] {
-        &self.queries
     }
 
     /// How many query nodes a batch task has (0 for a stream task): what

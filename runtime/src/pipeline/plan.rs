@@ -197,6 +197,22 @@ impl Plan {
         s
     }
 
+    /// A batch task's query nodes in Kapacitor's walk order: the order its recordings and
+    /// replays number them.
+    pub fn batch_queries(&self) -> Vec<NodeId> {
+        let Some(batch) = self
+            .nodes
+            .iter()
+            .find(|n| n.kind == super::schema::NodeKind::Batch)
+        else {
+            return Vec::new();
+        };
+        self.topological()
+            .into_iter()
+            .filter(|i| batch.children.contains(i))
+            .collect()
+    }
+
     /// Node ids with every parent before its children, in Kapacitor's order: a depth-first
     /// post-order from the sources (last source first), reversed.
     pub fn topological(&self) -> Vec<NodeId> {
