@@ -213,25 +213,10 @@ impl Recordings {
                 }
                 drop(subscriptions);
                 let text = std::mem::take(&mut *text.lock());
-                let mut rec = started;
-                match me.save_stream(&rec.id, text.as_bytes()) {
-                    Ok(size) => {
-                        rec.size = size;
-                        rec.status = "finished".into();
-                        rec.progress = 1.0;
-                    }
-                    Err(e) => {
-                        rec.status = "failed".into();
-                        rec.error = format!("{e:#}");
-                    }
-                }
-                if let Err(e) = me.store.put(&store::RECORDINGS, &rec.id, &rec) {
-                    tracing::error!(
-                        recording = rec.id,
-                        error = format!("{e:#}"),
-                        "saving recording"
-                    );
-                }
+                let saved = me
+                    .save_stream(&started.id, text.as_bytes())
+                    .map_err(|e| format!("{e:#}"));
+                me.finish(started, saved);
             })
             .map_err(|e| ImportError::Internal(e.into()))?;
         Ok(rec)
@@ -284,29 +269,33 @@ impl Recordings {
                         .map_err(|e| format!("{e:#}"))?;
                     Ok(file.len() as u64)
                 })();
-                let mut rec = started;
-                match result {
-                    Ok(size) => {
-                        rec.size = size;
-                        rec.status = "finished".into();
-                        rec.progress = 1.0;
-                    }
-                    Err(e) => {
-                        rec.status = "failed".into();
-                        rec.error = e;
-                    }
-                }
-                if let Err(e) = me.store.put(&store::RECORDINGS, &rec.id, &rec) {
-                    tracing::error!(
-                        recording = rec.id,
-                        error = format!("{e:#}"),
-                        "saving recording"
-                    );
-                }
+                me.finish(started, result);
             })
             .map_err(|e| ImportError::Internal(e.into()))?;
         rec.progress = 0.0;
         Ok(rec)
+    }
+
+    /// Stores a recording's outcome: finished with its file's size, or failed with why.
+    fn finish(&self, mut rec: RecordingRecord, outcome: Result<u64, String>) {
+        match outcome {
+            Ok(size) => {
+                rec.size = size;
+                rec.status = "finished".into();
+                rec.progress = 1.0;
+            }
+            Err(e) => {
+                rec.status = "failed".into();
+                rec.error = e;
+            }
+        }
+        if let Err(e) = self.store.put(&store::RECORDINGS, &rec.id, &rec) {
+            tracing::error!(
+                recording = rec.id,
+                error = format!("{e:#}"),
+                "saving recording"
+            );
+        }
     }
 
     fn save_stream(&self, id: &str, srpl: &[u8]) -> Result<u64> {

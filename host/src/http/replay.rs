@@ -218,16 +218,7 @@ fn import(state: &State, q: &Query, body: &[u8]) -> ApiResult {
         db: q.get("db").cloned().filter(|d| !d.is_empty()),
         rp: q.get("rp").cloned().filter(|r| !r.is_empty()),
     };
-    match state.recordings.import(body, &opts) {
-        Ok(r) => Ok(warp::reply::with_status(
-            warp::reply::json(&recording_json(&r)),
-            StatusCode::CREATED,
-        )
-        .into_response()),
-        Err(ImportError::Invalid(m)) => Err(ApiError::bad_request(m)),
-        Err(ImportError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, m)),
-        Err(ImportError::Internal(e)) => Err(ApiError::internal(e)),
-    }
+    created(state.recordings.import(body, &opts))
 }
 
 /// Kapacitor's `RecordStreamOptions`.
@@ -255,19 +246,11 @@ fn record_stream(state: &State, body: &[u8]) -> ApiResult {
             opts.task
         )));
     }
-    match state
-        .recordings
-        .record_stream(opts.id, &task.dbrps, stop, &state.ingest.router)
-    {
-        Ok(r) => Ok(warp::reply::with_status(
-            warp::reply::json(&recording_json(&r)),
-            StatusCode::CREATED,
-        )
-        .into_response()),
-        Err(ImportError::Invalid(m)) => Err(ApiError::bad_request(m)),
-        Err(ImportError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, m)),
-        Err(ImportError::Internal(e)) => Err(ApiError::internal(e)),
-    }
+    created(
+        state
+            .recordings
+            .record_stream(opts.id, &task.dbrps, stop, &state.ingest.router),
+    )
 }
 
 /// Kapacitor's `RecordBatchOptions`.
@@ -312,10 +295,16 @@ fn record_batch(state: &State, body: &[u8]) -> ApiResult {
     let plan = super::tasks::compile(state, &task).map_err(ApiError::bad_request)?;
     let queries = crate::schedule::queries(&plan).map_err(ApiError::bad_request)?;
     let io: Arc<dyn farad_runtime::exec::Io> = state.outputs.clone();
-    match state
-        .recordings
-        .record_batch(opts.id, queries, start, stop, io)
-    {
+    created(
+        state
+            .recordings
+            .record_batch(opts.id, queries, start, stop, io),
+    )
+}
+
+/// A new recording: 201 with its JSON, or the reason it could not be made.
+fn created(r: Result<RecordingRecord, ImportError>) -> ApiResult {
+    match r {
         Ok(r) => Ok(warp::reply::with_status(
             warp::reply::json(&recording_json(&r)),
             StatusCode::CREATED,

@@ -10,7 +10,7 @@ use super::{NodeExec, prop_count, prop_dur, prop_str};
 use crate::exec::{InfluxCounters, InfluxWrite, Io, Msg, StreamPoint, TaskEnv};
 use crate::lineproto::Precision;
 use crate::model::{Batch, Name, Point, Series};
-use crate::pipeline::{PlanNode, Value as PV};
+use crate::pipeline::PlanNode;
 
 pub struct InfluxDbOut {
     io: Arc<dyn Io>,
@@ -49,15 +49,7 @@ impl InfluxDbOut {
             None | Some("") => Precision::Nanoseconds,
             Some(p) => Precision::parse(p).ok_or_else(|| format!("invalid precision {p:?}"))?,
         };
-        let tags = node
-            .properties
-            .iter()
-            .filter(|p| p.name == "tag")
-            .filter_map(|p| match p.args.as_slice() {
-                [PV::Str(k), PV::Str(v)] => Some((Name::new(k), Box::<str>::from(v.as_str()))),
-                _ => None,
-            })
-            .collect();
+        let tags = super::static_tags(node);
         let buffer = match prop_count(node, "buffer") {
             0 => 1000,
             n => n,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{NodeExec, prop_str};
 use crate::exec::{Io, Msg, StreamPoint, TaskEnv};
 use crate::model::{Batch, Name, Point, Series};
-use crate::pipeline::{PlanNode, Value as PV};
+use crate::pipeline::PlanNode;
 
 pub struct Loopback {
     io: Arc<dyn Io>,
@@ -30,15 +30,7 @@ impl Loopback {
         if env.dbrps.iter().any(|(d, r)| *d == db && *r == rp) {
             return Err(format!("loop detected on dbrp: {db}.{rp}"));
         }
-        let tags = node
-            .properties
-            .iter()
-            .filter(|p| p.name == "tag")
-            .filter_map(|p| match p.args.as_slice() {
-                [PV::Str(k), PV::Str(v)] => Some((Name::new(k), Box::<str>::from(v.as_str()))),
-                _ => None,
-            })
-            .collect();
+        let tags = super::static_tags(node);
         Ok(Loopback {
             io: env.io.clone(),
             db,

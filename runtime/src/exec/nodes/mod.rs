@@ -248,6 +248,19 @@ pub(super) fn names(args: &[crate::pipeline::Value]) -> Vec<crate::model::Name> 
         .collect()
 }
 
+/// The `.tag(key, value)` properties (influxDBOut, kapacitorLoopback).
+pub(super) fn static_tags(node: &PlanNode) -> Vec<(crate::model::Name, Box<str>)> {
+    use crate::pipeline::Value as PV;
+    node.properties
+        .iter()
+        .filter(|p| p.name == "tag")
+        .filter_map(|p| match p.args.as_slice() {
+            [PV::Str(k), PV::Str(v)] => Some((crate::model::Name::new(k), v.as_str().into())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The first argument of property `name`, if it is a string.
 pub(super) fn prop_str(node: &PlanNode, name: &str) -> Option<String> {
     match node.property(name)?.args.first()? {
