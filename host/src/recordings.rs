@@ -165,19 +165,8 @@ impl Recordings {
         stop: i64,
         router: &crate::ingest::Router,
     ) -> Result<RecordingRecord, ImportError> {
-        let id = self.new_id(id)?;
-        let rec = RecordingRecord {
-            id: id.clone(),
-            kind: RecordingType::Stream,
-            size: 0,
-            date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
-            error: String::new(),
-            status: "running".into(),
-            progress: 0.0,
-        };
-        self.store
-            .put(&store::RECORDINGS, &id, &rec)
-            .map_err(ImportError::Internal)?;
+        let rec = self.begin(id, RecordingType::Stream)?;
+        let id = rec.id.clone();
         let text = Arc::new(parking_lot::Mutex::new(String::new()));
         let subscriptions: Vec<crate::ingest::Subscription> = dbrps
             .iter()
@@ -232,19 +221,8 @@ impl Recordings {
         stop: i64,
         io: Arc<dyn farad_runtime::exec::Io>,
     ) -> Result<RecordingRecord, ImportError> {
-        let id = self.new_id(id)?;
-        let mut rec = RecordingRecord {
-            id: id.clone(),
-            kind: RecordingType::Batch,
-            size: 0,
-            date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
-            error: String::new(),
-            status: "running".into(),
-            progress: 0.0,
-        };
-        self.store
-            .put(&store::RECORDINGS, &id, &rec)
-            .map_err(ImportError::Internal)?;
+        let rec = self.begin(id, RecordingType::Batch)?;
+        let id = rec.id.clone();
         let me = self.clone();
         let started = rec.clone();
         std::thread::Builder::new()
@@ -272,7 +250,27 @@ impl Recordings {
                 me.finish(started, result);
             })
             .map_err(|e| ImportError::Internal(e.into()))?;
-        rec.progress = 0.0;
+        Ok(rec)
+    }
+
+    /// A new recording's record, stored as `running`.
+    fn begin(
+        &self,
+        id: Option<String>,
+        kind: RecordingType,
+    ) -> Result<RecordingRecord, ImportError> {
+        let rec = RecordingRecord {
+            id: self.new_id(id)?,
+            kind,
+            size: 0,
+            date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
+            error: String::new(),
+            status: "running".into(),
+            progress: 0.0,
+        };
+        self.store
+            .put(&store::RECORDINGS, &rec.id, &rec)
+            .map_err(ImportError::Internal)?;
         Ok(rec)
     }
 
