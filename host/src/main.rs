@@ -87,12 +87,22 @@ enum Command {
     },
     /// Record data for replays: `record stream -task T -duration D` records what is written
     /// to the task's db/rps; `record batch -task T -past D` (or `-start T [-stop T]`) what
-    /// the batch task's queries return over that time.
+    /// the batch task's queries return over that time; `record query -query Q -type T` what
+    /// an InfluxQL query returns, as a stream or batch recording.
     Record {
-        /// stream or batch
+        /// stream, batch or query
         kind: String,
         #[arg(long)]
-        task: String,
+        task: Option<String>,
+        /// query: the InfluxQL query (fully qualified: "db"."rp"."measurement").
+        #[arg(long)]
+        query: Option<String>,
+        /// query: the recording's type, stream or batch.
+        #[arg(long = "type")]
+        kind_of: Option<String>,
+        /// query: the InfluxDB cluster to query (default: the default one).
+        #[arg(long)]
+        cluster: Option<String>,
         /// stream: how long to record (Go duration: 30s, 5m).
         #[arg(long)]
         duration: Option<String>,
@@ -108,6 +118,33 @@ enum Command {
         #[arg(long = "recording-id")]
         recording_id: Option<String>,
         /// Print the id and return without waiting for the end.
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+    },
+    /// Replay data straight from InfluxDB into a task, storing nothing: `replay-live batch
+    /// -task T -past D` (or `-start T [-stop T]`) runs the batch task's queries over that
+    /// time; `replay-live query -task T -query Q` an InfluxQL query's result.
+    ReplayLive {
+        /// batch or query
+        kind: String,
+        #[arg(long)]
+        task: String,
+        #[arg(long)]
+        past: Option<String>,
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        stop: Option<String>,
+        #[arg(long)]
+        query: Option<String>,
+        #[arg(long)]
+        cluster: Option<String>,
+        #[arg(long = "replay-id")]
+        replay_id: Option<String>,
+        #[arg(long = "rec-time")]
+        rec_time: bool,
+        #[arg(long = "real-clock")]
+        real_clock: bool,
         #[arg(long = "no-wait")]
         no_wait: bool,
     },
@@ -220,6 +257,9 @@ fn main() -> Result<()> {
         Command::Record {
             kind,
             task,
+            query,
+            kind_of,
+            cluster,
             duration,
             past,
             start,
@@ -228,26 +268,64 @@ fn main() -> Result<()> {
             no_wait,
         } => {
             let client = farad::cli::client::Client::new(cli.url);
+            let task = || {
+                task.clone()
+                    .ok_or_else(|| anyhow::anyhow!("record {kind} needs -task"))
+            };
             match kind.as_str() {
                 "stream" => farad::cli::replay::record_stream(
                     &client,
-                    &task,
+                    &task()?,
                     duration.as_deref().unwrap_or_default(),
                     recording_id.as_deref(),
                     no_wait,
                 ),
                 "batch" => farad::cli::replay::record_batch(
                     &client,
-                    &task,
+                    &task()?,
                     &farad::cli::replay::BatchRange { past, start, stop },
                     recording_id.as_deref(),
                     no_wait,
                 ),
+                "query" => farad::cli::replay::record_query(
+                    &client,
+                    query.as_deref().unwrap_or_default(),
+                    kind_of.as_deref().unwrap_or_default(),
+                    cluster.as_deref(),
+                    recording_id.as_deref(),
+                    no_wait,
+                ),
                 other => Err(anyhow::anyhow!(
-                    "cannot record {other:?} yet: this version records stream and batch"
+                    "cannot record {other:?}: stream, batch or query"
                 )),
             }
         }
+        Command::ReplayLive {
+            kind,
+            task,
+            past,
+            start,
+            stop,
+            query,
+            cluster,
+            replay_id,
+            rec_time,
+            real_clock,
+            no_wait,
+        } => farad::cli::replay::replay_live(
+            &farad::cli::client::Client::new(cli.url),
+            &kind,
+            &farad::cli::replay::ReplayLiveArgs {
+                task,
+                range: farad::cli::replay::BatchRange { past, start, stop },
+                query,
+                cluster,
+                replay_id,
+                rec_time,
+                real_clock,
+                no_wait,
+            },
+        ),
         Command::ImportRecording {
             file,
             id,

@@ -221,36 +221,79 @@ impl Recordings {
         stop: i64,
         io: Arc<dyn farad_runtime::exec::Io>,
     ) -> Result<RecordingRecord, ImportError> {
-        let rec = self.begin(id, RecordingType::Batch)?;
-        let id = rec.id.clone();
+        self.record(id, RecordingType::Batch, move || {
+            let now = crate::server::now_ns();
+            query_runs(&queries, start, stop, now, io.as_ref()).map(Data::Batch)
+        })
+    }
+
+    /// Starts recording what an ad-hoc InfluxQL query returns, as a stream (points in time
+    /// order, to the query's db/rp) or as the batches of one query.
+    pub fn record_query(
+        self: &Arc<Self>,
+        id: Option<String>,
+        kind: RecordingType,
+        query: String,
+        cluster: String,
+        io: Arc<dyn farad_runtime::exec::Io>,
+    ) -> Result<RecordingRecord, ImportError> {
+        if query.trim().is_empty() {
+            return Err(ImportError::Invalid("must provide query".into()));
+        }
+        self.record(id, kind, move || {
+            query_data(kind, &query, &cluster, io.as_ref())
+        })
+    }
+
+    /// A recording made by `fetch` on a thread of its own: `running` until it returns, then
+    /// stored or failed.
+    fn record(
+        self: &Arc<Self>,
+        id: Option<String>,
+        kind: RecordingType,
+        fetch: impl FnOnce() -> Result<Data, String> + Send + 'static,
+    ) -> Result<RecordingRecord, ImportError> {
+        let rec = self.begin(id, kind)?;
         let me = self.clone();
         let started = rec.clone();
         std::thread::Builder::new()
-            .name(format!("record-{id}"))
+            .name(format!("record-{}", rec.id))
             .spawn(move || {
-                let now = crate::server::now_ns();
-                let result = (|| -> Result<u64, String> {
-                    let mut entries = Vec::with_capacity(queries.len());
-                    for q in &queries {
-                        let mut text = String::new();
-                        for (from, to) in q.ranges(start, stop, now) {
-                            let query = q.render(from, to);
-                            for b in crate::schedule::run_query(io.as_ref(), q, &query, to)? {
-                                text.push_str(&recording::batch_to_json(&b).to_string());
-                                text.push('\n');
-                            }
-                        }
-                        entries.push(text.into_bytes());
-                    }
-                    let file = zip_queries(&entries).map_err(|e| format!("{e:#}"))?;
-                    write_synced(&me.path(&started.id, RecordingType::Batch), &file)
-                        .map_err(|e| format!("{e:#}"))?;
-                    Ok(file.len() as u64)
-                })();
-                me.finish(started, result);
+                let saved = fetch()
+                    .and_then(|data| me.save(&started.id, &data).map_err(|e| format!("{e:#}")));
+                me.finish(started, saved);
             })
             .map_err(|e| ImportError::Internal(e.into()))?;
         Ok(rec)
+    }
+
+    /// Writes a recording's file (gzip .srpl or zip .brpl); returns its size.
+    fn save(&self, id: &str, data: &Data) -> Result<u64> {
+        match data {
+            Data::Stream(points) => {
+                let mut text = String::new();
+                for p in points {
+                    recording::write_stream_point(&mut text, &p.db, &p.rp, &p.point);
+                }
+                self.save_stream(id, text.as_bytes())
+            }
+            Data::Batch(queries) => {
+                let entries: Vec<Vec<u8>> = queries
+                    .iter()
+                    .map(|batches| {
+                        let mut text = String::new();
+                        for b in batches {
+                            text.push_str(&recording::batch_to_json(b).to_string());
+                            text.push('\n');
+                        }
+                        text.into_bytes()
+                    })
+                    .collect();
+                let file = zip_queries(&entries)?;
+                write_synced(&self.path(id, RecordingType::Batch), &file)?;
+                Ok(file.len() as u64)
+            }
+        }
     }
 
     /// A new recording's record, stored as `running`.
@@ -376,6 +419,68 @@ impl Recordings {
                     .collect::<Result<_, _>>()?;
                 Ok(Data::Batch(batches))
             }
+        }
+    }
+}
+
+/// What a batch task's queries return over `[start, stop]`: every run their schedules would
+/// have made by `now`, per query (`record batch`, `replay-live batch`).
+pub fn query_runs(
+    queries: &[farad_runtime::query::BatchQuery],
+    start: i64,
+    stop: i64,
+    now: i64,
+    io: &dyn farad_runtime::exec::Io,
+) -> Result<Vec<Vec<Batch>>, String> {
+    let mut all = Vec::with_capacity(queries.len());
+    for q in queries {
+        let mut batches = Vec::new();
+        for (from, to) in q.ranges(start, stop, now) {
+            batches.extend(crate::schedule::run_query(io, q, &q.render(from, to), to)?);
+        }
+        all.push(batches);
+    }
+    Ok(all)
+}
+
+/// What an ad-hoc query returns (`record query`, `replay-live query`): as a stream, its
+/// points merged in time order and written to the query's own db/rp (which it must name);
+/// as a batch recording, its series' batches for one query node.
+pub fn query_data(
+    kind: RecordingType,
+    query: &str,
+    cluster: &str,
+    io: &dyn farad_runtime::exec::Io,
+) -> Result<Data, String> {
+    let (db, rp) = farad_runtime::query::source_dbrp(query)?;
+    let json = io
+        .query_influxdb(cluster, query)
+        .map_err(|e| format!("InfluxDB query failed: {e}"))?;
+    let mut per_result = Vec::new();
+    for result in json["results"].as_array().into_iter().flatten() {
+        per_result.push(farad_runtime::query::result_to_batches(result, false)?);
+    }
+    match kind {
+        RecordingType::Batch => Ok(Data::Batch(vec![per_result.concat()])),
+        RecordingType::Stream => {
+            let mut points = Vec::new();
+            for batches in per_result {
+                let start = points.len();
+                for b in batches {
+                    points.extend(b.points.into_iter().map(|p| StreamPoint {
+                        db: db.clone(),
+                        rp: rp.clone(),
+                        point: farad_runtime::model::Point {
+                            time: p.time,
+                            series: p.series,
+                            fields: p.fields,
+                        },
+                    }));
+                }
+                // Stable: points of one time keep their series' order, as Kapacitor merges.
+                points[start..].sort_by_key(|p| p.point.time);
+            }
+            Ok(Data::Stream(points))
         }
     }
 }

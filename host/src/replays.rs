@@ -49,6 +49,16 @@ pub enum ReplayError {
     Internal(anyhow::Error),
 }
 
+/// Where a replay's data comes from.
+pub enum Source {
+    /// A stored recording, by id.
+    Recording(String),
+    /// `replay-live batch`: a batch task's own queries over `[start, stop]`, from InfluxDB.
+    Batch { start: i64, stop: i64 },
+    /// `replay-live query`: an ad-hoc query's result, as a stream or a batch by the task's type.
+    Query { query: String, cluster: String },
+}
+
 /// Replays under way: their current record and a flag to stop them.
 #[derive(Default)]
 pub struct Replays {
@@ -60,14 +70,14 @@ pub struct Replays {
 const CHUNK: usize = 4096;
 
 impl Replays {
-    /// Starts replaying `recording` into `task` in the background; returns the running
+    /// Starts replaying `source` into `task` in the background; returns the running
     /// replay's record.
     pub fn start(
         &self,
         state: &Arc<State>,
         id: Option<String>,
         task_id: &str,
-        recording_id: &str,
+        source: Source,
         real_clock: bool,
         recording_time: bool,
     ) -> Result<ReplayRecord, ReplayError> {
@@ -95,19 +105,32 @@ impl Replays {
             .get(&store::TASKS, task_id)
             .map_err(ReplayError::Internal)?
             .ok_or_else(|| ReplayError::NotFound(format!("task load: unknown task {task_id}")))?;
-        let rec: RecordingRecord = state
-            .recordings
-            .get(recording_id)
-            .map_err(ReplayError::Internal)?
-            .ok_or_else(|| {
-                ReplayError::NotFound(format!(
-                    "recording not found: unknown recording {recording_id}"
-                ))
-            })?;
+        let rec = match &source {
+            Source::Recording(recording_id) => Some(
+                state
+                    .recordings
+                    .get(recording_id)
+                    .map_err(ReplayError::Internal)?
+                    .ok_or_else(|| {
+                        ReplayError::NotFound(format!(
+                            "recording not found: unknown recording {recording_id}"
+                        ))
+                    })?,
+            ),
+            Source::Batch { .. } if task.kind == crate::store::TaskType::Stream => {
+                return Err(ReplayError::Invalid(format!(
+                    "cannot replay batch against stream task: {task_id}"
+                )));
+            }
+            Source::Query { query, .. } if query.trim().is_empty() => {
+                return Err(ReplayError::Invalid("must provide query".into()));
+            }
+            _ => None,
+        };
         let replay = ReplayRecord {
             id: id.clone(),
             task: task_id.to_owned(),
-            recording: recording_id.to_owned(),
+            recording: rec.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
             recording_time,
             clock: if real_clock { "real" } else { "fast" }.into(),
             date: farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns()),
@@ -130,7 +153,8 @@ impl Replays {
             .name(format!("replay-{id}"))
             .spawn(move || {
                 let mut replay = started;
-                let outcome = run(&state, &mut replay, &task, &rec, &stop, real_clock);
+                let outcome = data(&state, &task, rec.as_ref(), source)
+                    .and_then(|data| run(&state, &mut replay, &task, data, &stop, real_clock));
                 match outcome {
                     Ok(()) => replay.status = "finished".into(),
                     Err(e) => {
@@ -200,35 +224,60 @@ pub fn mark_interrupted(store: &crate::store::Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The replay's data: the recording's, or what InfluxDB returns now.
+fn data(
+    state: &State,
+    task: &TaskRecord,
+    rec: Option<&RecordingRecord>,
+    source: Source,
+) -> Result<Data, String> {
+    use crate::recordings::{RecordingType, query_data, query_runs};
+    use crate::store::TaskType;
+    let io: Arc<dyn farad_runtime::exec::Io> = state.outputs.clone();
+    match (source, rec) {
+        (Source::Recording(_), Some(rec)) => {
+            let matches = matches!(
+                (rec.kind, task.kind),
+                (RecordingType::Stream, TaskType::Stream) | (RecordingType::Batch, TaskType::Batch)
+            );
+            if !matches {
+                return Err(format!(
+                    "data source open: a {:?} recording cannot feed a {:?} task",
+                    rec.kind, task.kind
+                )
+                .to_lowercase());
+            }
+            state
+                .recordings
+                .load(rec)
+                .map_err(|e| format!("load data source: {e:#}"))
+        }
+        (Source::Batch { start, stop }, _) => {
+            let plan =
+                crate::http::tasks::compile(state, task).map_err(|e| format!("task start: {e}"))?;
+            let queries = crate::schedule::queries(&plan)?;
+            let now = crate::server::now_ns();
+            query_runs(&queries, start, stop, now, io.as_ref()).map(Data::Batch)
+        }
+        (Source::Query { query, cluster }, _) => {
+            let kind = match task.kind {
+                TaskType::Stream => RecordingType::Stream,
+                TaskType::Batch => RecordingType::Batch,
+            };
+            query_data(kind, &query, &cluster, io.as_ref())
+        }
+        (Source::Recording(id), None) => Err(format!("unknown recording {id}")),
+    }
+}
+
 fn run(
     state: &Arc<State>,
     replay: &mut ReplayRecord,
     task: &TaskRecord,
-    rec: &RecordingRecord,
+    data: Data,
     stop: &AtomicBool,
     real_clock: bool,
 ) -> Result<(), String> {
-    let matches = matches!(
-        (rec.kind, task.kind),
-        (
-            crate::recordings::RecordingType::Stream,
-            crate::store::TaskType::Stream
-        ) | (
-            crate::recordings::RecordingType::Batch,
-            crate::store::TaskType::Batch
-        )
-    );
-    if !matches {
-        return Err(format!(
-            "data source open: a {:?} recording cannot feed a {:?} task",
-            rec.kind, task.kind
-        )
-        .to_lowercase());
-    }
-    let data = state
-        .recordings
-        .load(rec)
-        .map_err(|e| format!("load data source: {e:#}"))?;
     let plan = crate::http::tasks::compile(state, task).map_err(|e| format!("task start: {e}"))?;
     let instance = state
         .tasks

@@ -238,6 +238,79 @@ pub fn result_to_batches(result: &serde_json::Value, by_name: bool) -> Result<Ve
     Ok(out)
 }
 
+/// The database and retention policy of a statement's one source (`FROM "db"."rp"."m"`), as
+/// an ad-hoc query (`record query`, `replay-live query`) must name them.
+pub fn source_dbrp(text: &str) -> Result<(String, String), String> {
+    let unqualified =
+        || "could not determine database and retention policy. Is the query fully qualified?";
+    let head = Clauses::find(text)?.head;
+    let b = head.as_bytes();
+    // The top-level FROM: outside quotes and parentheses.
+    let (mut i, mut depth, mut from) = (0, 0i32, None);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += usize::from(b[i] == b'\\') + 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            c if depth == 0
+                && c.is_ascii_alphabetic()
+                && (i == 0 || !is_word(b[i - 1]))
+                && head[i..].len() > 4
+                && head[i..i + 4].eq_ignore_ascii_case("from")
+                && !is_word(b[i + 4]) =>
+            {
+                from = Some(i + 4);
+                break;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let source = head[from.ok_or_else(unqualified)?..].trim();
+    // Dotted parts, each bare or double-quoted.
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = source;
+    loop {
+        let (part, after) = if let Some(q) = rest.strip_prefix('"') {
+            let mut part = String::new();
+            let mut chars = q.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((_, '\\')) => part.extend(chars.next().map(|c| c.1)),
+                    Some((j, '"')) => break j + 1,
+                    Some((_, c)) => part.push(c),
+                    None => return Err("failed to parse InfluxQL query: unterminated quote".into()),
+                }
+            };
+            (part, &q[end..])
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (rest[..end].to_owned(), &rest[end..])
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None => {
+                if after.trim_start().starts_with(',') {
+                    return Err(unqualified().into());
+                }
+                break;
+            }
+        }
+    }
+    match parts.as_slice() {
+        [db, rp, _] if !db.is_empty() && !rp.is_empty() => Ok((db.clone(), rp.clone())),
+        _ => Err(unqualified().into()),
+    }
+}
+
 /// InfluxQL's duration literal: the largest unit that divides it.
 fn influxql_duration(ns: i64) -> String {
     if ns == 0 {
@@ -398,6 +471,27 @@ mod tests {
              GROUP BY time(1m, 0s), \"host\" fill(0) LIMIT 5"
         );
         assert!(q.grouped_by_time());
+    }
+
+    #[test]
+    fn an_ad_hoc_query_names_its_database_and_retention_policy() {
+        let dbrp = |q: &str| source_dbrp(q);
+        assert_eq!(
+            dbrp("SELECT mean(v) FROM \"tele.graf\".autogen.\"cpu\" WHERE time > now() - 1h"),
+            Ok(("tele.graf".into(), "autogen".into()))
+        );
+        assert_eq!(
+            dbrp("select * from db.rp.m group by *"),
+            Ok(("db".into(), "rp".into()))
+        );
+        for bad in [
+            "SELECT v FROM m",
+            "SELECT v FROM db..m",
+            "SELECT v FROM db.rp.m, db.rp.n",
+            "SELECT v",
+        ] {
+            assert!(dbrp(bad).unwrap_err().contains("fully qualified"), "{bad}");
+        }
     }
 
     #[test]

@@ -242,3 +242,188 @@ fn record_batch_keeps_what_the_queries_returned() {
     let out = f.get("/kapacitor/v1/tasks/b/out").json();
     assert_eq!(out["series"].as_array().map(Vec::len), Some(2), "{out}");
 }
+
+/// Waits for replay `id` to end and returns its record.
+fn finished_replay(f: &Farad, id: &str) -> serde_json::Value {
+    let mut done = serde_json::Value::Null;
+    wait_for("the replay", 20, || {
+        done = f.get(&format!("/kapacitor/v1/replays/{id}")).json();
+        done["status"] != "running"
+    });
+    assert_eq!(done["status"], "finished", "{done}");
+    done
+}
+
+#[test]
+fn record_query_and_replay_live_read_influxdb() {
+    let dir = TempDir::new("influxdb-query");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = (now_s / 60 - 2) * 60;
+    let lp: String = (0..60)
+        .flat_map(|s| {
+            [
+                format!("cpu,host=a value={s} {}\n", start + s),
+                format!("cpu,host=b value={} {}\n", 2 * s, start + s),
+            ]
+        })
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .post(format!("{}/write?db=src&precision=s", influx.url()))
+        .send(lp.as_bytes())
+        .expect("writing to influxd");
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\n",
+            influx.url()
+        ),
+    );
+    let task = |id: &str, kind: &str, script: &str| {
+        let body = json!({
+            "id": id, "type": kind, "status": "disabled", "script": script,
+            "dbrps": [{"db": "src", "rp": "autogen"}],
+        });
+        let r = f.post("/kapacitor/v1/tasks", body.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    // A stream task that needs every point of each host, in time order.
+    let stream = "stream|from().measurement('cpu')|groupBy('host')\
+                  |window().periodCount(60).everyCount(60)|sum('value')|httpOut('out')";
+    task("s", "stream", stream);
+    task("s2", "stream", stream);
+    let batch = |q: &str| {
+        format!(
+            "batch|query('{q}').period(1m).every(1m).groupBy('host')|sum('value')|httpOut('out')"
+        )
+    };
+    let query = r#"SELECT value FROM "src"."autogen"."cpu" WHERE time > now() - 1h GROUP BY *"#;
+    task(
+        "b",
+        "batch",
+        &batch(r#"SELECT value FROM "src"."autogen"."cpu""#),
+    );
+    let sums = |task: &str| -> Vec<(String, f64)> {
+        let out = f.get(&format!("/kapacitor/v1/tasks/{task}/out")).json();
+        let mut sums: Vec<(String, f64)> = out["series"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no series: {out}"))
+            .iter()
+            .map(|s| {
+                (
+                    s["tags"]["host"].as_str().unwrap_or("").to_owned(),
+                    s["values"][0][1].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        sums.sort_by(|a, b| a.0.cmp(&b.0));
+        sums
+    };
+    let expected = vec![("a".to_owned(), 1770.0), ("b".to_owned(), 3540.0)];
+
+    // record query, as a stream: the points of both series merged by time, to src.autogen.
+    let (code, out, err) = f.cli(&[
+        "record",
+        "query",
+        "-query",
+        query,
+        "-type",
+        "stream",
+        "-recording-id",
+        "qs",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "qs");
+    let r = f.post(
+        "/kapacitor/v1/replays",
+        json!({"id": "r1", "task": "s", "recording": "qs", "recording-time": true}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    finished_replay(&f, "r1");
+    assert_eq!(sums("s"), expected);
+
+    // ... and as a batch recording of one query, into the batch task.
+    let r = f.post(
+        "/kapacitor/v1/recordings/query",
+        json!({"id": "qb", "type": "batch", "query": query}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for("the recording", 20, || {
+        f.get("/kapacitor/v1/recordings/qb").json()["status"] != "running"
+    });
+    let r = f.post(
+        "/kapacitor/v1/replays",
+        json!({"id": "r2", "task": "b", "recording": "qb"}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    finished_replay(&f, "r2");
+    assert_eq!(sums("b"), expected);
+
+    // replay-live query: the same straight from InfluxDB, nothing stored.
+    let (code, out, err) = f.cli(&[
+        "replay-live",
+        "query",
+        "-task",
+        "s2",
+        "-query",
+        query,
+        "-replay-id",
+        "r3",
+        "-rec-time",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "r3");
+    assert_eq!(sums("s2"), expected);
+    let replay = f.get("/kapacitor/v1/replays/r3").json();
+    assert_eq!(replay["recording"], "", "{replay}");
+
+    // replay-live batch: the task's own query over the past five minutes.
+    let (code, _, err) = f.cli(&[
+        "replay-live",
+        "batch",
+        "-task",
+        "b",
+        "-past",
+        "5m",
+        "-replay-id",
+        "r4",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let done = finished_replay(&f, "r4");
+    assert_eq!(
+        done["stats"]["node-stats"]["query1"]["points_queried"], 120,
+        "{done}"
+    );
+
+    // A query that does not name its database and retention policy cannot be recorded.
+    let r = f.post(
+        "/kapacitor/v1/recordings/query",
+        json!({"id": "bad", "type": "stream", "query": "SELECT value FROM cpu"}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut rec = serde_json::Value::Null;
+    wait_for("the failed recording", 20, || {
+        rec = f.get("/kapacitor/v1/recordings/bad").json();
+        rec["status"] != "running"
+    });
+    assert_eq!(rec["status"], "failed", "{rec}");
+    assert!(
+        rec["error"].as_str().unwrap().contains("fully qualified"),
+        "{rec}"
+    );
+    let r = f.post(
+        "/kapacitor/v1/replays/batch",
+        json!({"task": "s", "start": "2020-01-01T00:00:00Z"}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("cannot replay batch against stream task"),
+        "{}",
+        r.body
+    );
+}

@@ -31,9 +31,53 @@ pub fn replay(c: &Client, a: &ReplayArgs) -> Result<()> {
     if let Some(id) = &a.replay_id {
         body["id"] = json!(id);
     }
-    let mut r = c.post("/replays", body.to_string().as_bytes())?;
+    let r = c.post("/replays", body.to_string().as_bytes())?;
+    wait_for_replay(c, r, a.no_wait)
+}
+
+/// What `farad replay-live batch|query` was asked for.
+pub struct ReplayLiveArgs {
+    pub task: String,
+    pub range: BatchRange,
+    pub query: Option<String>,
+    pub cluster: Option<String>,
+    pub replay_id: Option<String>,
+    pub rec_time: bool,
+    pub real_clock: bool,
+    pub no_wait: bool,
+}
+
+/// `farad replay-live batch -task T (-past D | -start T [-stop T])` and `farad replay-live
+/// query -task T -query Q`: a replay straight from InfluxDB; prints the replay's id.
+pub fn replay_live(c: &Client, kind: &str, a: &ReplayLiveArgs) -> Result<()> {
+    let mut body = json!({
+        "task": a.task,
+        "recording-time": a.rec_time,
+        "clock": if a.real_clock { "real" } else { "fast" },
+    });
+    match kind {
+        "batch" => a.range.fill(&mut body)?,
+        "query" => {
+            let Some(q) = &a.query else {
+                bail!("replay-live query needs -query");
+            };
+            body["query"] = json!(q);
+            body["cluster"] = json!(a.cluster.clone().unwrap_or_default());
+        }
+        other => bail!("cannot replay-live {other:?}: batch or query"),
+    }
+    if let Some(id) = &a.replay_id {
+        body["id"] = json!(id);
+    }
+    let r = c.post(&format!("/replays/{kind}"), body.to_string().as_bytes())?;
+    wait_for_replay(c, r, a.no_wait)
+}
+
+/// Waits for a replay to end (unless `no_wait`) and prints its id. A failed replay is an
+/// error (exit code 1).
+fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     let id = r["id"].as_str().unwrap_or_default().to_owned();
-    if a.no_wait {
+    if no_wait {
         println!("{id}");
         return Ok(());
     }
@@ -88,26 +132,54 @@ pub fn record_batch(
     id: Option<&str>,
     no_wait: bool,
 ) -> Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos() as i64;
     let mut body = json!({"task": task});
-    match (&range.past, &range.start) {
-        (Some(past), None) => {
-            let d = farad_runtime::duration::parse_go_duration(past)
-                .map_err(|e| anyhow::anyhow!("invalid -past {past:?}: {e}"))?;
-            body["start"] = json!(farad_runtime::time::format_rfc3339_nanos(now - d));
-        }
-        (None, Some(start)) => body["start"] = json!(start),
-        _ => bail!("record batch needs either -past or -start"),
-    }
-    if let Some(stop) = &range.stop {
-        body["stop"] = json!(stop);
-    }
+    range.fill(&mut body)?;
     if let Some(id) = id {
         body["id"] = json!(id);
     }
     let r = c.post("/recordings/batch", body.to_string().as_bytes())?;
+    wait_for_recording(c, r, no_wait)
+}
+
+impl BatchRange {
+    /// Sets `start` (and `stop`) of a request body.
+    fn fill(&self, body: &mut Value) -> Result<()> {
+        match (&self.past, &self.start) {
+            (Some(past), None) => {
+                let d = farad_runtime::duration::parse_go_duration(past)
+                    .map_err(|e| anyhow::anyhow!("invalid -past {past:?}: {e}"))?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_nanos() as i64;
+                body["start"] = json!(farad_runtime::time::format_rfc3339_nanos(now - d));
+            }
+            (None, Some(start)) => body["start"] = json!(start),
+            _ => bail!("needs either -past or -start"),
+        }
+        if let Some(stop) = &self.stop {
+            body["stop"] = json!(stop);
+        }
+        Ok(())
+    }
+}
+
+/// `farad record query -query Q -type stream|batch [-cluster C]`.
+pub fn record_query(
+    c: &Client,
+    query: &str,
+    kind: &str,
+    cluster: Option<&str>,
+    id: Option<&str>,
+    no_wait: bool,
+) -> Result<()> {
+    if !matches!(kind, "stream" | "batch") {
+        bail!("record query needs -type stream or -type batch, not {kind:?}");
+    }
+    let mut body = json!({"query": query, "type": kind, "cluster": cluster.unwrap_or_default()});
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    let r = c.post("/recordings/query", body.to_string().as_bytes())?;
     wait_for_recording(c, r, no_wait)
 }
 

@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::tasks::blocking;
 use super::with_state;
 use crate::recordings::{ImportError, ImportOptions, RecordingRecord, RecordingType};
-use crate::replays::{ReplayError, ReplayRecord};
+use crate::replays::{ReplayError, ReplayRecord, Source};
 use crate::server::State;
 
 type Query = HashMap<String, String>;
@@ -55,6 +55,12 @@ pub fn routes(
         .and(warp::body::content_length_limit(1 << 20))
         .and(warp::body::bytes())
         .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || record_batch(&s, &body)));
+    let record_query = warp::path!("kapacitor" / "v1" / "recordings" / "query")
+        .and(warp::post())
+        .and(s())
+        .and(warp::body::content_length_limit(1 << 20))
+        .and(warp::body::bytes())
+        .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || record_query(&s, &body)));
     let recording = warp::path!("kapacitor" / "v1" / "recordings" / String)
         .and(warp::get())
         .and(s())
@@ -83,6 +89,14 @@ pub fn routes(
         .and(warp::body::content_length_limit(1 << 20))
         .and(warp::body::bytes())
         .then(|s: Arc<State>, body: bytes::Bytes| blocking(move || create_replay(&s, &body)));
+    let replay_live = warp::path!("kapacitor" / "v1" / "replays" / String)
+        .and(warp::post())
+        .and(s())
+        .and(warp::body::content_length_limit(1 << 20))
+        .and(warp::body::bytes())
+        .then(|kind: String, s: Arc<State>, body: bytes::Bytes| {
+            blocking(move || replay_live(&s, &kind, &body))
+        });
     let replay = warp::path!("kapacitor" / "v1" / "replays" / String)
         .and(warp::get())
         .and(s())
@@ -103,6 +117,8 @@ pub fn routes(
         .unify()
         .or(record_batch)
         .unify()
+        .or(record_query)
+        .unify()
         .or(data)
         .unify()
         .or(recording)
@@ -112,6 +128,8 @@ pub fn routes(
         .or(list_replays)
         .unify()
         .or(create_replay)
+        .unify()
+        .or(replay_live)
         .unify()
         .or(replay)
         .unify()
@@ -302,6 +320,30 @@ fn record_batch(state: &State, body: &[u8]) -> ApiResult {
     )
 }
 
+/// Kapacitor's `RecordQueryOptions`.
+#[derive(Deserialize)]
+struct RecordQuery {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: crate::recordings::RecordingType,
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    cluster: String,
+}
+
+fn record_query(state: &State, body: &[u8]) -> ApiResult {
+    let opts: RecordQuery =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let io: Arc<dyn farad_runtime::exec::Io> = state.outputs.clone();
+    created(
+        state
+            .recordings
+            .record_query(opts.id, opts.kind, opts.query, opts.cluster, io),
+    )
+}
+
 /// A new recording: 201 with its JSON, or the reason it could not be made.
 fn created(r: Result<RecordingRecord, ImportError>) -> ApiResult {
     match r {
@@ -339,21 +381,96 @@ struct CreateReplay {
 fn create_replay(state: &Arc<State>, body: &[u8]) -> ApiResult {
     let opts: CreateReplay =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let real = match opts.clock.as_deref() {
+    let source = Source::Recording(opts.recording);
+    start_replay(
+        state,
+        opts.id,
+        &opts.task,
+        source,
+        opts.clock,
+        opts.recording_time,
+    )
+}
+
+/// Kapacitor's `ReplayBatchOptions` and `ReplayQueryOptions` in one.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ReplayLive {
+    #[serde(default)]
+    id: Option<String>,
+    task: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    stop: String,
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    cluster: String,
+    #[serde(default)]
+    recording_time: bool,
+    #[serde(default)]
+    clock: Option<String>,
+}
+
+/// `POST /kapacitor/v1/replays/batch` and `.../replays/query`: a replay straight from
+/// InfluxDB, nothing stored.
+fn replay_live(state: &Arc<State>, kind: &str, body: &[u8]) -> ApiResult {
+    let opts: ReplayLive =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let source = match kind {
+        "batch" => {
+            let time = |t: &str| {
+                farad_runtime::time::parse_rfc3339(t)
+                    .ok_or_else(|| ApiError::bad_request(format!("invalid time {t:?}")))
+            };
+            let start = time(&opts.start)?;
+            let stop = if opts.stop.is_empty() {
+                crate::server::now_ns()
+            } else {
+                time(&opts.stop)?
+            };
+            Source::Batch { start, stop }
+        }
+        "query" => Source::Query {
+            query: opts.query,
+            cluster: opts.cluster,
+        },
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no such replay source {other:?}: batch or query"
+            )));
+        }
+    };
+    start_replay(
+        state,
+        opts.id,
+        &opts.task,
+        source,
+        opts.clock,
+        opts.recording_time,
+    )
+}
+
+fn start_replay(
+    state: &Arc<State>,
+    id: Option<String>,
+    task: &str,
+    source: Source,
+    clock: Option<String>,
+    recording_time: bool,
+) -> ApiResult {
+    let real = match clock.as_deref() {
         None | Some("") | Some("fast") => false,
         Some("real") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!("invalid clock type {other}")));
         }
     };
-    match state.replays.start(
-        state,
-        opts.id,
-        &opts.task,
-        &opts.recording,
-        real,
-        opts.recording_time,
-    ) {
+    match state
+        .replays
+        .start(state, id, task, source, real, recording_time)
+    {
         Ok(r) => Ok(warp::reply::with_status(
             warp::reply::json(&replay_json(&r)),
             StatusCode::CREATED,
