@@ -19,6 +19,7 @@ pub mod server;
 pub mod sideload;
 pub mod store;
 pub mod tasks;
+pub mod testing;
 pub mod topics;
 pub mod udfs;
 

@@ -45,6 +45,13 @@ enum Command {
     },
     /// Check TICKscript files and print every problem found; exit code 1 if any.
     Check { files: Vec<PathBuf> },
+    /// Run task tests: each test file (TOML; directories: their *.test.toml files) names a
+    /// TICKscript, input data and the output expected. Runs in-process, no server needed;
+    /// prints a diff per failure, exit code 1 if any.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Upload a Wasm component as UDF NAME (a new version of it if it exists).
     DefineUdf { name: String, file: PathBuf },
     /// Define a topic handler from a YAML or JSON spec (`topic`, `id`, `kind`, `options`,
@@ -220,6 +227,7 @@ fn main() -> Result<()> {
         }
         Command::Fmt { write, files } => std::process::exit(farad::cli::tick::fmt(&files, write)),
         Command::Check { files } => std::process::exit(farad::cli::tick::check(&files)),
+        Command::Test { files } => std::process::exit(farad::testing::run(&files)),
         Command::DefineUdf { name, file } => {
             farad::cli::client::define_udf(&farad::cli::client::Client::new(cli.url), &name, &file)
         }

@@ -485,6 +485,36 @@ pub fn query_data(
     }
 }
 
+/// A recording file's content, read as an import reads it (gzip and zip recognised), without
+/// storing it (`farad test`).
+pub fn decode(body: &[u8], opts: &ImportOptions) -> Result<Data, ImportError> {
+    let zipped = body.starts_with(b"PK\x03\x04");
+    let kind = opts.kind.unwrap_or(if zipped {
+        RecordingType::Batch
+    } else {
+        RecordingType::Stream
+    });
+    match kind {
+        RecordingType::Stream => Ok(Data::Stream(stream_points(&gunzip_if(body)?, opts)?)),
+        RecordingType::Batch => {
+            let queries = if zipped {
+                unzip(body).map_err(ImportError::Invalid)?
+            } else {
+                vec![gunzip_if(body)?]
+            };
+            let batches = queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    recording::parse_batches(q)
+                        .map_err(|e| ImportError::Invalid(format!("query {i}: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Data::Batch(batches))
+        }
+    }
+}
+
 /// Appends the points of the recorded db/rp to the recording's text, as they are written.
 struct RecordSink {
     db: String,

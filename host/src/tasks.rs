@@ -97,6 +97,7 @@ impl Tasks {
             cluster_id: self.identity.1.clone(),
             server_id: self.identity.2.clone(),
             udfs: Some(self.udfs.clone()),
+            ..TaskEnv::default()
         };
         Task::with_env(plan, &env).map_err(|e| e.to_string())
     }

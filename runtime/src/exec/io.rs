@@ -182,6 +182,9 @@ pub struct TaskEnv {
     pub server_id: String,
     /// The Wasm UDFs `@name()` nodes can use.
     pub udfs: Option<Arc<crate::wasm::UdfRegistry>>,
+    /// Every alert node publishes its events to its own topic, handlers or not (`farad test`
+    /// checks them there).
+    pub publish_all_alerts: bool,
 }
 
 impl Default for TaskEnv {
@@ -194,6 +197,7 @@ impl Default for TaskEnv {
             cluster_id: String::new(),
             server_id: String::new(),
             udfs: None,
+            publish_all_alerts: false,
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct Alert {
     duration_field: Option<Name>,
     state_changes_only: Option<i64>,
     no_recoveries: bool,
+    /// Events go to the node's own topic even without handlers.
+    publish_all: bool,
     all: bool,
     flapping: Option<(f64, f64)>,
     history: usize,
@@ -328,6 +330,7 @@ impl Alert {
             duration_field: name_prop(node, "durationField"),
             state_changes_only,
             no_recoveries: node.property("noRecoveries").is_some(),
+            publish_all: env.publish_all_alerts,
             all: node.property("all").is_some(),
             flapping,
             history,
@@ -563,7 +566,7 @@ impl Alert {
     /// Whether events go anywhere: to the node's own handlers (through its anonymous topic)
     /// or to a named topic. Only then are details and the data row worth building.
     fn publishes(&self) -> bool {
-        !self.handlers.is_empty() || self.topic.is_some()
+        !self.handlers.is_empty() || self.topic.is_some() || self.publish_all
     }
 
     /// Hands the event to every handler.
@@ -585,7 +588,7 @@ impl Alert {
         };
         let data = (!self.handlers.is_empty()).then(|| event.to_json());
         // As Kapacitor: the node's own handlers make its anonymous topic.
-        if !self.handlers.is_empty() {
+        if !self.handlers.is_empty() || self.publish_all {
             self.io.publish(crate::exec::TopicEvent {
                 topic: self.anon_topic.clone(),
                 ..event.clone()
