@@ -141,15 +141,24 @@ fn bad_test_files_are_errors_with_locations() {
         "tick.test.toml",
         "[task]\nscript = \"x.tick\"\n[input]\nlines = \"m v=1 1\"\ndb = \"db\"\n",
     );
-    std::fs::write(dir.path().join("x.tick"), "stream\n    |from()\n    |windw()\n").unwrap();
+    std::fs::write(
+        dir.path().join("x.tick"),
+        "stream\n    |from()\n    |windw()\n",
+    )
+    .unwrap();
     let lines = test_file(
         &dir,
         "lines.test.toml",
-        &format!("[task]\ntickscript = '''{SCRIPT}'''\ndbrps = [\"db.rp\"]\n[input]\nlines = \"cpu,host=a v=\\n\"\n"),
+        &format!(
+            "[task]\ntickscript = '''{SCRIPT}'''\ndbrps = [\"db.rp\"]\n[input]\nlines = \"cpu,host=a v=\\n\"\n"
+        ),
     );
     let (code, out) = farad_test(&[&toml, &tick, &lines]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("toml.test.toml: TOML parse error at line 2, column"), "{out}");
+    assert!(
+        out.contains("toml.test.toml: TOML parse error at line 2, column"),
+        "{out}"
+    );
     assert!(out.contains("x.tick:3:"), "{out}");
     assert!(out.contains("[input] lines"), "{out}");
     assert!(out.contains("0 passed, 3 failed"), "{out}");
