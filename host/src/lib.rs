@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod server;
 pub mod sideload;
 pub mod store;
+pub mod subscriptions;
 pub mod tasks;
 pub mod testing;
 pub mod topics;

@@ -151,6 +151,24 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     state.refresh_task_counts();
     crate::http::tasks::start_enabled(&state);
     start_timers(Arc::downgrade(&state));
+    let subs_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let query_state = Arc::downgrade(&state);
+    crate::subscriptions::start(
+        &state.config.influxdb,
+        &crate::subscriptions::Endpoint {
+            hostname: state.config.hostname.clone(),
+            http_port: bound.port(),
+            cluster_id: state.ids.cluster_id.clone(),
+            server_id: state.ids.server_id.clone(),
+        },
+        Arc::new(move |cluster: &str, q: &str| match query_state.upgrade() {
+            Some(s) => s.outputs.influxdb.query(cluster, q),
+            None => Err("the server is stopping".into()),
+        }),
+        state.ingest.clone(),
+        subs_stop.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
 
     // Printed on stdout so that scripts and tests can find an OS-assigned port.
     println!("farad listening on http://{bound}");
@@ -167,6 +185,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
 
     signal().await;
     tracing::info!("shutting down");
+    subs_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let saver = state.clone();
     let _ = tokio::task::spawn_blocking(move || saver.tasks.save_all()).await;
     stop_tx.send(()).ok();

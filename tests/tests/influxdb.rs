@@ -427,3 +427,130 @@ fn record_query_and_replay_live_read_influxdb() {
         r.body
     );
 }
+
+/// Our subscriptions on InfluxDB: (db, rp, destinations) of those named `kapacitor-*`.
+fn our_subscriptions(influx: &Influxd) -> Vec<(String, String, String)> {
+    let subs = influx.query("SHOW SUBSCRIPTIONS");
+    let mut out = Vec::new();
+    for s in subs["results"][0]["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for row in s["values"].as_array().into_iter().flatten() {
+            if row[1].as_str().unwrap_or("").starts_with("kapacitor-") {
+                out.push((
+                    s["name"].as_str().unwrap().to_owned(),
+                    row[0].as_str().unwrap().to_owned(),
+                    row[3].to_string(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn subscriptions_forward_influxdb_writes_and_survive_a_crash() {
+    let dir = TempDir::new("influxdb-subs");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    influx.query("CREATE DATABASE other");
+    let config = |excluded: &str| {
+        format!(
+            "hostname = \"127.0.0.1\"\n[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\n\
+             subscriptions-sync-interval = \"1s\"\n{excluded}",
+            influx.url()
+        )
+    };
+    let f = Farad::start_in(&dir.path().join("data"), &config(""));
+    let body = json!({
+        "id": "s", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('cpu')|httpOut('out')",
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    let port = f.url().rsplit(':').next().unwrap().to_owned();
+    wait_for("the subscriptions", 20, || {
+        our_subscriptions(&influx).len() == 2
+    });
+    for (_, rp, dest) in our_subscriptions(&influx) {
+        assert_eq!(rp, "autogen");
+        assert_eq!(dest, format!("[\"http://127.0.0.1:{port}\"]"));
+    }
+
+    // A write to InfluxDB reaches the stream task.
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let write = |v: i64| {
+        agent
+            .post(format!("{}/write?db=src&precision=s", influx.url()))
+            .send(format!("cpu,host=a value={v} 1700000000").as_bytes())
+            .expect("writing to influxd");
+    };
+    let value =
+        |f: &Farad| f.get("/kapacitor/v1/tasks/s/out").json()["series"][0]["values"][0][1].as_f64();
+    write(1);
+    wait_for("the forwarded point", 20, || value(&f) == Some(1.0));
+
+    // Killed, then started again on another port and without `other`: the subscription left
+    // behind points at the dead port and is made anew; the one on `other` goes.
+    f.kill9();
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &config("excluded-subscriptions = { other = [\"autogen\"] }\n"),
+    );
+    let port = f.url().rsplit(':').next().unwrap().to_owned();
+    wait_for("the renewed subscription", 20, || {
+        our_subscriptions(&influx)
+            == vec![(
+                "src".to_owned(),
+                "autogen".to_owned(),
+                format!("[\"http://127.0.0.1:{port}\"]"),
+            )]
+    });
+    write(2);
+    wait_for("the point forwarded after the restart", 20, || {
+        value(&f) == Some(2.0)
+    });
+
+    // A database created later is subscribed at the next sync.
+    influx.query("CREATE DATABASE later");
+    wait_for("the new database's subscription", 20, || {
+        our_subscriptions(&influx).iter().any(|s| s.0 == "later")
+    });
+}
+
+#[test]
+fn udp_subscriptions_forward_to_a_listener_of_their_own() {
+    let dir = TempDir::new("influxdb-subs-udp");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "hostname = \"127.0.0.1\"\n[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\n\
+             subscription-protocol = \"udp\"\nudp-bind = \"127.0.0.1:0\"\n\
+             subscriptions = {{ src = [\"autogen\"] }}\n",
+            influx.url()
+        ),
+    );
+    let body = json!({
+        "id": "s", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('cpu')|httpOut('out')",
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    wait_for("the subscription", 20, || {
+        let subs = our_subscriptions(&influx);
+        subs.len() == 1 && subs[0].2.starts_with("[\"udp://127.0.0.1:")
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .post(format!("{}/write?db=src&precision=s", influx.url()))
+        .send(&b"cpu,host=a value=7 1700000000"[..])
+        .expect("writing to influxd");
+    wait_for("the forwarded point", 20, || {
+        f.get("/kapacitor/v1/tasks/s/out").json()["series"][0]["values"][0][1].as_f64() == Some(7.0)
+    });
+}

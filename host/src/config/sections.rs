@@ -350,8 +350,8 @@ pub struct UdfFunction {
     pub other: BTreeMap<String, toml::Value>,
 }
 
-/// `[[influxdb]]`: an InfluxDB 1.x cluster tasks write to (and, later, query). Kapacitor's
-/// subscription and TLS keys are accepted as written and kept.
+/// `[[influxdb]]`: an InfluxDB 1.x cluster tasks write to and query, and whose subscriptions
+/// forward its writes here. Kapacitor's TLS keys are accepted as written and kept.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub struct InfluxDb {
@@ -366,6 +366,22 @@ pub struct InfluxDb {
     /// Points kept per cluster while InfluxDB does not take them; beyond it the oldest go
     /// (and are counted). Farad's.
     pub buffer: usize,
+    /// Subscribe only to these databases' retention policies (empty: all).
+    pub subscriptions: BTreeMap<String, Vec<String>>,
+    pub excluded_subscriptions: BTreeMap<String, Vec<String>>,
+    /// `http`, `https` or `udp`.
+    pub subscription_protocol: String,
+    /// `cluster` (named after the cluster id) or `server` (after the server id).
+    pub subscription_mode: String,
+    pub subscription_path: String,
+    pub subscriptions_sync_interval: GoDuration,
+    pub disable_subscriptions: bool,
+    /// The host name InfluxDB reaches this server at (default: `hostname`).
+    pub kapacitor_hostname: String,
+    /// The port InfluxDB reaches the HTTP API at (default: the one it listens on).
+    pub http_port: u16,
+    /// Where UDP subscription listeners bind (their ports are chosen).
+    pub udp_bind: String,
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
 }
@@ -381,6 +397,19 @@ impl Default for InfluxDb {
             password: String::new(),
             timeout: GoDuration::default(),
             buffer: 1_000_000,
+            subscriptions: BTreeMap::new(),
+            excluded_subscriptions: BTreeMap::from([(
+                "_kapacitor".to_owned(),
+                vec!["autogen".to_owned()],
+            )]),
+            subscription_protocol: "http".into(),
+            subscription_mode: "cluster".into(),
+            subscription_path: String::new(),
+            subscriptions_sync_interval: GoDuration(60_000_000_000),
+            disable_subscriptions: false,
+            kapacitor_hostname: String::new(),
+            http_port: 0,
+            udp_bind: String::new(),
             other: BTreeMap::new(),
         }
     }
