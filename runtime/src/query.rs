@@ -31,6 +31,8 @@ pub struct BatchQuery {
     pub align: bool,
     pub cluster: String,
     pub by_name: bool,
+    /// `.cron()`: the schedule instead of `every`.
+    pub cron: Option<Cron>,
 }
 
 impl BatchQuery {
@@ -68,10 +70,11 @@ impl BatchQuery {
             _ => 0,
         };
         let every = dur("every");
-        if node.property("cron").is_some() {
-            return Err("query schedules with .cron() do not run yet; use .every()".into());
-        }
-        if every <= 0 {
+        let cron = match node.property("cron").and_then(|p| p.args.first()) {
+            Some(PV::Str(expr)) => Some(Cron::parse(expr)?),
+            _ => None,
+        };
+        if every <= 0 && cron.is_none() {
             return Err("must define one of 'every' or 'cron'".into());
         }
         Ok(BatchQuery {
@@ -91,6 +94,7 @@ impl BatchQuery {
                 _ => String::new(),
             },
             by_name: node.property("groupByMeasurement").is_some(),
+            cron,
         })
     }
 
@@ -106,9 +110,12 @@ impl BatchQuery {
         (stop - self.period, stop)
     }
 
-    /// The first tick after `now` (ns): on multiples of `every` with `.align()`, else
-    /// `every` after `last` (or after `now` for the first).
+    /// The first tick after `now` (ns): the cron schedule's next, else on multiples of
+    /// `every` with `.align()`, else `every` after `last` (or after `now` for the first).
     pub fn next_tick(&self, now: i64, last: Option<i64>) -> i64 {
+        if let Some(c) = &self.cron {
+            return c.next_after(last.map_or(now, |l| l.max(now)));
+        }
         if self.align {
             (now.div_euclid(self.every) + 1) * self.every
         } else {
@@ -311,6 +318,89 @@ pub fn source_dbrp(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// A `.cron()` schedule, read as Kapacitor's (gorhill/cronexpr) reads it: 5 fields (minute to
+/// day of week), 6 (and a year) or 7 (seconds first), or `@hourly`-style names; days of the
+/// week 0-7 with Sunday 0 and 7; times in the server's local time zone.
+#[derive(Clone, Debug)]
+pub struct Cron {
+    text: String,
+    schedule: cron::Schedule,
+}
+
+impl PartialEq for Cron {
+    fn eq(&self, other: &Cron) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Cron {
+    pub fn parse(text: &str) -> Result<Cron, String> {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let converted = match fields.as_slice() {
+            [alias] if alias.starts_with('@') => match *alias {
+                "@annually" => "@yearly".to_owned(),
+                a => a.to_owned(),
+            },
+            [m, h, dom, mon, dow] => format!("0 {m} {h} {dom} {mon} {}", weekdays(dow)?),
+            [m, h, dom, mon, dow, year] => {
+                format!("0 {m} {h} {dom} {mon} {} {year}", weekdays(dow)?)
+            }
+            [s, m, h, dom, mon, dow, year] => {
+                format!("{s} {m} {h} {dom} {mon} {} {year}", weekdays(dow)?)
+            }
+            _ => return Err(format!("invalid cron expression {text:?}: 5 to 7 fields")),
+        };
+        let schedule = converted
+            .parse::<cron::Schedule>()
+            .map_err(|e| format!("invalid cron expression {text:?}: {e}"))?;
+        Ok(Cron {
+            text: text.to_owned(),
+            schedule,
+        })
+    }
+
+    /// The first time of the schedule after `ns` (i64::MAX when there is none).
+    pub fn next_after(&self, ns: i64) -> i64 {
+        let after = chrono::DateTime::from_timestamp_nanos(ns).with_timezone(&chrono::Local);
+        self.schedule
+            .after(&after)
+            .next()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(i64::MAX)
+    }
+}
+
+/// Day-of-week numbers from cronexpr's 0-7 (Sunday 0 or 7) to the cron crate's 1-7 (Sunday 1);
+/// names, `*` and `?` pass, steps keep their number.
+fn weekdays(field: &str) -> Result<String, String> {
+    let day = |d: &str| -> Result<String, String> {
+        match d.parse::<u32>() {
+            Ok(n @ 0..=6) => Ok((n + 1).to_string()),
+            Ok(7) => Ok("1".into()),
+            Ok(n) => Err(format!("day of week {n} is out of range 0-7")),
+            Err(_) => Ok(d.to_owned()),
+        }
+    };
+    let items: Result<Vec<String>, String> = field
+        .split(',')
+        .map(|item| {
+            let (range, step) = match item.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (item, None),
+            };
+            let range = match range.split_once('-') {
+                Some((a, b)) => format!("{}-{}", day(a)?, day(b)?),
+                None => day(range)?,
+            };
+            Ok(match step {
+                Some(s) => format!("{range}/{s}"),
+                None => range,
+            })
+        })
+        .collect();
+    Ok(items?.join(","))
+}
+
 /// InfluxQL's duration literal: the largest unit that divides it.
 fn influxql_duration(ns: i64) -> String {
     if ns == 0 {
@@ -492,6 +582,36 @@ mod tests {
         ] {
             assert!(dbrp(bad).unwrap_err().contains("fully qualified"), "{bad}");
         }
+    }
+
+    #[test]
+    fn cron_schedules_tick_as_kapacitors() {
+        // 2023-11-14T22:13:20Z; the server's zone may not be UTC, so whole hours only.
+        let hourly = query("batch|query('SELECT v FROM m').period(1h).cron('0 * * * *')");
+        let next = hourly.next_tick(T0, None);
+        assert!(next > T0 && next - T0 <= 3_600_000_000_000);
+        assert_eq!(next % 60_000_000_000, 0);
+        assert_eq!(hourly.next_tick(next, Some(next)) - next, 3_600_000_000_000);
+        // Seconds first with seven fields; a step of ten.
+        let c = Cron::parse("*/10 * * * * * *").unwrap();
+        assert_eq!(c.next_after(T0) - T0, 10_000_000_000);
+        // Kapacitor's weekdays: 0 and 7 are Sunday, 1-5 Monday to Friday.
+        assert_eq!(weekdays("0,7").unwrap(), "1,1");
+        assert_eq!(weekdays("1-5/2").unwrap(), "2-6/2");
+        assert_eq!(weekdays("MON-FRI").unwrap(), "MON-FRI");
+        let weekday = Cron::parse("0 12 * * 1-5").unwrap();
+        let t = chrono::DateTime::from_timestamp_nanos(weekday.next_after(T0))
+            .with_timezone(&chrono::Local);
+        use chrono::Datelike;
+        assert!(t.weekday().number_from_monday() <= 5, "{t}");
+        assert!(Cron::parse("* * *").is_err());
+        assert!(Cron::parse("0 12 * * 9").is_err());
+        assert_eq!(
+            hourly
+                .ranges(T0, T0 + 3 * 3_600_000_000_000, i64::MAX)
+                .len(),
+            3
+        );
     }
 
     #[test]

@@ -168,6 +168,30 @@ fn batch_task_queries_influxdb_on_its_schedule() {
     assert_eq!(out["series"][1]["values"][0][1], 129.5);
     let stats = &f.get("/kapacitor/v1/tasks/b").json()["stats"]["node-stats"]["query1"];
     assert!(stats["batches_queried"].as_i64().unwrap() >= 2, "{stats}");
+
+    // The same on a cron schedule: every second (seven fields, seconds first).
+    let body = json!({
+        "id": "c", "type": "batch", "status": "enabled",
+        "script": script.replace(".every(1s)", ".cron('*/1 * * * * * *')"),
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    wait_for("two runs of the cron schedule", 20, || {
+        f.get("/kapacitor/v1/tasks/c").json()["stats"]["node-stats"]["query1"]["batches_queried"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 4
+    });
+    assert_eq!(f.get("/kapacitor/v1/tasks/c/out").json(), out);
+    // A bad expression is refused when the task is defined... or reported when it starts.
+    let body = json!({
+        "id": "bad", "type": "batch", "status": "enabled",
+        "script": script.replace(".every(1s)", ".cron('61 * * * *')"),
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert!(r.body.contains("invalid cron expression"), "{}", r.body);
 }
 
 #[test]
