@@ -310,3 +310,44 @@ fn topic_cli() {
     assert!(!ok);
     assert!(err.contains("unknown topic"), "{err}");
 }
+
+#[test]
+fn deadman_raises_an_alert_when_points_stop() {
+    let dir = TempDir::new("deadman");
+    let f = Farad::start_in(dir.path(), "");
+    let body = json!({
+        "id": "dm", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('hb')|deadman(0.0, 1s).topic('dead')",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", body.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    // Points for a while: alive; then none: dead within a couple of intervals.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let r = f.post("/write?db=db&rp=rp", "hb v=1");
+        assert_eq!(r.status, 204);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let events = || f.get("/kapacitor/v1/alerts/topics/dead/events").json();
+    assert!(
+        events()["events"].as_array().is_none_or(Vec::is_empty),
+        "{}",
+        events()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = events();
+        if e["events"][0]["state"]["level"] == "CRITICAL" {
+            let state = &e["events"][0]["state"];
+            assert_eq!(e["events"][0]["id"], "nil:from1 for task 'dm'", "{e}");
+            assert_eq!(
+                state["message"], "nil:from1 for task 'dm' is dead: 0.000 points/1s.",
+                "{e}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no deadman alert: {e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

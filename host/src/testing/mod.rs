@@ -3,8 +3,9 @@
 //! expectations. No server, no InfluxDB: the clock is the data's own time.
 //!
 //! A stream task gets the input's points in order, in writes of one db/rp (and, when a node
-//! keeps timers, of one timestamp, the timers firing after each); a batch task gets each
-//! query's batches in the order of their times. The end of input is a replay's: nodes that
+//! keeps timers, of one timestamp); a batch task gets each query's batches in the order of
+//! their times. Timers (stats, deadman, flush intervals) fire at each second of the data's
+//! clock, through gaps in the data too. The end of input is a replay's: nodes that
 //! hold data back (join, union) let go of it.
 
 mod capture;
@@ -214,6 +215,7 @@ fn run_test(test: &TestFile, id: &str, dir: &Path) -> Result<Outcome, String> {
         task: &mut task,
         now,
         advance,
+        ticked: None,
     };
     match data {
         Data::Stream(points) => run_stream(&mut clock, &io, &dbrps, points),
@@ -250,6 +252,8 @@ struct Clock<'t> {
     now: Option<i64>,
     /// How long the clock runs on after the input.
     advance: i64,
+    /// The last time the timers were fired at.
+    ticked: Option<i64>,
 }
 
 impl Clock<'_> {
@@ -262,7 +266,28 @@ impl Clock<'_> {
     fn tick(&mut self, t: i64) {
         if self.task.has_timers() {
             self.task.tick(t);
+            self.ticked = Some(t);
         }
+    }
+
+    /// Lets the clock run up to (not including) `t` a second a tick, as a wall clock would
+    /// through a gap in the data: timers (deadman, stats) fire in it.
+    fn until(&mut self, t: i64) {
+        if !self.task.has_timers() {
+            return;
+        }
+        let Some(mut at) = self.ticked else {
+            return;
+        };
+        // A gap longer than a day is crossed in one step.
+        if t - at > 86_400 * SECOND {
+            at = t - 86_400 * SECOND;
+        }
+        while at + SECOND < t {
+            at += SECOND;
+            self.task.tick(at);
+        }
+        self.ticked = Some(at);
     }
 
     /// The clock runs on after the input, a second a tick.
@@ -304,14 +329,20 @@ fn run_stream(
             end += 1;
         }
         let chunk: Vec<Point> = points[i..end].iter().map(|p| p.point.clone()).collect();
-        latest = latest.max(chunk.iter().map(|p| p.time).max().unwrap_or(time));
+        let t = latest.max(chunk.iter().map(|p| p.time).max().unwrap_or(time));
+        // Timers fire once all the points of a time are in.
+        if latest != i64::MIN && t > latest {
+            clock.tick(latest);
+        }
+        latest = t;
+        clock.until(latest);
         clock.at(latest);
         clock.task.push_owned(&db, &rp, chunk);
-        clock.tick(latest);
         loop_back(clock, io, dbrps, latest);
         i = end;
     }
     if latest != i64::MIN {
+        clock.tick(latest);
         clock.run_on(latest);
     }
 }
@@ -355,16 +386,21 @@ fn run_batches(
     let mut taken: Vec<std::vec::IntoIter<_>> =
         queries.into_iter().map(|b| b.into_iter()).collect();
     let mut latest = i64::MIN;
-    for (at, q, _) in order {
+    for (_, q, _) in order {
         let Some(batch) = taken[q].next() else {
             continue;
         };
-        latest = latest.max(at);
+        let t = latest.max(batch.tmax);
+        if latest != i64::MIN && t > latest {
+            clock.tick(latest);
+        }
+        latest = t;
+        clock.until(latest);
         clock.at(latest);
         clock.task.push_batches(q, [batch])?;
-        clock.tick(latest);
     }
     if latest != i64::MIN {
+        clock.tick(latest);
         clock.run_on(latest);
     }
     Ok(())

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::lambda;
+use super::lambda::{self, BinaryOp, Lambda, LambdaExpr};
 use super::nodes::{COMMON_PROPERTIES, NODES};
 use super::plan::{NodeId, Plan, PlanNode, PropertyValue, TaskType, TemplateVar, Value, VarType};
 use super::schema::{Arg, Args, Edge, NodeKind, NodeSpec, Property, Provides, Wants};
@@ -756,7 +756,15 @@ impl Builder<'_> {
             .find(|s| s.kind == NodeKind::Deadman)
             .expect("deadman is in the node table");
         let interval = args.get(1).cloned();
-        let s = self.stats(watched, stats, interval.into_iter().collect(), span);
+        let watched_name = self.nodes[watched].name();
+        let s = self.stats(watched, stats, interval.clone().into_iter().collect(), span);
+        let prop = |name: &'static str, args: Vec<Value>| PropertyValue {
+            name,
+            args,
+            span,
+            sub: Vec::new(),
+        };
+        self.nodes[s].properties.push(prop("align", Vec::new()));
         let d = self.add_node(
             derivative,
             "derivative".into(),
@@ -765,8 +773,59 @@ impl Builder<'_> {
             span,
             Edge::Stream,
         );
+        self.nodes[d]
+            .properties
+            .push(prop("unit", interval.clone().into_iter().collect()));
+        self.nodes[d]
+            .properties
+            .push(prop("nonNegative", Vec::new()));
+        // As Kapacitor: critical when the rate is at or below the threshold (and the extra
+        // lambdas hold), with `[deadman]`'s default id and message; the script's own
+        // `.crit()`, `.id()` or `.message()` after it win.
+        let threshold = match args.first() {
+            Some(Value::Float(f)) => *f,
+            Some(Value::Int(i)) => *i as f64,
+            _ => 0.0,
+        };
+        let mut expr = LambdaExpr::Binary {
+            op: BinaryOp::Le,
+            lhs: Box::new(LambdaExpr::Ref("emitted".into())),
+            rhs: Box::new(LambdaExpr::Float(threshold)),
+        };
+        let mut text = format!("\"emitted\" <= {threshold:?}");
+        for extra in args.iter().skip(2) {
+            if let Value::Lambda(l) = extra {
+                expr = LambdaExpr::Binary {
+                    op: BinaryOp::And,
+                    lhs: Box::new(expr),
+                    rhs: Box::new(l.expr.clone()),
+                };
+                text = format!("{text} AND {}", l.text);
+            }
+        }
+        let every = match interval {
+            Some(Value::Duration(d)) => crate::duration::format_go_duration(d),
+            _ => "10s".into(),
+        };
+        let defaults = vec![
+            prop("crit", vec![Value::Lambda(Box::new(Lambda { expr, text }))]),
+            prop(
+                "id",
+                vec![Value::Str(format!(
+                    "{{{{ .Group }}}}:{watched_name} for task '{{{{ .TaskName }}}}'"
+                ))],
+            ),
+            prop(
+                "message",
+                vec![Value::Str(format!(
+                    "{{{{ .ID }}}} is {{{{ if eq .Level \"OK\" }}}}alive{{{{ else }}}}dead{{{{ end }}}}: \
+                     {{{{ index .Fields \"emitted\" | printf \"%0.3f\" }}}} points/{every}."
+                ))],
+            ),
+        ];
         let a = self.add_node(alert, "deadman".into(), args, &[d], span, Edge::Stream);
         self.nodes[a].desc = "alert".into();
+        self.nodes[a].properties.splice(0..0, defaults);
         a
     }
 

@@ -196,7 +196,8 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
         NodeKind::HttpPost => plain(Box::new(http_post::HttpPost::new(node, env.io.clone())?)),
         NodeKind::InfluxDbOut => plain(Box::new(influxdb_out::InfluxDbOut::new(node, env)?)),
         NodeKind::KapacitorLoopback => plain(Box::new(loopback::Loopback::new(node, env)?)),
-        NodeKind::Alert => plain(Box::new(alert::Alert::new(node, env)?)),
+        // A deadman is an alert on its stats' rate; the plan gave it its crit, id and message.
+        NodeKind::Alert | NodeKind::Deadman => plain(Box::new(alert::Alert::new(node, env)?)),
         NodeKind::Sideload => plain(Box::new(sideload::Sideload::new(node, env)?)),
         NodeKind::Trickle => plain(Box::new(basic::Trickle)),
         NodeKind::Barrier => plain(Box::new(barrier::Barrier::new(node)?)),
