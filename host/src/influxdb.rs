@@ -53,7 +53,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(c: &InfluxDb) -> Conn {
+    fn new(c: &InfluxDb) -> Result<Conn, String> {
         let timeout = match c.timeout.to_std() {
             d if d.is_zero() => Duration::from_secs(30),
             d => d,
@@ -62,6 +62,7 @@ impl Conn {
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
             .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls(c)?)
             .build()
             .into();
         let auth = (!c.username.is_empty()).then(|| {
@@ -69,7 +70,7 @@ impl Conn {
                 .encode(format!("{}:{}", c.username, c.password));
             format!("Basic {token}")
         });
-        Conn {
+        Ok(Conn {
             urls: c
                 .urls
                 .iter()
@@ -77,7 +78,7 @@ impl Conn {
                 .collect(),
             auth,
             agent,
-        }
+        })
     }
 
     fn post(&self, url: &str, body: &[u8]) -> Result<(u16, String), String> {
@@ -111,6 +112,57 @@ impl Conn {
     }
 }
 
+/// A cluster's TLS settings: `ssl-ca` as the only root (else the public ones), a client
+/// certificate from `ssl-cert` (and `ssl-key`, or the key in the same file), and
+/// `insecure-skip-verify`.
+fn tls(c: &InfluxDb) -> Result<ureq::tls::TlsConfig, String> {
+    use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
+    let pem = |path: &str| -> Result<Vec<PemItem<'static>>, String> {
+        let data = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+        ureq::tls::parse_pem(&data)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{path}: not PEM: {e}"))
+    };
+    let certs = |items: &[PemItem<'static>]| -> Vec<ureq::tls::Certificate<'static>> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                PemItem::Certificate(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut b = TlsConfig::builder().disable_verification(c.insecure_skip_verify);
+    if !c.ssl_ca.is_empty() {
+        let roots = certs(&pem(&c.ssl_ca)?);
+        if roots.is_empty() {
+            return Err(format!("ssl-ca {}: no certificate in it", c.ssl_ca));
+        }
+        b = b.root_certs(RootCerts::new_with_certs(&roots));
+    }
+    if !c.ssl_cert.is_empty() {
+        let mut items = pem(&c.ssl_cert)?;
+        if !c.ssl_key.is_empty() {
+            items.extend(pem(&c.ssl_key)?);
+        }
+        let chain = certs(&items);
+        let key = items.into_iter().find_map(|i| match i {
+            PemItem::PrivateKey(k) => Some(k),
+            _ => None,
+        });
+        match (chain.is_empty(), key) {
+            (false, Some(key)) => b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key))),
+            _ => {
+                return Err(format!(
+                    "ssl-cert {}: needs a certificate and its key (ssl-key)",
+                    c.ssl_cert
+                ));
+            }
+        }
+    }
+    Ok(b.build())
+}
+
 /// The configured clusters.
 #[derive(Default)]
 pub struct InfluxDbs {
@@ -134,7 +186,7 @@ impl InfluxDbs {
             }
             let (tx, rx) = sync_channel(CHANNEL);
             let stats = Arc::new(ClusterStats::default());
-            let conn = Conn::new(c);
+            let conn = Conn::new(c).map_err(|e| format!("[[influxdb]] {:?}: {e}", c.name))?;
             let writer = Writer {
                 conn: conn.clone(),
                 current: 0,

@@ -11,6 +11,74 @@ pub struct Influxd {
     config: PathBuf,
     pub http: SocketAddr,
     agent: ureq::Agent,
+    /// With HTTPS: the CA file that signed its certificate.
+    pub ca: Option<PathBuf>,
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, in `dir`; the CA's file.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("running openssl (install it to test HTTPS)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n",
+    )
+    .expect("writing the certificate extensions");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=farad-test-ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    dir.join("ca.pem")
 }
 
 fn free_port() -> u16 {
@@ -23,17 +91,36 @@ fn free_port() -> u16 {
 impl Influxd {
     /// Starts `influxd` with everything under `dir`, bound to loopback only.
     pub fn start(dir: &Path) -> Influxd {
+        Self::start_with(dir, false)
+    }
+
+    /// As [`Influxd::start`], serving HTTPS with a certificate for 127.0.0.1 signed by a CA
+    /// made for it (`openssl`); the CA's file is [`Influxd::ca`].
+    pub fn start_tls(dir: &Path) -> Influxd {
+        Self::start_with(dir, true)
+    }
+
+    fn start_with(dir: &Path, tls: bool) -> Influxd {
         let (rpc, http) = (free_port(), free_port());
         let d = dir.display();
         let config = dir.join("influxdb.conf");
         std::fs::create_dir_all(dir).expect("influxd dir");
+        let ca = tls.then(|| make_certificates(dir));
+        let https = if tls {
+            format!(
+                "  https-enabled = true\n  https-certificate = \"{d}/server.pem\"\n  \
+                 https-private-key = \"{d}/server.key\"\n"
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &config,
             format!(
                 "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
                  [meta]\n  dir = \"{d}/meta\"\n\
                  [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
-                 [http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n\
+                 [http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n{https}\
                  [monitor]\n  store-enabled = false\n\
                  [subscriber]\n  enabled = true\n"
             ),
@@ -45,15 +132,22 @@ impl Influxd {
             http: SocketAddr::from(([127, 0, 0, 1], http)),
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
+                .tls_config(
+                    ureq::tls::TlsConfig::builder()
+                        .disable_verification(tls)
+                        .build(),
+                )
                 .build()
                 .new_agent(),
+            ca,
         };
         me.resume();
         me
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.http)
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.http)
     }
 
     /// Stops the server (SIGKILL: as abrupt as an outage).

@@ -578,3 +578,51 @@ fn udp_subscriptions_forward_to_a_listener_of_their_own() {
         f.get("/kapacitor/v1/tasks/s/out").json()["series"][0]["values"][0][1].as_f64() == Some(7.0)
     });
 }
+
+#[test]
+fn https_clusters_are_verified_against_their_ca() {
+    let dir = TempDir::new("influxdb-tls");
+    let influx = Influxd::start_tls(&dir.path().join("influxd"));
+    let ca = influx.ca.clone().unwrap();
+    influx.query("CREATE DATABASE src");
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "[[influxdb]]\nname = \"secure\"\ndefault = true\nurls = [\"{url}\"]\n\
+             ssl-ca = \"{ca}\"\ndisable-subscriptions = true\n\
+             [[influxdb]]\nname = \"unverified\"\nurls = [\"{url}\"]\n\
+             disable-subscriptions = true\n\
+             [[influxdb]]\nname = \"skip\"\nurls = [\"{url}\"]\n\
+             insecure-skip-verify = true\ndisable-subscriptions = true\n",
+            url = influx.url(),
+            ca = ca.display()
+        ),
+    );
+    let task = |id: &str, cluster: &str| {
+        let body = json!({
+            "id": id, "type": "stream", "status": "enabled",
+            "script": format!("stream|from().measurement('cpu')\
+                |influxDBOut().cluster('{cluster}').database('src').retentionPolicy('autogen')\
+                .measurement('{id}').buffer(1)"),
+            "dbrps": [{"db": "db", "rp": "rp"}],
+        });
+        let r = f.post("/kapacitor/v1/tasks", body.to_string());
+        assert_eq!(r.json()["executing"], true, "{}", r.body);
+    };
+    task("good", "secure");
+    task("bad", "unverified");
+    task("skipped", "skip");
+    let r = f.post("/write?db=db&rp=rp&precision=s", "cpu value=1 1700000000");
+    assert_eq!(r.status, 204);
+    // Trusted through ssl-ca: written. Without it, the certificate is unknown: nothing is.
+    wait_for("the write over HTTPS", 20, || {
+        influx.count("SELECT count(value) FROM src.autogen.good") == 1
+    });
+    // insecure-skip-verify takes any certificate.
+    wait_for("the unverified write", 20, || {
+        influx.count("SELECT count(value) FROM src.autogen.skipped") == 1
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(influx.count("SELECT count(value) FROM src.autogen.bad"), 0);
+    assert_eq!(node_stat(&f, "bad", "influxdb_out2", "points_written"), 0);
+}

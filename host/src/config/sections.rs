@@ -351,7 +351,7 @@ pub struct UdfFunction {
 }
 
 /// `[[influxdb]]`: an InfluxDB 1.x cluster tasks write to and query, and whose subscriptions
-/// forward its writes here. Kapacitor's TLS keys are accepted as written and kept.
+/// forward its writes here.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub struct InfluxDb {
@@ -382,6 +382,12 @@ pub struct InfluxDb {
     pub http_port: u16,
     /// Where UDP subscription listeners bind (their ports are chosen).
     pub udp_bind: String,
+    /// PEM files: the CA that signs the cluster's certificate (default: the public roots),
+    /// and a client certificate and key for clusters that ask for one.
+    pub ssl_ca: String,
+    pub ssl_cert: String,
+    pub ssl_key: String,
+    pub insecure_skip_verify: bool,
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
 }
@@ -410,6 +416,10 @@ impl Default for InfluxDb {
             kapacitor_hostname: String::new(),
             http_port: 0,
             udp_bind: String::new(),
+            ssl_ca: String::new(),
+            ssl_cert: String::new(),
+            ssl_key: String::new(),
+            insecure_skip_verify: false,
             other: BTreeMap::new(),
         }
     }
