@@ -91,24 +91,126 @@ impl Conn {
         Ok((status, r.body_mut().read_to_string().unwrap_or_default()))
     }
 
-    /// A query, tried on each URL in turn until one answers.
+    /// A query, tried on each URL in turn until one answers. Asked for in chunks, read as a
+    /// stream (no size limit, no whole body in memory twice) and put back together into one
+    /// answer: `{"results": [{"statement_id", "series": [...]}]}`.
     fn query(&self, q: &str) -> Result<serde_json::Value, String> {
         let mut last = String::new();
         for base in &self.urls {
-            let url = format!("{base}/query?epoch=ns&q={}", encode(q));
-            match self.post(&url, &[]) {
-                Ok((status, body)) => {
-                    let json: serde_json::Value = serde_json::from_str(&body)
-                        .map_err(|e| format!("InfluxDB answered {status} with no JSON ({e})"))?;
-                    if let Some(e) = json.get("error").and_then(|e| e.as_str()) {
-                        return Err(e.to_owned());
-                    }
-                    return Ok(json);
-                }
-                Err(e) => last = e,
+            let url = format!(
+                "{base}/query?epoch=ns&chunked=true&chunk_size={QUERY_CHUNK}&q={}",
+                encode(q)
+            );
+            let mut req = self.agent.post(&url);
+            if let Some(a) = &self.auth {
+                req = req.header("Authorization", a);
             }
+            let mut r = match req.send(&[][..]) {
+                Ok(r) => r,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let status = r.status().as_u16();
+            let reader = r.body_mut().as_reader();
+            let mut merged = Chunks::default();
+            for chunk in
+                serde_json::Deserializer::from_reader(reader).into_iter::<serde_json::Value>()
+            {
+                let chunk =
+                    chunk.map_err(|e| format!("InfluxDB answered {status} with no JSON ({e})"))?;
+                if let Some(e) = chunk.get("error").and_then(|e| e.as_str()) {
+                    return Err(e.to_owned());
+                }
+                merged.add(chunk);
+            }
+            return Ok(merged.into_json());
         }
         Err(last)
+    }
+}
+
+/// Rows per chunk of a query's answer.
+const QUERY_CHUNK: usize = 10_000;
+
+/// A chunked answer put back together: per statement, its series, a series split over chunks
+/// (`partial`) joined again.
+#[derive(Default)]
+struct Chunks {
+    results: Vec<serde_json::Value>,
+}
+
+impl Chunks {
+    fn add(&mut self, chunk: serde_json::Value) {
+        let serde_json::Value::Object(mut chunk) = chunk else {
+            return;
+        };
+        let Some(serde_json::Value::Array(results)) = chunk.remove("results") else {
+            return;
+        };
+        for mut r in results {
+            let id = r["statement_id"].as_i64().unwrap_or(0);
+            let same = self
+                .results
+                .last_mut()
+                .filter(|l| l["statement_id"].as_i64().unwrap_or(0) == id);
+            let Some(merged) = same else {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("partial");
+                }
+                self.results.push(r);
+                continue;
+            };
+            if let Some(e) = r.get("error") {
+                merged["error"] = e.clone();
+            }
+            let series = match r.get_mut("series") {
+                Some(serde_json::Value::Array(s)) => std::mem::take(s),
+                _ => Vec::new(),
+            };
+            if !merged["series"].is_array() {
+                merged["series"] = serde_json::Value::Array(Vec::new());
+            }
+            let list = merged["series"].as_array_mut().expect("set above");
+            for mut s in series {
+                let continues = list.last().is_some_and(|l| {
+                    l["partial"] == true && l["name"] == s["name"] && l["tags"] == s["tags"]
+                });
+                if continues {
+                    let last = list.last_mut().expect("checked");
+                    let more = match s.get_mut("values") {
+                        Some(serde_json::Value::Array(v)) => std::mem::take(v),
+                        _ => Vec::new(),
+                    };
+                    if let Some(values) = last["values"].as_array_mut() {
+                        values.extend(more);
+                    }
+                    match s.get("partial") {
+                        Some(p) => last["partial"] = p.clone(),
+                        None => {
+                            if let Some(o) = last.as_object_mut() {
+                                o.remove("partial");
+                            }
+                        }
+                    }
+                } else {
+                    list.push(s);
+                }
+            }
+        }
+    }
+
+    fn into_json(self) -> serde_json::Value {
+        let mut results = self.results;
+        for r in &mut results {
+            for s in r["series"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = s.as_object_mut() {
+                    o.remove("partial");
+                }
+            }
+        }
+        serde_json::json!({ "results": results })
     }
 }
 
@@ -449,5 +551,42 @@ mod tests {
     fn query_values_are_encoded() {
         assert_eq!(super::encode("a b&c"), "a%20b%26c");
         assert_eq!(super::quote_ident("my \"db\""), "\"my \\\"db\\\"\"");
+    }
+
+    #[test]
+    fn chunked_answers_are_put_back_together() {
+        use serde_json::json;
+        let mut c = super::Chunks::default();
+        for chunk in [
+            json!({"results": [{"statement_id": 0, "series": [
+                {"name": "cpu", "tags": {"h": "a"}, "columns": ["time", "v"], "values": [[1, 1]]},
+                {"name": "cpu", "tags": {"h": "b"}, "columns": ["time", "v"], "values": [[1, 2], [2, 3]], "partial": true}
+            ], "partial": true}]}),
+            json!({"results": [{"statement_id": 0, "series": [
+                {"name": "cpu", "tags": {"h": "b"}, "columns": ["time", "v"], "values": [[3, 4]], "partial": true}
+            ], "partial": true}]}),
+            json!({"results": [{"statement_id": 0, "series": [
+                {"name": "cpu", "tags": {"h": "b"}, "columns": ["time", "v"], "values": [[4, 5]]},
+                {"name": "mem", "columns": ["time", "v"], "values": [[1, 6]]}
+            ]}]}),
+            json!({"results": [{"statement_id": 1, "series": [
+                {"name": "disk", "columns": ["time", "v"], "values": [[1, 7]]}
+            ]}]}),
+        ] {
+            c.add(chunk);
+        }
+        assert_eq!(
+            c.into_json(),
+            json!({"results": [
+                {"statement_id": 0, "series": [
+                    {"name": "cpu", "tags": {"h": "a"}, "columns": ["time", "v"], "values": [[1, 1]]},
+                    {"name": "cpu", "tags": {"h": "b"}, "columns": ["time", "v"], "values": [[1, 2], [2, 3], [3, 4], [4, 5]]},
+                    {"name": "mem", "columns": ["time", "v"], "values": [[1, 6]]}
+                ]},
+                {"statement_id": 1, "series": [
+                    {"name": "disk", "columns": ["time", "v"], "values": [[1, 7]]}
+                ]}
+            ]})
+        );
     }
 }

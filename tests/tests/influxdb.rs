@@ -626,3 +626,45 @@ fn https_clusters_are_verified_against_their_ca() {
     assert_eq!(influx.count("SELECT count(value) FROM src.autogen.bad"), 0);
     assert_eq!(node_stat(&f, "bad", "influxdb_out2", "points_written"), 0);
 }
+
+#[test]
+fn answers_larger_than_a_chunk_arrive_whole() {
+    let dir = TempDir::new("influxdb-chunks");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    // 25,000 points of one series: three chunks of InfluxDB's answer, one series split.
+    let lp: String = (0..25_000)
+        .map(|i| format!("big value={i} {}\n", 1_700_000_000 + i))
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .post(format!("{}/write?db=src&precision=s", influx.url()))
+        .send(lp.as_bytes())
+        .expect("writing to influxd");
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\ndisable-subscriptions = true\n",
+            influx.url()
+        ),
+    );
+    let body = json!({
+        "id": "s", "type": "stream", "status": "disabled",
+        "script": "stream|from().measurement('big')|window().periodCount(25000).everyCount(25000)\
+                   |count('value')|httpOut('out')",
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    let (code, _, err) = f.cli(&[
+        "replay-live",
+        "query",
+        "-task",
+        "s",
+        "-query",
+        r#"SELECT value FROM "src"."autogen"."big""#,
+        "-rec-time",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = f.get("/kapacitor/v1/tasks/s/out").json();
+    assert_eq!(out["series"][0]["values"][0][1], 25_000, "{out}");
+}
