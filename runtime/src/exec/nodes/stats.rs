@@ -91,7 +91,15 @@ impl NodeExec for Stats {
         if counts.is_empty() {
             out.push(point(&GroupKey::NIL, 0, false));
         }
-        for (group, (n, by_name)) in counts.iter() {
+        // In the groups' order (by tags), not the table's: the same input, the same output.
+        let mut groups: Vec<_> = counts.iter().collect();
+        groups.sort_by_cached_key(|(g, _)| {
+            g.tags()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_string()))
+                .collect::<Vec<_>>()
+        });
+        for (group, (n, by_name)) in groups {
             out.push(point(group, *n, *by_name));
         }
     }
