@@ -52,6 +52,59 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Define a task, or change it (reloading it when enabled): from a TICKscript, or from a
+    /// template and its vars.
+    Define {
+        id: String,
+        /// stream or batch (default: the script's).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// The TICKscript file.
+        #[arg(long)]
+        tick: Option<PathBuf>,
+        /// A database and retention policy, db.rp; repeat for more.
+        #[arg(long)]
+        dbrp: Vec<String>,
+        /// The template to make the task from.
+        #[arg(long)]
+        template: Option<String>,
+        /// A JSON or YAML file of the template's vars.
+        #[arg(long)]
+        vars: Option<PathBuf>,
+        /// A JSON or YAML task definition (template-id, vars, dbrps).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Do not reload an enabled task after changing it.
+        #[arg(long = "no-reload")]
+        no_reload: bool,
+    },
+    /// Define a template, or change it (and every task made from it).
+    DefineTemplate {
+        id: String,
+        #[arg(long)]
+        tick: Option<PathBuf>,
+        #[arg(long = "type")]
+        kind: Option<String>,
+    },
+    /// Enable tasks.
+    Enable {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Disable tasks.
+    Disable {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Disable and enable tasks again.
+    Reload {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Show a task: its fields, script and DOT with node statistics.
+    Show { id: String },
+    /// Show a template: its vars, script and DOT.
+    ShowTemplate { id: String },
     /// Upload a Wasm component as UDF NAME (a new version of it if it exists).
     DefineUdf { name: String, file: PathBuf },
     /// Define a topic handler from a YAML or JSON spec (`topic`, `id`, `kind`, `options`,
@@ -62,14 +115,15 @@ enum Command {
     },
     /// Show a topic: its level, handlers and events.
     ShowTopic { topic: String },
-    /// List things on the server: udfs, topics, topic-handlers TOPIC, recordings, replays.
+    /// List things on the server: tasks, templates, udfs, topics, topic-handlers TOPIC,
+    /// recordings, replays.
     List {
         kind: String,
         /// Names to show, with * as a wildcard.
         patterns: Vec<String>,
     },
-    /// Delete things on the server: udfs NAME..., topics ID..., topic-handlers TOPIC ID...,
-    /// recordings ID..., replays ID...
+    /// Delete things on the server: tasks ID..., templates ID..., udfs NAME..., topics ID...,
+    /// topic-handlers TOPIC ID..., recordings ID..., replays ID...
     Delete { kind: String, ids: Vec<String> },
     /// Replay a recording into a task (a fresh instance of it); prints the replay's id.
     Replay {
@@ -228,6 +282,49 @@ fn main() -> Result<()> {
         Command::Fmt { write, files } => std::process::exit(farad::cli::tick::fmt(&files, write)),
         Command::Check { files } => std::process::exit(farad::cli::tick::check(&files)),
         Command::Test { files } => std::process::exit(farad::testing::run(&files)),
+        Command::Define {
+            id,
+            kind,
+            tick,
+            dbrp,
+            template,
+            vars,
+            file,
+            no_reload,
+        } => farad::cli::tasks::define(
+            &farad::cli::client::Client::new(cli.url),
+            &farad::cli::tasks::DefineArgs {
+                id,
+                kind,
+                tick,
+                dbrps: dbrp,
+                template,
+                vars,
+                file,
+                no_reload,
+            },
+        ),
+        Command::DefineTemplate { id, tick, kind } => farad::cli::tasks::define_template(
+            &farad::cli::client::Client::new(cli.url),
+            &id,
+            tick.as_ref(),
+            kind.as_deref(),
+        ),
+        Command::Enable { ids } => {
+            farad::cli::tasks::enable(&farad::cli::client::Client::new(cli.url), &ids)
+        }
+        Command::Disable { ids } => {
+            farad::cli::tasks::disable(&farad::cli::client::Client::new(cli.url), &ids)
+        }
+        Command::Reload { ids } => {
+            farad::cli::tasks::reload(&farad::cli::client::Client::new(cli.url), &ids)
+        }
+        Command::Show { id } => {
+            farad::cli::tasks::show(&farad::cli::client::Client::new(cli.url), &id)
+        }
+        Command::ShowTemplate { id } => {
+            farad::cli::tasks::show_template(&farad::cli::client::Client::new(cli.url), &id)
+        }
         Command::DefineUdf { name, file } => {
             farad::cli::client::define_udf(&farad::cli::client::Client::new(cli.url), &name, &file)
         }

@@ -253,6 +253,14 @@ impl Farad {
         )
     }
 
+    pub fn patch(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
+        Self::reply(
+            self.agent
+                .patch(format!("{}{path}", self.url()))
+                .send(body.as_ref()),
+        )
+    }
+
     pub fn post(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
         Self::reply(
             self.agent

@@ -67,6 +67,10 @@ impl Client {
         self.reply(self.agent.post(self.url(path)).send(body))
     }
 
+    pub fn patch(&self, path: &str, body: &[u8]) -> Result<Value> {
+        self.reply(self.agent.patch(self.url(path)).send(body))
+    }
+
     pub fn put(&self, path: &str, body: &[u8]) -> Result<Value> {
         self.reply(self.agent.put(self.url(path)).send(body))
     }
@@ -154,6 +158,33 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             print_table(&["Topic", "ID", "Kind"], &rows);
             Ok(())
         }
+        "tasks" => {
+            let all = c.get("/tasks")?;
+            let rows: Vec<Vec<String>> = super::tasks::task_rows(&all)
+                .into_iter()
+                .filter(|r| matches_any(&r[0], patterns))
+                .collect();
+            print_table(
+                &[
+                    "ID",
+                    "Type",
+                    "Status",
+                    "Executing",
+                    "Databases and Retention Policies",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        "templates" => {
+            let all = c.get("/templates?fields=type&fields=vars")?;
+            let rows: Vec<Vec<String>> = super::tasks::template_rows(&all)
+                .into_iter()
+                .filter(|r| matches_any(&r[0], patterns))
+                .collect();
+            print_table(&["ID", "Type", "Vars"], &rows);
+            Ok(())
+        }
         "recordings" => {
             let all = c.get("/recordings")?;
             let rows: Vec<Vec<String>> = super::replay::recording_rows(&all)
@@ -177,7 +208,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
         }
         other => {
             bail!(
-                "cannot list {other:?} yet: this version lists udfs, topics, topic-handlers, recordings and replays"
+                "cannot list {other:?} yet: this version lists tasks, templates, udfs, topics, topic-handlers, recordings and replays"
             )
         }
     }
@@ -207,14 +238,14 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             }
             Ok(())
         }
-        "recordings" | "replays" => {
+        "recordings" | "replays" | "tasks" | "templates" => {
             for id in ids {
                 c.delete(&format!("/{kind}/{id}"))?;
             }
             Ok(())
         }
         other => bail!(
-            "cannot delete {other:?} yet: this version deletes udfs, topics, topic-handlers, recordings and replays"
+            "cannot delete {other:?} yet: this version deletes tasks, templates, udfs, topics, topic-handlers, recordings and replays"
         ),
     }
 }
@@ -239,7 +270,7 @@ fn glob(p: &str, s: &str) -> bool {
 }
 
 /// Left-aligned columns separated by two spaces, as Kapacitor's tables.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (w, c) in width.iter_mut().zip(r) {

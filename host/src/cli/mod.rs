@@ -2,4 +2,5 @@
 
 pub mod client;
 pub mod replay;
+pub mod tasks;
 pub mod tick;

@@ -9,6 +9,7 @@ pub mod error;
 mod ping;
 mod replay;
 pub mod tasks;
+pub mod templates;
 mod udfs;
 mod write;
 
@@ -31,6 +32,7 @@ pub fn routes(
         .or(write::routes(state.clone()))
         .or(debug::routes(state.clone()))
         .or(tasks::routes(state.clone()))
+        .or(templates::routes(state.clone()))
         .or(udfs::routes(state.clone()))
         .or(alerts::routes(state.clone()))
         .or(replay::routes(state.clone()));

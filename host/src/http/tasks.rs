@@ -263,6 +263,7 @@ fn update(state: &State, id: &str, body: &[u8]) -> ApiResult {
     let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
     if let Some(t) = req.template_id {
         rec.template_id = t;
+        super::templates::apply(state, &mut rec)?;
     }
     if let Some(k) = req.kind {
         rec.kind = k;
@@ -342,8 +343,11 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
             "must provide TICKscript or template-id",
         ));
     }
-    let Some(kind) = req.kind else {
-        return Err(ApiError::bad_request("must provide task type"));
+    let kind = match (req.kind, req.template_id.is_empty()) {
+        (Some(k), _) => k,
+        // A template's task takes the template's type.
+        (None, false) => TaskType::Stream,
+        (None, true) => return Err(ApiError::bad_request("must provide task type")),
     };
     let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
     let status = req.status.unwrap_or(TaskStatus::Disabled);
@@ -363,6 +367,7 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
             String::new()
         },
     };
+    super::templates::apply(state, &mut rec)?;
     let plan = compile(state, &rec).map_err(ApiError::bad_request)?;
     if rec.dbrps.is_empty() {
         let from_script = plan.dbrps.iter().map(|(db, rp)| DbRp {

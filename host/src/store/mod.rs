@@ -37,7 +37,8 @@ impl<T> Collection<T> {
 /// Tasks, by id.
 pub const TASKS: Collection<TaskRecord> = Collection::new("tasks");
 /// Task templates, by id.
-pub const TEMPLATES: Collection<serde_json::Value> = Collection::new("templates");
+pub const TEMPLATES: Collection<crate::http::templates::TemplateRecord> =
+    Collection::new("templates");
 /// Alert topics and their event state, by topic id.
 pub const TOPICS: Collection<serde_json::Value> = Collection::new("topics");
 /// Topic handler specs, by `topic/handler-id`.

@@ -20,6 +20,50 @@ pub fn from_json(
     Ok(out)
 }
 
+/// A script's declared variables as Kapacitor shows a template's `vars`: type, value (null
+/// when the template leaves it to the task) and description.
+pub fn to_json(
+    vars: &std::collections::BTreeMap<String, super::plan::TemplateVar>,
+) -> serde_json::Map<String, serde_json::Value> {
+    vars.iter()
+        .map(|(name, v)| {
+            let value = v
+                .default
+                .as_ref()
+                .map_or(serde_json::Value::Null, value_json);
+            let var = serde_json::json!({
+                "type": v.ty.name(),
+                "value": value,
+                "description": "",
+            });
+            (name.clone(), var)
+        })
+        .collect()
+}
+
+fn value_json(v: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Str(s) | Value::Regex(s) => json!(s),
+        Value::Bool(b) => json!(b),
+        Value::Duration(d) => json!(d),
+        Value::Lambda(l) => json!(l.text),
+        Value::Star => json!("*"),
+        Value::List(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|i| match i {
+                    Value::Star => json!({"type": "star", "value": "*"}),
+                    other => json!({"type": "string", "value": value_json(other)}),
+                })
+                .collect(),
+        ),
+        _ => serde_json::Value::Null,
+    }
+}
+
 fn one(var: &serde_json::Value) -> Result<Value, String> {
     let ty = var
         .get("type")

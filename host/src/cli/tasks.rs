@@ -1,0 +1,255 @@
+//! Task and template commands, with Kapacitor's flags and output: `define`, `define-template`,
+//! `enable`, `disable`, `reload`, `show`, `show-template`, and the rows of `list tasks` and
+//! `list templates`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::client::Client;
+
+/// What `farad define` was asked for.
+#[derive(Default)]
+pub struct DefineArgs {
+    pub id: String,
+    pub kind: Option<String>,
+    pub tick: Option<PathBuf>,
+    /// `db.rp`, as often as given.
+    pub dbrps: Vec<String>,
+    pub template: Option<String>,
+    /// A JSON or YAML file of the task's vars.
+    pub vars: Option<PathBuf>,
+    /// A JSON or YAML task definition (`template-id`, `vars`, `dbrps`).
+    pub file: Option<PathBuf>,
+    pub no_reload: bool,
+}
+
+/// Reads a JSON or YAML file.
+fn read_doc(path: &PathBuf) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(v),
+        Err(_) => serde_norway::from_str(&text)
+            .with_context(|| format!("{}: neither JSON nor YAML", path.display())),
+    }
+}
+
+fn dbrps(list: &[String]) -> Result<Value> {
+    let mut out = Vec::new();
+    for d in list {
+        let Some((db, rp)) = d.split_once('.') else {
+            bail!("invalid dbrp {d:?}: expected \"db.rp\"");
+        };
+        let unquote = |s: &str| s.trim_matches('"').to_owned();
+        out.push(json!({"db": unquote(db), "rp": unquote(rp)}));
+    }
+    Ok(Value::Array(out))
+}
+
+/// `farad define ID`: creates the task, or changes it (and reloads it when enabled, unless
+/// `-no-reload`), as Kapacitor's CLI does: GET first, then POST or PATCH.
+pub fn define(c: &Client, a: &DefineArgs) -> Result<()> {
+    let mut body = json!({ "id": a.id });
+    if let Some(f) = &a.file {
+        let doc = read_doc(f)?;
+        for key in ["template-id", "vars", "dbrps", "type"] {
+            if let Some(v) = doc.get(key) {
+                body[key] = v.clone();
+            }
+        }
+    }
+    if let Some(t) = &a.tick {
+        body["script"] =
+            json!(std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?);
+    }
+    if let Some(k) = &a.kind {
+        body["type"] = json!(k);
+    }
+    if !a.dbrps.is_empty() {
+        body["dbrps"] = dbrps(&a.dbrps)?;
+    }
+    if let Some(t) = &a.template {
+        body["template-id"] = json!(t);
+    }
+    if let Some(v) = &a.vars {
+        body["vars"] = read_doc(v)?;
+    }
+    let existing = c.get(&format!("/tasks/{}", a.id)).ok();
+    match existing {
+        None => {
+            if body.get("script").is_none() && body.get("template-id").is_none() {
+                bail!("must provide a TICKscript (-tick) or a template (-template)");
+            }
+            c.post("/tasks", body.to_string().as_bytes())?;
+        }
+        Some(task) => {
+            c.patch(&format!("/tasks/{}", a.id), body.to_string().as_bytes())?;
+            if task["status"] == "enabled" && !a.no_reload {
+                reload(c, std::slice::from_ref(&a.id))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `farad define-template ID -tick FILE [-type T]`: creates or changes a template.
+pub fn define_template(
+    c: &Client,
+    id: &str,
+    tick: Option<&PathBuf>,
+    kind: Option<&str>,
+) -> Result<()> {
+    let mut body = json!({ "id": id });
+    if let Some(t) = tick {
+        body["script"] =
+            json!(std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?);
+    }
+    if let Some(k) = kind {
+        body["type"] = json!(k);
+    }
+    if c.get(&format!("/templates/{id}")).is_ok() {
+        c.patch(&format!("/templates/{id}"), body.to_string().as_bytes())?;
+    } else {
+        if tick.is_none() {
+            bail!("must provide a TICKscript (-tick)");
+        }
+        c.post("/templates", body.to_string().as_bytes())?;
+    }
+    Ok(())
+}
+
+fn set_status(c: &Client, ids: &[String], status: &str) -> Result<()> {
+    for id in ids {
+        let body = json!({ "status": status });
+        c.patch(&format!("/tasks/{id}"), body.to_string().as_bytes())?;
+    }
+    Ok(())
+}
+
+pub fn enable(c: &Client, ids: &[String]) -> Result<()> {
+    set_status(c, ids, "enabled")
+}
+
+pub fn disable(c: &Client, ids: &[String]) -> Result<()> {
+    set_status(c, ids, "disabled")
+}
+
+/// `farad reload ID...`: disables and enables again.
+pub fn reload(c: &Client, ids: &[String]) -> Result<()> {
+    disable(c, ids)?;
+    enable(c, ids)
+}
+
+fn dbrp_list(t: &Value) -> String {
+    let items: Vec<String> = t["dbrps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            format!(
+                "\"{}\".\"{}\"",
+                d["db"].as_str().unwrap_or(""),
+                d["rp"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// `farad show ID`: the task's fields, script and DOT with node statistics.
+pub fn show(c: &Client, id: &str) -> Result<()> {
+    let t = c.get(&format!("/tasks/{id}"))?;
+    let s = |k: &str| match &t[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    };
+    println!("ID: {}", s("id"));
+    println!("Error: {}", s("error"));
+    println!("Template: {}", s("template-id"));
+    println!("Type: {}", s("type"));
+    println!("Status: {}", s("status"));
+    println!("Executing: {}", s("executing"));
+    println!("Created: {}", s("created"));
+    println!("Modified: {}", s("modified"));
+    println!("LastEnabled: {}", s("last-enabled"));
+    println!("Databases Retention Policies: {}", dbrp_list(&t));
+    println!("TICKscript:\n{}", s("script"));
+    println!("DOT:\n{}", s("dot"));
+    Ok(())
+}
+
+/// `farad show-template ID`: the template's type, declared vars, script and DOT.
+pub fn show_template(c: &Client, id: &str) -> Result<()> {
+    let t = c.get(&format!("/templates/{id}"))?;
+    let s = |k: &str| t[k].as_str().unwrap_or("").to_owned();
+    println!("ID: {}", s("id"));
+    println!("Error: {}", s("error"));
+    println!("Type: {}", s("type"));
+    println!("Created: {}", s("created"));
+    println!("Modified: {}", s("modified"));
+    println!("TICKscript:\n{}", s("script"));
+    let rows: Vec<Vec<String>> = t["vars"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, v)| {
+            let value = match &v["value"] {
+                Value::Null => "<required>".to_owned(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vec![
+                name.clone(),
+                v["type"].as_str().unwrap_or("").to_owned(),
+                value,
+                v["description"].as_str().unwrap_or("").to_owned(),
+            ]
+        })
+        .collect();
+    super::client::print_table(&["Name", "Type", "Default Value", "Description"], &rows);
+    println!("DOT:\n{}", s("dot"));
+    Ok(())
+}
+
+/// Rows of `farad list tasks`: Kapacitor's columns.
+pub fn task_rows(all: &Value) -> Vec<Vec<String>> {
+    all["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            vec![
+                t["id"].as_str().unwrap_or("").to_owned(),
+                t["type"].as_str().unwrap_or("").to_owned(),
+                t["status"].as_str().unwrap_or("").to_owned(),
+                t["executing"].to_string(),
+                dbrp_list(t),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of `farad list templates`: id, type, the names of its vars.
+pub fn template_rows(all: &Value) -> Vec<Vec<String>> {
+    all["templates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let vars: Vec<&str> = t["vars"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.as_str())
+                .collect();
+            vec![
+                t["id"].as_str().unwrap_or("").to_owned(),
+                t["type"].as_str().unwrap_or("").to_owned(),
+                vars.join(","),
+            ]
+        })
+        .collect()
+}
