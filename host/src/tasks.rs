@@ -282,6 +282,18 @@ impl Tasks {
         stats_json(&t, throughput)
     }
 
+    /// Every running task's `stats` object, by id.
+    pub fn all_stats(&self) -> Vec<(String, Value)> {
+        let mut ids: Vec<String> = self.running.lock().keys().cloned().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| {
+                let stats = self.stats_json(&id);
+                (id, stats)
+            })
+            .collect()
+    }
+
     /// The running task's DOT with its statistics; `None` when it is not running.
     pub fn dot(&self, id: &str, labels: bool) -> Option<String> {
         let (task, throughput) = self

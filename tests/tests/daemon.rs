@@ -202,3 +202,54 @@ fn log_level_changes_at_run_time() {
     );
     assert_eq!(f.post("/kapacitor/v1/loglevel", "nope").status, 400);
 }
+
+#[test]
+fn metrics_in_prometheus_text_format() {
+    let dir = TempDir::new("metrics");
+    let f = Farad::start_in(dir.path(), "");
+    let body = serde_json::json!({
+        "id": "t", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('cpu')|where(lambda: \"v\" > 1)|httpOut('o')",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
+    let r = f.post("/write?db=db&rp=rp", "cpu v=1\ncpu v=2\ncpu v=3");
+    assert_eq!(r.status, 204);
+    let m = f.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(
+        m.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/plain"),
+        "{:?}",
+        m.header("content-type")
+    );
+    let line = |prefix: &str| {
+        m.body
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{}", m.body))
+            .to_owned()
+    };
+    let ingress = line("farad_ingress_points_received{");
+    assert!(
+        ingress.contains("database=\"db\"") && ingress.contains("measurement=\"cpu\""),
+        "{ingress}"
+    );
+    assert!(ingress.ends_with(" 3"), "{ingress}");
+    assert!(
+        line("farad_node_emitted{task=\"t\",node=\"where2\"}").ends_with(" 2"),
+        "{}",
+        m.body
+    );
+    assert!(
+        line("farad_node_collected{task=\"t\",node=\"where2\"}").ends_with(" 3"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body.contains("# TYPE farad_httpd_write_req untyped"),
+        "{}",
+        m.body
+    );
+}

@@ -6,6 +6,7 @@
 mod alerts;
 mod debug;
 pub mod error;
+mod metrics;
 mod ping;
 mod replay;
 pub mod tasks;
@@ -31,6 +32,7 @@ pub fn routes(
     let api = ping::routes(state.clone())
         .or(write::routes(state.clone()))
         .or(debug::routes(state.clone()))
+        .or(metrics::routes(state.clone()))
         .or(tasks::routes(state.clone()))
         .or(templates::routes(state.clone()))
         .or(udfs::routes(state.clone()))
