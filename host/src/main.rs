@@ -226,6 +226,12 @@ enum Command {
         #[arg(long)]
         rp: Option<String>,
     },
+    /// Set the server's log level: debug, info, warn, error.
+    Level { level: String },
+    /// Print the server's statistics: general or ingress.
+    Stats { what: String },
+    /// Print the server's debug/vars document.
+    Vars,
     /// Print the version.
     Version,
 }
@@ -449,6 +455,13 @@ fn main() -> Result<()> {
                 rp,
             },
         ),
+        Command::Level { level } => {
+            farad::cli::status::level(&farad::cli::client::Client::new(cli.url), &level)
+        }
+        Command::Stats { what } => {
+            farad::cli::status::stats(&farad::cli::client::Client::new(cli.url), &what)
+        }
+        Command::Vars => farad::cli::status::vars(&farad::cli::client::Client::new(cli.url)),
         Command::Version => {
             println!(
                 "Farad {} (Kapacitor API 1.5 compatible)",

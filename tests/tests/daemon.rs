@@ -252,4 +252,31 @@ fn metrics_in_prometheus_text_format() {
         "{}",
         m.body
     );
+
+    // The same state through the command line.
+    let ok = |args: &[&str]| {
+        let (code, out, err) = f.cli(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out
+    };
+    let general = ok(&["stats", "general"]);
+    assert!(
+        general
+            .lines()
+            .any(|l| l.starts_with("Enabled Tasks:") && l.ends_with(" 1")),
+        "{general}"
+    );
+    let ingress = ok(&["stats", "ingress"]);
+    assert!(
+        ingress.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols == ["db", "rp", "cpu", "3"]
+        }),
+        "{ingress}"
+    );
+    let vars: serde_json::Value = serde_json::from_str(&ok(&["vars"])).unwrap();
+    assert_eq!(vars["num_tasks"], 1);
+    ok(&["level", "debug"]);
+    let (code, _, err) = f.cli(&["level", "loud"]);
+    assert_eq!(code, Some(1), "{err}");
 }

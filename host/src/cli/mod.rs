@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod replay;
+pub mod status;
 pub mod tasks;
 pub mod tick;
