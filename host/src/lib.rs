@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod http;
 pub mod influxdb;
 pub mod ingest;
+pub mod load;
 pub mod logging;
 pub mod outputs;
 pub mod recordings;

@@ -170,6 +170,17 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
 
+    let api = match bound {
+        std::net::SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            format!("http://127.0.0.1:{}", a.port())
+        }
+        std::net::SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            format!("http://[::1]:{}", a.port())
+        }
+        a => format!("http://{a}"),
+    };
+    crate::load::start(state.clone(), api);
+
     // Printed on stdout so that scripts and tests can find an OS-assigned port.
     println!("farad listening on http://{bound}");
     tracing::info!(addr = %bound, version = crate::VERSION, "farad started");

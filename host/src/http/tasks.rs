@@ -347,7 +347,8 @@ fn create(state: &State, body: &[u8]) -> ApiResult {
         (Some(k), _) => k,
         // A template's task takes the template's type.
         (None, false) => TaskType::Stream,
-        (None, true) => return Err(ApiError::bad_request("must provide task type")),
+        // As Kapacitor: the script's source node says.
+        (None, true) => super::templates::script_type(&req.script)?,
     };
     let now = farad_runtime::time::format_rfc3339_nanos(crate::server::now_ns());
     let status = req.status.unwrap_or(TaskStatus::Disabled);

@@ -110,7 +110,7 @@ fn check(state: &State, kind: TaskType, script: &str) -> Result<pipeline::Plan, 
 }
 
 /// The task type a script's source node makes.
-fn script_type(script: &str) -> Result<TaskType, ApiError> {
+pub(super) fn script_type(script: &str) -> Result<TaskType, ApiError> {
     let opts = BuildOptions {
         allow_unset_vars: true,
         ..BuildOptions::default()

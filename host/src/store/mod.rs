@@ -55,7 +55,11 @@ pub const UDFS: Collection<UdfRecord> = Collection::new("udfs");
 pub const TASK_STATE: Collection<std::collections::BTreeMap<String, String>> =
     Collection::new("task_state");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 8] = [
+/// What the `[load]` directory made, by `tasks/<id>`, `templates/<id>`,
+/// `handlers/<topic>/<id>`: removed when its file is gone.
+pub const LOADED: Collection<serde_json::Value> = Collection::new("loaded");
+
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 9] = [
     TASKS.def,
     TEMPLATES.def,
     TOPICS.def,
@@ -64,6 +68,7 @@ const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 8] = [
     REPLAYS.def,
     UDFS.def,
     TASK_STATE.def,
+    LOADED.def,
 ];
 
 /// The opened store.
