@@ -351,3 +351,48 @@ fn deadman_raises_an_alert_when_points_stop() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn handlers_are_patched_with_json_patch() {
+    let dir = TempDir::new("patch-handler");
+    let f = Farad::start_in(dir.path(), "");
+    let path = "/kapacitor/v1/alerts/topics/cpu/handlers";
+    let spec = json!({"id": "h", "kind": "log", "options": {"path": "/tmp/a.log"}});
+    assert_eq!(f.post(path, spec.to_string()).status, 200);
+    let patch = json!([
+        {"op": "replace", "path": "/options/path", "value": "/tmp/b.log"},
+        {"op": "add", "path": "/options/mode", "value": 384},
+    ]);
+    let r = f.patch(&format!("{path}/h"), patch.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["options"],
+        json!({"path": "/tmp/b.log", "mode": 384})
+    );
+    assert_eq!(
+        f.get(&format!("{path}/h")).json()["options"]["path"],
+        "/tmp/b.log"
+    );
+    // A patch that leaves a bad spec, or does not apply, changes nothing.
+    let r = f.patch(
+        &format!("{path}/h"),
+        json!([{"op": "replace", "path": "/kind", "value": "nosuch"}]).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = f.patch(
+        &format!("{path}/h"),
+        json!([{"op": "test", "path": "/kind", "value": "tcp"}]).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(f.get(&format!("{path}/h")).json()["kind"], "log");
+    let r = f.patch(&format!("{path}/nope"), "[]");
+    assert_eq!(r.status, 404);
+    // Renamed by a patch of its id.
+    let r = f.patch(
+        &format!("{path}/h"),
+        json!([{"op": "replace", "path": "/id", "value": "h2"}]).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(f.get(&format!("{path}/h")).status, 404);
+    assert_eq!(f.get(&format!("{path}/h2")).json()["kind"], "log");
+}

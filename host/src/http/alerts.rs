@@ -216,6 +216,15 @@ fn handler_routes(
             .then(|t: String, h: String, s: Arc<State>, body: bytes::Bytes| {
                 blocking(move || put_handler(&s, &decode(&t), Some(&decode(&h)), &body))
             });
+    let patch =
+        warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers" / String)
+            .and(warp::patch())
+            .and(with_state(state.clone()))
+            .and(warp::body::content_length_limit(MAX_SPEC))
+            .and(warp::body::bytes())
+            .then(|t: String, h: String, s: Arc<State>, body: bytes::Bytes| {
+                blocking(move || patch_handler(&s, &decode(&t), &decode(&h), &body))
+            });
     let delete =
         warp::path!("kapacitor" / "v1" / "alerts" / "topics" / String / "handlers" / String)
             .and(warp::delete())
@@ -228,6 +237,8 @@ fn handler_routes(
         .or(get)
         .unify()
         .or(replace)
+        .unify()
+        .or(patch)
         .unify()
         .or(delete)
         .unify()
@@ -297,6 +308,24 @@ fn put_handler(state: &State, topic: &str, old: Option<&str>, body: &[u8]) -> Ap
     let reply = handler_json(&spec);
     topics.set_handler(spec);
     Ok(warp::reply::json(&reply).into_response())
+}
+
+/// `PATCH`: a JSON Patch (RFC 6902) applied to the handler's spec (`id`, `kind`, `options`,
+/// `match`), checked and stored like a replacement.
+fn patch_handler(state: &State, topic: &str, id: &str, body: &[u8]) -> ApiResult {
+    let Some(spec) = state.outputs.topics.handler(topic, id) else {
+        return Err(ApiError::not_found(format!("unknown handler: {id:?}")));
+    };
+    let patch: json_patch::Patch = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid patch json: {e}")))?;
+    let mut doc = handler_json(&spec);
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("link");
+    }
+    json_patch::patch(&mut doc, &patch)
+        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    let body = serde_json::to_vec(&doc).map_err(|e| ApiError::internal(e.into()))?;
+    put_handler(state, topic, Some(id), &body)
 }
 
 fn delete_handler(state: &State, topic: &str, id: &str) -> ApiResult {
