@@ -349,14 +349,8 @@ impl Recordings {
 
     /// A new recording's id: the one asked for (checked and free), else a fresh one.
     fn new_id(&self, id: Option<String>) -> Result<String, ImportError> {
-        let id = id
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(crate::server::new_id);
-        if !crate::http::tasks::valid_id(&id) {
-            return Err(ImportError::Invalid(format!(
-                "recording ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
-            )));
-        }
+        let id =
+            crate::http::tasks::given_or_new_id(id, "recording").map_err(ImportError::Invalid)?;
         if self.get(&id).map_err(ImportError::Internal)?.is_some() {
             return Err(ImportError::Conflict(format!(
                 "a recording with id {id:?} already exists"

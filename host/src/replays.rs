@@ -81,14 +81,7 @@ impl Replays {
         real_clock: bool,
         recording_time: bool,
     ) -> Result<ReplayRecord, ReplayError> {
-        let id = id
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(crate::server::new_id);
-        if !crate::http::tasks::valid_id(&id) {
-            return Err(ReplayError::Invalid(format!(
-                "replay ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
-            )));
-        }
+        let id = crate::http::tasks::given_or_new_id(id, "replay").map_err(ReplayError::Invalid)?;
         if self.running.lock().contains_key(&id)
             || state
                 .store

@@ -328,16 +328,7 @@ fn delete(state: &State, id: &str) -> ApiResult {
 fn create(state: &State, body: &[u8]) -> ApiResult {
     let req: CreateTask = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let id = if req.id.is_empty() {
-        crate::server::new_id()
-    } else {
-        req.id
-    };
-    if !valid_id(&id) {
-        return Err(ApiError::bad_request(format!(
-            "task ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
-        )));
-    }
+    let id = given_or_new_id(Some(req.id), "task").map_err(ApiError::bad_request)?;
     if req.template_id.is_empty() && req.script.is_empty() {
         return Err(ApiError::bad_request(
             "must provide TICKscript or template-id",
@@ -430,6 +421,21 @@ fn http_out(state: &State, id: &str, endpoint: &str) -> ApiResult {
         None => Err(ApiError::not_found(format!(
             "no httpOut endpoint {endpoint:?} on a running task {id:?}"
         ))),
+    }
+}
+
+/// The id asked for (empty or none: a fresh one), checked against [`valid_id`]; the error
+/// names `what` it is for (`task`, `template`, `recording`, `replay`), as Kapacitor does.
+pub fn given_or_new_id(id: Option<String>, what: &str) -> Result<String, String> {
+    let id = id
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(crate::server::new_id);
+    if valid_id(&id) {
+        Ok(id)
+    } else {
+        Err(format!(
+            "{what} ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
+        ))
     }
 }
 

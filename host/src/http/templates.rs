@@ -244,16 +244,8 @@ fn get(state: &State, id: &str, q: &Query) -> ApiResult {
 fn create(state: &State, body: &[u8]) -> ApiResult {
     let req: TemplateRequest =
         serde_json::from_slice(body).map_err(|_| ApiError::bad_request("invalid JSON"))?;
-    let id = if req.id.is_empty() {
-        crate::server::new_id()
-    } else {
-        req.id
-    };
-    if !valid_id(&id) {
-        return Err(ApiError::bad_request(format!(
-            "template ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
-        )));
-    }
+    let id =
+        super::tasks::given_or_new_id(Some(req.id), "template").map_err(ApiError::bad_request)?;
     if req.script.is_empty() {
         return Err(ApiError::bad_request("must provide TICKscript"));
     }
