@@ -52,7 +52,11 @@ pub struct OutputStats {
 
 impl Outputs {
     /// Starts the workers; `[[httppost]]` endpoints come from `config`.
-    pub fn start(config: &Config, ingest: Arc<Ingest>) -> Result<Arc<Outputs>, String> {
+    pub fn start(
+        config: &Config,
+        ingest: Arc<Ingest>,
+        topics: crate::topics::Topics,
+    ) -> Result<Arc<Outputs>, String> {
         let mut endpoints = HashMap::new();
         for h in &config.httppost {
             let headers = h
@@ -114,7 +118,7 @@ impl Outputs {
             agent,
             endpoints,
             stats,
-            topics: crate::topics::Topics::default(),
+            topics,
             influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
         }))
     }
@@ -238,6 +242,10 @@ impl Outputs {
 }
 
 impl Io for Outputs {
+    fn event_state(&self, topic: &str, id: &str) -> Option<farad_runtime::exec::KnownEvent> {
+        self.topics.known(topic, id)
+    }
+
     fn publish(&self, event: farad_runtime::exec::TopicEvent) {
         use crate::handlers::Action;
         // `publish` handlers pass events on; each topic takes an event once (no loops).

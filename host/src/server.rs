@@ -100,8 +100,9 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         udp_tasks.push(tokio::spawn(fut));
     }
 
-    let outputs =
-        crate::outputs::Outputs::start(&config, ingest.clone()).map_err(anyhow::Error::msg)?;
+    let topics = crate::topics::Topics::open(store.clone())?;
+    let outputs = crate::outputs::Outputs::start(&config, ingest.clone(), topics)
+        .map_err(anyhow::Error::msg)?;
     for (key, spec) in store.list(&crate::store::HANDLERS)? {
         match serde_json::from_value::<crate::handlers::HandlerSpec>(spec) {
             Ok(spec) => outputs.topics.set_handler(spec),
@@ -198,7 +199,11 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     tracing::info!("shutting down");
     subs_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let saver = state.clone();
-    let _ = tokio::task::spawn_blocking(move || saver.tasks.save_all()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        saver.tasks.save_all();
+        saver.outputs.topics.sync();
+    })
+    .await;
     stop_tx.send(()).ok();
     for t in udp_tasks {
         t.abort();
@@ -240,6 +245,8 @@ fn start_timers(state: std::sync::Weak<State>) {
                     now - idle
                 });
                 state.tasks.tick(now, cutoff);
+                // Events from timers, batch tasks, UDP and replays: durable within a tick.
+                state.outputs.topics.sync();
                 drop(state);
                 std::thread::sleep(TICK);
             }

@@ -66,6 +66,8 @@ pub struct Tasks {
     /// Per task, the instance its latest replay ran (or runs): its httpOut results stay
     /// readable while the task itself is not running.
     replayed: Mutex<HashMap<String, Arc<Mutex<Task>>>>,
+    /// Alert inhibitors: one registry for every task.
+    inhibitors: Arc<farad_runtime::exec::inhibit::Inhibitors>,
 }
 
 impl Tasks {
@@ -84,6 +86,7 @@ impl Tasks {
             running: Mutex::default(),
             errors: Mutex::default(),
             replayed: Mutex::default(),
+            inhibitors: Arc::default(),
         }
     }
 
@@ -97,6 +100,7 @@ impl Tasks {
             cluster_id: self.identity.1.clone(),
             server_id: self.identity.2.clone(),
             udfs: Some(self.udfs.clone()),
+            inhibitors: self.inhibitors.clone(),
             ..TaskEnv::default()
         };
         Task::with_env(plan, &env).map_err(|e| e.to_string())

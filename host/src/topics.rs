@@ -2,12 +2,15 @@
 //! every event id it has seen and how many events it collected; its level is the highest of
 //! its events' levels (Kapacitor's `TopicState`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use farad_runtime::exec::TopicEvent;
+use farad_runtime::exec::{KnownEvent, TopicEvent};
 use parking_lot::Mutex;
 
 use crate::handlers::HandlerSpec;
+use crate::store::{Store, StoredEvent, TopicChanges};
 
 /// Levels in order: a topic's level is the highest of its events'.
 pub const LEVELS: [&str; 4] = ["OK", "INFO", "WARNING", "CRITICAL"];
@@ -37,10 +40,24 @@ pub struct EventState {
     pub duration: i64,
 }
 
+impl EventState {
+    fn stored(&self) -> StoredEvent {
+        StoredEvent {
+            level: self.level.to_owned(),
+            message: self.message.clone(),
+            details: self.details.clone(),
+            time: self.time,
+            duration: self.duration,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Topic {
     collected: i64,
     events: BTreeMap<String, EventState>,
+    /// Events changed since the last write to the store.
+    dirty: HashSet<String>,
 }
 
 impl Topic {
@@ -53,6 +70,45 @@ impl Topic {
     }
 }
 
+#[derive(Default)]
+struct State {
+    topics: BTreeMap<String, Topic>,
+    /// Topics changed, and deleted, since the last write to the store.
+    dirty: HashSet<String>,
+    deleted: Vec<String>,
+    /// Counts changes; the store holds every change up to `Topics::durable`.
+    seq: u64,
+}
+
+impl State {
+    fn touch(&mut self, topic: &str) {
+        self.seq += 1;
+        if !self.dirty.contains(topic) {
+            self.dirty.insert(topic.to_owned());
+        }
+    }
+
+    /// Everything changed since the last call, cleared.
+    fn take_changes(&mut self) -> TopicChanges {
+        let mut changes = TopicChanges {
+            deleted: std::mem::take(&mut self.deleted),
+            ..TopicChanges::default()
+        };
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(t) = self.topics.get_mut(&id) else {
+                continue;
+            };
+            changes.collected.push((id.clone(), t.collected));
+            for e in std::mem::take(&mut t.dirty) {
+                if let Some(state) = t.events.get(&e) {
+                    changes.events.push((id.clone(), e, state.stored()));
+                }
+            }
+        }
+        changes
+    }
+}
+
 /// A topic as listed: its id, level and how many events it collected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopicSummary {
@@ -61,21 +117,95 @@ pub struct TopicSummary {
     pub collected: i64,
 }
 
-/// Every topic, by id, and the handlers of each.
+/// Every topic, by id, and the handlers of each. With a store attached, topic state is
+/// durable: changes are gathered and written in one transaction by `sync`, which a write
+/// calls before it is acknowledged (so concurrent writes share a commit) and a timer calls for
+/// everything else.
 #[derive(Default)]
 pub struct Topics {
-    topics: Mutex<BTreeMap<String, Topic>>,
+    state: Mutex<State>,
     /// Kept apart from the event state: deleting a topic's events keeps its handlers.
     handlers: Mutex<BTreeMap<String, BTreeMap<String, HandlerSpec>>>,
+    store: Option<Arc<Store>>,
+    /// The last change the store holds.
+    durable: AtomicU64,
+    /// Held while writing to the store: one writer at a time, the others wait for its commit.
+    commit: Mutex<()>,
 }
 
 impl Topics {
+    /// Topics kept in `store`, loaded from it.
+    pub fn open(store: Arc<Store>) -> anyhow::Result<Topics> {
+        let mut state = State::default();
+        for (id, collected, events) in store.load_topics()? {
+            let t = state.topics.entry(id).or_default();
+            t.collected = collected;
+            for (event, e) in events {
+                t.events.insert(
+                    event,
+                    EventState {
+                        level: LEVELS[rank(&e.level)],
+                        message: e.message,
+                        details: e.details,
+                        time: e.time,
+                        duration: e.duration,
+                    },
+                );
+            }
+        }
+        Ok(Topics {
+            state: Mutex::new(state),
+            store: Some(store),
+            ..Topics::default()
+        })
+    }
+
+    /// Writes every change not yet in the store, in one transaction; returns when the store
+    /// holds every change made before the call. A failed write keeps the changes for the
+    /// next call.
+    pub fn sync(&self) {
+        let Some(store) = &self.store else { return };
+        let target = self.state.lock().seq;
+        if self.durable.load(Ordering::Acquire) >= target {
+            return;
+        }
+        let _one = self.commit.lock();
+        if self.durable.load(Ordering::Acquire) >= target {
+            return;
+        }
+        let (changes, seq) = {
+            let mut s = self.state.lock();
+            (s.take_changes(), s.seq)
+        };
+        if changes.is_empty() {
+            self.durable.store(seq, Ordering::Release);
+            return;
+        }
+        match store.write_topics(&changes) {
+            Ok(()) => self.durable.store(seq, Ordering::Release),
+            Err(e) => {
+                tracing::error!(error = %e, "writing alert topic state failed; will retry");
+                let mut s = self.state.lock();
+                s.deleted.splice(0..0, changes.deleted);
+                for (topic, _) in changes.collected {
+                    s.touch(&topic);
+                }
+                for (topic, id, _) in changes.events {
+                    if let Some(t) = s.topics.get_mut(&topic) {
+                        t.dirty.insert(id);
+                    }
+                }
+            }
+        }
+    }
+
     /// Records `event` as its id's latest state in its topic (creating the topic); returns the
     /// topic's handlers.
     pub fn collect(&self, event: &TopicEvent) -> Vec<HandlerSpec> {
         {
-            let mut topics = self.topics.lock();
-            let t = topics.entry(event.topic.clone()).or_default();
+            let mut guard = self.state.lock();
+            let s = &mut *guard;
+            let t = s.topics.entry(event.topic.clone()).or_default();
             t.collected += 1;
             let state = EventState {
                 level: event.level,
@@ -90,6 +220,12 @@ impl Topics {
                     t.events.insert(event.id.clone(), state);
                 }
             }
+            if self.store.is_some() {
+                if !t.dirty.contains(&event.id) {
+                    t.dirty.insert(event.id.clone());
+                }
+                s.touch(&event.topic);
+            }
         }
         self.handlers
             .lock()
@@ -98,9 +234,24 @@ impl Topics {
             .unwrap_or_default()
     }
 
+    /// What `topic` remembers of event `id`: where an alert node resumes.
+    pub fn known(&self, topic: &str, id: &str) -> Option<KnownEvent> {
+        let s = self.state.lock();
+        let e = s.topics.get(topic)?.events.get(id)?;
+        Some(KnownEvent {
+            level: e.level,
+            time: e.time,
+            duration: e.duration,
+        })
+    }
+
     /// Adds or replaces a handler (its topic comes to exist if it did not).
     pub fn set_handler(&self, spec: HandlerSpec) {
-        self.topics.lock().entry(spec.topic.clone()).or_default();
+        self.state
+            .lock()
+            .topics
+            .entry(spec.topic.clone())
+            .or_default();
         self.handlers
             .lock()
             .entry(spec.topic.clone())
@@ -137,8 +288,9 @@ impl Topics {
     /// The topics whose id matches `pattern` (a glob; empty matches all) at `min_level` or above,
     /// sorted by id.
     pub fn list(&self, pattern: &str, min_level: usize) -> Vec<TopicSummary> {
-        self.topics
+        self.state
             .lock()
+            .topics
             .iter()
             .filter(|(id, _)| pattern.is_empty() || glob(pattern, id))
             .filter(|(_, t)| t.level() >= min_level)
@@ -147,13 +299,13 @@ impl Topics {
     }
 
     pub fn get(&self, id: &str) -> Option<TopicSummary> {
-        self.topics.lock().get(id).map(|t| summary(id, t))
+        self.state.lock().topics.get(id).map(|t| summary(id, t))
     }
 
     /// The topic's events at `min_level` or above, by id; `None` for an unknown topic.
     pub fn events(&self, id: &str, min_level: usize) -> Option<Vec<(String, EventState)>> {
-        let topics = self.topics.lock();
-        let t = topics.get(id)?;
+        let s = self.state.lock();
+        let t = s.topics.get(id)?;
         Some(
             t.events
                 .iter()
@@ -164,22 +316,45 @@ impl Topics {
     }
 
     pub fn event(&self, topic: &str, event: &str) -> Option<EventState> {
-        self.topics.lock().get(topic)?.events.get(event).cloned()
+        self.state
+            .lock()
+            .topics
+            .get(topic)?
+            .events
+            .get(event)
+            .cloned()
     }
 
     /// Deletes a topic and its events; false when there was none.
     pub fn delete(&self, id: &str) -> bool {
-        self.topics.lock().remove(id).is_some()
+        let mut s = self.state.lock();
+        let gone = s.topics.remove(id).is_some();
+        if gone && self.store.is_some() {
+            s.seq += 1;
+            s.dirty.remove(id);
+            s.deleted.push(id.to_owned());
+        }
+        gone
     }
 
     /// Deletes the anonymous topics of task `task` (`main:task:node`), as Kapacitor does when
     /// the task is deleted.
     pub fn delete_task(&self, task: &str) {
         let prefix = format!("main:{task}:");
-        self.topics.lock().retain(|id, _| {
-            id.strip_prefix(&prefix)
-                .is_none_or(|node| node.contains(':'))
-        });
+        let gone: Vec<String> = self
+            .state
+            .lock()
+            .topics
+            .keys()
+            .filter(|id| {
+                id.strip_prefix(&prefix)
+                    .is_some_and(|node| !node.contains(':'))
+            })
+            .cloned()
+            .collect();
+        for id in gone {
+            self.delete(&id);
+        }
     }
 }
 
@@ -249,8 +424,39 @@ mod tests {
             duration: 0,
             previous_level: "OK",
             recoverable: true,
+            task: "t".into(),
             row: serde_json::Value::Null,
         }
+    }
+
+    #[test]
+    fn topic_state_survives_reopening_the_store() {
+        let dir = std::env::temp_dir().join(format!("farad-topics-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.redb");
+        {
+            let t = Topics::open(Arc::new(Store::open(&path).unwrap())).unwrap();
+            t.collect(&event("cpu", "a", "CRITICAL"));
+            t.collect(&event("cpu", "b", "WARNING"));
+            t.collect(&event("main:x:alert2", "a", "WARNING"));
+            t.sync();
+            // Deleted after the first write, changed after the deletion: only the later
+            // change stays.
+            t.delete("main:x:alert2");
+            t.collect(&event("cpu", "b", "OK"));
+            t.sync();
+            t.collect(&event("mem", "a", "INFO"));
+            // Not synced: lost, as if killed before the write's acknowledgement.
+        }
+        let t = Topics::open(Arc::new(Store::open(&path).unwrap())).unwrap();
+        let ids: Vec<String> = t.list("", 0).into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["cpu"]);
+        let s = t.get("cpu").unwrap();
+        assert_eq!((s.level, s.collected), ("CRITICAL", 3));
+        let known = t.known("cpu", "a").unwrap();
+        assert_eq!((known.level, known.time), ("CRITICAL", 1));
+        assert_eq!(t.event("cpu", "b").unwrap().level, "OK");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

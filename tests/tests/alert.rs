@@ -396,3 +396,68 @@ fn handlers_are_patched_with_json_patch() {
     assert_eq!(f.get(&format!("{path}/h")).status, 404);
     assert_eq!(f.get(&format!("{path}/h2")).json()["kind"], "log");
 }
+
+/// Alert state outlives the process: an alert at CRITICAL, `kill -9`, the same data again:
+/// no second notification; then the recovery is sent, with the whole outage's duration. The
+/// same holds across a task update.
+#[test]
+fn alert_state_survives_kill_9_and_task_updates() {
+    use farad_tests::HttpSink;
+    let dir = TempDir::new("alert-restart");
+    let data = dir.path().join("data");
+    let sink = HttpSink::start();
+    let script = format!(
+        "stream|from().measurement('cpu').groupBy('host')|alert().crit(lambda: \"value\" > 90.0).stateChangesOnly().post('{}/alert')",
+        sink.url()
+    );
+    let task = json!({
+        "id": "cpu", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let f = Farad::start_in(&data, "");
+    assert_eq!(f.post("/kapacitor/v1/tasks", task.to_string()).status, 200);
+    let w =
+        |f: &Farad, lp: &str| assert_eq!(f.post("/write?db=db&rp=rp&precision=s", lp).status, 204);
+    w(&f, "cpu,host=a value=95 10\ncpu,host=b value=99 10\n");
+    let got = sink.wait_for(2);
+    assert!(got.iter().all(|r| r.json()["level"] == "CRITICAL"));
+    f.kill9();
+
+    let f = Farad::start_in(&data, "");
+    w(&f, "cpu,host=a value=96 20\n");
+    // Still critical after the restart: nothing new. Host b recovers.
+    w(&f, "cpu,host=b value=10 30\n");
+    let got = sink.wait_for(3);
+    std::thread::sleep(Duration::from_millis(300));
+    let got_all = sink.received();
+    assert_eq!(got_all.len(), 3, "{got_all:?}");
+    let rec = got[2].json();
+    assert_eq!(rec["id"], "cpu:host=b");
+    assert_eq!(
+        (rec["level"].as_str(), rec["previousLevel"].as_str()),
+        (Some("OK"), Some("CRITICAL"))
+    );
+    assert_eq!(rec["duration"], 20_000_000_000i64, "from 10s to 30s");
+    let topic = f
+        .get("/kapacitor/v1/alerts/topics/main:cpu:alert2/events/cpu:host=a")
+        .json();
+    assert_eq!(topic["state"]["level"], "CRITICAL", "{topic}");
+
+    // A task update restarts it: host a is still remembered as critical.
+    let patched = script.replace("90.0", "91.0");
+    let r = f.patch(
+        "/kapacitor/v1/tasks/cpu",
+        json!({"script": patched}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    w(&f, "cpu,host=a value=97 40\ncpu,host=a value=1 50\n");
+    let got = sink.wait_for(4);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.received().len(), 4);
+    let rec = got[3].json();
+    assert_eq!(
+        (rec["id"].as_str(), rec["level"].as_str()),
+        (Some("cpu:host=a"), Some("OK"))
+    );
+    assert_eq!(rec["duration"], 40_000_000_000i64, "from 10s to 50s");
+}

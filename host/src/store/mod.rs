@@ -5,6 +5,7 @@
 //! before it returns: what an API call acknowledged survives `kill -9`.
 
 mod records;
+mod topics;
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use records::{DbRp, TaskRecord, TaskStatus, TaskType, UdfRecord};
+pub use topics::{StoredEvent, StoredTopic, TOPIC_EVENTS, TopicChanges};
 
 /// The layout version this build writes. Bumped when a record changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -39,7 +41,7 @@ pub const TASKS: Collection<TaskRecord> = Collection::new("tasks");
 /// Task templates, by id.
 pub const TEMPLATES: Collection<crate::http::templates::TemplateRecord> =
     Collection::new("templates");
-/// Alert topics and their event state, by topic id.
+/// Alert topics (`{"collected": n}`), by topic id; their events are in `topic_events`.
 pub const TOPICS: Collection<serde_json::Value> = Collection::new("topics");
 /// Topic handler specs, by `topic/handler-id`.
 pub const HANDLERS: Collection<serde_json::Value> = Collection::new("handlers");
@@ -59,8 +61,9 @@ pub const TASK_STATE: Collection<std::collections::BTreeMap<String, String>> =
 /// `handlers/<topic>/<id>`: removed when its file is gone.
 pub const LOADED: Collection<serde_json::Value> = Collection::new("loaded");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 9] = [
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 10] = [
     TASKS.def,
+    TOPIC_EVENTS.def,
     TEMPLATES.def,
     TOPICS.def,
     HANDLERS.def,

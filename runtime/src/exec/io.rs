@@ -32,7 +32,10 @@ pub struct TopicEvent {
     pub duration: i64,
     pub previous_level: &'static str,
     pub recoverable: bool,
-    /// The event's data: one InfluxQL result series (`{"name", "tags", "columns", "values"}`).
+    /// The task that raised it (handlers' `taskName()`); empty for aggregated events.
+    pub task: String,
+    /// The event's data: one InfluxQL result series (`{"name", "tags", "columns", "values"}`),
+    /// or an array of them (an aggregate of events).
     pub row: serde_json::Value,
 }
 
@@ -46,11 +49,24 @@ impl TopicEvent {
             "time": crate::time::format_rfc3339_nanos(self.time),
             "duration": self.duration,
             "level": self.level,
-            "data": {"series": [self.row]},
+            "data": {"series": match &self.row {
+                serde_json::Value::Array(rows) => rows.clone(),
+                row => vec![row.clone()],
+            }},
             "previousLevel": self.previous_level,
             "recoverable": self.recoverable,
         })
     }
+}
+
+/// An event's last state as its topic keeps it, for an alert node that meets the group again
+/// (after a restart, a task update or the group's expiry).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KnownEvent {
+    /// `OK`, `INFO`, `WARNING` or `CRITICAL`.
+    pub level: &'static str,
+    pub time: i64,
+    pub duration: i64,
 }
 
 /// Something other than HTTP that a node sends out (alert handlers).
@@ -119,6 +135,12 @@ pub trait Io: Send + Sync {
         );
     }
 
+    /// The last state topic `topic` keeps of event `id`, if any.
+    fn event_state(&self, topic: &str, id: &str) -> Option<KnownEvent> {
+        let _ = (topic, id);
+        None
+    }
+
     /// Whether InfluxDB cluster `name` (empty: the default) is configured; the error says
     /// why not.
     fn influxdb(&self, name: &str) -> Result<(), String> {
@@ -185,6 +207,8 @@ pub struct TaskEnv {
     /// Every alert node publishes its events to its own topic, handlers or not (`farad test`
     /// checks them there).
     pub publish_all_alerts: bool,
+    /// Alert inhibitors, shared by the tasks of one server.
+    pub inhibitors: Arc<super::inhibit::Inhibitors>,
 }
 
 impl Default for TaskEnv {
@@ -198,6 +222,7 @@ impl Default for TaskEnv {
             server_id: String::new(),
             udfs: None,
             publish_all_alerts: false,
+            inhibitors: Arc::default(),
         }
     }
 }

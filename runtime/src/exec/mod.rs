@@ -8,6 +8,7 @@
 //! parallel on different writers' threads.
 
 pub(crate) mod groups;
+pub mod inhibit;
 mod io;
 mod msg;
 pub mod nodes;
@@ -15,8 +16,8 @@ mod stats;
 mod task;
 
 pub use io::{
-    HttpRequest, InfluxCounters, InfluxWrite, Io, NoIo, Output, PostEndpoint, SideloadSource,
-    TaskEnv, TopicEvent, no_io,
+    HttpRequest, InfluxCounters, InfluxWrite, Io, KnownEvent, NoIo, Output, PostEndpoint,
+    SideloadSource, TaskEnv, TopicEvent, no_io,
 };
 pub use msg::{Dims, Msg, StreamPoint};
 pub use stats::NodeStats;

@@ -862,3 +862,133 @@ fn batch_joins_pair_points_by_time_and_flush_at_the_end() {
         serde_json::json!([["1971-01-01T00:00:15Z", 5.0, 0]])
     );
 }
+
+/// An Io whose topics remember one event's state, as a host's do across a restart.
+struct Remembering {
+    posts: Posts,
+    topic: String,
+    id: String,
+    known: crate::exec::KnownEvent,
+}
+
+impl crate::exec::Io for Remembering {
+    fn post(&self, req: crate::exec::HttpRequest) {
+        self.posts.post(req)
+    }
+    fn post_and_wait(&self, req: crate::exec::HttpRequest) -> u16 {
+        self.posts.post_and_wait(req)
+    }
+    fn endpoint(&self, _: &str) -> Option<crate::exec::PostEndpoint> {
+        None
+    }
+    fn sideload(&self, _: &str) -> Result<std::sync::Arc<dyn crate::exec::SideloadSource>, String> {
+        Err("none".into())
+    }
+    fn write_points(&self, _: &str, _: &str, _: Vec<Point>) {}
+    fn event_state(&self, topic: &str, id: &str) -> Option<crate::exec::KnownEvent> {
+        (topic == self.topic && id == self.id).then_some(self.known)
+    }
+}
+
+#[test]
+fn an_alert_resumes_at_the_level_its_topic_remembers() {
+    let io = std::sync::Arc::new(Remembering {
+        posts: Posts::default(),
+        topic: "main:cpu_alert:alert2".into(),
+        id: "cpu:host=a".into(),
+        known: crate::exec::KnownEvent {
+            level: "CRITICAL",
+            time: 5_000_000_000,
+            duration: 3_000_000_000,
+        },
+    });
+    let env = crate::exec::TaskEnv {
+        io: io.clone(),
+        task_id: "cpu_alert".into(),
+        ..crate::exec::TaskEnv::default()
+    };
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Stream),
+        ..BuildOptions::default()
+    };
+    let script = "stream|from().measurement('cpu').groupBy('host')|alert()\
+        .crit(lambda: \"v\" > 90.0).stateChangesOnly().post('http://127.0.0.1:1/hook')";
+    let mut t = Task::with_env(&compile(script, &opts).unwrap(), &env).unwrap();
+    // Still critical: no second notification. Then the recovery, with the whole duration.
+    t.push(
+        "db",
+        "rp",
+        &points("cpu,host=a v=95 6\ncpu,host=a v=10 7\ncpu,host=b v=95 7\n"),
+    );
+    let ev = events(&io.posts);
+    let summary: Vec<(&str, &str, &str)> = ev
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap(),
+                e["level"].as_str().unwrap(),
+                e["previousLevel"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("cpu:host=a", "OK", "CRITICAL"),
+            ("cpu:host=b", "CRITICAL", "OK")
+        ]
+    );
+    assert_eq!(
+        ev[0]["duration"], 5_000_000_000i64,
+        "from 2s (5s - 3s) to 7s"
+    );
+}
+
+#[test]
+fn an_inhibiting_alert_silences_its_category_for_equal_tags() {
+    let posts = std::sync::Arc::new(Posts::default());
+    let env = crate::exec::TaskEnv {
+        io: posts.clone(),
+        task_id: "t".into(),
+        ..crate::exec::TaskEnv::default()
+    };
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Stream),
+        ..BuildOptions::default()
+    };
+    let host_down = "stream|from().measurement('up').groupBy('host')|alert()\
+        .crit(lambda: \"v\" == 0).inhibit('system', 'host').id('down:{{ index .Tags \"host\" }}')\
+        .post('http://127.0.0.1:1/down')";
+    let cpu = "stream|from().measurement('cpu').groupBy('host', 'cpu')|alert()\
+        .crit(lambda: \"v\" > 90.0).category('system').post('http://127.0.0.1:1/cpu')|httpOut('o')";
+    let mut down = Task::with_env(&compile(host_down, &opts).unwrap(), &env).unwrap();
+    let mut t = Task::with_env(&compile(cpu, &opts).unwrap(), &env).unwrap();
+    down.push("db", "rp", &points("up,host=a v=0 1\nup,host=b v=1 1\n"));
+    t.push(
+        "db",
+        "rp",
+        &points("cpu,host=a,cpu=0 v=95 2\ncpu,host=b,cpu=0 v=95 2\n"),
+    );
+    let urls: Vec<String> = posts
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    // host a is down: its cpu alert is inhibited; host b's goes out.
+    assert_eq!(urls, ["http://127.0.0.1:1/down", "http://127.0.0.1:1/cpu"]);
+    let ev = events(&posts);
+    assert_eq!(ev[1]["id"], "cpu:cpu=0,host=b");
+    let stats = t.stats();
+    let alert = &stats.iter().find(|(n, _)| n == "alert2").unwrap().1;
+    let extra = alert.extra.lock().clone();
+    assert!(extra.contains(&("alerts_inhibited", 1)), "{extra:?}");
+    assert!(extra.contains(&("alerts_triggered", 1)), "{extra:?}");
+    // The host recovers: the inhibitor lets go.
+    down.push("db", "rp", &points("up,host=a v=1 3\n"));
+    t.push("db", "rp", &points("cpu,host=a,cpu=0 v=96 4\n"));
+    let ev = events(&posts);
+    assert_eq!(ev.len(), 4, "{ev:?}");
+    assert_eq!(ev[3]["id"], "cpu:cpu=0,host=a");
+}

@@ -16,6 +16,7 @@ use gotmpl::{Template, Value as T};
 
 use super::NodeExec;
 use crate::exec::groups::{GroupTable, Groups};
+use crate::exec::inhibit::{InhibitorHandle, Inhibitors};
 use crate::exec::{HttpRequest, Io, Msg, StreamPoint, TaskEnv};
 use crate::expr::{Compiled, ExprState, Scope};
 use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
@@ -44,6 +45,15 @@ impl Level {
 
     fn from_index(i: usize) -> Level {
         [Level::Ok, Level::Info, Level::Warning, Level::Critical][i]
+    }
+
+    fn parse(s: &str) -> Level {
+        match s {
+            "INFO" => Level::Info,
+            "WARNING" => Level::Warning,
+            "CRITICAL" => Level::Critical,
+            _ => Level::Ok,
+        }
     }
 }
 
@@ -96,11 +106,16 @@ pub struct Alert {
     topic: Option<String>,
     /// The topic the node's own handlers hang off, as Kapacitor names it: `main:task:node`.
     anon_topic: String,
+    /// `.category()`: what other nodes' `.inhibit()` name.
+    category: String,
+    /// `.inhibit(category, tags...)`: each group inhibits `category` for its values of `tags`.
+    inhibit: Vec<(String, Vec<Name>)>,
+    inhibitors: Arc<Inhibitors>,
     groups: Groups<State>,
     counts: [i64; 4],
+    inhibited: i64,
 }
 
-#[derive(Clone)]
 struct State {
     /// The id last rendered for this group and the series it was rendered for: the id template
     /// sees only the name and tags, so points of the same series reuse it.
@@ -112,6 +127,8 @@ struct State {
     first_triggered: i64,
     last_triggered: i64,
     expired: bool,
+    /// This group's inhibitors: active while it is not OK.
+    inhibitors: Vec<InhibitorHandle>,
 }
 
 /// What the templates and handlers see of one event.
@@ -272,11 +289,27 @@ impl Alert {
             Some(PV::Str(t)) if !t.is_empty() => Some(t.clone()),
             _ => None,
         };
-        for p in ["inhibit", "category"] {
-            if node.property(p).is_some() {
-                return Err(format!("alert .{p}() does not run yet"));
-            }
-        }
+        let category = match node.property("category").and_then(|p| p.args.first()) {
+            Some(PV::Str(c)) => c.clone(),
+            _ => String::new(),
+        };
+        let inhibit = node
+            .properties
+            .iter()
+            .filter(|p| p.name == "inhibit")
+            .filter_map(|p| match p.args.split_first() {
+                Some((PV::Str(cat), tags)) => Some((
+                    cat.clone(),
+                    tags.iter()
+                        .filter_map(|t| match t {
+                            PV::Str(t) => Some(Name::new(t)),
+                            _ => None,
+                        })
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect();
         let history = match node.property("history").and_then(|p| p.args.first()) {
             Some(PV::Int(n)) if *n >= 2 => *n as usize,
             Some(PV::Int(_)) => return Err("alert history count must be >= 2".into()),
@@ -335,8 +368,12 @@ impl Alert {
             flapping,
             history,
             handlers,
+            category,
+            inhibit,
+            inhibitors: env.inhibitors.clone(),
             groups: Groups::new(),
             counts: [0; 4],
+            inhibited: 0,
         })
     }
 
@@ -393,8 +430,11 @@ impl Alert {
         Level::Ok
     }
 
-    fn new_state(&self) -> State {
-        State {
+    /// A group's state when the node first meets it: fresh, or at the level its topic
+    /// remembers for its event id (after a restart, a task update or the group's expiry), as
+    /// Kapacitor restores it from the anonymous topic first, then the named one.
+    fn new_state(&self, id: &str, group: &GroupKey) -> State {
+        let mut s = State {
             last_id: None,
             history: vec![Level::Ok; self.history],
             idx: 0,
@@ -403,14 +443,52 @@ impl Alert {
             first_triggered: 0,
             last_triggered: 0,
             expired: false,
+            inhibitors: self
+                .inhibit
+                .iter()
+                .map(|(category, tags)| {
+                    let values = tags
+                        .iter()
+                        .map(|t| {
+                            let v = group
+                                .tags()
+                                .iter()
+                                .find(|(k, _)| k == t)
+                                .map_or("", |(_, v)| v.as_ref());
+                            (t.to_string(), v.to_owned())
+                        })
+                        .collect();
+                    self.inhibitors.add(category, values)
+                })
+                .collect(),
+        };
+        let anon = (!self.handlers.is_empty() || self.publish_all).then_some(&self.anon_topic);
+        let known = [anon, self.topic.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(|t| self.io.event_state(t, id));
+        if let Some(k) = known {
+            let level = Level::parse(k.level);
+            if level != Level::Ok {
+                s.idx = 1;
+                s.history[1] = level;
+                s.last_triggered = k.time;
+                s.first_triggered = k.time - k.duration;
+                for i in &s.inhibitors {
+                    i.set(true);
+                }
+            }
         }
+        s
     }
 
     /// Records `level` at `t`; whether an event fires, and the level before.
     fn step(&mut self, group: &GroupKey, t: i64, level: Level) -> Option<(i64, Level)> {
         let (flap, sco) = (self.flapping, self.state_changes_only);
-        let fresh = self.new_state();
-        let s = self.groups.get_or_insert_with(group, || fresh);
+        let s = self
+            .groups
+            .get_mut(group)
+            .expect("the group's state is made before its level is determined");
         let previous = s.history[s.idx];
         s.changed = previous != level;
         s.idx = (s.idx + 1) % s.history.len();
@@ -433,6 +511,9 @@ impl Alert {
         let before = (s.idx + s.history.len() - 1) % s.history.len();
         if s.history[before] == Level::Ok {
             s.first_triggered = t;
+        }
+        for i in &s.inhibitors {
+            i.set(level != Level::Ok);
         }
         if self.no_recoveries && level == Level::Ok {
             return None;
@@ -510,6 +591,16 @@ impl Alert {
             level,
             previous,
         };
+        let lookup = |k: &str| {
+            tags.iter()
+                .find(|(n, _)| n.as_str() == k)
+                .map(|(_, v)| v.to_string())
+        };
+        if self.inhibitors.is_inhibited(&self.category, &lookup) {
+            // Not sent anywhere; the point still goes on, as in Kapacitor.
+            self.inhibited += 1;
+            return Ok(event);
+        }
         self.counts[level as usize] += 1;
         self.dispatch(&event, row);
         Ok(event)
@@ -584,6 +675,7 @@ impl Alert {
             duration: e.duration,
             previous_level: e.previous.as_str(),
             recoverable: !self.no_recoveries,
+            task: self.task.clone(),
             row,
         };
         let data = (!self.handlers.is_empty()).then(|| event.to_json());
@@ -768,9 +860,13 @@ impl NodeExec for Alert {
             Some(id) => id,
             None => {
                 let id = self.render_id(name, &p.group, &p.point.series.tags)?;
-                let fresh = self.new_state();
-                let s = self.groups.get_or_insert_with(&p.group, || fresh);
-                s.last_id = Some((p.point.series.clone(), id.clone()));
+                if self.groups.get(&p.group).is_none() {
+                    let fresh = self.new_state(&id, &p.group);
+                    self.groups.insert(p.group.clone(), fresh);
+                }
+                if let Some(s) = self.groups.get_mut(&p.group) {
+                    s.last_id = Some((p.point.series.clone(), id.clone()));
+                }
                 id
             }
         };
@@ -815,6 +911,10 @@ impl NodeExec for Alert {
             return Ok(());
         }
         let id = self.render_id(b.name, &b.group, &b.tags)?;
+        if self.groups.get(&b.group).is_none() {
+            let fresh = self.new_state(&id, &b.group);
+            self.groups.insert(b.group.clone(), fresh);
+        }
         let current = self
             .groups
             .get(&b.group)
@@ -873,7 +973,7 @@ impl NodeExec for Alert {
         out.push(("infos_triggered", self.counts[1]));
         out.push(("warns_triggered", self.counts[2]));
         out.push(("crits_triggered", self.counts[3]));
-        out.push(("alerts_inhibited", 0));
+        out.push(("alerts_inhibited", self.inhibited));
         out.push(("events_dropped", 0));
     }
 }
