@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Kinds that run today; others are refused by name when a spec is defined.
-pub const KINDS: [&str; 5] = ["log", "tcp", "exec", "post", "publish"];
+pub const KINDS: [&str; 6] = ["log", "tcp", "exec", "post", "publish", "aggregate"];
 
 /// A handler of a topic, as stored and served.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub enum Action {
     Post(HttpRequest),
     /// `publish`: the event goes on to these topics.
     Publish(Vec<String>),
+    /// `aggregate`: the event joins the handler's current interval.
+    Aggregate(crate::aggregate::AggregateSpec),
 }
 
 fn str_opt<'a>(o: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
@@ -91,7 +93,7 @@ impl HandlerSpec {
             ));
         }
         if !self.match_.is_empty() {
-            return Err("match expressions are not supported yet".into());
+            farad_runtime::expr::EventMatch::parse(&self.match_)?;
         }
         if !KINDS.contains(&self.kind.as_str()) {
             return Err(format!(
@@ -199,6 +201,23 @@ impl HandlerSpec {
                 }
                 Action::Publish(topics)
             }
+            "aggregate" => {
+                let interval_ns = duration(o, "interval")?;
+                if interval_ns <= 0 {
+                    return Err("aggregate handler needs a positive option \"interval\"".into());
+                }
+                let spec = crate::aggregate::AggregateSpec {
+                    interval_ns,
+                    topic: required(o, "aggregate", "topic")?.to_owned(),
+                    id: str_opt(o, "id")?.unwrap_or_default().to_owned(),
+                    message: str_opt(o, "message")?
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or(crate::aggregate::DEFAULT_MESSAGE)
+                        .to_owned(),
+                };
+                spec.message(0)?;
+                Action::Aggregate(spec)
+            }
             other => return Err(format!("handler kind {other:?} is not supported")),
         })
     }
@@ -250,6 +269,21 @@ mod tests {
         );
         assert!(spec("post", json!({})).validate().is_err());
         assert!(spec("publish", json!({"topics": ["a"]})).validate().is_ok());
+        let agg = json!({"interval": "10s", "topic": "agg", "id": "x"});
+        assert!(spec("aggregate", agg).validate().is_ok());
+        assert!(
+            spec("aggregate", json!({"topic": "agg"}))
+                .validate()
+                .is_err()
+        );
+        let bad_tmpl = json!({"interval": "1s", "topic": "agg", "message": "{{ .Nope"});
+        assert!(spec("aggregate", bad_tmpl).validate().is_err());
+        let mut matched = spec("log", json!({"path": "/tmp/x"}));
+        matched.match_ = "level() >= WARNING AND \"host\" == 'a'".into();
+        assert!(matched.validate().is_ok());
+        matched.match_ = "level( >".into();
+        let err = matched.validate().unwrap_err();
+        assert!(err.contains("invalid match expression"), "{err}");
         let slack = spec("slack", json!({})).validate().unwrap_err();
         assert!(slack.contains("not supported"), "{slack}");
         let mut bad = spec("log", json!({"path": "/tmp/x"}));

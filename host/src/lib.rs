@@ -4,6 +4,7 @@
 //! Invariants: all I/O lives here, none in `farad-runtime`; [`store`] is the only module that
 //! touches redb; [`http`] is the only one that knows warp.
 
+pub mod aggregate;
 pub mod cli;
 pub mod config;
 pub mod handlers;

@@ -40,6 +40,8 @@ pub struct Outputs {
     pub sideloads: crate::sideload::Sideloads,
     /// Where alert nodes' events are collected.
     pub topics: crate::topics::Topics,
+    /// Events gathered by `aggregate` handlers.
+    pub aggregates: crate::aggregate::Aggregates,
     /// The `[[influxdb]]` clusters influxDBOut nodes write to.
     pub influxdb: crate::influxdb::InfluxDbs,
 }
@@ -119,6 +121,7 @@ impl Outputs {
             endpoints,
             stats,
             topics,
+            aggregates: Default::default(),
             influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
         }))
     }
@@ -262,10 +265,31 @@ impl Io for Outputs {
             }
             // Serialized once for all of the topic's handlers.
             let body = serde_json::to_vec(&ev.to_json()).unwrap_or_default();
-            for spec in handlers {
+            let facts = std::cell::OnceCell::new();
+            for h in handlers {
+                let spec = &h.spec;
+                if let Some(m) = &h.matcher {
+                    let (facts, tags) = facts.get_or_init(|| event_facts(&ev));
+                    match m.matches(facts, tags) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => {
+                            tracing::warn!(
+                                topic = ev.topic,
+                                handler = spec.id,
+                                error = e,
+                                "handler not run"
+                            );
+                            continue;
+                        }
+                    }
+                }
                 match spec.actions(&body, &|name| self.endpoints.get(name).cloned()) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
+                    Ok(Action::Aggregate(a)) => {
+                        self.aggregates.add(&ev.topic, &spec.id, a, ev.clone())
+                    }
                     Ok(Action::Publish(topics)) => {
                         pending.extend(topics.into_iter().map(|topic| TopicEvent {
                             topic,
@@ -361,4 +385,38 @@ impl Io for Outputs {
             tracing::error!(db, rp, error = e, "loopback points dropped");
         }
     }
+}
+
+impl Outputs {
+    /// Publishes the events of aggregate handlers whose interval is over (the timer calls it).
+    pub fn flush_aggregates(&self) {
+        use farad_runtime::exec::Io;
+        for mut ev in self.aggregates.due(std::time::Instant::now()) {
+            if let Some(k) = self.topics.known(&ev.topic, &ev.id) {
+                ev.previous_level = k.level;
+            }
+            self.publish(ev);
+        }
+    }
+}
+
+/// What a handler's match expression sees of an event: its facts, and the tags of its data.
+fn event_facts(ev: &TopicEvent) -> (farad_runtime::expr::EventFacts, Vec<(String, String)>) {
+    let rank = |l: &str| crate::topics::parse_level(l).unwrap_or(0) as i64;
+    let tags = ev.row["tags"]
+        .as_object()
+        .map(|t| {
+            t.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let facts = farad_runtime::expr::EventFacts {
+        level: rank(ev.level),
+        changed: ev.level != ev.previous_level,
+        name: ev.row["name"].as_str().unwrap_or_default().to_owned(),
+        task_name: ev.task.clone(),
+        duration: ev.duration,
+    };
+    (facts, tags)
 }

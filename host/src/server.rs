@@ -246,6 +246,7 @@ fn start_timers(state: std::sync::Weak<State>) {
                 });
                 state.tasks.tick(now, cutoff);
                 // Events from timers, batch tasks, UDP and replays: durable within a tick.
+                state.outputs.flush_aggregates();
                 state.outputs.topics.sync();
                 drop(state);
                 std::thread::sleep(TICK);

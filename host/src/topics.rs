@@ -117,6 +117,13 @@ pub struct TopicSummary {
     pub collected: i64,
 }
 
+/// A topic's handler as it runs: its spec and its compiled `match` expression.
+#[derive(Debug)]
+pub struct TopicHandler {
+    pub spec: HandlerSpec,
+    pub matcher: Option<farad_runtime::expr::EventMatch>,
+}
+
 /// Every topic, by id, and the handlers of each. With a store attached, topic state is
 /// durable: changes are gathered and written in one transaction by `sync`, which a write
 /// calls before it is acknowledged (so concurrent writes share a commit) and a timer calls for
@@ -125,7 +132,7 @@ pub struct TopicSummary {
 pub struct Topics {
     state: Mutex<State>,
     /// Kept apart from the event state: deleting a topic's events keeps its handlers.
-    handlers: Mutex<BTreeMap<String, BTreeMap<String, HandlerSpec>>>,
+    handlers: Mutex<BTreeMap<String, BTreeMap<String, Arc<TopicHandler>>>>,
     store: Option<Arc<Store>>,
     /// The last change the store holds.
     durable: AtomicU64,
@@ -201,7 +208,7 @@ impl Topics {
 
     /// Records `event` as its id's latest state in its topic (creating the topic); returns the
     /// topic's handlers.
-    pub fn collect(&self, event: &TopicEvent) -> Vec<HandlerSpec> {
+    pub fn collect(&self, event: &TopicEvent) -> Vec<Arc<TopicHandler>> {
         {
             let mut guard = self.state.lock();
             let s = &mut *guard;
@@ -245,8 +252,23 @@ impl Topics {
         })
     }
 
-    /// Adds or replaces a handler (its topic comes to exist if it did not).
+    /// Adds or replaces a handler (its topic comes to exist if it did not). A spec whose
+    /// match expression does not compile (checked specs always do) is logged and left out.
     pub fn set_handler(&self, spec: HandlerSpec) {
+        let matcher = (!spec.match_.is_empty()).then(|| {
+            farad_runtime::expr::EventMatch::parse(&spec.match_).map_err(|e| {
+                tracing::error!(
+                    topic = spec.topic,
+                    handler = spec.id,
+                    error = e,
+                    "handler disabled"
+                );
+            })
+        });
+        if let Some(Err(())) = matcher {
+            return;
+        }
+        let matcher = matcher.and_then(Result::ok);
         self.state
             .lock()
             .topics
@@ -256,7 +278,7 @@ impl Topics {
             .lock()
             .entry(spec.topic.clone())
             .or_default()
-            .insert(spec.id.clone(), spec);
+            .insert(spec.id.clone(), Arc::new(TopicHandler { spec, matcher }));
     }
 
     /// The topic's handlers, by id.
@@ -264,12 +286,12 @@ impl Topics {
         self.handlers
             .lock()
             .get(topic)
-            .map(|h| h.values().cloned().collect())
+            .map(|h| h.values().map(|h| h.spec.clone()).collect())
             .unwrap_or_default()
     }
 
     pub fn handler(&self, topic: &str, id: &str) -> Option<HandlerSpec> {
-        self.handlers.lock().get(topic)?.get(id).cloned()
+        Some(self.handlers.lock().get(topic)?.get(id)?.spec.clone())
     }
 
     /// Removes a handler; false when there was none.

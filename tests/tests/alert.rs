@@ -461,3 +461,77 @@ fn alert_state_survives_kill_9_and_task_updates() {
     );
     assert_eq!(rec["duration"], 40_000_000_000i64, "from 10s to 50s");
 }
+
+/// Handler `match` expressions pick events by tag, level, change and task; an `aggregate`
+/// handler gathers a topic's events for its interval and publishes one event to another topic.
+#[test]
+fn match_expressions_and_aggregate_handlers() {
+    use farad_tests::HttpSink;
+    let dir = TempDir::new("topic-match");
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    let sink = HttpSink::start();
+    let base = "/kapacitor/v1/alerts/topics";
+    let handler = |topic: &str, spec: serde_json::Value| {
+        let r = f.post(&format!("{base}/{topic}/handlers"), spec.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    handler(
+        "cpu",
+        json!({"id": "host-a-changes", "kind": "post", "match": "\"host\" == 'a' AND changed()",
+               "options": {"url": format!("{}/a", sink.url())}}),
+    );
+    handler(
+        "cpu",
+        json!({"id": "crit-of-t", "kind": "post", "match": "level() == CRITICAL AND taskName() == 't' AND name() == 'cpu'",
+               "options": {"url": format!("{}/crit", sink.url())}}),
+    );
+    handler(
+        "cpu",
+        json!({"id": "agg", "kind": "aggregate",
+               "options": {"interval": "500ms", "topic": "cpu-agg", "id": "cpu-summary"}}),
+    );
+    handler(
+        "cpu-agg",
+        json!({"id": "out", "kind": "post", "options": {"url": format!("{}/agg", sink.url())}}),
+    );
+    let bad = f.post(
+        &format!("{base}/cpu/handlers"),
+        json!({"id": "bad", "kind": "log", "match": "level() >", "options": {"path": "/tmp/x"}})
+            .to_string(),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("invalid match expression"),
+        "{}",
+        bad.body
+    );
+
+    let script = "stream|from().measurement('cpu').groupBy('host')|alert().warn(lambda: \"value\" > 70.0).crit(lambda: \"value\" > 90.0).topic('cpu')";
+    let task = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", task.to_string()).status, 200);
+    // a: WARNING, WARNING (no change), CRITICAL; b: CRITICAL.
+    let lp = "cpu,host=a value=75 1\ncpu,host=a value=76 2\ncpu,host=a value=95 3\ncpu,host=b value=99 3\n";
+    assert_eq!(f.post("/write?db=db&rp=rp&precision=s", lp).status, 204);
+    let got = sink.wait_for(5);
+    let by = |path: &str| -> Vec<serde_json::Value> {
+        got.iter()
+            .filter(|r| r.target == path)
+            .map(|r| r.json())
+            .collect()
+    };
+    let a: Vec<String> = by("/a").iter().map(|e| e["level"].to_string()).collect();
+    assert_eq!(a, ["\"WARNING\"", "\"CRITICAL\""]);
+    let crit: Vec<String> = by("/crit").iter().map(|e| e["id"].to_string()).collect();
+    assert_eq!(crit, ["\"cpu:host=a\"", "\"cpu:host=b\""]);
+    let agg = by("/agg");
+    assert_eq!(agg.len(), 1, "{got:?}");
+    assert_eq!(agg[0]["id"], "cpu-summary");
+    assert_eq!(agg[0]["level"], "CRITICAL");
+    assert_eq!(agg[0]["message"], "Received 4 events in the last 500ms.");
+    assert_eq!(agg[0]["data"]["series"].as_array().unwrap().len(), 4);
+    let topic = f.get(&format!("{base}/cpu-agg")).json();
+    assert_eq!(topic["level"], "CRITICAL", "{topic}");
+}

@@ -68,6 +68,20 @@ pub struct Scope<'a> {
     pub time: i64,
     pub extra: &'a [(Name, Value)],
     pub state: Option<&'a mut ExprState>,
+    /// The alert event a topic handler's `match` expression is asked about.
+    pub event: Option<&'a EventFacts>,
+}
+
+/// What a `match` expression's event functions return.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventFacts {
+    /// 0 (OK) to 3 (CRITICAL).
+    pub level: i64,
+    pub changed: bool,
+    pub name: String,
+    pub task_name: String,
+    /// Nanoseconds.
+    pub duration: i64,
 }
 
 /// The running state of a lambda's stateful functions, one slot per call.
@@ -193,6 +207,15 @@ impl<'a> Scope<'a> {
             time,
             extra: &[],
             state: None,
+            event: None,
+        }
+    }
+
+    /// The same scope asked about an alert event.
+    pub fn with_event(self, event: &'a EventFacts) -> Scope<'a> {
+        Scope {
+            event: Some(event),
+            ..self
         }
     }
 
@@ -231,6 +254,20 @@ pub(super) fn eval(n: &Node, scope: &mut Scope<'_>) -> Result<Val, EvalError> {
     match n {
         Node::Field(name) => scope.lookup(*name),
         Node::Time => Ok(Val::Time(scope.time)),
+        Node::Event(f) => {
+            let e = scope.event.ok_or_else(|| {
+                EvalError(format!(
+                    "{f}() is only known in a handler's match expression"
+                ))
+            })?;
+            Ok(match *f {
+                "level" => Val::Int(e.level),
+                "changed" => Val::Bool(e.changed),
+                "name" => Val::Str(e.name.as_str().into()),
+                "taskName" => Val::Str(e.task_name.as_str().into()),
+                _ => Val::Duration(e.duration),
+            })
+        }
         Node::Lit(v) => Ok(v.clone()),
         Node::Regex(_) => Err(EvalError(
             "a regex can only be the right side of =~ or !~".into(),

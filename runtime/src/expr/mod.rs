@@ -8,7 +8,7 @@
 mod eval;
 mod funcs;
 
-pub use eval::{EvalError, ExprState, Scope, Val};
+pub use eval::{EvalError, EventFacts, ExprState, Scope, Val};
 
 thread_local! {
     // The wall-clock time `now()` returns, set by the task for the write being processed: the
@@ -42,6 +42,8 @@ pub struct Compiled {
 enum Node {
     Field(Name),
     Time,
+    /// One of a `match` expression's event functions.
+    Event(&'static str),
     Lit(Val),
     Regex(std::sync::Arc<regex::Regex>),
     Unary(UnaryOp, Box<Node>),
@@ -114,6 +116,14 @@ fn compile(e: &LambdaExpr, slots: &mut usize) -> Result<Node, CompileError> {
             Box::new(compile(lhs, slots)?),
             Box::new(compile(rhs, slots)?),
         ),
+        LambdaExpr::Call { func, args }
+            if crate::pipeline::lambda::EVENT_FUNCTIONS.contains(func) =>
+        {
+            if !args.is_empty() {
+                return Err(CompileError(format!("{func} takes no arguments")));
+            }
+            Node::Event(func)
+        }
         LambdaExpr::Call { func, args } => {
             let args = args
                 .iter()
@@ -133,4 +143,82 @@ fn compile(e: &LambdaExpr, slots: &mut usize) -> Result<Node, CompileError> {
             )));
         }
     })
+}
+
+/// A topic handler's `match` expression (Kapacitor's handler specs): a lambda over the
+/// event's tags (`"host" == 'a'`) and its facts (`level() >= WARNING`, `changed()`,
+/// `name()`, `taskName()`, `alertDuration()`).
+#[derive(Clone, Debug)]
+pub struct EventMatch {
+    compiled: Compiled,
+}
+
+impl EventMatch {
+    pub fn parse(text: &str) -> Result<EventMatch, String> {
+        let invalid = |why: String| format!("invalid match expression: {why}");
+        let e = crate::tick::parse_lambda(text).map_err(|d| invalid(d.one_line(text)))?;
+        let l = crate::pipeline::lambda::lower_match(&e).map_err(|d| {
+            invalid(
+                d.iter()
+                    .map(|d| d.one_line(text))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let compiled = Compiled::new(&l).map_err(|e| invalid(e.0))?;
+        if compiled.is_stateful() {
+            return Err(invalid(
+                "stateful functions (sigma, count, spread, rand) have no state here".into(),
+            ));
+        }
+        Ok(EventMatch { compiled })
+    }
+
+    /// Whether an event with these facts and tags matches. A tag the expression names but
+    /// the event lacks is an error, as in Kapacitor.
+    pub fn matches(&self, facts: &EventFacts, tags: &[(String, String)]) -> Result<bool, String> {
+        let series = crate::model::Series::new(
+            Name::new(&facts.name),
+            tags.iter()
+                .map(|(k, v)| (Name::new(k), v.as_str().into()))
+                .collect(),
+        );
+        let mut scope = Scope::of(&[], &series, 0).with_event(facts);
+        self.compiled
+            .eval_bool(&mut scope)
+            .map_err(|e| format!("match expression: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod match_tests {
+    use super::*;
+
+    fn facts(level: i64, changed: bool) -> EventFacts {
+        EventFacts {
+            level,
+            changed,
+            name: "cpu".into(),
+            task_name: "t1".into(),
+            duration: 90_000_000_000,
+        }
+    }
+
+    #[test]
+    fn match_expressions_see_the_events_facts_and_tags() {
+        let tags = [("host".to_string(), "a".to_string())];
+        let m = |text: &str, f: &EventFacts| EventMatch::parse(text).unwrap().matches(f, &tags);
+        let crit = facts(3, true);
+        assert_eq!(m("level() >= WARNING", &crit), Ok(true));
+        assert_eq!(m("level() == OK", &crit), Ok(false));
+        assert_eq!(m("changed() AND \"host\" == 'a'", &crit), Ok(true));
+        assert_eq!(m("changed()", &facts(3, false)), Ok(false));
+        assert_eq!(m("name() == 'cpu' AND taskName() =~ /^t/", &crit), Ok(true));
+        assert_eq!(m("alertDuration() > 1m", &crit), Ok(true));
+        assert!(m("\"missing\" == 'x'", &crit).is_err());
+        for bad in ["level( >", "UNKNOWN == 1", "nope()", "sigma(\"x\") > 1"] {
+            let err = EventMatch::parse(bad).unwrap_err();
+            assert!(err.starts_with("invalid match expression"), "{bad}: {err}");
+        }
+    }
 }

@@ -170,11 +170,26 @@ pub const FUNCTIONS: &[&str] = &[
     "if",
 ];
 
+/// What a topic handler's `match` expression may call besides the lambda functions: facts
+/// of the event (`level()` is compared with the identifiers `OK`, `INFO`, `WARNING`,
+/// `CRITICAL`).
+pub const EVENT_FUNCTIONS: &[&str] = &["changed", "level", "name", "taskName", "alertDuration"];
+
 /// Lowers a lambda body whose variables are already substituted. Unknown functions and
 /// constructs a lambda cannot hold become diagnostics.
 pub fn lower(body: &Expr) -> Result<Lambda, Vec<Diagnostic>> {
+    lower_in(body, false)
+}
+
+/// Lowers a topic handler's `match` expression: the event functions are known, and the level
+/// names are integer constants as Kapacitor substitutes them.
+pub fn lower_match(body: &Expr) -> Result<Lambda, Vec<Diagnostic>> {
+    lower_in(body, true)
+}
+
+fn lower_in(body: &Expr, event: bool) -> Result<Lambda, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let expr = lower_expr(body, &mut diags);
+    let expr = lower_expr(body, &mut diags, event);
     match expr {
         Some(expr) if diags.is_empty() => Ok(Lambda {
             expr,
@@ -184,7 +199,7 @@ pub fn lower(body: &Expr) -> Result<Lambda, Vec<Diagnostic>> {
     }
 }
 
-fn lower_expr(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<LambdaExpr> {
+fn lower_expr(e: &Expr, diags: &mut Vec<Diagnostic>, event: bool) -> Option<LambdaExpr> {
     let bad = |diags: &mut Vec<Diagnostic>, span: Span, msg: &str| {
         diags.push(Diagnostic::new(span, msg.to_owned()));
         None
@@ -206,7 +221,7 @@ fn lower_expr(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<LambdaExpr> {
             };
             LambdaExpr::Unary {
                 op,
-                expr: Box::new(lower_expr(expr, diags)?),
+                expr: Box::new(lower_expr(expr, diags, event)?),
             }
         }
         ExprKind::Binary { op, lhs, rhs, .. } => {
@@ -228,8 +243,8 @@ fn lower_expr(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<LambdaExpr> {
                 Tok::RegexNotEqual => BinaryOp::RegexNotMatch,
                 _ => return bad(diags, e.span, "unknown operator"),
             };
-            let l = lower_expr(lhs, diags);
-            let r = lower_expr(rhs, diags);
+            let l = lower_expr(lhs, diags, event);
+            let r = lower_expr(rhs, diags, event);
             LambdaExpr::Binary {
                 op,
                 lhs: Box::new(l?),
@@ -237,7 +252,11 @@ fn lower_expr(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<LambdaExpr> {
             }
         }
         ExprKind::Call { name, args, .. } => {
-            let Some(&func) = FUNCTIONS.iter().find(|f| **f == name.name) else {
+            let known = FUNCTIONS
+                .iter()
+                .chain(if event { EVENT_FUNCTIONS } else { &[] })
+                .find(|f| **f == name.name);
+            let Some(&func) = known else {
                 let d = Diagnostic::new(
                     name.span,
                     format!("unknown function `{}` in lambda", name.name),
@@ -249,12 +268,19 @@ fn lower_expr(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<LambdaExpr> {
                 return None;
             };
             let lowered: Vec<Option<LambdaExpr>> =
-                args.iter().map(|a| lower_expr(a, diags)).collect();
+                args.iter().map(|a| lower_expr(a, diags, event)).collect();
             LambdaExpr::Call {
                 func,
                 args: lowered.into_iter().collect::<Option<_>>()?,
             }
         }
+        ExprKind::Ident(n) if event => match n.as_str() {
+            "OK" => LambdaExpr::Int(0),
+            "INFO" => LambdaExpr::Int(1),
+            "WARNING" => LambdaExpr::Int(2),
+            "CRITICAL" => LambdaExpr::Int(3),
+            _ => return bad(diags, e.span, &format!("unknown identifier {n:?}")),
+        },
         // The builder has already reported unknown names: what is left is a template variable.
         ExprKind::Ident(n) => LambdaExpr::Var(n.clone()),
         ExprKind::List(_) => return bad(diags, e.span, "a list cannot appear in a lambda"),

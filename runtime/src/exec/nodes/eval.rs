@@ -122,6 +122,7 @@ impl Eval {
                     time,
                     extra: &results,
                     state,
+                    event: None,
                 };
                 expr.eval(&mut scope).map_err(|e| e.to_string())?
             };
