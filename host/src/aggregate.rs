@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use farad_runtime::exec::TopicEvent;
+use farad_runtime::exec::{EventData, TopicEvent};
 use parking_lot::Mutex;
 
 /// Kapacitor's default message.
@@ -100,7 +100,7 @@ fn aggregate(spec: &AggregateSpec, events: Vec<TopicEvent>) -> TopicEvent {
         previous_level: "OK",
         recoverable: false,
         task: String::new(),
-        row: serde_json::Value::Null,
+        row: EventData::Json(serde_json::Value::Null),
     };
     let mut details = Vec::with_capacity(events.len());
     let mut rows = Vec::new();
@@ -111,14 +111,10 @@ fn aggregate(spec: &AggregateSpec, events: Vec<TopicEvent>) -> TopicEvent {
         agg.time = agg.time.max(e.time);
         agg.duration = agg.duration.max(e.duration);
         details.push(e.message);
-        match e.row {
-            serde_json::Value::Array(r) => rows.extend(r),
-            serde_json::Value::Null => {}
-            r => rows.push(r),
-        }
+        rows.extend(e.row.series());
     }
     agg.details = details.join("\n");
-    agg.row = serde_json::Value::Array(rows);
+    agg.row = EventData::Json(serde_json::Value::Array(rows));
     agg
 }
 
@@ -138,7 +134,7 @@ mod tests {
             previous_level: "OK",
             recoverable: true,
             task: "t".into(),
-            row: serde_json::json!({"name": "cpu"}),
+            row: EventData::Json(serde_json::json!({"name": "cpu"})),
         }
     }
 
@@ -161,7 +157,7 @@ mod tests {
         assert_eq!(e.message, "Received 2 events in the last 1s.");
         assert_eq!((e.level, e.time, e.duration), ("CRITICAL", 5, 50));
         assert_eq!(e.details, "one\ntwo");
-        assert_eq!(e.row.as_array().unwrap().len(), 2);
+        assert_eq!(e.row.series().len(), 2);
         assert!(a.due(Instant::now() + Duration::from_secs(4)).is_empty());
     }
 }

@@ -403,18 +403,11 @@ impl Outputs {
 /// What a handler's match expression sees of an event: its facts, and the tags of its data.
 fn event_facts(ev: &TopicEvent) -> (farad_runtime::expr::EventFacts, Vec<(String, String)>) {
     let rank = |l: &str| crate::topics::parse_level(l).unwrap_or(0) as i64;
-    let tags = ev.row["tags"]
-        .as_object()
-        .map(|t| {
-            t.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (name, tags) = ev.row.name_and_tags();
     let facts = farad_runtime::expr::EventFacts {
         level: rank(ev.level),
         changed: ev.level != ev.previous_level,
-        name: ev.row["name"].as_str().unwrap_or_default().to_owned(),
+        name,
         task_name: ev.task.clone(),
         duration: ev.duration,
     };

@@ -447,7 +447,7 @@ mod tests {
             previous_level: "OK",
             recoverable: true,
             task: "t".into(),
-            row: serde_json::Value::Null,
+            row: farad_runtime::exec::EventData::Json(serde_json::Value::Null),
         }
     }
 

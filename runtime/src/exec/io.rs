@@ -34,9 +34,65 @@ pub struct TopicEvent {
     pub recoverable: bool,
     /// The task that raised it (handlers' `taskName()`); empty for aggregated events.
     pub task: String,
-    /// The event's data: one InfluxQL result series (`{"name", "tags", "columns", "values"}`),
-    /// or an array of them (an aggregate of events).
-    pub row: serde_json::Value,
+    /// The event's data.
+    pub row: EventData,
+}
+
+/// An alert event's data: InfluxQL result series (`{"name", "tags", "columns", "values"}`).
+/// A point stays a point until a handler needs its JSON: most events only update a topic.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventData {
+    /// One point: a series of one row.
+    Point(crate::model::BatchPoint),
+    /// Series already as JSON (batches, aggregates): one object, or an array of them.
+    Json(serde_json::Value),
+}
+
+impl EventData {
+    /// The series, as a handler sends them under `data.series`.
+    pub fn series(&self) -> Vec<serde_json::Value> {
+        match self {
+            EventData::Point(p) => vec![super::nodes::http_out::series_json(
+                p.series.measurement,
+                &p.series.tags,
+                std::slice::from_ref(p),
+            )],
+            EventData::Json(serde_json::Value::Array(rows)) => rows.clone(),
+            EventData::Json(serde_json::Value::Null) => Vec::new(),
+            EventData::Json(row) => vec![row.clone()],
+        }
+    }
+
+    /// The measurement and tags of the (first) series.
+    pub fn name_and_tags(&self) -> (String, Vec<(String, String)>) {
+        match self {
+            EventData::Point(p) => (
+                p.series.measurement.to_string(),
+                p.series
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            EventData::Json(v) => {
+                let row = match v {
+                    serde_json::Value::Array(rows) => {
+                        rows.first().unwrap_or(&serde_json::Value::Null)
+                    }
+                    row => row,
+                };
+                let tags = row["tags"]
+                    .as_object()
+                    .map(|t| {
+                        t.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (row["name"].as_str().unwrap_or_default().to_owned(), tags)
+            }
+        }
+    }
 }
 
 impl TopicEvent {
@@ -49,10 +105,7 @@ impl TopicEvent {
             "time": crate::time::format_rfc3339_nanos(self.time),
             "duration": self.duration,
             "level": self.level,
-            "data": {"series": match &self.row {
-                serde_json::Value::Array(rows) => rows.clone(),
-                row => vec![row.clone()],
-            }},
+            "data": {"series": self.row.series()},
             "previousLevel": self.previous_level,
             "recoverable": self.recoverable,
         })

@@ -16,8 +16,8 @@ mod stats;
 mod task;
 
 pub use io::{
-    HttpRequest, InfluxCounters, InfluxWrite, Io, KnownEvent, NoIo, Output, PostEndpoint,
-    SideloadSource, TaskEnv, TopicEvent, no_io,
+    EventData, HttpRequest, InfluxCounters, InfluxWrite, Io, KnownEvent, NoIo, Output,
+    PostEndpoint, SideloadSource, TaskEnv, TopicEvent, no_io,
 };
 pub use msg::{Dims, Msg, StreamPoint};
 pub use stats::NodeStats;

@@ -992,3 +992,30 @@ fn an_inhibiting_alert_silences_its_category_for_equal_tags() {
     assert_eq!(ev.len(), 4, "{ev:?}");
     assert_eq!(ev[3]["id"], "cpu:cpu=0,host=a");
 }
+
+#[test]
+fn default_alert_templates_render_as_the_template_engine_does() {
+    let data = "cpu,host=a,dc=x\\ \"y\" v=95,n=3i,s=\"q\\\"t\",b=true,u=7u 1500000000\ncpu,host=a,dc=x\\ \"y\" v=10,n=3i,s=\"\",b=false,u=7u 1600000001\n";
+    let render = |extra: &str, group: &str| {
+        let script = format!(
+            "stream|from().measurement('cpu'){group}|alert().crit(lambda: \"v\" > 90.0){extra}.post('http://127.0.0.1:1/hook')"
+        );
+        let (mut t, posts) = alert_task(&script);
+        t.push("db", "rp", &points(data));
+        events(&posts)
+            .iter()
+            .map(|e| (e["message"].clone(), e["details"].clone()))
+            .collect::<Vec<_>>()
+    };
+    for group in ["", ".groupBy('host', 'dc')"] {
+        let fast = render("", group);
+        let slow = render(
+            ".message('{{.ID}} is {{.Level}}').details('{{json .}}')",
+            group,
+        );
+        assert_eq!(fast.len(), 2);
+        assert_eq!(fast, slow);
+        let details: serde_json::Value = serde_json::from_str(fast[0].1.as_str().unwrap()).unwrap();
+        assert_eq!(details["Fields"]["s"], "q\"t");
+    }
+}

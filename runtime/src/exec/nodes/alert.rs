@@ -17,7 +17,7 @@ use gotmpl::{Template, Value as T};
 use super::NodeExec;
 use crate::exec::groups::{GroupTable, Groups};
 use crate::exec::inhibit::{InhibitorHandle, Inhibitors};
-use crate::exec::{HttpRequest, Io, Msg, StreamPoint, TaskEnv};
+use crate::exec::{EventData, HttpRequest, Io, Msg, StreamPoint, TaskEnv};
 use crate::expr::{Compiled, ExprState, Scope};
 use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
 use crate::pipeline::plan::PropertyValue;
@@ -57,6 +57,9 @@ impl Level {
     }
 }
 
+const DEFAULT_MESSAGE: &str = "{{ .ID }} is {{ .Level }}";
+const DEFAULT_DETAILS: &str = "{{ json . }}";
+
 const WEIGHT_DIFF: f64 = 1.5;
 const MAX_WEIGHT: f64 = 1.2;
 
@@ -88,6 +91,10 @@ pub struct Alert {
     id: Template,
     message: Template,
     details: Template,
+    /// The templates are Kapacitor's defaults, rendered without the template engine (most
+    /// events of most tasks: it is most of an event's cost).
+    default_message: bool,
+    default_details: bool,
     id_tag: Option<Name>,
     id_field: Option<Name>,
     level_tag: Option<Name>,
@@ -353,8 +360,10 @@ impl Alert {
                 lambda(node.property("critReset"))?,
             ],
             id: tmpl("id", "{{ .Name }}:{{ .Group }}")?,
-            message: tmpl("message", "{{ .ID }} is {{ .Level }}")?,
-            details: tmpl("details", "{{ json . }}")?,
+            message: tmpl("message", DEFAULT_MESSAGE)?,
+            details: tmpl("details", DEFAULT_DETAILS)?,
+            default_message: super::prop_str(node, "message").is_none_or(|m| m == DEFAULT_MESSAGE),
+            default_details: super::prop_str(node, "details").is_none_or(|d| d == DEFAULT_DETAILS),
             id_tag: name_prop(node, "idTag"),
             id_field: name_prop(node, "idField"),
             level_tag: name_prop(node, "levelTag"),
@@ -574,7 +583,7 @@ impl Alert {
         previous: Level,
         time: i64,
         duration: i64,
-        row: serde_json::Value,
+        row: EventData,
     ) -> Result<Event, String> {
         let (message, details) = if self.message_field.is_some() || self.publishes() {
             self.render(&id, name, group, tags, fields, level, time, duration)?
@@ -619,6 +628,18 @@ impl Alert {
         time: i64,
         duration: i64,
     ) -> Result<(String, String), String> {
+        let wants_details = self.publishes();
+        if self.default_message && (!wants_details || self.default_details) {
+            let message = format!("{id} is {}", level.as_str());
+            let details = if wants_details {
+                self.default_details_json(
+                    id, name, group, tags, fields, level, time, duration, &message,
+                )
+            } else {
+                String::new()
+            };
+            return Ok((message, details));
+        }
         let mut m = self.info(name, group, tags);
         m.insert("ID".into(), T::from(id));
         m.insert(
@@ -643,7 +664,7 @@ impl Alert {
             .message
             .execute_to_string(&T::from(m.clone()))
             .map_err(|e| format!("failed to render alert message: {e}"))?;
-        let details = if !self.publishes() {
+        let details = if !wants_details {
             String::new()
         } else {
             m.insert("Message".into(), T::from(message.as_str()));
@@ -654,6 +675,91 @@ impl Alert {
         Ok((message, details))
     }
 
+    /// `{{ json . }}` over the details data, written directly: the same text the template
+    /// gives (keys sorted, as the template's maps are).
+    #[allow(clippy::too_many_arguments)]
+    fn default_details_json(
+        &self,
+        id: &str,
+        name: Name,
+        group: &GroupKey,
+        tags: &[(Name, Box<str>)],
+        fields: &Fields,
+        level: Level,
+        time: i64,
+        duration: i64,
+        message: &str,
+    ) -> String {
+        let mut out = Vec::with_capacity(256);
+        let s = |out: &mut Vec<u8>, v: &str| {
+            serde_json::to_writer(&mut *out, v).expect("writing to a Vec");
+        };
+        out.extend_from_slice(br#"{"Duration":"#);
+        s(&mut out, &crate::duration::format_go_duration(duration));
+        out.extend_from_slice(br#","Fields":{"#);
+        let mut sorted: Vec<&(Name, Value)> = fields.iter().collect();
+        sorted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            s(&mut out, k.as_str());
+            out.push(b':');
+            match v {
+                Value::Float(f) => serde_json::to_writer(&mut out, f),
+                Value::Int(n) => serde_json::to_writer(&mut out, n),
+                Value::UInt(n) => serde_json::to_writer(&mut out, n),
+                Value::Str(v) => serde_json::to_writer(&mut out, v.as_ref()),
+                Value::Bool(b) => serde_json::to_writer(&mut out, b),
+            }
+            .expect("writing to a Vec");
+        }
+        out.extend_from_slice(br#"},"Group":"#);
+        if group.is_nil() {
+            s(&mut out, "nil");
+        } else {
+            s(&mut out, &group.id());
+        }
+        out.extend_from_slice(br#","ID":"#);
+        s(&mut out, id);
+        out.extend_from_slice(br#","Level":"#);
+        s(&mut out, level.as_str());
+        out.extend_from_slice(br#","Message":"#);
+        s(&mut out, message);
+        out.extend_from_slice(br#","Name":"#);
+        s(&mut out, name.as_str());
+        out.extend_from_slice(br#","ServerInfo":{"#);
+        let mut server: Vec<&(String, String)> = self.server.iter().collect();
+        server.sort();
+        for (i, (k, v)) in server.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            s(&mut out, k);
+            out.push(b':');
+            s(&mut out, v);
+        }
+        out.extend_from_slice(br#"},"Tags":{"#);
+        let mut sorted: Vec<&(Name, Box<str>)> = tags.iter().collect();
+        sorted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            s(&mut out, k.as_str());
+            out.push(b':');
+            s(&mut out, v);
+        }
+        out.extend_from_slice(br#"},"TaskName":"#);
+        s(&mut out, &self.task);
+        out.extend_from_slice(br#","Time":"#);
+        s(&mut out, &crate::time::format_rfc3339_nanos(time));
+        out.push(b'}');
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
     /// Whether events go anywhere: to the node's own handlers (through its anonymous topic)
     /// or to a named topic. Only then are details and the data row worth building.
     fn publishes(&self) -> bool {
@@ -661,7 +767,7 @@ impl Alert {
     }
 
     /// Hands the event to every handler.
-    fn dispatch(&self, e: &Event, row: serde_json::Value) {
+    fn dispatch(&self, e: &Event, row: EventData) {
         if !self.publishes() {
             return;
         }
@@ -880,14 +986,13 @@ impl NodeExec for Alert {
         };
         // The event's data, for handlers and topics only.
         let row = if !self.publishes() {
-            serde_json::Value::Null
+            EventData::Json(serde_json::Value::Null)
         } else {
-            let bp = BatchPoint {
+            EventData::Point(BatchPoint {
                 time: p.point.time,
                 series: p.point.series.clone(),
                 fields: p.point.fields.clone(),
-            };
-            super::http_out::series_json(name, &p.point.series.tags, std::slice::from_ref(&bp))
+            })
         };
         let e = self.event(
             id,
@@ -942,7 +1047,7 @@ impl NodeExec for Alert {
         let Some((duration, previous)) = self.step(&b.group, t, level) else {
             return Ok(());
         };
-        let row = super::http_out::series_json(b.name, &b.tags, &b.points);
+        let row = EventData::Json(super::http_out::series_json(b.name, &b.tags, &b.points));
         let fields = b.points[hp].fields.clone();
         let tags = b.tags.to_vec();
         let e = self.event(

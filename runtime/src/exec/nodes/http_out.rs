@@ -105,7 +105,7 @@ fn json_value(v: &Value) -> Json {
 
 /// One series: name, tags, columns (`time`, then the first point's tags that are not series
 /// tags and its fields, sorted together), rows.
-pub(super) fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> Json {
+pub(crate) fn series_json(name: Name, tags: &[(Name, Box<str>)], points: &[BatchPoint]) -> Json {
     // Columns come from the first point: its fields and the tags that are not series tags.
     let mut columns: Vec<Name> = Vec::new();
     if let Some(p) = points.first() {

@@ -8,7 +8,7 @@ mod eval;
 mod flatten;
 mod from;
 mod holt_winters;
-mod http_out;
+pub(crate) mod http_out;
 mod http_post;
 mod influxdb_out;
 mod influxql;
