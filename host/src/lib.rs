@@ -19,6 +19,7 @@ pub mod replays;
 pub mod schedule;
 pub mod server;
 pub mod sideload;
+pub mod silences;
 pub mod store;
 pub mod subscriptions;
 pub mod tasks;

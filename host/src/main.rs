@@ -115,6 +115,25 @@ enum Command {
     },
     /// Show a topic: its level, handlers and events.
     ShowTopic { topic: String },
+    /// Silence events for a while: they stay in their topics' state but no handler sends
+    /// them. `-topic` and `-event` take patterns (`cpu*`), `-tag k=v` may repeat; give
+    /// `-duration D` or `-expires TIME`.
+    Silence {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        duration: Option<String>,
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// List things on the server: tasks, templates, udfs, topics, topic-handlers TOPIC,
     /// recordings, replays.
     List {
@@ -340,6 +359,29 @@ fn main() -> Result<()> {
         ),
         Command::ShowTopic { topic } => {
             farad::cli::client::show_topic(&farad::cli::client::Client::new(cli.url), &topic)
+        }
+        Command::Silence {
+            id,
+            topic,
+            event,
+            tags,
+            duration,
+            expires,
+            comment,
+        } => {
+            let mut body = serde_json::json!({
+                "id": id, "topic": topic.unwrap_or_default(), "event": event.unwrap_or_default(),
+                "comment": comment.unwrap_or_default(), "duration": duration, "expires": expires,
+            });
+            let mut t = serde_json::Map::new();
+            for tag in tags {
+                let Some((k, v)) = tag.split_once('=') else {
+                    anyhow::bail!("-tag takes key=value, got {tag:?}");
+                };
+                t.insert(k.to_owned(), v.into());
+            }
+            body["tags"] = t.into();
+            farad::cli::client::silence(&farad::cli::client::Client::new(cli.url), &body)
         }
         Command::List { kind, patterns } => {
             farad::cli::client::list(&farad::cli::client::Client::new(cli.url), &kind, &patterns)

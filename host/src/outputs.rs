@@ -40,6 +40,8 @@ pub struct Outputs {
     pub sideloads: crate::sideload::Sideloads,
     /// Where alert nodes' events are collected.
     pub topics: crate::topics::Topics,
+    /// Events whose handlers are held back for a while.
+    pub silences: crate::silences::Silences,
     /// Events gathered by `aggregate` handlers.
     pub aggregates: crate::aggregate::Aggregates,
     /// The `[[influxdb]]` clusters influxDBOut nodes write to.
@@ -122,6 +124,7 @@ impl Outputs {
             stats,
             topics,
             aggregates: Default::default(),
+            silences: Default::default(),
             influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
         }))
     }
@@ -245,6 +248,16 @@ impl Outputs {
 }
 
 impl Io for Outputs {
+    fn silenced(&self, ev: &farad_runtime::exec::TopicEvent) -> bool {
+        let facts = std::cell::OnceCell::new();
+        let tag = |k: &str| {
+            let (_, tags) = facts.get_or_init(|| event_facts(ev));
+            tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone())
+        };
+        self.silences
+            .silenced(crate::server::now_ns(), &ev.topic, &ev.id, &tag)
+    }
+
     fn event_state(&self, topic: &str, id: &str) -> Option<farad_runtime::exec::KnownEvent> {
         self.topics.known(topic, id)
     }
@@ -263,9 +276,20 @@ impl Io for Outputs {
             if handlers.is_empty() {
                 continue;
             }
+            let facts = std::cell::OnceCell::new();
+            // Kept in the topic's state (above), sent nowhere.
+            let tag = |k: &str| {
+                let (_, tags) = facts.get_or_init(|| event_facts(&ev));
+                tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone())
+            };
+            if self
+                .silences
+                .silenced(crate::server::now_ns(), &ev.topic, &ev.id, &tag)
+            {
+                continue;
+            }
             // Serialized once for all of the topic's handlers.
             let body = serde_json::to_vec(&ev.to_json()).unwrap_or_default();
-            let facts = std::cell::OnceCell::new();
             for h in handlers {
                 let spec = &h.spec;
                 if let Some(m) = &h.matcher {

@@ -109,6 +109,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
             Err(e) => tracing::error!(handler = key, error = %e, "stored topic handler unreadable"),
         }
     }
+    crate::http::silences::load(&store, &outputs.silences)?;
     let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
     let recordings = Arc::new(crate::recordings::Recordings::open(
         &config.replay_dir(),

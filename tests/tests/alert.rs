@@ -535,3 +535,90 @@ fn match_expressions_and_aggregate_handlers() {
     let topic = f.get(&format!("{base}/cpu-agg")).json();
     assert_eq!(topic["level"], "CRITICAL", "{topic}");
 }
+
+/// A silence keeps matching events out of the handlers (they still reach the topic's state)
+/// until it is deleted or expires; it survives a restart. The CLI creates, lists and deletes.
+#[test]
+fn silences_hold_back_matching_events() {
+    use farad_tests::HttpSink;
+    let dir = TempDir::new("silences");
+    let data = dir.path().join("data");
+    let sink = HttpSink::start();
+    let f = Farad::start_in(&data, "");
+    let script = format!(
+        "stream|from().measurement('cpu').groupBy('host')|alert().crit(lambda: \"value\" > 90.0).post('{}/alert')",
+        sink.url()
+    );
+    let task = json!({
+        "id": "cpu", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    assert_eq!(f.post("/kapacitor/v1/tasks", task.to_string()).status, 200);
+    let base = "/kapacitor/v1/alerts/silences";
+    let r = f.post(
+        base,
+        json!({"id": "maint-a", "topic": "main:cpu:*", "tags": {"host": "a"}, "duration": "1h", "comment": "maintenance"})
+            .to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["link"]["href"], format!("{base}/maint-a"));
+    for (body, why) in [
+        (json!({"topic": "x"}), "duration"),
+        (json!({"duration": "-1s"}), "positive"),
+        (json!({"expires": "2001-01-01T00:00:00Z"}), "past"),
+        (json!({"id": "maint-a", "duration": "1m"}), "exists"),
+        (json!({"nope": 1, "duration": "1m"}), "unknown field"),
+    ] {
+        let r = f.post(base, body.to_string());
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.contains(why), "{body}: {}", r.body);
+    }
+    let w =
+        |f: &Farad, lp: &str| assert_eq!(f.post("/write?db=db&rp=rp&precision=s", lp).status, 204);
+    w(&f, "cpu,host=a value=95 1\ncpu,host=b value=95 1\n");
+    let got = sink.wait_for(1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.received().len(), 1);
+    assert_eq!(got[0].json()["id"], "cpu:host=b");
+    // Silenced, but the topic knows.
+    let ev = f
+        .get("/kapacitor/v1/alerts/topics/main:cpu:alert2/events/cpu:host=a")
+        .json();
+    assert_eq!(ev["state"]["level"], "CRITICAL", "{ev}");
+
+    // Survives a restart; the CLI lists it, deletes it.
+    assert!(f.terminate());
+    let f = Farad::start_in(&data, "");
+    let (code, out, err) = f.cli(&["list", "silences"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("maint-a") && out.contains("host=a") && out.contains("maintenance"),
+        "{out}"
+    );
+    w(&f, "cpu,host=a value=96 2\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        sink.received().len(),
+        1,
+        "{:?}",
+        sink.received().iter().map(|r| r.json()).collect::<Vec<_>>()
+    );
+    let (code, _, err) = f.cli(&["delete", "silences", "maint-a"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(f.get(&format!("{base}/maint-a")).status, 404);
+    w(&f, "cpu,host=a value=97 3\n");
+    let got = sink.wait_for(2);
+    assert_eq!(got[1].json()["id"], "cpu:host=a");
+
+    // A short silence from the CLI runs out by itself.
+    let (code, out, err) = f.cli(&["silence", "-event", "cpu:host=b", "-duration", "1s"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("silence "), "{out}");
+    w(&f, "cpu,host=b value=98 4\n");
+    std::thread::sleep(Duration::from_millis(1200));
+    w(&f, "cpu,host=b value=99 5\n");
+    let got = sink.wait_for(3);
+    assert_eq!(got[2].json()["time"], "1970-01-01T00:00:05Z");
+    let list = f.get(base).json();
+    assert_eq!(list["silences"].as_array().unwrap().len(), 0, "{list}");
+}

@@ -91,6 +91,17 @@ pub fn define_udf(c: &Client, name: &str, file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `farad silence ...`: creates a silence; prints its id and end.
+pub fn silence(c: &Client, body: &Value) -> Result<()> {
+    let mut body = body.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let s = c.post("/alerts/silences", body.to_string().as_bytes())?;
+    println!("silence {} until {}", text(&s["id"]), text(&s["expires"]));
+    Ok(())
+}
+
 /// `farad list udfs [pattern...]`.
 pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
     match kind {
@@ -141,6 +152,36 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 .map(|t| vec![text(&t["id"]), text(&t["level"]), text(&t["collected"])])
                 .collect();
             print_table(&["ID", "Level", "Collected"], &rows);
+            Ok(())
+        }
+        "silences" => {
+            let all = c.get("/alerts/silences")?;
+            let rows: Vec<Vec<String>> = all["silences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| matches_any(s["id"].as_str().unwrap_or(""), patterns))
+                .map(|s| {
+                    let tags: Vec<String> = s["tags"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| format!("{k}={}", text(v)))
+                        .collect();
+                    vec![
+                        text(&s["id"]),
+                        text(&s["topic"]),
+                        text(&s["event"]),
+                        tags.join(","),
+                        text(&s["expires"]),
+                        text(&s["comment"]),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["ID", "Topic", "Event", "Tags", "Expires", "Comment"],
+                &rows,
+            );
             Ok(())
         }
         "topic-handlers" => {
@@ -235,6 +276,12 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             };
             for id in handlers {
                 c.delete(&format!("/alerts/topics/{topic}/handlers/{id}"))?;
+            }
+            Ok(())
+        }
+        "silences" => {
+            for id in ids {
+                c.delete(&format!("/alerts/silences/{id}"))?;
             }
             Ok(())
         }

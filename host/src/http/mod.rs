@@ -9,6 +9,7 @@ pub mod error;
 mod metrics;
 mod ping;
 mod replay;
+pub mod silences;
 pub mod tasks;
 pub mod templates;
 mod udfs;
@@ -37,6 +38,7 @@ pub fn routes(
         .or(templates::routes(state.clone()))
         .or(udfs::routes(state.clone()))
         .or(alerts::routes(state.clone()))
+        .or(silences::routes(state.clone()))
         .or(replay::routes(state.clone()));
     let request_ids = Arc::new(AtomicU64::new(1));
     let log = state.config.http.log_enabled;

@@ -57,12 +57,16 @@ pub const UDFS: Collection<UdfRecord> = Collection::new("udfs");
 pub const TASK_STATE: Collection<std::collections::BTreeMap<String, String>> =
     Collection::new("task_state");
 
+/// Silences, by id.
+pub const SILENCES: Collection<crate::silences::Silence> = Collection::new("silences");
+
 /// What the `[load]` directory made, by `tasks/<id>`, `templates/<id>`,
 /// `handlers/<topic>/<id>`: removed when its file is gone.
 pub const LOADED: Collection<serde_json::Value> = Collection::new("loaded");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 10] = [
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 11] = [
     TASKS.def,
+    SILENCES.def,
     TOPIC_EVENTS.def,
     TEMPLATES.def,
     TOPICS.def,

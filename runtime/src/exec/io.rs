@@ -188,6 +188,13 @@ pub trait Io: Send + Sync {
         );
     }
 
+    /// Whether the host holds back `event` (a silence): it still reaches its topics, but no
+    /// handler sends it.
+    fn silenced(&self, event: &TopicEvent) -> bool {
+        let _ = event;
+        false
+    }
+
     /// The last state topic `topic` keeps of event `id`, if any.
     fn event_state(&self, topic: &str, id: &str) -> Option<KnownEvent> {
         let _ = (topic, id);

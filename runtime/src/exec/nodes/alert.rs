@@ -784,13 +784,18 @@ impl Alert {
             task: self.task.clone(),
             row,
         };
-        let data = (!self.handlers.is_empty()).then(|| event.to_json());
-        // As Kapacitor: the node's own handlers make its anonymous topic.
+        // As Kapacitor: the node's own handlers make its anonymous topic, collected first.
+        let mut data = None;
         if !self.handlers.is_empty() || self.publish_all {
-            self.io.publish(crate::exec::TopicEvent {
+            let anon = crate::exec::TopicEvent {
                 topic: self.anon_topic.clone(),
                 ..event.clone()
-            });
+            };
+            // The node's own handlers are held back by a silence of its anonymous topic.
+            if !self.handlers.is_empty() && !self.io.silenced(&anon) {
+                data = Some(anon.to_json());
+            }
+            self.io.publish(anon);
         }
         if let Some(t) = &self.topic {
             self.io.publish(crate::exec::TopicEvent {
