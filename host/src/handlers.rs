@@ -6,7 +6,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Kinds that run today; others are refused by name when a spec is defined.
-pub const KINDS: [&str; 6] = ["log", "tcp", "exec", "post", "publish", "aggregate"];
+pub const KINDS: [&str; 7] = [
+    "log",
+    "tcp",
+    "exec",
+    "post",
+    "publish",
+    "aggregate",
+    "email",
+];
 
 /// A handler of a topic, as stored and served.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +38,8 @@ pub enum Action {
     Post(HttpRequest),
     /// `publish`: the event goes on to these topics.
     Publish(Vec<String>),
+    /// `email`: the event's message and details to these addresses (none: `[smtp] to`).
+    Email(Vec<String>),
     /// `aggregate`: the event joins the handler's current interval.
     Aggregate(crate::aggregate::AggregateSpec),
 }
@@ -201,6 +211,7 @@ impl HandlerSpec {
                 }
                 Action::Publish(topics)
             }
+            "email" => Action::Email(strings(o, "to")?),
             "aggregate" => {
                 let interval_ns = duration(o, "interval")?;
                 if interval_ns <= 0 {

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod cli;
 pub mod config;
+pub mod email;
 pub mod handlers;
 pub mod http;
 pub mod influxdb;

@@ -87,10 +87,11 @@ impl Outputs {
             .build()
             .into();
         let stats = Arc::new(OutputStats::default());
+        let mailer = Arc::new(crate::email::Mailer::new(&config.smtp));
         let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
             let (tx, rx) = sync_channel(QUEUE / WORKERS);
-            let (agent, stats) = (agent.clone(), stats.clone());
+            let (agent, stats, mailer) = (agent.clone(), stats.clone(), mailer.clone());
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
                 .spawn(move || {
@@ -99,7 +100,7 @@ impl Outputs {
                             Job::Http(req) => {
                                 send(&agent, &req, &stats);
                             }
-                            Job::Other(out) => deliver(&out, &stats),
+                            Job::Other(out) => deliver(&out, &stats, &mailer),
                         }
                     }
                 })
@@ -176,9 +177,10 @@ fn send(agent: &ureq::Agent, req: &HttpRequest, stats: &OutputStats) -> u16 {
 }
 
 /// Sends a non-HTTP output: a file append, a TCP write, a program run.
-fn deliver(out: &Output, stats: &OutputStats) {
+fn deliver(out: &Output, stats: &OutputStats, mailer: &crate::email::Mailer) {
     use std::io::Write;
     let result: Result<(), String> = match out {
+        Output::Email { to, subject, body } => mailer.send(to, subject, body),
         Output::File { path, mode, data } => {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new()
@@ -311,6 +313,11 @@ impl Io for Outputs {
                 match spec.actions(&body, &|name| self.endpoints.get(name).cloned()) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
+                    Ok(Action::Email(to)) => self.send(Output::Email {
+                        to,
+                        subject: ev.message.clone(),
+                        body: ev.details.clone(),
+                    }),
                     Ok(Action::Aggregate(a)) => {
                         self.aggregates.add(&ev.topic, &spec.id, a, ev.clone())
                     }
@@ -336,6 +343,7 @@ impl Io for Outputs {
             Output::File { path, .. } => path.clone(),
             Output::Tcp { addr, .. } => addr.clone(),
             Output::Exec { argv, .. } => argv[0].clone(),
+            Output::Email { .. } => "smtp".into(),
         };
         if self.queue_for(&key).send(Job::Other(out)).is_err() {
             tracing::error!("output workers are gone; dropped");

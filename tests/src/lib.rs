@@ -8,9 +8,11 @@
 
 mod influxd;
 mod sink;
+mod smtp;
 
 pub use influxd::Influxd;
 pub use sink::{HttpSink, Received};
+pub use smtp::SmtpSink;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -622,3 +622,46 @@ fn silences_hold_back_matching_events() {
     let list = f.get(base).json();
     assert_eq!(list["silences"].as_array().unwrap().len(), 0, "{list}");
 }
+
+/// The email handler, from an alert node and as a topic handler, through a real SMTP server
+/// (aiosmtpd): the message as subject, the details as an HTML body, `[smtp] to` by default.
+#[test]
+fn email_handler_sends_through_smtp() {
+    let dir = TempDir::new("email");
+    let smtp = farad_tests::SmtpSink::start(dir.path());
+    let conf = format!(
+        "[smtp]\nenabled = true\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"farad@example.com\"\nto = [\"ops@example.com\"]\n",
+        smtp.port
+    );
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    let script = "stream|from().measurement('cpu')|alert().id('cpu').message('{{ .ID }} is {{ .Level }} at {{ index .Fields \"value\" }}').details('<b>{{ .Level }}</b>').crit(lambda: \"value\" > 90.0).email('oncall@example.com').to('lead@example.com').topic('cpu')";
+    let task = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", task.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let spec = json!({"id": "mail", "kind": "email", "options": {}});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        f.post("/write?db=db&rp=rp&precision=s", "cpu value=95 1\n")
+            .status,
+        204
+    );
+    let mails = smtp.wait_for(2);
+    let node = mails
+        .iter()
+        .find(|m| m.contains("oncall@example.com"))
+        .unwrap_or_else(|| panic!("{mails:?}"));
+    assert!(node.contains("lead@example.com"), "{node}");
+    assert!(node.contains("Subject: cpu is CRITICAL at 95"), "{node}");
+    assert!(node.contains("From: farad@example.com"), "{node}");
+    assert!(node.contains("text/html"), "{node}");
+    assert!(node.contains("<b>CRITICAL</b>"), "{node}");
+    let topic = mails
+        .iter()
+        .find(|m| m.contains("To: ops@example.com"))
+        .unwrap_or_else(|| panic!("{mails:?}"));
+    assert!(topic.contains("Subject: cpu is CRITICAL at 95"), "{topic}");
+}

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
 pub use sections::{
-    BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Replay, Storage,
+    BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Replay, Smtp, Storage,
     TaskSection, UdfFunction, UdfSection, Udp,
 };
 
@@ -41,6 +41,7 @@ pub struct Config {
     pub httppost: Vec<HttpPost>,
     pub influxdb: Vec<InfluxDb>,
     pub udf: UdfSection,
+    pub smtp: Smtp,
     /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -64,6 +65,7 @@ impl Default for Config {
             httppost: Vec::new(),
             influxdb: Vec::new(),
             udf: UdfSection::default(),
+            smtp: Smtp::default(),
             other: BTreeMap::new(),
         }
     }
@@ -104,6 +106,7 @@ impl Config {
             h.validate().map_err(anyhow::Error::msg)?;
         }
         self.udf.validate().map_err(anyhow::Error::msg)?;
+        self.smtp.validate().map_err(anyhow::Error::msg)?;
         if self.hostname.is_empty() {
             bail!("hostname must not be empty");
         }

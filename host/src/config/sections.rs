@@ -424,3 +424,67 @@ impl Default for InfluxDb {
         }
     }
 }
+
+/// `[smtp]`: the email handler's server and defaults.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Smtp {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    /// Skip verifying the server's certificate.
+    pub no_verify: bool,
+    /// Every alert node emails (Kapacitor's `global`), with `state-changes-only` if set.
+    pub global: bool,
+    pub state_changes_only: bool,
+    pub from: String,
+    /// Recipients when a handler names none.
+    pub to: Vec<String>,
+    #[serde(rename = "toTemplates")]
+    pub to_templates: Vec<String>,
+    pub idle_timeout: GoDuration,
+}
+
+impl Default for Smtp {
+    fn default() -> Smtp {
+        Smtp {
+            enabled: false,
+            host: "localhost".into(),
+            port: 25,
+            username: String::new(),
+            password: String::new(),
+            no_verify: false,
+            global: false,
+            state_changes_only: false,
+            from: String::new(),
+            to: Vec::new(),
+            to_templates: Vec::new(),
+            idle_timeout: GoDuration(30_000_000_000),
+        }
+    }
+}
+
+impl Smtp {
+    /// Kapacitor's checks.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.host.is_empty() {
+            return Err("[smtp]: host cannot be empty".into());
+        }
+        if self.port == 0 {
+            return Err("[smtp]: invalid port 0".into());
+        }
+        if self.enabled && self.from.is_empty() {
+            return Err("[smtp]: must provide a 'from' address".into());
+        }
+        for a in std::iter::once(&self.from)
+            .filter(|f| !f.is_empty())
+            .chain(&self.to)
+        {
+            a.parse::<lettre::message::Mailbox>()
+                .map_err(|e| format!("[smtp]: invalid email address {a:?}: {e}"))?;
+        }
+        Ok(())
+    }
+}

@@ -135,6 +135,13 @@ pub enum Output {
     Tcp { addr: String, data: Vec<u8> },
     /// Run `argv` with `stdin` as its standard input.
     Exec { argv: Vec<String>, stdin: Vec<u8> },
+    /// Email through the host's `[smtp]` server (to its default recipients when `to` is
+    /// empty); the body is HTML.
+    Email {
+        to: Vec<String>,
+        subject: String,
+        body: String,
+    },
 }
 
 /// Points an `influxDBOut` node hands to the host for an InfluxDB cluster.

@@ -79,6 +79,8 @@ enum Handler {
     Tcp { addr: String },
     /// `.exec(program, args...)`: the program run with the event's JSON on its standard input.
     Exec { argv: Vec<String> },
+    /// `.email(to...)` (and `.to(...)`): the message as subject, the details as HTML body.
+    Email { to: Vec<String> },
 }
 
 pub struct Alert {
@@ -285,6 +287,24 @@ impl Alert {
                         return Err("alert .exec() needs a program".into());
                     }
                     handlers.push(Handler::Exec { argv });
+                }
+                "email" => {
+                    let strs = |args: &[PV]| -> Vec<String> {
+                        args.iter()
+                            .filter_map(|a| match a {
+                                PV::Str(s) => Some(s.clone()),
+                                _ => None,
+                            })
+                            .collect()
+                    };
+                    let mut to = strs(&p.args);
+                    for s in p.sub.iter().filter(|s| s.name == "to") {
+                        to.extend(strs(&s.args));
+                    }
+                    if p.sub.iter().any(|s| s.name == "toTemplates") {
+                        return Err("alert .email().toTemplates() does not run yet".into());
+                    }
+                    handlers.push(Handler::Email { to });
                 }
                 other if is_handler(other) => {
                     return Err(format!("alert handler .{other}() does not run yet"));
@@ -827,6 +847,11 @@ impl Alert {
                 Handler::Exec { argv } => self.io.send(crate::exec::Output::Exec {
                     argv: argv.clone(),
                     stdin: line(),
+                }),
+                Handler::Email { to } => self.io.send(crate::exec::Output::Email {
+                    to: to.clone(),
+                    subject: e.message.clone(),
+                    body: e.details.clone(),
                 }),
                 Handler::Post {
                     url,
