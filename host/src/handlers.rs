@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Kinds that run today; others are refused by name when a spec is defined.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     "log",
     "tcp",
     "exec",
@@ -14,6 +14,7 @@ pub const KINDS: [&str; 7] = [
     "publish",
     "aggregate",
     "email",
+    "mqtt",
 ];
 
 /// A handler of a topic, as stored and served.
@@ -38,6 +39,13 @@ pub enum Action {
     Post(HttpRequest),
     /// `publish`: the event goes on to these topics.
     Publish(Vec<String>),
+    /// `mqtt`: the event's message published to a broker's topic.
+    Mqtt {
+        broker: String,
+        topic: String,
+        qos: u8,
+        retained: bool,
+    },
     /// `email`: the event's message and details to these addresses (none: `[smtp] to`).
     Email(Vec<String>),
     /// `aggregate`: the event joins the handler's current interval.
@@ -212,6 +220,20 @@ impl HandlerSpec {
                 Action::Publish(topics)
             }
             "email" => Action::Email(strings(o, "to")?),
+            "mqtt" => Action::Mqtt {
+                broker: str_opt(o, "broker-name")?.unwrap_or_default().to_owned(),
+                topic: required(o, "mqtt", "topic")?.to_owned(),
+                qos: match o.get("qos") {
+                    None | Some(Value::Null) => 0,
+                    Some(Value::Number(n)) if n.as_u64().is_some_and(|q| q <= 2) => {
+                        n.as_u64().unwrap_or(0) as u8
+                    }
+                    Some(other) => {
+                        return Err(format!("option \"qos\" must be 0, 1 or 2, got {other}"));
+                    }
+                },
+                retained: matches!(o.get("retained"), Some(Value::Bool(true))),
+            },
             "aggregate" => {
                 let interval_ns = duration(o, "interval")?;
                 if interval_ns <= 0 {

@@ -14,6 +14,7 @@ pub mod influxdb;
 pub mod ingest;
 pub mod load;
 pub mod logging;
+pub mod mqtt;
 pub mod outputs;
 pub mod recordings;
 pub mod replays;

@@ -88,10 +88,12 @@ impl Outputs {
             .into();
         let stats = Arc::new(OutputStats::default());
         let mailer = Arc::new(crate::email::Mailer::new(&config.smtp));
+        let mqtt = Arc::new(crate::mqtt::Brokers::start(&config.mqtt)?);
         let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
             let (tx, rx) = sync_channel(QUEUE / WORKERS);
-            let (agent, stats, mailer) = (agent.clone(), stats.clone(), mailer.clone());
+            let (agent, stats, mailer, mqtt) =
+                (agent.clone(), stats.clone(), mailer.clone(), mqtt.clone());
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
                 .spawn(move || {
@@ -100,7 +102,7 @@ impl Outputs {
                             Job::Http(req) => {
                                 send(&agent, &req, &stats);
                             }
-                            Job::Other(out) => deliver(&out, &stats, &mailer),
+                            Job::Other(out) => deliver(&out, &stats, &mailer, &mqtt),
                         }
                     }
                 })
@@ -177,10 +179,22 @@ fn send(agent: &ureq::Agent, req: &HttpRequest, stats: &OutputStats) -> u16 {
 }
 
 /// Sends a non-HTTP output: a file append, a TCP write, a program run.
-fn deliver(out: &Output, stats: &OutputStats, mailer: &crate::email::Mailer) {
+fn deliver(
+    out: &Output,
+    stats: &OutputStats,
+    mailer: &crate::email::Mailer,
+    mqtt: &crate::mqtt::Brokers,
+) {
     use std::io::Write;
     let result: Result<(), String> = match out {
         Output::Email { to, subject, body } => mailer.send(to, subject, body),
+        Output::Mqtt {
+            broker,
+            topic,
+            qos,
+            retained,
+            payload,
+        } => mqtt.publish(broker, topic, *qos, *retained, payload),
         Output::File { path, mode, data } => {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new()
@@ -313,6 +327,18 @@ impl Io for Outputs {
                 match spec.actions(&body, &|name| self.endpoints.get(name).cloned()) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
+                    Ok(Action::Mqtt {
+                        broker,
+                        topic,
+                        qos,
+                        retained,
+                    }) => self.send(Output::Mqtt {
+                        broker,
+                        topic,
+                        qos,
+                        retained,
+                        payload: ev.message.clone().into_bytes(),
+                    }),
                     Ok(Action::Email(to)) => self.send(Output::Email {
                         to,
                         subject: ev.message.clone(),
@@ -344,6 +370,7 @@ impl Io for Outputs {
             Output::Tcp { addr, .. } => addr.clone(),
             Output::Exec { argv, .. } => argv[0].clone(),
             Output::Email { .. } => "smtp".into(),
+            Output::Mqtt { broker, .. } => format!("mqtt:{broker}"),
         };
         if self.queue_for(&key).send(Job::Other(out)).is_err() {
             tracing::error!("output workers are gone; dropped");

@@ -7,10 +7,12 @@
 //! and uses `target/<profile>/farad`.
 
 mod influxd;
+mod mqtt;
 mod sink;
 mod smtp;
 
 pub use influxd::Influxd;
+pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;
 

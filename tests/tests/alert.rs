@@ -665,3 +665,60 @@ fn email_handler_sends_through_smtp() {
         .unwrap_or_else(|| panic!("{mails:?}"));
     assert!(topic.contains("Subject: cpu is CRITICAL at 95"), "{topic}");
 }
+
+/// The MQTT handler publishes an alert's message to a real broker (mosquitto), from an alert
+/// node and as a topic handler, with its topic, QoS and retained flag.
+#[test]
+fn mqtt_handler_publishes_to_the_broker() {
+    let dir = TempDir::new("mqtt");
+    let broker = farad_tests::Mosquitto::start(dir.path());
+    let got = broker.subscribe("alerts/#");
+    let conf = format!(
+        "[[mqtt]]\nenabled = true\nname = \"local\"\nurl = \"tcp://127.0.0.1:{}\"\n",
+        broker.port
+    );
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    let script = "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu').mqtt('alerts/node').qos(1).retained(TRUE)";
+    let task = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", task.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let spec = json!({"id": "m", "kind": "mqtt", "options": {"broker-name": "local", "topic": "alerts/topic"}});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let bad = json!({"id": "q", "kind": "mqtt", "options": {"topic": "x", "qos": 3}});
+    assert_eq!(
+        f.post("/kapacitor/v1/alerts/topics/cpu/handlers", bad.to_string())
+            .status,
+        400
+    );
+    assert_eq!(
+        f.post("/write?db=db&rp=rp&precision=s", "cpu value=95 1\n")
+            .status,
+        204
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut msgs = got.lock().unwrap().clone();
+        if msgs.len() >= 2 {
+            msgs.sort();
+            assert_eq!(msgs[0].0, "alerts/node");
+            assert_eq!(msgs[0].1, "cpu is CRITICAL");
+            assert_eq!(msgs[1].0, "alerts/topic");
+            assert_eq!(msgs[1].1, "cpu is CRITICAL");
+            break;
+        }
+        assert!(Instant::now() < deadline, "got {msgs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Retained: a late subscriber still gets the node's message.
+    let late = broker.subscribe("alerts/node");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while late.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no retained message");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(late.lock().unwrap()[0].2, "retained flag");
+}

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
 pub use sections::{
-    BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Replay, Smtp, Storage,
-    TaskSection, UdfFunction, UdfSection, Udp,
+    BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Mqtt, Replay, Smtp,
+    Storage, TaskSection, UdfFunction, UdfSection, Udp,
 };
 
 /// The whole configuration file.
@@ -42,6 +42,7 @@ pub struct Config {
     pub influxdb: Vec<InfluxDb>,
     pub udf: UdfSection,
     pub smtp: Smtp,
+    pub mqtt: Vec<Mqtt>,
     /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -66,6 +67,7 @@ impl Default for Config {
             influxdb: Vec::new(),
             udf: UdfSection::default(),
             smtp: Smtp::default(),
+            mqtt: Vec::new(),
             other: BTreeMap::new(),
         }
     }

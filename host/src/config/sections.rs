@@ -488,3 +488,22 @@ impl Smtp {
         Ok(())
     }
 }
+
+/// `[[mqtt]]`: a broker the MQTT handler publishes to.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Mqtt {
+    pub enabled: bool,
+    pub name: String,
+    pub default: bool,
+    /// `tcp://host:port`.
+    pub url: String,
+    pub ssl_ca: String,
+    pub ssl_cert: String,
+    pub ssl_key: String,
+    pub insecure_skip_verify: bool,
+    /// Defaults to the name.
+    pub client_id: String,
+    pub username: String,
+    pub password: String,
+}

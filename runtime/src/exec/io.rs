@@ -135,6 +135,14 @@ pub enum Output {
     Tcp { addr: String, data: Vec<u8> },
     /// Run `argv` with `stdin` as its standard input.
     Exec { argv: Vec<String>, stdin: Vec<u8> },
+    /// Publish `payload` to an MQTT broker (empty: the default one).
+    Mqtt {
+        broker: String,
+        topic: String,
+        qos: u8,
+        retained: bool,
+        payload: Vec<u8>,
+    },
     /// Email through the host's `[smtp]` server (to its default recipients when `to` is
     /// empty); the body is HTML.
     Email {

@@ -79,6 +79,13 @@ enum Handler {
     Tcp { addr: String },
     /// `.exec(program, args...)`: the program run with the event's JSON on its standard input.
     Exec { argv: Vec<String> },
+    /// `.mqtt(topic)`: the message, published to a broker.
+    Mqtt {
+        broker: String,
+        topic: String,
+        qos: u8,
+        retained: bool,
+    },
     /// `.email(to...)` (and `.to(...)`): the message as subject, the details as HTML body.
     Email { to: Vec<String> },
 }
@@ -287,6 +294,38 @@ impl Alert {
                         return Err("alert .exec() needs a program".into());
                     }
                     handlers.push(Handler::Exec { argv });
+                }
+                "mqtt" => {
+                    let sub = |n: &str| p.sub.iter().rev().find(|s| s.name == n);
+                    let text = |v: Option<&PV>| match v {
+                        Some(PV::Str(s)) => s.clone(),
+                        _ => String::new(),
+                    };
+                    let topic = match sub("topic") {
+                        Some(s) => text(s.args.first()),
+                        None => text(p.args.first()),
+                    };
+                    if topic.is_empty() {
+                        return Err("alert .mqtt() needs a topic".into());
+                    }
+                    let qos = match sub("qos").and_then(|s| s.args.first()) {
+                        Some(PV::Int(q @ 0..=2)) => *q as u8,
+                        Some(other) => {
+                            return Err(format!(
+                                "alert .mqtt() qos must be 0, 1 or 2, got {other:?}"
+                            ));
+                        }
+                        None => 0,
+                    };
+                    handlers.push(Handler::Mqtt {
+                        broker: text(sub("brokerName").and_then(|s| s.args.first())),
+                        topic,
+                        qos,
+                        retained: matches!(
+                            sub("retained").and_then(|s| s.args.first()),
+                            Some(PV::Bool(true))
+                        ),
+                    });
                 }
                 "email" => {
                     let strs = |args: &[PV]| -> Vec<String> {
@@ -847,6 +886,18 @@ impl Alert {
                 Handler::Exec { argv } => self.io.send(crate::exec::Output::Exec {
                     argv: argv.clone(),
                     stdin: line(),
+                }),
+                Handler::Mqtt {
+                    broker,
+                    topic,
+                    qos,
+                    retained,
+                } => self.io.send(crate::exec::Output::Mqtt {
+                    broker: broker.clone(),
+                    topic: topic.clone(),
+                    qos: *qos,
+                    retained: *retained,
+                    payload: e.message.clone().into_bytes(),
                 }),
                 Handler::Email { to } => self.io.send(crate::exec::Output::Email {
                     to: to.clone(),
