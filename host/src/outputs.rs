@@ -266,10 +266,7 @@ impl Outputs {
 impl Io for Outputs {
     fn silenced(&self, ev: &farad_runtime::exec::TopicEvent) -> bool {
         let facts = std::cell::OnceCell::new();
-        let tag = |k: &str| {
-            let (_, tags) = facts.get_or_init(|| event_facts(ev));
-            tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone())
-        };
+        let tag = |k: &str| event_tag(&facts, ev, k);
         self.silences
             .silenced(crate::server::now_ns(), &ev.topic, &ev.id, &tag)
     }
@@ -294,10 +291,7 @@ impl Io for Outputs {
             }
             let facts = std::cell::OnceCell::new();
             // Kept in the topic's state (above), sent nowhere.
-            let tag = |k: &str| {
-                let (_, tags) = facts.get_or_init(|| event_facts(&ev));
-                tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone())
-            };
+            let tag = |k: &str| event_tag(&facts, &ev, k);
             if self
                 .silences
                 .silenced(crate::server::now_ns(), &ev.topic, &ev.id, &tag)
@@ -459,8 +453,16 @@ impl Outputs {
     }
 }
 
+type Facts = (farad_runtime::expr::EventFacts, Vec<(String, String)>);
+
+/// Tag `k` of an event, its facts worked out once for all who ask.
+fn event_tag(facts: &std::cell::OnceCell<Facts>, ev: &TopicEvent, k: &str) -> Option<String> {
+    let (_, tags) = facts.get_or_init(|| event_facts(ev));
+    tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone())
+}
+
 /// What a handler's match expression sees of an event: its facts, and the tags of its data.
-fn event_facts(ev: &TopicEvent) -> (farad_runtime::expr::EventFacts, Vec<(String, String)>) {
+fn event_facts(ev: &TopicEvent) -> Facts {
     let rank = |l: &str| crate::topics::parse_level(l).unwrap_or(0) as i64;
     let (name, tags) = ev.row.name_and_tags();
     let facts = farad_runtime::expr::EventFacts {

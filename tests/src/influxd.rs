@@ -81,11 +81,21 @@ fn make_certificates(dir: &Path) -> PathBuf {
     dir.join("ca.pem")
 }
 
-fn free_port() -> u16 {
+/// A port on 127.0.0.1 nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// Waits (up to 15 s) until something accepts connections on 127.0.0.1:`port`.
+pub(crate) fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 impl Influxd {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Mosquitto {
     child: Child,
@@ -13,10 +13,7 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start(dir: &Path) -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::influxd::free_port();
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -30,11 +27,7 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting mosquitto (apt-get install mosquitto)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::influxd::wait_for_port(port, "mosquitto");
         Mosquitto { child, port }
     }
 

@@ -1,7 +1,6 @@
 //! An SMTP server on 127.0.0.1 that keeps what it receives: Debian's aiosmtpd with its
 //! `Mailbox` handler writing each message to a maildir. Installed by `scripts/test`.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,10 +13,7 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start(dir: &Path) -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::influxd::free_port();
         let maildir = dir.join("maildir");
         let child = Command::new("/usr/bin/python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -28,11 +24,7 @@ impl SmtpSink {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting aiosmtpd (apt-get install python3-aiosmtpd)");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::influxd::wait_for_port(port, "aiosmtpd");
         SmtpSink {
             child,
             port,
