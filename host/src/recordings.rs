@@ -557,7 +557,7 @@ fn stream_points(text: &[u8], opts: &ImportOptions) -> Result<Vec<StreamPoint>, 
         points.push(StreamPoint {
             db: db.clone(),
             rp: rp.clone(),
-            point: builder.build(&l),
+            point: builder.build(l),
         })
     });
     match outcome.message() {

@@ -46,7 +46,7 @@ fn build_points(bencher: divan::Bencher, n: usize) {
         .bench_local(|| {
             points.clear();
             parse(divan::black_box(&b), Precision::Nanoseconds, 0, |l| {
-                points.push(builder.build(&l))
+                points.push(builder.build(l))
             });
             points.len()
         });

@@ -37,7 +37,7 @@ fn writes(n_writes: usize) -> Vec<Vec<Point>> {
             }
             let mut pts = Vec::with_capacity(5_000);
             parse(body.as_bytes(), Precision::Seconds, 0, |l| {
-                pts.push(builder.build(&l))
+                pts.push(builder.build(l))
             });
             pts
         })

@@ -43,7 +43,7 @@ fn push(t: &mut Task, lp: &str) {
     let mut b = lineproto::PointBuilder::default();
     let mut points = Vec::new();
     lineproto::parse(lp.as_bytes(), lineproto::Precision::Seconds, 0, |l| {
-        points.push(b.build(&l))
+        points.push(b.build(l))
     });
     t.push("db", "rp", &points);
 }

@@ -90,7 +90,12 @@ impl Ingest {
         let routed = self.router.has_subscribers(db, rp);
         // Per-measurement counts for this body; a body rarely holds more than a few measurements.
         let mut counts: Vec<(Name, u64)> = Vec::with_capacity(2);
-        let mut points: Vec<Point> = Vec::new();
+        // Sized up front: growing a `Vec` of points copies them all again.
+        let mut points: Vec<Point> = if routed {
+            Vec::with_capacity(lineproto::max_lines(body))
+        } else {
+            Vec::new()
+        };
         let outcome = BUILDER.with_borrow_mut(|builder| {
             // Consecutive lines usually share a measurement: compare its text with the last one
             // before interning it.
@@ -109,7 +114,7 @@ impl Ingest {
                     None => counts.push((m, 1)),
                 }
                 if routed {
-                    points.push(builder.build(&line));
+                    points.push(builder.build(line));
                 }
             })
         });

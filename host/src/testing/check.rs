@@ -85,7 +85,7 @@ pub fn writes(exp: &WriteExpect, writes: &[Written]) -> Option<String> {
     let mut expected = String::new();
     let mut builder = PointBuilder::default();
     let outcome = lineproto::parse(exp.lines.trim().as_bytes(), precision, 0, |l| {
-        lineproto::write_point(&mut expected, &builder.build(&l), Precision::Nanoseconds);
+        lineproto::write_point(&mut expected, &builder.build(l), Precision::Nanoseconds);
         expected.push('\n');
     });
     if let Some(msg) = outcome.message() {

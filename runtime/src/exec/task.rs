@@ -24,6 +24,8 @@ pub struct BuildError {
 /// A task, ready to take points.
 pub struct Task {
     execs: Vec<Box<dyn NodeExec>>,
+    /// Per node, whether it takes points in place ([`NodeExec::point_in_place`]).
+    in_place: Vec<bool>,
     /// Per node, its children and which of each child's parents it is.
     outputs: Vec<Vec<(usize, usize)>>,
     /// Counters gathered during a push, published once at its end (no atomics per message).
@@ -122,6 +124,7 @@ impl Task {
             .map(|n| (n.name(), NodeStats::default()))
             .collect();
         Ok(Task {
+            in_place: execs.iter().map(|e| e.passes_in_place()).collect(),
             execs,
             outputs: plan
                 .nodes
@@ -388,6 +391,55 @@ impl Task {
 
     /// Runs `node` on a message from its `input`-th parent.
     fn send(&mut self, node: usize, input: usize, msg: Msg) {
+        match msg {
+            Msg::Point(p) if self.in_place[node] => self.send_in_place(node, p),
+            msg => self.send_queued(node, input, msg),
+        }
+    }
+
+    /// Runs a point down a chain of in-place nodes (from, where, eval): no queue between them,
+    /// no move of the point, until a node drops it or a node of another kind takes it.
+    fn send_in_place(&mut self, mut node: usize, mut p: StreamPoint) {
+        loop {
+            self.sampled[node] = self.sampled[node].wrapping_add(1);
+            let start = self.sampled[node]
+                .is_multiple_of(TIMING_SAMPLE)
+                .then(Instant::now);
+            let result = self.execs[node].point_in_place(&mut p);
+            let counts = &mut self.counts[node];
+            counts.collected += 1;
+            if let Some(start) = start {
+                counts.exec_ns += start.elapsed().as_nanos() as u64 * TIMING_SAMPLE;
+            }
+            match result {
+                Ok(true) => counts.emitted += 1,
+                Ok(false) => return,
+                Err(e) => {
+                    counts.errors += 1;
+                    self.last_error = Some(format!("{}: {e}", self.stats[node].0));
+                    return;
+                }
+            }
+            match self.outputs[node].as_slice() {
+                [] => return,
+                &[(child, input)] if self.watched[node].is_none() => {
+                    if !self.in_place[child] {
+                        return self.send_queued(child, input, Msg::Point(p));
+                    }
+                    node = child;
+                }
+                _ => {
+                    let mut out = self.buffers.pop().unwrap_or_default();
+                    out.push(Msg::Point(p));
+                    self.route(node, &mut out);
+                    self.buffers.push(out);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn send_queued(&mut self, node: usize, input: usize, msg: Msg) {
         // Reading the clock costs as much as a simple node: time one message in TIMING_SAMPLE.
         self.sampled[node] = self.sampled[node].wrapping_add(1);
         let start = self.sampled[node]

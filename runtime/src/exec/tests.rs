@@ -18,7 +18,7 @@ fn points(lp: &str) -> Vec<Point> {
     let mut b = PointBuilder::default();
     let mut out = Vec::new();
     parse_lp(lp.as_bytes(), Precision::Seconds, 0, |l| {
-        out.push(b.build(&l))
+        out.push(b.build(l))
     });
     out
 }

@@ -172,13 +172,18 @@ fn quote(text: &str) -> String {
     format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
+/// At most how many points `body` holds (its newlines, plus one): a capacity for their `Vec`.
+pub fn max_lines(body: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', body).count() + 1
+}
+
 /// Parses `body`, calling `visit` for each valid line in order. Lines without a timestamp get
 /// `now` (nanoseconds), truncated to the precision as InfluxDB does.
 pub fn parse<'b>(
     body: &'b [u8],
     precision: Precision,
     now: i64,
-    mut visit: impl FnMut(Line<'b>),
+    mut visit: impl FnMut(&Line<'b>),
 ) -> Outcome {
     let mut out = Outcome::default();
     let mut line_no = 0usize;
@@ -218,13 +223,17 @@ fn parse_text<'b>(
     now: i64,
     line_no: &mut usize,
     out: &mut Outcome,
-    visit: &mut impl FnMut(Line<'b>),
+    visit: &mut impl FnMut(&Line<'b>),
 ) {
     // A final newline ends the last line; it does not start another.
     let text = text.strip_suffix('\n').unwrap_or(text);
     if text.is_empty() {
         return;
     }
+    let mut current = Line {
+        scanned: Scanned::default(),
+        time: 0,
+    };
     for (raw, inner_newlines) in scan::lines(text) {
         *line_no += 1;
         let first_line = *line_no;
@@ -234,11 +243,13 @@ fn parse_text<'b>(
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let checked = scan::scan(trimmed).and_then(|s| check(&s, precision, now).map(|t| (s, t)));
+        let checked = scan::scan_into(trimmed, &mut current.scanned)
+            .and_then(|()| check(&current.scanned, precision, now));
         match checked {
-            Ok((scanned, time)) => {
+            Ok(time) => {
                 out.accepted += 1;
-                visit(Line { scanned, time });
+                current.time = time;
+                visit(&current);
             }
             Err(why) => out.reject(first_line, line, why),
         }
@@ -366,7 +377,7 @@ mod tests {
         let mut b = PointBuilder::default();
         let mut pts = Vec::new();
         let out = parse(body, precision, 1_700_000_000_123_456_789, |l| {
-            pts.push(b.build(&l))
+            pts.push(b.build(l))
         });
         (pts, out)
     }
@@ -590,14 +601,14 @@ mod tests {
             #[test]
             fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..200)) {
                 let mut b = PointBuilder::default();
-                let out = parse(&body, Precision::Nanoseconds, 0, |l| { b.build(&l); });
+                let out = parse(&body, Precision::Nanoseconds, 0, |l| { b.build(l); });
                 prop_assert!(out.errors.len() <= Outcome::MAX_ERRORS);
             }
 
             #[test]
             fn never_panics_on_line_like_text(body in "[a-z,= \"\\\\\n0-9.ietu-]{0,80}") {
                 let mut b = PointBuilder::default();
-                parse(body.as_bytes(), Precision::Seconds, 0, |l| { b.build(&l); });
+                parse(body.as_bytes(), Precision::Seconds, 0, |l| { b.build(l); });
             }
         }
     }

@@ -66,7 +66,7 @@ mod tests {
         let mut b = PointBuilder::default();
         let mut pts = Vec::new();
         let outcome = parse(line.as_bytes(), Precision::Nanoseconds, 0, |l| {
-            pts.push(b.build(&l))
+            pts.push(b.build(l))
         });
         assert_eq!(outcome.rejected, 0, "{line}");
         let mut s = String::new();
@@ -96,7 +96,7 @@ mod tests {
         let mut b = PointBuilder::default();
         let mut pts = Vec::new();
         parse(b"m v=1 1999999999", Precision::Nanoseconds, 0, |l| {
-            pts.push(b.build(&l))
+            pts.push(b.build(l))
         });
         let mut s = String::new();
         write_point(&mut s, &pts[0], Precision::Seconds);

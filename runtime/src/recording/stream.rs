@@ -35,7 +35,7 @@ pub fn parse_stream(text: &[u8], precision: Precision) -> Result<Vec<StreamPoint
         let (n, line) = lines.next().ok_or_else(|| missing("line protocol"))?;
         let mut point = None;
         let outcome = lineproto::parse(line.as_bytes(), precision, 0, |l| {
-            point = Some(builder.build(&l))
+            point = Some(builder.build(l))
         });
         let point = match (point, outcome.errors.first()) {
             (Some(p), None) => p,

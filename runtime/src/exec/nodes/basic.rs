@@ -80,7 +80,18 @@ impl NodeExec for Where {
         Some(&mut self.states)
     }
 
-    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        if self.point_in_place(&mut p)? {
+            out.push(Msg::Point(p));
+        }
+        Ok(())
+    }
+
+    fn passes_in_place(&self) -> bool {
+        true
+    }
+
+    fn point_in_place(&mut self, p: &mut StreamPoint) -> Result<bool, String> {
         let state = if self.pred.is_stateful() {
             let pred = &self.pred;
             Some(
@@ -90,15 +101,8 @@ impl NodeExec for Where {
         } else {
             None
         };
-        let keep = {
-            let mut scope =
-                Scope::of(&p.point.fields, &p.point.series, p.point.time).with_state(state);
-            self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())?
-        };
-        if keep {
-            out.push(Msg::Point(p));
-        }
-        Ok(())
+        let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time).with_state(state);
+        self.pred.eval_bool(&mut scope).map_err(|e| e.to_string())
     }
 
     fn batch(&mut self, mut b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {

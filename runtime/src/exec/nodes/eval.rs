@@ -65,12 +65,21 @@ impl NodeExec for Eval {
     }
 
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        self.point_in_place(&mut p)?;
+        out.push(Msg::Point(p));
+        Ok(())
+    }
+
+    fn passes_in_place(&self) -> bool {
+        true
+    }
+
+    fn point_in_place(&mut self, p: &mut StreamPoint) -> Result<bool, String> {
         let (fields, series) = (&mut p.point.fields, &mut p.point.series);
         if self.apply(&p.group, fields, series, p.point.time)? {
             p.group = super::basic::group_of(&p.point.series, &p.dims);
         }
-        out.push(Msg::Point(p));
-        Ok(())
+        Ok(true)
     }
 
     /// Each point of the batch; points whose expressions fail are dropped, as in Kapacitor.

@@ -47,10 +47,15 @@ impl From {
             groups: HashMap::default(),
             measurement: prop_str(node, "measurement").map(|m| Name::new(&m)),
             wheres,
-            dims: Arc::new(Dims {
-                by_name,
-                tags: group_tags.clone(),
-            }),
+            // The ungrouped stream shares the source's dims, so a point keeps its own.
+            dims: if group_tags.is_empty() && !by_name {
+                super::no_dims()
+            } else {
+                Arc::new(Dims {
+                    by_name,
+                    tags: group_tags.clone(),
+                })
+            },
             group_tags,
             group_star,
             truncate: prop_dur(node, "truncate", 0),
@@ -61,10 +66,21 @@ impl From {
 
 impl NodeExec for From {
     fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        if self.point_in_place(&mut p)? {
+            out.push(Msg::Point(p));
+        }
+        Ok(())
+    }
+
+    fn passes_in_place(&self) -> bool {
+        true
+    }
+
+    fn point_in_place(&mut self, p: &mut StreamPoint) -> Result<bool, String> {
         if let Some(m) = self.measurement
             && p.point.name() != m
         {
-            return Ok(());
+            return Ok(false);
         }
         if self.round > 0 {
             p.point.time = round_time(p.point.time, self.round);
@@ -74,18 +90,17 @@ impl NodeExec for From {
         for w in &self.wheres {
             let mut scope = Scope::of(&p.point.fields, &p.point.series, p.point.time);
             if !w.eval_bool(&mut scope).map_err(|e| e.to_string())? {
-                return Ok(());
+                return Ok(false);
             }
         }
-        p.dims = if self.group_star {
-            let _ = &self.group_tags;
-            Arc::new(Dims {
+        if self.group_star {
+            p.dims = Arc::new(Dims {
                 by_name: self.dims.by_name,
                 tags: p.point.series.tags.iter().map(|(k, _)| *k).collect(),
-            })
-        } else {
-            self.dims.clone()
-        };
+            });
+        } else if !Arc::ptr_eq(&p.dims, &self.dims) {
+            p.dims = self.dims.clone();
+        }
         p.group = if self.group_star {
             group_of(&p.point.series, &p.dims)
         } else if self.group_tags.is_empty() && !self.dims.by_name {
@@ -104,7 +119,6 @@ impl NodeExec for From {
                 }
             }
         };
-        out.push(Msg::Point(p));
-        Ok(())
+        Ok(true)
     }
 }

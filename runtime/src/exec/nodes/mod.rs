@@ -39,6 +39,19 @@ use crate::pipeline::schema::NodeKind;
 pub trait NodeExec: Send {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String>;
 
+    /// True for nodes that pass each point on at most once, changed in place (from, where,
+    /// eval): the task then calls [`NodeExec::point_in_place`] instead of `point`.
+    fn passes_in_place(&self) -> bool {
+        false
+    }
+
+    /// The point, changed in place; `Ok(false)` drops it. Only called when
+    /// [`NodeExec::passes_in_place`]; must do what `point` does.
+    fn point_in_place(&mut self, p: &mut StreamPoint) -> Result<bool, String> {
+        let _ = p;
+        unreachable!("point_in_place on a node that does not pass points in place")
+    }
+
     /// A point from the `input`-th parent; only nodes with several parents need to know.
     fn point_from(
         &mut self,
