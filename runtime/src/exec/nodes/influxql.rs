@@ -82,7 +82,9 @@ impl InfluxQl {
 
     /// Reduces points; the values taken are those of the first point's type (others are errors).
     fn reduce(&self, points: &[BatchPoint], errors: &mut usize) -> Option<Output> {
-        let mut vals: Vec<(usize, &Value)> = Vec::with_capacity(points.len());
+        // Inline for the few points a stream reduce usually sees per time: no allocation.
+        let mut vals: smallvec::SmallVec<[(usize, &Value); 8]> =
+            smallvec::SmallVec::with_capacity(points.len());
         let mut kind: Option<std::mem::Discriminant<Value>> = None;
         for (i, p) in points.iter().enumerate() {
             match p.fields.iter().find(|(k, _)| *k == self.field) {
@@ -297,7 +299,7 @@ impl NodeExec for InfluxQl {
         let Some(f) = self.pending.push(p) else {
             return Ok(());
         };
-        self.emit(
+        let result = self.emit(
             &f.points,
             f.time,
             Origin {
@@ -308,7 +310,9 @@ impl NodeExec for InfluxQl {
                 series: Some(f.series),
             },
             out,
-        )
+        );
+        self.pending.recycle(f.points);
+        result
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {

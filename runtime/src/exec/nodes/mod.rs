@@ -304,6 +304,9 @@ pub(super) fn prop_count(node: &PlanNode, name: &str) -> usize {
 #[derive(Default)]
 pub(super) struct SameTime {
     pending: crate::exec::groups::Groups<Pending>,
+    /// A finished group's buffer, given back once reduced: on a grouped stream nearly every
+    /// point finishes one, and this saves allocating the next.
+    spare: Vec<crate::model::BatchPoint>,
 }
 
 struct Pending {
@@ -347,7 +350,7 @@ impl SameTime {
             entry.points.push(bp);
             return None;
         }
-        let mut next = Vec::with_capacity(entry.points.len());
+        let mut next = std::mem::take(&mut self.spare);
         next.push(bp);
         let points = std::mem::replace(&mut entry.points, next);
         let name = points[0].series.measurement;
@@ -366,6 +369,14 @@ impl SameTime {
             group,
             series,
         })
+    }
+
+    /// Gives back a [`Finished`] group's points once they are no longer needed.
+    pub(super) fn recycle(&mut self, mut points: Vec<crate::model::BatchPoint>) {
+        points.clear();
+        if points.capacity() <= 64 {
+            self.spare = points;
+        }
     }
 
     /// As [`SameTime::push`], the finished points made into their batch.

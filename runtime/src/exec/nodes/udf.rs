@@ -10,8 +10,9 @@ use crate::pipeline::schema::Edge;
 use crate::pipeline::{PlanNode, Value};
 use crate::wasm::{Decoder, Encoder, UdfError, UdfInstance, UdfModule, UdfSlot, wit};
 
-/// Rows gathered before a call even within one write.
-const MAX_ROWS: usize = 4096;
+/// Rows gathered before a call even within one write: enough that a write of a few thousand
+/// points crosses into the guest once (a call from a server thread costs a thread hop).
+const MAX_ROWS: usize = 8192;
 
 pub(super) struct Udf {
     slot: Arc<UdfSlot>,
