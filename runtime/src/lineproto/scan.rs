@@ -379,11 +379,12 @@ fn decimal_digits(d: &[u8]) -> u64 {
 /// Eight ASCII digits (the first in the lowest byte) as a number, in three multiplications:
 /// adjacent digits are paired, then the pairs, then the quads.
 fn eight_digits(chunk: u64) -> u64 {
+    // The products overflow by design: only their upper halves are kept.
     let mut v = chunk - 0x3030_3030_3030_3030;
     v = (v * 10) + (v >> 8);
-    (((v & 0x0000_00FF_0000_00FF) * (100 + (1_000_000 << 32)))
-        + (((v >> 16) & 0x0000_00FF_0000_00FF) * (1 + (10_000 << 32))))
-        >> 32
+    let pairs = (v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let quads = ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    pairs.wrapping_add(quads) >> 32
 }
 
 /// Position of the first `c` not preceded by a backslash escape.
