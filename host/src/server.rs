@@ -128,6 +128,8 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         ids.cluster_id.clone(),
         ids.server_id.clone(),
     );
+    let global_email =
+        (config.smtp.enabled && config.smtp.global).then_some(config.smtp.state_changes_only);
     let state = Arc::new(State {
         config,
         store: store.clone(),
@@ -142,6 +144,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
             identity,
             udfs.registry().clone(),
             store.clone(),
+            global_email,
         ),
         outputs,
         udfs,

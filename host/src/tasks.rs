@@ -68,6 +68,8 @@ pub struct Tasks {
     replayed: Mutex<HashMap<String, Arc<Mutex<Task>>>>,
     /// Alert inhibitors: one registry for every task.
     inhibitors: Arc<farad_runtime::exec::inhibit::Inhibitors>,
+    /// `[smtp] global` (and `state-changes-only`) when email is enabled.
+    global_email: Option<bool>,
 }
 
 impl Tasks {
@@ -76,6 +78,7 @@ impl Tasks {
         identity: (String, String, String),
         udfs: Arc<farad_runtime::wasm::UdfRegistry>,
         store: Arc<crate::store::Store>,
+        global_email: Option<bool>,
     ) -> Tasks {
         Tasks {
             io,
@@ -87,6 +90,7 @@ impl Tasks {
             errors: Mutex::default(),
             replayed: Mutex::default(),
             inhibitors: Arc::default(),
+            global_email,
         }
     }
 
@@ -101,6 +105,7 @@ impl Tasks {
             server_id: self.identity.2.clone(),
             udfs: Some(self.udfs.clone()),
             inhibitors: self.inhibitors.clone(),
+            global_email: self.global_email,
             ..TaskEnv::default()
         };
         Task::with_env(plan, &env).map_err(|e| e.to_string())

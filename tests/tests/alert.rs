@@ -666,6 +666,54 @@ fn email_handler_sends_through_smtp() {
     assert!(topic.contains("Subject: cpu is CRITICAL at 95"), "{topic}");
 }
 
+/// `[smtp] global` with `state-changes-only`: an alert node without `.email()` emails the
+/// configured recipients, and only when its level changes (as Kapacitor does).
+#[test]
+fn global_email_sends_state_changes_only() {
+    let dir = TempDir::new("email-global");
+    let smtp = farad_tests::SmtpSink::start(dir.path());
+    let conf = format!(
+        "[smtp]\nenabled = true\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"farad@example.com\"\nto = [\"ops@example.com\"]\nglobal = true\nstate-changes-only = true\n",
+        smtp.port
+    );
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    let script = "stream|from().measurement('cpu')|alert().id('cpu').message('{{ .ID }} is {{ .Level }}').crit(lambda: \"value\" > 90.0)";
+    let task = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", task.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    for line in [
+        "cpu value=95 1",
+        "cpu value=96 2",
+        "cpu value=97 3",
+        "cpu value=10 4",
+    ] {
+        assert_eq!(f.post("/write?db=db&rp=rp&precision=s", line).status, 204);
+    }
+    let mails = smtp.wait_for(2);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mails_after = smtp.messages();
+    assert_eq!(
+        mails_after.len(),
+        2,
+        "one mail per state change: {mails_after:?}"
+    );
+    assert!(
+        mails.iter().all(|m| m.contains("To: ops@example.com")),
+        "{mails:?}"
+    );
+    assert!(
+        mails.iter().any(|m| m.contains("Subject: cpu is CRITICAL")),
+        "{mails:?}"
+    );
+    assert!(
+        mails.iter().any(|m| m.contains("Subject: cpu is OK")),
+        "{mails:?}"
+    );
+}
+
 /// The MQTT handler publishes an alert's message to a real broker (mosquitto), from an alert
 /// node and as a topic handler, with its topic, QoS and retained flag.
 #[test]

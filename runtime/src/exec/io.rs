@@ -284,6 +284,10 @@ pub struct TaskEnv {
     pub publish_all_alerts: bool,
     /// Alert inhibitors, shared by the tasks of one server.
     pub inhibitors: Arc<super::inhibit::Inhibitors>,
+    /// `[smtp] global`: alert nodes without `.email()` email too (to the configured
+    /// recipients). `Some(true)` adds `state-changes-only`, which makes every alert node
+    /// report state changes only, as Kapacitor does.
+    pub global_email: Option<bool>,
 }
 
 impl Default for TaskEnv {
@@ -298,6 +302,7 @@ impl Default for TaskEnv {
             udfs: None,
             publish_all_alerts: false,
             inhibitors: Arc::default(),
+            global_email: None,
         }
     }
 }

@@ -351,6 +351,11 @@ impl Alert {
                 _ => {}
             }
         }
+        if env.global_email.is_some()
+            && !handlers.iter().any(|h| matches!(h, Handler::Email { .. }))
+        {
+            handlers.push(Handler::Email { to: Vec::new() });
+        }
         let topic = match node.property("topic").and_then(|p| p.args.first()) {
             Some(PV::Str(t)) if !t.is_empty() => Some(t.clone()),
             _ => None,
@@ -395,7 +400,8 @@ impl Alert {
             .map(|p| match p.args.first() {
                 Some(PV::Duration(d)) => *d,
                 _ => 0,
-            });
+            })
+            .or((env.global_email == Some(true)).then_some(0));
         Ok(Alert {
             io: env.io.clone(),
             task: env.task_id.clone(),
