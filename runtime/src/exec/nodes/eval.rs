@@ -64,10 +64,8 @@ impl NodeExec for Eval {
         Some(&mut self.states)
     }
 
-    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        self.point_in_place(&mut p)?;
-        out.push(Msg::Point(p));
-        Ok(())
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        super::pass_in_place(self, p, out)
     }
 
     fn passes_in_place(&self) -> bool {

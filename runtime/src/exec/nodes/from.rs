@@ -65,11 +65,8 @@ impl From {
 }
 
 impl NodeExec for From {
-    fn point(&mut self, mut p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        if self.point_in_place(&mut p)? {
-            out.push(Msg::Point(p));
-        }
-        Ok(())
+    fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
+        super::pass_in_place(self, p, out)
     }
 
     fn passes_in_place(&self) -> bool {

@@ -299,6 +299,18 @@ pub(super) fn prop_count(node: &PlanNode, name: &str) -> usize {
     }
 }
 
+/// `point` for nodes that pass points in place: what [`NodeExec::point_in_place`] keeps goes out.
+pub(super) fn pass_in_place(
+    node: &mut impl NodeExec,
+    mut p: StreamPoint,
+    out: &mut Vec<Msg>,
+) -> Result<(), String> {
+    if node.point_in_place(&mut p)? {
+        out.push(Msg::Point(p));
+    }
+    Ok(())
+}
+
 /// Collects a stream's points per group until the timestamp changes: InfluxQL functions on
 /// stream edges reduce the points that share a time, emitted when a later point arrives.
 #[derive(Default)]
