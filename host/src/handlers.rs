@@ -50,6 +50,8 @@ pub enum Action {
     Email(Vec<String>),
     /// `aggregate`: the event joins the handler's current interval.
     Aggregate(crate::aggregate::AggregateSpec),
+    /// A handler plugin of this kind, with the spec's options.
+    Plugin(String),
 }
 
 fn str_opt<'a>(o: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
@@ -96,7 +98,7 @@ fn duration(o: &Map<String, Value>, key: &str) -> Result<i64, String> {
 
 impl HandlerSpec {
     /// Checks the spec as Kapacitor would before storing it.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self, plugins: &crate::plugins::Plugins) -> Result<(), String> {
         if self.id.is_empty() {
             return Err("must provide a handler ID".into());
         }
@@ -113,11 +115,16 @@ impl HandlerSpec {
         if !self.match_.is_empty() {
             farad_runtime::expr::EventMatch::parse(&self.match_)?;
         }
+        if plugins.has(&self.kind) {
+            return plugins.check(&self.kind, &self.options);
+        }
         if !KINDS.contains(&self.kind.as_str()) {
+            let mut kinds: Vec<&str> = KINDS.into_iter().chain(plugins.kinds()).collect();
+            kinds.sort_unstable();
             return Err(format!(
                 "handler kind {:?} is not supported (supported: {})",
                 self.kind,
-                KINDS.join(", ")
+                kinds.join(", ")
             ));
         }
         // Building the action checks every option. Endpoint names are resolved when events
@@ -251,7 +258,7 @@ impl HandlerSpec {
                 spec.message(0)?;
                 Action::Aggregate(spec)
             }
-            other => return Err(format!("handler kind {other:?} is not supported")),
+            other => Action::Plugin(other.to_owned()),
         })
     }
 }
@@ -270,57 +277,77 @@ mod tests {
         }
     }
 
+    fn plugins() -> &'static crate::plugins::Plugins {
+        static P: std::sync::OnceLock<crate::plugins::Plugins> = std::sync::OnceLock::new();
+        P.get_or_init(|| {
+            let engine =
+                farad_runtime::wasm::UdfEngine::new(Default::default()).expect("wasm engine");
+            crate::plugins::Plugins::new(engine, &crate::config::Config::default())
+        })
+    }
+
     #[test]
     fn specs_are_checked_by_kind() {
         use serde_json::json;
-        assert!(spec("log", json!({"path": "/tmp/x"})).validate().is_ok());
+        assert!(
+            spec("log", json!({"path": "/tmp/x"}))
+                .validate(plugins())
+                .is_ok()
+        );
         assert!(
             spec("log", json!({}))
-                .validate()
+                .validate(plugins())
                 .unwrap_err()
                 .contains("path")
         );
         assert!(
             spec("tcp", json!({"address": "127.0.0.1:1"}))
-                .validate()
+                .validate(plugins())
                 .is_ok()
         );
         assert!(
             spec("exec", json!({"prog": "/bin/cat", "args": ["-"]}))
-                .validate()
+                .validate(plugins())
                 .is_ok()
         );
         assert!(
             spec("exec", json!({"prog": "/bin/cat", "args": "-"}))
-                .validate()
+                .validate(plugins())
                 .is_err()
         );
         assert!(
             spec("post", json!({"url": "http://127.0.0.1/", "timeout": "5s"}))
-                .validate()
+                .validate(plugins())
                 .is_ok()
         );
-        assert!(spec("post", json!({})).validate().is_err());
-        assert!(spec("publish", json!({"topics": ["a"]})).validate().is_ok());
+        assert!(spec("post", json!({})).validate(plugins()).is_err());
+        assert!(
+            spec("publish", json!({"topics": ["a"]}))
+                .validate(plugins())
+                .is_ok()
+        );
         let agg = json!({"interval": "10s", "topic": "agg", "id": "x"});
-        assert!(spec("aggregate", agg).validate().is_ok());
+        assert!(spec("aggregate", agg).validate(plugins()).is_ok());
         assert!(
             spec("aggregate", json!({"topic": "agg"}))
-                .validate()
+                .validate(plugins())
                 .is_err()
         );
         let bad_tmpl = json!({"interval": "1s", "topic": "agg", "message": "{{ .Nope"});
-        assert!(spec("aggregate", bad_tmpl).validate().is_err());
+        assert!(spec("aggregate", bad_tmpl).validate(plugins()).is_err());
         let mut matched = spec("log", json!({"path": "/tmp/x"}));
         matched.match_ = "level() >= WARNING AND \"host\" == 'a'".into();
-        assert!(matched.validate().is_ok());
+        assert!(matched.validate(plugins()).is_ok());
         matched.match_ = "level( >".into();
-        let err = matched.validate().unwrap_err();
+        let err = matched.validate(plugins()).unwrap_err();
         assert!(err.contains("invalid match expression"), "{err}");
-        let slack = spec("slack", json!({})).validate().unwrap_err();
-        assert!(slack.contains("not supported"), "{slack}");
+        let snmp = spec("snmptrapx", json!({}))
+            .validate(plugins())
+            .unwrap_err();
+        assert!(snmp.contains("not supported"), "{snmp}");
+        assert!(snmp.contains("slack"), "plugin kinds are listed: {snmp}");
         let mut bad = spec("log", json!({"path": "/tmp/x"}));
         bad.id = "a/b".into();
-        assert!(bad.validate().is_err());
+        assert!(bad.validate(plugins()).is_err());
     }
 }

@@ -16,6 +16,7 @@ pub mod load;
 pub mod logging;
 pub mod mqtt;
 pub mod outputs;
+pub mod plugins;
 pub mod recordings;
 pub mod replays;
 pub mod schedule;

@@ -46,6 +46,8 @@ pub struct Outputs {
     pub aggregates: crate::aggregate::Aggregates,
     /// The `[[influxdb]]` clusters influxDBOut nodes write to.
     pub influxdb: crate::influxdb::InfluxDbs,
+    /// Handler plugins: Slack, PagerDuty and the rest.
+    pub plugins: Arc<crate::plugins::Plugins>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,7 @@ impl Outputs {
         config: &Config,
         ingest: Arc<Ingest>,
         topics: crate::topics::Topics,
+        plugins: Arc<crate::plugins::Plugins>,
     ) -> Result<Arc<Outputs>, String> {
         let mut endpoints = HashMap::new();
         for h in &config.httppost {
@@ -92,8 +95,13 @@ impl Outputs {
         let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
             let (tx, rx) = sync_channel(QUEUE / WORKERS);
-            let (agent, stats, mailer, mqtt) =
-                (agent.clone(), stats.clone(), mailer.clone(), mqtt.clone());
+            let (agent, stats, mailer, mqtt, plugins) = (
+                agent.clone(),
+                stats.clone(),
+                mailer.clone(),
+                mqtt.clone(),
+                plugins.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
                 .spawn(move || {
@@ -102,7 +110,7 @@ impl Outputs {
                             Job::Http(req) => {
                                 send(&agent, &req, &stats);
                             }
-                            Job::Other(out) => deliver(&out, &stats, &mailer, &mqtt),
+                            Job::Other(out) => deliver(&out, &stats, &mailer, &mqtt, &plugins),
                         }
                     }
                 })
@@ -129,6 +137,7 @@ impl Outputs {
             aggregates: Default::default(),
             silences: Default::default(),
             influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
+            plugins,
         }))
     }
 }
@@ -184,9 +193,17 @@ fn deliver(
     stats: &OutputStats,
     mailer: &crate::email::Mailer,
     mqtt: &crate::mqtt::Brokers,
+    plugins: &crate::plugins::Plugins,
 ) {
     use std::io::Write;
     let result: Result<(), String> = match out {
+        Output::Plugin {
+            kind,
+            options,
+            event,
+        } => plugins
+            .handle(kind, options, event)
+            .map_err(|e| format!("{kind}: {e}")),
         Output::Email { to, subject, body } => mailer.send(to, subject, body),
         Output::Mqtt {
             broker,
@@ -264,6 +281,15 @@ impl Outputs {
 }
 
 impl Io for Outputs {
+    fn handler_plugin(
+        &self,
+        property: &str,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Result<String, String>> {
+        let kind = self.plugins.kind_of_property(property)?;
+        Some(self.plugins.check(kind, options).map(|()| kind.to_owned()))
+    }
+
     fn silenced(&self, ev: &farad_runtime::exec::TopicEvent) -> bool {
         let facts = std::cell::OnceCell::new();
         let tag = |k: &str| event_tag(&facts, ev, k);
@@ -338,6 +364,11 @@ impl Io for Outputs {
                         subject: ev.message.clone(),
                         body: ev.details.clone(),
                     }),
+                    Ok(Action::Plugin(kind)) => self.send(Output::Plugin {
+                        kind,
+                        options: spec.options.clone(),
+                        event: Box::new(ev.clone()),
+                    }),
                     Ok(Action::Aggregate(a)) => {
                         self.aggregates.add(&ev.topic, &spec.id, a, ev.clone())
                     }
@@ -365,6 +396,7 @@ impl Io for Outputs {
             Output::Exec { argv, .. } => argv[0].clone(),
             Output::Email { .. } => "smtp".into(),
             Output::Mqtt { broker, .. } => format!("mqtt:{broker}"),
+            Output::Plugin { kind, .. } => format!("plugin:{kind}"),
         };
         if self.queue_for(&key).send(Job::Other(out)).is_err() {
             tracing::error!("output workers are gone; dropped");

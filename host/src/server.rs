@@ -100,8 +100,13 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         udp_tasks.push(tokio::spawn(fut));
     }
 
+    let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
+    let plugins = Arc::new(crate::plugins::Plugins::new(
+        udfs.registry().engine().clone(),
+        &config,
+    ));
     let topics = crate::topics::Topics::open(store.clone())?;
-    let outputs = crate::outputs::Outputs::start(&config, ingest.clone(), topics)
+    let outputs = crate::outputs::Outputs::start(&config, ingest.clone(), topics, plugins)
         .map_err(anyhow::Error::msg)?;
     for (key, spec) in store.list(&crate::store::HANDLERS)? {
         match serde_json::from_value::<crate::handlers::HandlerSpec>(spec) {
@@ -110,7 +115,6 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         }
     }
     crate::http::silences::load(&store, &outputs.silences)?;
-    let udfs = crate::udfs::Udfs::open(&config.data_dir, &config.udf, &store)?;
     let recordings = Arc::new(crate::recordings::Recordings::open(
         &config.replay_dir(),
         store.clone(),

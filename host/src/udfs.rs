@@ -274,7 +274,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Writes `bytes` to `path` so that the file is either absent or whole, even after a crash.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let dir = path.parent().context("file has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

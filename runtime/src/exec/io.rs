@@ -150,6 +150,12 @@ pub enum Output {
         subject: String,
         body: String,
     },
+    /// The event to a handler plugin of `kind` (Slack, PagerDuty, ...), with its options.
+    Plugin {
+        kind: String,
+        options: serde_json::Map<String, serde_json::Value>,
+        event: Box<TopicEvent>,
+    },
 }
 
 /// Points an `influxDBOut` node hands to the host for an InfluxDB cluster.
@@ -192,6 +198,17 @@ pub trait Io: Send + Sync {
     /// Sends `out` in the background, in order with what went to the same place before.
     fn send(&self, out: Output) {
         tracing::warn!(?out, "no host to send this to; dropped");
+    }
+
+    /// The handler plugin behind alert node property `property` (`slack`, `pagerDuty2`), if
+    /// the host has one: its kind, once it accepted `options`; an error says what is wrong.
+    fn handler_plugin(
+        &self,
+        property: &str,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Result<String, String>> {
+        let _ = (property, options);
+        None
     }
 
     /// Collects an alert event into its topic.

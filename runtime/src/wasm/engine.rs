@@ -54,6 +54,8 @@ pub enum UdfError {
 pub struct UdfEngine {
     pub(super) engine: Engine,
     pub(super) linker: Arc<Linker<Host>>,
+    /// The `handler` world's linker: alert handler plugins share the engine and its pool.
+    pub(super) plugin_linker: Arc<Linker<super::plugin::PluginHost>>,
     pub(super) limits: UdfLimits,
     /// Threads that run calls made from tokio's workers, where WASI's synchronous bindings
     /// cannot block on the runtime. Kept warm: a thread per call cost 6% of W4.
@@ -92,6 +94,14 @@ impl UdfEngine {
             |h| h,
         )
         .map_err(|e| format!("wasm engine: {e:#}"))?;
+        let mut plugin_linker = Linker::<super::plugin::PluginHost>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut plugin_linker)
+            .map_err(|e| format!("wasm engine: {e:#}"))?;
+        super::plugin::bindings::Handler::add_to_linker::<
+            super::plugin::PluginHost,
+            wasmtime::component::HasSelf<super::plugin::PluginHost>,
+        >(&mut plugin_linker, |h| h)
+        .map_err(|e| format!("wasm engine: {e:#}"))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("farad-wasm-epoch".into())
@@ -111,9 +121,20 @@ impl UdfEngine {
         Ok(UdfEngine {
             engine,
             linker: Arc::new(linker),
+            plugin_linker: Arc::new(plugin_linker),
             limits,
             calls: Arc::new(calls),
         })
+    }
+
+    /// Runs `f` where WASI's synchronous bindings may block: on the calling thread, or on
+    /// the engine's call threads when this one is a tokio worker (they would panic there).
+    pub(super) fn off_tokio<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.calls.install(f)
+        } else {
+            f()
+        }
     }
 
     /// The limits instances run under.
@@ -123,7 +144,7 @@ impl UdfEngine {
 
     /// Epoch ticks a call may take.
     pub(super) fn deadline_ticks(&self) -> u64 {
-        (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+        ticks(self.limits.call_timeout)
     }
 
     /// A key that changes whenever compiled artifacts stop being loadable by this engine.
@@ -177,6 +198,11 @@ impl UdfEngine {
         module.signature = signature(&info)?;
         Ok(module)
     }
+}
+
+/// Epoch ticks in `d`, at least one.
+pub(super) fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// A core module starts with the preamble `\0asm` version 1 layer 0; a component has layer 1.

@@ -195,12 +195,12 @@ impl UdfInstance {
     }
 }
 
-const OOM: &str = "UDF memory limit reached";
+pub(super) const OOM: &str = "UDF memory limit reached";
 
 /// Caps linear memory per instance and remembers how much the guest has asked for.
-struct Limiter {
-    memory_cap: usize,
-    memory_used: usize,
+pub(super) struct Limiter {
+    pub(super) memory_cap: usize,
+    pub(super) memory_used: usize,
 }
 
 impl ResourceLimiter for Limiter {

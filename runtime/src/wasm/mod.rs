@@ -9,6 +9,8 @@
 //!   recycles it.
 //! - [`UdfRegistry`]: the modules by name; a new version replaces the old in running tasks.
 //!
+//! - [`plugin::HandlerPlugin`]: an alert handler built against the `handler` world.
+//!
 //! Data crosses as columns in micro-batches ([`convert`]), never as a record per point.
 
 mod bindings {
@@ -21,6 +23,7 @@ mod bindings {
 mod convert;
 mod engine;
 mod instance;
+pub mod plugin;
 mod registry;
 
 pub use bindings::farad::udf::types as wit;

@@ -88,6 +88,11 @@ enum Handler {
     },
     /// `.email(to...)` (and `.to(...)`): the message as subject, the details as HTML body.
     Email { to: Vec<String> },
+    /// `.slack()`, `.pagerDuty2()`, ...: a handler plugin of the host, with its options.
+    Plugin {
+        kind: String,
+        options: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 pub struct Alert {
@@ -145,6 +150,86 @@ struct State {
     expired: bool,
     /// This group's inhibitors: active while it is not OK.
     inhibitors: Vec<InhibitorHandle>,
+}
+
+/// A handler property's sub-properties as a plugin's options, named as Kapacitor's topic
+/// handlers name them where the rule holds (`.iconEmoji(x)` -> `"icon-emoji": x`, `.uRL()` ->
+/// `url`): a flag is `true`, one argument a value, several a list; repeated key-value
+/// properties (`.attribute(k, v)`) gather into an object, and `.link(href[, text])` into
+/// `links`.
+fn plugin_options(p: &PropertyValue) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value as J;
+    let json = |v: &PV| match v {
+        PV::Int(i) => J::from(*i),
+        PV::Float(f) => J::from(*f),
+        PV::Str(s) | PV::Regex(s) => J::from(s.as_str()),
+        PV::Bool(b) => J::from(*b),
+        PV::Duration(d) => J::from(*d),
+        other => J::from(format!("{other:?}")),
+    };
+    let mut out = serde_json::Map::new();
+    for s in &p.sub {
+        if s.name == "link" {
+            let mut link = serde_json::Map::new();
+            for (k, v) in ["href", "text"].iter().zip(&s.args) {
+                link.insert((*k).into(), json(v));
+            }
+            match out.entry("links").or_insert_with(|| J::Array(Vec::new())) {
+                J::Array(links) => links.push(J::Object(link)),
+                _ => unreachable!("links is always a list"),
+            }
+            continue;
+        }
+        let key = kebab(s.name);
+        match s.args.as_slice() {
+            [] => {
+                out.insert(key, J::Bool(true));
+            }
+            [PV::Str(k), v] if KEY_VALUE_OPTIONS.contains(&s.name) => {
+                match out
+                    .entry(key)
+                    .or_insert_with(|| J::Object(Default::default()))
+                {
+                    J::Object(m) => {
+                        m.insert(k.clone(), json(v));
+                    }
+                    _ => unreachable!("key-value options are objects"),
+                }
+            }
+            [v] => {
+                out.insert(key, json(v));
+            }
+            many => {
+                out.insert(key, J::Array(many.iter().map(json).collect()));
+            }
+        }
+    }
+    out
+}
+
+/// Repeatable `(key, value)` properties of handlers: they build one object.
+const KEY_VALUE_OPTIONS: [&str; 4] = ["attribute", "metadata", "additionalInfo", "customField"];
+
+/// `iconEmoji` -> `icon-emoji`, `uRLTitle` -> `url-title`, `avatarURL` -> `avatar-url`.
+fn kebab(name: &str) -> String {
+    let name = name
+        .strip_prefix("uRL")
+        .map_or(name.to_owned(), |r| format!("url{r}"));
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else {
+            out.push(c);
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+    }
+    out
 }
 
 /// What the templates and handlers see of one event.
@@ -346,7 +431,12 @@ impl Alert {
                     handlers.push(Handler::Email { to });
                 }
                 other if is_handler(other) => {
-                    return Err(format!("alert handler .{other}() does not run yet"));
+                    let options = plugin_options(p);
+                    match env.io.handler_plugin(other, &options) {
+                        Some(Ok(kind)) => handlers.push(Handler::Plugin { kind, options }),
+                        Some(Err(e)) => return Err(format!("alert .{other}(): {e}")),
+                        None => return Err(format!("alert handler .{other}() does not run yet")),
+                    }
                 }
                 _ => {}
             }
@@ -851,6 +941,7 @@ impl Alert {
         };
         // As Kapacitor: the node's own handlers make its anonymous topic, collected first.
         let mut data = None;
+        let mut plugin_event = None;
         if !self.handlers.is_empty() || self.publish_all {
             let anon = crate::exec::TopicEvent {
                 topic: self.anon_topic.clone(),
@@ -859,6 +950,13 @@ impl Alert {
             // The node's own handlers are held back by a silence of its anonymous topic.
             if !self.handlers.is_empty() && !self.io.silenced(&anon) {
                 data = Some(anon.to_json());
+                if self
+                    .handlers
+                    .iter()
+                    .any(|h| matches!(h, Handler::Plugin { .. }))
+                {
+                    plugin_event = Some(anon.clone());
+                }
             }
             self.io.publish(anon);
         }
@@ -904,6 +1002,11 @@ impl Alert {
                     qos: *qos,
                     retained: *retained,
                     payload: e.message.clone().into_bytes(),
+                }),
+                Handler::Plugin { kind, options } => self.io.send(crate::exec::Output::Plugin {
+                    kind: kind.clone(),
+                    options: options.clone(),
+                    event: Box::new(plugin_event.clone().expect("kept for plugins")),
                 }),
                 Handler::Email { to } => self.io.send(crate::exec::Output::Email {
                     to: to.clone(),

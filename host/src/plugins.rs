@@ -1,0 +1,213 @@
+//! Alert handler plugins: the SaaS handlers built into Farad (`guest-examples/handlers/`,
+//! embedded by `build.rs`), compiled on first use and run by the output workers.
+//!
+//! A plugin's config is its section of the config file (`[[slack]]`, `[pagerduty2]`), laid
+//! over the defaults the plugin declares; its requests go out through one HTTP agent, only
+//! to hosts that section names (checked by the runtime before they reach [`Net`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use farad_runtime::exec::TopicEvent;
+use farad_runtime::wasm::UdfEngine;
+use farad_runtime::wasm::plugin::{HandlerPlugin, PluginNet, PluginRequest};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// Responses are read up to this much: enough for any vendor's error text.
+const MAX_RESPONSE: u64 = 1 << 20;
+
+pub struct Plugins {
+    engine: UdfEngine,
+    /// Config sections as written (`other` of the config: Farad has no struct for them).
+    sections: BTreeMap<String, toml::Value>,
+    /// Compiled code, kept between starts: `<kind>-<digest>-<engine key>.cwasm`.
+    cache: PathBuf,
+    loaded: parking_lot::Mutex<HashMap<String, Arc<HandlerPlugin>>>,
+    net: Arc<dyn PluginNet>,
+}
+
+/// Sends plugins' requests with a blocking agent (they run on the output workers).
+struct Net(ureq::Agent);
+
+impl PluginNet for Net {
+    fn send(&self, req: PluginRequest) -> Result<(u16, Vec<u8>), String> {
+        let mut b = ureq::http::Request::builder()
+            .method(req.method.as_str())
+            .uri(&req.url);
+        for (k, v) in &req.headers {
+            b = b.header(k, v);
+        }
+        let r = b.body(req.body).map_err(|e| format!("{}: {e}", req.url))?;
+        let mut resp = self
+            .0
+            .run(r)
+            .map_err(|e| format!("sending to {}: {e}", req.url))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+}
+
+impl Plugins {
+    pub fn new(engine: UdfEngine, config: &crate::config::Config) -> Plugins {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Plugins {
+            engine,
+            sections: config.other.clone(),
+            cache: config.data_dir.join("plugins"),
+            loaded: Default::default(),
+            net: Arc::new(Net(agent)),
+        }
+    }
+
+    /// The kinds Farad has a plugin for.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> {
+        bundled::BUNDLED.iter().map(|(k, _)| *k)
+    }
+
+    /// Whether a plugin handles `kind`.
+    pub fn has(&self, kind: &str) -> bool {
+        self.kinds().any(|k| k == kind)
+    }
+
+    /// Whether config section `name` belongs to a plugin (so it is acted on).
+    pub fn owns_section(name: &str) -> bool {
+        bundled::BUNDLED.iter().any(|(k, _)| *k == name)
+    }
+
+    /// The plugin for an alert node property (`pagerDuty2` -> `pagerduty2`).
+    pub fn kind_of_property(&self, property: &str) -> Option<&'static str> {
+        let lower = property.to_ascii_lowercase();
+        self.kinds().find(|k| *k == lower)
+    }
+
+    /// The plugin for `kind`, compiled (or read from the cache) on first use.
+    pub fn get(&self, kind: &str) -> Result<Arc<HandlerPlugin>, String> {
+        let mut loaded = self.loaded.lock();
+        if let Some(p) = loaded.get(kind) {
+            return Ok(p.clone());
+        }
+        let (_, wasm) = bundled::BUNDLED
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .ok_or_else(|| format!("no handler plugin of kind {kind:?}"))?;
+        let digest = Sha256::digest(wasm);
+        let path = self.cache.join(format!(
+            "{kind}-{:016x}-{:016x}.cwasm",
+            u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")),
+            self.engine.artifact_key()
+        ));
+        let artifact = match std::fs::read(&path) {
+            Ok(a) => a,
+            Err(_) => {
+                let a = self
+                    .engine
+                    .precompile(wasm)
+                    .map_err(|e| format!("handler plugin {kind}: {e}"))?;
+                // A cache: failing to keep it only costs the next start a compile.
+                let _ = std::fs::create_dir_all(&self.cache).and_then(|_| {
+                    crate::udfs::write_atomic(&path, &a).map_err(std::io::Error::other)
+                });
+                a
+            }
+        };
+        let plugin = HandlerPlugin::load(&self.engine, &artifact)
+            .map_err(|e| format!("handler plugin {kind}: {e}"))?;
+        if plugin.info.kind != kind {
+            return Err(format!(
+                "handler plugin {kind} calls itself {:?}",
+                plugin.info.kind
+            ));
+        }
+        let plugin = Arc::new(plugin);
+        loaded.insert(kind.to_owned(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Checks a handler's options (when a task or topic handler is defined).
+    pub fn check(&self, kind: &str, options: &Map<String, Value>) -> Result<(), String> {
+        self.get(kind)?.check(options)
+    }
+
+    /// Sends one event through plugin `kind`.
+    pub fn handle(
+        &self,
+        kind: &str,
+        options: &Map<String, Value>,
+        event: &TopicEvent,
+    ) -> Result<(), String> {
+        let plugin = self.get(kind)?;
+        let config = self.config(&plugin, options)?;
+        plugin.handle(&config, options, event, self.net.clone())
+    }
+
+    /// The section's values for one handler, over the plugin's defaults. A section written
+    /// as an array (`[[slack]]`) is chosen by the handler's `workspace` option, else the
+    /// entry marked `default`, else the only one.
+    pub fn config(
+        &self,
+        plugin: &HandlerPlugin,
+        options: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
+        let section = &plugin.info.config_section;
+        let mut config = plugin.info.default_config.clone();
+        let written = match self.sections.get(section) {
+            None => None,
+            Some(toml::Value::Array(entries)) => {
+                let workspace = options
+                    .get("workspace")
+                    .and_then(Value::as_str)
+                    .filter(|w| !w.is_empty());
+                fn ws(e: &toml::Value) -> Option<&str> {
+                    e.get("workspace").and_then(toml::Value::as_str)
+                }
+                let pick = match workspace {
+                    Some(w) => entries
+                        .iter()
+                        .find(|e| ws(e) == Some(w))
+                        .ok_or_else(|| format!("[[{section}]] has no workspace {w:?}"))?,
+                    None => entries
+                        .iter()
+                        .find(|e| e.get("default").and_then(toml::Value::as_bool) == Some(true))
+                        .or(if entries.len() == 1 {
+                            entries.first()
+                        } else {
+                            None
+                        })
+                        .ok_or_else(|| {
+                            format!("[[{section}]] has several workspaces and none is the default")
+                        })?,
+                };
+                Some(pick)
+            }
+            Some(table) => Some(table),
+        };
+        if let Some(w) = written {
+            match serde_json::to_value(w) {
+                Ok(Value::Object(m)) => config.extend(m),
+                _ => return Err(format!("[{section}] must be a table")),
+            }
+        }
+        if config.get("enabled").and_then(Value::as_bool) != Some(true) {
+            return Err(format!("[{section}]: service is not enabled"));
+        }
+        Ok(config)
+    }
+}
