@@ -31,6 +31,8 @@ pub struct Plugins {
     cache: PathBuf,
     loaded: parking_lot::Mutex<HashMap<String, Arc<HandlerPlugin>>>,
     net: Arc<dyn PluginNet>,
+    /// This server's API, for links back (PagerDuty's `client_url`).
+    client_url: String,
 }
 
 /// Sends plugins' requests with a blocking agent (they run on the output workers).
@@ -74,6 +76,16 @@ impl Plugins {
             cache: config.data_dir.join("plugins"),
             loaded: Default::default(),
             net: Arc::new(Net(agent)),
+            client_url: format!(
+                "http://{}:{}/kapacitor/v1",
+                config.hostname,
+                config
+                    .http
+                    .bind_address
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or("9092")
+            ),
         }
     }
 
@@ -155,7 +167,7 @@ impl Plugins {
     ) -> Result<(), String> {
         let plugin = self.get(kind)?;
         let config = self.config(&plugin, options)?;
-        plugin.handle(&config, options, event, self.net.clone())
+        plugin.handle(&config, options, event, &self.client_url, self.net.clone())
     }
 
     /// The section's values for one handler, over the plugin's defaults. A section written

@@ -406,6 +406,7 @@ impl HandlerPlugin {
         config: &Map<String, Value>,
         options: &Map<String, Value>,
         event: &TopicEvent,
+        client_url: &str,
         net: std::sync::Arc<dyn PluginNet>,
     ) -> Result<(), String> {
         let (name, tags) = event.row.name_and_tags();
@@ -422,6 +423,7 @@ impl HandlerPlugin {
             topic: event.topic.clone(),
             name,
             tags,
+            client_url: client_url.to_owned(),
             json: event.to_json().to_string(),
         };
         let config_text = Value::Object(config.clone()).to_string();

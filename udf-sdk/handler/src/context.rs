@@ -100,6 +100,8 @@ pub struct Event {
     /// The measurement of the event's (first) series.
     pub name: String,
     pub tags: Vec<(String, String)>,
+    /// This server's API (`http://<hostname>:<port>/kapacitor/v1`).
+    pub client_url: String,
     /// Kapacitor's event JSON, as `.post()` sends it.
     pub json: String,
     parsed: OnceCell<Value>,
@@ -120,6 +122,7 @@ impl Event {
             topic: e.topic,
             name: e.name,
             tags: e.tags,
+            client_url: e.client_url,
             json: e.json,
             parsed: OnceCell::new(),
         }
@@ -147,6 +150,7 @@ impl Event {
             topic: "main:cpu_alert:alert2".into(),
             name: "cpu".into(),
             tags: vec![("host".into(), "a".into())],
+            client_url: "http://localhost:9092/kapacitor/v1".into(),
             json: json.to_string(),
             parsed: OnceCell::new(),
         }
