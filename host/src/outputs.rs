@@ -281,6 +281,10 @@ impl Outputs {
 }
 
 impl Io for Outputs {
+    fn global_plugins(&self) -> Vec<(String, bool)> {
+        self.plugins.globals()
+    }
+
     fn handler_plugin(
         &self,
         property: &str,

@@ -110,6 +110,23 @@ impl Plugins {
         self.kinds().find(|k| *k == lower)
     }
 
+    /// Kinds whose enabled section (its default workspace, for `[[slack]]`) sets `global`,
+    /// each with its `state-changes-only`.
+    pub fn globals(&self) -> Vec<(String, bool)> {
+        let flag = |t: &toml::Value, k: &str| t.get(k).and_then(toml::Value::as_bool) == Some(true);
+        self.kinds()
+            .filter_map(|kind| {
+                let section = match self.sections.get(kind)? {
+                    toml::Value::Array(entries) if entries.len() == 1 => entries.first()?,
+                    toml::Value::Array(entries) => entries.iter().find(|e| flag(e, "default"))?,
+                    table => table,
+                };
+                (flag(section, "enabled") && flag(section, "global"))
+                    .then(|| (kind.to_owned(), flag(section, "state-changes-only")))
+            })
+            .collect()
+    }
+
     /// The plugin for `kind`, compiled (or read from the cache) on first use.
     pub fn get(&self, kind: &str) -> Result<Arc<HandlerPlugin>, String> {
         let mut loaded = self.loaded.lock();

@@ -123,3 +123,33 @@ fn a_disabled_or_failing_vendor_costs_only_its_own_events() {
     assert_eq!(sink.received().len(), 1, "{:?}", sink.received());
     assert_eq!(f.get("/kapacitor/v1/ping").status, 204);
 }
+
+#[test]
+fn a_global_vendor_hears_every_alert_node_and_only_state_changes() {
+    let sink = HttpSink::start();
+    let dir = TempDir::new("saas-global");
+    let config = format!(
+        "[[slack]]\nenabled = true\nglobal = true\nstate-changes-only = true\nurl = \"{}/services/g\"\n",
+        sink.url()
+    );
+    let f = Farad::start_in(dir.path(), &config);
+    // No `.slack()` in the script.
+    define(&f, "cpu_alert", CPU_ALERT);
+    write(
+        &f,
+        "cpu,host=a value=97.5 10\ncpu,host=a value=98 20\ncpu,host=a value=99 30\ncpu,host=a value=1 40\n",
+    );
+    let got = sink.wait_for(2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let texts: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["attachments"][0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(texts, ["cpu:a is CRITICAL", "cpu:a is OK"], "{got:?}");
+}

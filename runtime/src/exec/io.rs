@@ -211,6 +211,13 @@ pub trait Io: Send + Sync {
         None
     }
 
+    /// Handler plugins set `global` in their config: every alert node without one of its own
+    /// gets one. Each kind comes with its `state-changes-only`, which makes every alert node
+    /// report state changes only.
+    fn global_plugins(&self) -> Vec<(String, bool)> {
+        Vec::new()
+    }
+
     /// Collects an alert event into its topic.
     fn publish(&self, event: TopicEvent) {
         tracing::debug!(

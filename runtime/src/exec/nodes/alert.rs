@@ -446,6 +446,19 @@ impl Alert {
         {
             handlers.push(Handler::Email { to: Vec::new() });
         }
+        let mut global_changes_only = env.global_email == Some(true);
+        for (kind, changes_only) in env.io.global_plugins() {
+            global_changes_only |= changes_only;
+            if !handlers
+                .iter()
+                .any(|h| matches!(h, Handler::Plugin { kind: k, .. } if *k == kind))
+            {
+                handlers.push(Handler::Plugin {
+                    kind,
+                    options: Default::default(),
+                });
+            }
+        }
         let topic = match node.property("topic").and_then(|p| p.args.first()) {
             Some(PV::Str(t)) if !t.is_empty() => Some(t.clone()),
             _ => None,
@@ -491,7 +504,7 @@ impl Alert {
                 Some(PV::Duration(d)) => *d,
                 _ => 0,
             })
-            .or((env.global_email == Some(true)).then_some(0));
+            .or(global_changes_only.then_some(0));
         Ok(Alert {
             io: env.io.clone(),
             task: env.task_id.clone(),
