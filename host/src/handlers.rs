@@ -119,7 +119,11 @@ impl HandlerSpec {
             return plugins.check(&self.kind, &self.options);
         }
         if !KINDS.contains(&self.kind.as_str()) {
-            let mut kinds: Vec<&str> = KINDS.into_iter().chain(plugins.kinds()).collect();
+            let plugin_kinds = plugins.kinds();
+            let mut kinds: Vec<&str> = KINDS
+                .into_iter()
+                .chain(plugin_kinds.iter().map(String::as_str))
+                .collect();
             kinds.sort_unstable();
             return Err(format!(
                 "handler kind {:?} is not supported (supported: {})",

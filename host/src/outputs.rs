@@ -291,7 +291,7 @@ impl Io for Outputs {
         options: &serde_json::Map<String, serde_json::Value>,
     ) -> Option<Result<String, String>> {
         let kind = self.plugins.kind_of_property(property)?;
-        Some(self.plugins.check(kind, options).map(|()| kind.to_owned()))
+        Some(self.plugins.check(&kind, options).map(|()| kind))
     }
 
     fn silenced(&self, ev: &farad_runtime::exec::TopicEvent) -> bool {

@@ -30,10 +30,24 @@ pub struct Plugins {
     /// Compiled code, kept between starts: `<kind>-<digest>-<engine key>.cwasm`.
     cache: PathBuf,
     loaded: parking_lot::Mutex<HashMap<String, Arc<HandlerPlugin>>>,
+    /// Plugins users uploaded (`<kind>.wasm` files under `dir`), loaded at start.
+    uploaded: parking_lot::RwLock<HashMap<String, Uploaded>>,
+    dir: PathBuf,
     net: Arc<dyn PluginNet>,
     /// This server's API, for links back (PagerDuty's `client_url`).
     client_url: String,
 }
+
+/// A plugin a user uploaded.
+#[derive(Clone)]
+pub struct Uploaded {
+    pub plugin: Arc<HandlerPlugin>,
+    pub size: usize,
+    pub digest: String,
+}
+
+/// Uploads larger than this are refused.
+pub const MAX_PLUGIN_BYTES: usize = 32 << 20;
 
 /// Sends plugins' requests with a blocking agent (they run on the output workers).
 struct Net(ureq::Agent);
@@ -70,11 +84,13 @@ impl Plugins {
             .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Plugins {
+        let plugins = Plugins {
             engine,
             sections: config.other.clone(),
             cache: config.data_dir.join("plugins"),
             loaded: Default::default(),
+            uploaded: Default::default(),
+            dir: config.data_dir.join("handler-plugins"),
             net: Arc::new(Net(agent)),
             client_url: format!(
                 "http://{}:{}/kapacitor/v1",
@@ -86,57 +102,47 @@ impl Plugins {
                     .next()
                     .unwrap_or("9092")
             ),
+        };
+        plugins.load_uploaded();
+        plugins
+    }
+
+    /// Loads the uploaded plugins kept under `dir`; one that fails is logged and skipped.
+    fn load_uploaded(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let path = e.path();
+            let Some(kind) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".wasm"))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let loaded = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|wasm| self.compile(&kind, &wasm).map(|p| (p, wasm)));
+            match loaded {
+                Ok((plugin, wasm)) => {
+                    self.uploaded.write().insert(
+                        kind,
+                        Uploaded {
+                            plugin: Arc::new(plugin),
+                            size: wasm.len(),
+                            digest: hex(&Sha256::digest(&wasm)),
+                        },
+                    );
+                }
+                Err(e) => tracing::error!(kind, error = e, "handler plugin not loaded"),
+            }
         }
     }
 
-    /// The kinds Farad has a plugin for.
-    pub fn kinds(&self) -> impl Iterator<Item = &'static str> {
-        bundled::BUNDLED.iter().map(|(k, _)| *k)
-    }
-
-    /// Whether a plugin handles `kind`.
-    pub fn has(&self, kind: &str) -> bool {
-        self.kinds().any(|k| k == kind)
-    }
-
-    /// Whether config section `name` belongs to a plugin (so it is acted on).
-    pub fn owns_section(name: &str) -> bool {
-        bundled::BUNDLED.iter().any(|(k, _)| *k == name)
-    }
-
-    /// The plugin for an alert node property (`pagerDuty2` -> `pagerduty2`).
-    pub fn kind_of_property(&self, property: &str) -> Option<&'static str> {
-        let lower = property.to_ascii_lowercase();
-        self.kinds().find(|k| *k == lower)
-    }
-
-    /// Kinds whose enabled section (its default workspace, for `[[slack]]`) sets `global`,
-    /// each with its `state-changes-only`.
-    pub fn globals(&self) -> Vec<(String, bool)> {
-        let flag = |t: &toml::Value, k: &str| t.get(k).and_then(toml::Value::as_bool) == Some(true);
-        self.kinds()
-            .filter_map(|kind| {
-                let section = match self.sections.get(kind)? {
-                    toml::Value::Array(entries) if entries.len() == 1 => entries.first()?,
-                    toml::Value::Array(entries) => entries.iter().find(|e| flag(e, "default"))?,
-                    table => table,
-                };
-                (flag(section, "enabled") && flag(section, "global"))
-                    .then(|| (kind.to_owned(), flag(section, "state-changes-only")))
-            })
-            .collect()
-    }
-
-    /// The plugin for `kind`, compiled (or read from the cache) on first use.
-    pub fn get(&self, kind: &str) -> Result<Arc<HandlerPlugin>, String> {
-        let mut loaded = self.loaded.lock();
-        if let Some(p) = loaded.get(kind) {
-            return Ok(p.clone());
-        }
-        let (_, wasm) = bundled::BUNDLED
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .ok_or_else(|| format!("no handler plugin of kind {kind:?}"))?;
+    /// Compiles (or reads from the cache) and checks a component claiming to be `kind`.
+    fn compile(&self, kind: &str, wasm: &[u8]) -> Result<HandlerPlugin, String> {
         let digest = Sha256::digest(wasm);
         let path = self.cache.join(format!(
             "{kind}-{:016x}-{:016x}.cwasm",
@@ -146,10 +152,7 @@ impl Plugins {
         let artifact = match std::fs::read(&path) {
             Ok(a) => a,
             Err(_) => {
-                let a = self
-                    .engine
-                    .precompile(wasm)
-                    .map_err(|e| format!("handler plugin {kind}: {e}"))?;
+                let a = self.engine.precompile(wasm).map_err(|e| e.to_string())?;
                 // A cache: failing to keep it only costs the next start a compile.
                 let _ = std::fs::create_dir_all(&self.cache).and_then(|_| {
                     crate::udfs::write_atomic(&path, &a).map_err(std::io::Error::other)
@@ -157,15 +160,154 @@ impl Plugins {
                 a
             }
         };
-        let plugin = HandlerPlugin::load(&self.engine, &artifact)
-            .map_err(|e| format!("handler plugin {kind}: {e}"))?;
+        let plugin = HandlerPlugin::load(&self.engine, &artifact).map_err(|e| e.to_string())?;
         if plugin.info.kind != kind {
             return Err(format!(
-                "handler plugin {kind} calls itself {:?}",
+                "the plugin calls itself {:?}, not {kind:?}",
                 plugin.info.kind
             ));
         }
-        let plugin = Arc::new(plugin);
+        Ok(plugin)
+    }
+
+    /// Installs (or replaces) an uploaded plugin: checked, then kept on disk, then used by
+    /// the next event.
+    pub fn upload(&self, kind: &str, wasm: &[u8]) -> Result<Uploaded, String> {
+        if bundled::BUNDLED.iter().any(|(k, _)| *k == kind)
+            || crate::handlers::KINDS.contains(&kind)
+        {
+            return Err(format!("handler kind {kind:?} is built into Farad"));
+        }
+        if kind.is_empty()
+            || !kind
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "invalid handler kind {kind:?}: use letters, digits, '-' and '_'"
+            ));
+        }
+        let plugin = self.compile(kind, wasm)?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("creating {}: {e}", self.dir.display()))?;
+        crate::udfs::write_atomic(&self.dir.join(format!("{kind}.wasm")), wasm)
+            .map_err(|e| format!("{e:#}"))?;
+        let up = Uploaded {
+            plugin: Arc::new(plugin),
+            size: wasm.len(),
+            digest: hex(&Sha256::digest(wasm)),
+        };
+        self.uploaded.write().insert(kind.to_owned(), up.clone());
+        tracing::info!(kind, size = wasm.len(), "handler plugin installed");
+        Ok(up)
+    }
+
+    /// Removes an uploaded plugin; false when there is none of that kind.
+    pub fn delete(&self, kind: &str) -> Result<bool, String> {
+        if self.uploaded.write().remove(kind).is_none() {
+            return Ok(false);
+        }
+        let path = self.dir.join(format!("{kind}.wasm"));
+        std::fs::remove_file(&path).map_err(|e| format!("removing {}: {e}", path.display()))?;
+        Ok(true)
+    }
+
+    /// Every plugin as the API lists it; bundled ones are loaded to say what they are.
+    pub fn describe(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for kind in bundled::BUNDLED.iter().map(|(k, _)| *k) {
+            let info = self.get(kind).map(|p| p.info.clone());
+            out.push(match info {
+                Ok(i) => serde_json::json!({"kind": kind, "property": i.property,
+                    "config-section": i.config_section, "builtin": true}),
+                Err(e) => serde_json::json!({"kind": kind, "builtin": true, "error": e}),
+            });
+        }
+        for (kind, up) in self.uploaded.read().iter() {
+            out.push(uploaded_json(kind, up));
+        }
+        out.sort_by(|a, b| a["kind"].as_str().cmp(&b["kind"].as_str()));
+        out
+    }
+
+    /// An uploaded plugin as the API shows it.
+    pub fn uploaded(&self, kind: &str) -> Option<serde_json::Value> {
+        self.uploaded
+            .read()
+            .get(kind)
+            .map(|u| uploaded_json(kind, u))
+    }
+
+    /// The kinds Farad has a plugin for.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = bundled::BUNDLED
+            .iter()
+            .map(|(k, _)| (*k).to_owned())
+            .chain(self.uploaded.read().keys().cloned())
+            .collect();
+        kinds.sort_unstable();
+        kinds
+    }
+
+    /// Whether a plugin handles `kind`.
+    pub fn has(&self, kind: &str) -> bool {
+        bundled::BUNDLED.iter().any(|(k, _)| *k == kind) || self.uploaded.read().contains_key(kind)
+    }
+
+    /// Whether config section `name` belongs to a plugin (so it is acted on).
+    pub fn owns_section(name: &str) -> bool {
+        bundled::BUNDLED.iter().any(|(k, _)| *k == name)
+    }
+
+    /// The plugin for an alert node property (`pagerDuty2` -> `pagerduty2`; an uploaded
+    /// plugin's own property).
+    pub fn kind_of_property(&self, property: &str) -> Option<String> {
+        let lower = property.to_ascii_lowercase();
+        if let Some((k, _)) = bundled::BUNDLED.iter().find(|(k, _)| *k == lower) {
+            return Some((*k).to_owned());
+        }
+        self.uploaded
+            .read()
+            .iter()
+            .find(|(_, u)| !u.plugin.info.property.is_empty() && u.plugin.info.property == property)
+            .map(|(k, _)| k.clone())
+    }
+
+    /// Kinds whose enabled section (its default workspace, for `[[slack]]`) sets `global`,
+    /// each with its `state-changes-only`.
+    pub fn globals(&self) -> Vec<(String, bool)> {
+        let flag = |t: &toml::Value, k: &str| t.get(k).and_then(toml::Value::as_bool) == Some(true);
+        self.kinds()
+            .into_iter()
+            .filter_map(|kind| {
+                let section = match self.sections.get(&kind)? {
+                    toml::Value::Array(entries) if entries.len() == 1 => entries.first()?,
+                    toml::Value::Array(entries) => entries.iter().find(|e| flag(e, "default"))?,
+                    table => table,
+                };
+                (flag(section, "enabled") && flag(section, "global"))
+                    .then(|| (kind.clone(), flag(section, "state-changes-only")))
+            })
+            .collect()
+    }
+
+    /// The plugin for `kind`, compiled (or read from the cache) on first use.
+    pub fn get(&self, kind: &str) -> Result<Arc<HandlerPlugin>, String> {
+        if let Some(u) = self.uploaded.read().get(kind) {
+            return Ok(u.plugin.clone());
+        }
+        let mut loaded = self.loaded.lock();
+        if let Some(p) = loaded.get(kind) {
+            return Ok(p.clone());
+        }
+        let (_, wasm) = bundled::BUNDLED
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .ok_or_else(|| format!("no handler plugin of kind {kind:?}"))?;
+        let plugin = Arc::new(
+            self.compile(kind, wasm)
+                .map_err(|e| format!("handler plugin {kind}: {e}"))?,
+        );
         loaded.insert(kind.to_owned(), plugin.clone());
         Ok(plugin)
     }
@@ -239,4 +381,14 @@ impl Plugins {
         }
         Ok(config)
     }
+}
+
+fn uploaded_json(kind: &str, u: &Uploaded) -> serde_json::Value {
+    let i = &u.plugin.info;
+    serde_json::json!({"kind": kind, "property": i.property, "config-section": i.config_section,
+        "builtin": false, "size": u.size, "digest": u.digest})
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,6 +8,7 @@ mod debug;
 pub mod error;
 mod metrics;
 mod ping;
+mod plugins;
 mod replay;
 pub mod silences;
 pub mod tasks;
@@ -37,6 +38,7 @@ pub fn routes(
         .or(tasks::routes(state.clone()))
         .or(templates::routes(state.clone()))
         .or(udfs::routes(state.clone()))
+        .or(plugins::routes(state.clone()))
         .or(alerts::routes(state.clone()))
         .or(silences::routes(state.clone()))
         .or(replay::routes(state.clone()));
