@@ -101,6 +101,7 @@ fn aggregate(spec: &AggregateSpec, events: Vec<TopicEvent>) -> TopicEvent {
         recoverable: false,
         task: String::new(),
         row: EventData::Json(serde_json::Value::Null),
+        group: farad_runtime::model::GroupKey::NIL,
     };
     let mut details = Vec::with_capacity(events.len());
     let mut rows = Vec::new();
@@ -135,6 +136,7 @@ mod tests {
             recoverable: true,
             task: "t".into(),
             row: EventData::Json(serde_json::json!({"name": "cpu"})),
+            group: farad_runtime::model::GroupKey::NIL,
         }
     }
 

@@ -448,6 +448,7 @@ mod tests {
             recoverable: true,
             task: "t".into(),
             row: farad_runtime::exec::EventData::Json(serde_json::Value::Null),
+            group: farad_runtime::model::GroupKey::NIL,
         }
     }
 

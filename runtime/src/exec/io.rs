@@ -36,6 +36,9 @@ pub struct TopicEvent {
     pub task: String,
     /// The event's data.
     pub row: EventData,
+    /// The alert's group (`GroupKey::NIL` without `groupBy`, and for aggregated events):
+    /// handler templates' `.Group`.
+    pub group: crate::model::GroupKey,
 }
 
 /// An alert event's data: InfluxQL result series (`{"name", "tags", "columns", "values"}`).

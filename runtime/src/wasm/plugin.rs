@@ -157,7 +157,8 @@ impl bindings::HandlerImports for PluginHost {
 }
 
 /// The data a handler's templates see, as Kapacitor gives its handlers: `.ID`, `.Message`,
-/// `.Details`, `.Level`, `.Time`, `.Duration`, `.Name`, `.TaskName`, `.Tags`, `.Fields`.
+/// `.Details`, `.Level`, `.Time`, `.Duration`, `.Name`, `.TaskName`, `.Group`, `.Tags`,
+/// `.Fields`.
 fn template_data(ev: &TopicEvent) -> T {
     let (name, tags) = ev.row.name_and_tags();
     let mut fields = BTreeMap::new();
@@ -186,6 +187,14 @@ fn template_data(ev: &TopicEvent) -> T {
     );
     m.insert("Name".to_owned(), T::from(name));
     m.insert("TaskName".to_owned(), T::from(ev.task.as_str()));
+    // Handlers see the raw group id, empty without `groupBy` (not the `nil` of the node's
+    // own templates).
+    let group = if ev.group.is_nil() {
+        String::new()
+    } else {
+        ev.group.id()
+    };
+    m.insert("Group".to_owned(), T::from(group));
     m.insert(
         "Tags".to_owned(),
         T::from(

@@ -779,7 +779,7 @@ impl Alert {
             return Ok(event);
         }
         self.counts[level as usize] += 1;
-        self.dispatch(&event, row);
+        self.dispatch(&event, row, group);
         Ok(event)
     }
 
@@ -935,7 +935,7 @@ impl Alert {
     }
 
     /// Hands the event to every handler.
-    fn dispatch(&self, e: &Event, row: EventData) {
+    fn dispatch(&self, e: &Event, row: EventData, group: &GroupKey) {
         if !self.publishes() {
             return;
         }
@@ -951,6 +951,7 @@ impl Alert {
             recoverable: !self.no_recoveries,
             task: self.task.clone(),
             row,
+            group: group.clone(),
         };
         // As Kapacitor: the node's own handlers make its anonymous topic, collected first.
         let mut data = None;
