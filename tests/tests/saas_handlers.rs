@@ -153,3 +153,407 @@ fn a_global_vendor_hears_every_alert_node_and_only_state_changes() {
         .collect();
     assert_eq!(texts, ["cpu:a is CRITICAL", "cpu:a is OK"], "{got:?}");
 }
+
+/// Starts Farad with `config` (where `{url}` is the receiver's), defines the CPU alert with
+/// `handler` on its node, writes a CRITICAL then an OK point, and returns the `n` requests
+/// the vendor received.
+fn two_events(label: &str, config: &str, handler: &str, n: usize) -> Vec<Received> {
+    let sink = HttpSink::start();
+    let dir = TempDir::new(label);
+    let f = Farad::start_in(dir.path(), &config.replace("{url}", &sink.url()));
+    define(
+        &f,
+        "cpu_alert",
+        &CPU_ALERT.replace(".topic('cpu')", &handler.replace("{url}", &sink.url())),
+    );
+    write(&f, "cpu,host=a value=97.5 10\ncpu,host=a value=12 20\n");
+    let got = sink.wait_for(n);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let all = sink.received();
+    assert_eq!(all.len(), n, "{all:?}");
+    drop(f);
+    got
+}
+
+const SERIES: &str = r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","value"],"values":[["1970-01-01T00:00:10Z",97.5]]}]}"#;
+
+#[test]
+fn pagerduty2_triggers_and_resolves_by_dedup_key() {
+    let got = two_events(
+        "saas-pd2",
+        "[pagerduty2]\nenabled = true\nurl = \"{url}/v2/enqueue\"\nrouting-key = \"rk-config\"\n",
+        ".pagerDuty2().routingKey('rk-1').link('http://example.com/{{ .TaskName }}', 'Task').link('http://example.com/b')",
+        2,
+    );
+    let r = &got[0];
+    assert_eq!(r.target, "/v2/enqueue");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(
+        r.header("accept"),
+        Some("application/vnd.pagerduty+json;version=2")
+    );
+    let b = r.json();
+    assert_eq!(b["routing_key"], "rk-1");
+    assert_eq!(b["event_action"], "trigger");
+    assert_eq!(b["dedup_key"], "cpu:a");
+    assert_eq!(
+        b["payload"],
+        json!({"summary": "cpu:a is CRITICAL", "source": "a", "severity": "critical",
+            "timestamp": "1970-01-01T00:00:10.000000000Z", "class": "cpu_alert",
+            "component": "", "group": "",
+            "custom_details": {"result": serde_json::from_str::<Value>(SERIES).unwrap()}})
+    );
+    assert_eq!(b["images"], Value::Null);
+    assert_eq!(
+        b["links"],
+        json!([{"href": "http://example.com/cpu_alert", "text": "Task"},
+            {"href": "http://example.com/b", "text": "http://example.com/b"}])
+    );
+    assert_eq!(b["client"], "kapacitor");
+    assert!(
+        b["client_url"].as_str().unwrap().ends_with("/kapacitor/v1"),
+        "{b}"
+    );
+    let ok = got[1].json();
+    assert_eq!(ok["event_action"], "resolve");
+    assert_eq!(ok["payload"]["severity"], "info");
+    assert_eq!(ok["dedup_key"], "cpu:a");
+}
+
+#[test]
+fn pagerduty_v1_sends_details_as_a_string() {
+    let got = two_events(
+        "saas-pd1",
+        "[pagerduty]\nenabled = true\nurl = \"{url}/generic/2010-04-15/create_event.json\"\nservice-key = \"sk\"\n",
+        ".pagerDuty()",
+        2,
+    );
+    let b = got[0].json();
+    assert_eq!(got[0].target, "/generic/2010-04-15/create_event.json");
+    assert_eq!(b["service_key"], "sk");
+    assert_eq!(b["event_type"], "trigger");
+    assert_eq!(b["incident_key"], "cpu:a");
+    assert_eq!(b["description"], "cpu:a is CRITICAL");
+    assert_eq!(b["client"], "kapacitor");
+    assert!(b["details"].is_string(), "{b}");
+    assert_eq!(got[1].json()["event_type"], "resolve");
+}
+
+#[test]
+fn opsgenie2_creates_by_alias_and_closes_on_recovery() {
+    let got = two_events(
+        "saas-og2",
+        "[opsgenie2]\nenabled = true\napi-key = \"k1\"\nurl = \"{url}/v2/alerts\"\nrecipients = [\"ops\"]\n",
+        ".opsGenie2().teams('t1', 't2').recoveryAction('close')",
+        2,
+    );
+    let r = &got[0];
+    assert_eq!(r.target, "/v2/alerts");
+    assert_eq!(r.header("authorization"), Some("GenieKey k1"));
+    let b = r.json();
+    // base64url("cpu:a") with padding.
+    assert_eq!(b["alias"], "Y3B1OmE=");
+    assert_eq!(b["entity"], "cpu:a");
+    assert_eq!(b["message"], "cpu:a is CRITICAL");
+    assert_eq!(b["priority"], "P1");
+    assert_eq!(
+        b["details"],
+        json!({"Level": "CRITICAL", "Monitoring Tool": "Kapacitor", "host": "a",
+            "Kapacitor Task Name": "cpu"})
+    );
+    assert_eq!(
+        b["responders"],
+        json!([{"name": "t1", "type": "team"}, {"name": "t2", "type": "team"},
+            {"username": "ops", "type": "user"}])
+    );
+    let close = &got[1];
+    assert_eq!(
+        close.target,
+        "/v2/alerts/Y3B1OmE=/close?identifierType=alias"
+    );
+    assert_eq!(close.json(), json!({"note": "cpu:a is OK"}));
+}
+
+#[test]
+fn victorops_puts_the_keys_in_the_path() {
+    let got = two_events(
+        "saas-vo",
+        "[victorops]\nenabled = true\napi-key = \"api\"\nrouting-key = \"default-team\"\nurl = \"{url}/integrations/generic/20131114/alert\"\n",
+        ".victorOps().routingKey('team-a')",
+        2,
+    );
+    assert_eq!(
+        got[0].target,
+        "/integrations/generic/20131114/alert/api/team-a"
+    );
+    let b = got[0].json();
+    assert_eq!(b["message_type"], "CRITICAL");
+    assert_eq!(b["entity_id"], "cpu:a");
+    assert_eq!(b["state_message"], "cpu:a is CRITICAL");
+    assert_eq!(b["monitoring_tool"], "kapacitor");
+    assert_eq!(b["timestamp"], 10);
+    assert_eq!(
+        serde_json::from_str::<Value>(b["data"].as_str().unwrap()).unwrap(),
+        serde_json::from_str::<Value>(SERIES).unwrap()
+    );
+    assert_eq!(got[1].json()["message_type"], "RECOVERY");
+}
+
+#[test]
+fn alerta_renders_its_templates_and_maps_severity() {
+    let got = two_events(
+        "saas-alerta",
+        "[alerta]\nenabled = true\nurl = \"{url}/api\"\ntoken = \"tok\"\nenvironment = \"prod\"\norigin = \"farad\"\n",
+        ".alerta().resource('{{ index .Tags \"host\" }}').group('{{ .Group }}').value('{{ index .Fields \"value\" }}').services('web').attribute('team', 'ops')",
+        2,
+    );
+    let r = &got[0];
+    assert_eq!(r.target, "/api/alert");
+    assert_eq!(r.header("authorization"), Some("Bearer tok"));
+    let b = r.json();
+    assert_eq!(b["resource"], "a");
+    assert_eq!(b["event"], "cpu:a");
+    assert_eq!(b["group"], "host=a");
+    assert_eq!(b["value"], "97.5");
+    assert_eq!(b["environment"], "prod");
+    assert_eq!(b["origin"], "farad");
+    assert_eq!(b["severity"], "critical");
+    assert_eq!(b["service"], json!(["web"]));
+    assert_eq!(b["correlate"], json!(["cpu"]));
+    assert_eq!(b["attributes"], json!({"team": "ops"}));
+    assert_eq!(b["tags"], json!(["host=a"]));
+    assert_eq!(b["text"], "cpu:a is CRITICAL");
+    assert_eq!(b["timeout"], 86400);
+    assert_eq!(b["rawData"], serde_json::from_str::<Value>(SERIES).unwrap());
+    assert_eq!(got[1].json()["severity"], "ok");
+}
+
+#[test]
+fn every_bundled_plugin_loads_and_names_its_property() {
+    let dir = TempDir::new("saas-list");
+    let f = Farad::start_in(dir.path(), "");
+    let list = f.get("/kapacitor/v1/handler-plugins").json();
+    let mut props = Vec::new();
+    for p in list["plugins"].as_array().unwrap() {
+        assert_eq!(p["builtin"], true, "{p}");
+        assert!(p.get("error").is_none(), "{p}");
+        props.push(p["property"].as_str().unwrap().to_owned());
+    }
+    for want in [
+        "alerta",
+        "bigPanda",
+        "discord",
+        "hipChat",
+        "opsGenie",
+        "opsGenie2",
+        "pagerDuty",
+        "pagerDuty2",
+        "pushover",
+        "serviceNow",
+        "slack",
+        "talk",
+        "teams",
+        "telegram",
+        "victorOps",
+        "zenoss",
+    ] {
+        assert!(props.iter().any(|p| p == want), "{want} missing: {props:?}");
+    }
+}
+
+#[test]
+fn telegram_sends_to_the_bot_url_with_its_token() {
+    let got = two_events(
+        "saas-telegram",
+        "[telegram]\nenabled = true\nurl = \"{url}/bot\"\ntoken = \"123:abc\"\nchat-id = \"-100\"\ndisable-notification = true\n",
+        ".telegram().chatId('42').parseMode('Markdown').disableWebPagePreview()",
+        2,
+    );
+    assert_eq!(got[0].target, "/bot123:abc/sendMessage");
+    assert_eq!(
+        got[0].json(),
+        json!({"chat_id": "42", "text": "cpu:a is CRITICAL", "parse_mode": "Markdown",
+            "disable_web_page_preview": true, "disable_notification": true})
+    );
+    assert_eq!(got[1].json()["text"], "cpu:a is OK");
+}
+
+#[test]
+fn pushover_posts_a_form_with_priority_by_level() {
+    let got = two_events(
+        "saas-pushover",
+        "[pushover]\nenabled = true\ntoken = \"app-token\"\nuser-key = \"config-user\"\nurl = \"{url}/1/messages.json\"\n",
+        ".pushover().userKey('u1').title('CPU').uRL('http://example.com/x').uRLTitle('graphs').sound('siren')",
+        2,
+    );
+    let r = &got[0];
+    assert_eq!(r.target, "/1/messages.json");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let form: std::collections::BTreeMap<String, String> =
+        url_form(&String::from_utf8_lossy(&r.body));
+    let want: std::collections::BTreeMap<String, String> = [
+        ("token", "app-token"),
+        ("user", "u1"),
+        ("message", "cpu:a is CRITICAL"),
+        ("priority", "1"),
+        ("title", "CPU"),
+        ("url", "http://example.com/x"),
+        ("url_title", "graphs"),
+        ("sound", "siren"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(form, want);
+    assert_eq!(
+        url_form(&String::from_utf8_lossy(&got[1].body))["priority"],
+        "-2"
+    );
+}
+
+/// A form body's fields, decoded.
+fn url_form(body: &str) -> std::collections::BTreeMap<String, String> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).expect("hex"));
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).expect("utf-8")
+    };
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+#[test]
+fn teams_sends_a_message_card() {
+    let got = two_events(
+        "saas-teams",
+        "[teams]\nenabled = true\nchannel-url = \"{url}/webhook/config\"\n",
+        ".teams().channelURL('{url}/webhook/a')",
+        2,
+    );
+    assert_eq!(got[0].target, "/webhook/a");
+    assert_eq!(
+        got[0].json(),
+        json!({"@type": "MessageCard", "@context": "http://schema.org/extensions",
+            "title": "CRITICAL: [cpu:a]", "text": "cpu:a is CRITICAL",
+            "summary": "CRITICAL: [cpu:a] - cpu:a is CRITICAL...", "themeColor": "CC4A31"})
+    );
+    assert_eq!(got[1].json()["themeColor"], "34CC25");
+}
+
+#[test]
+fn discord_sends_embeds_coloured_by_level() {
+    let got = two_events(
+        "saas-discord",
+        "[[discord]]\nenabled = true\nurl = \"{url}/api/webhooks/1/x\"\nusername = \"farad\"\ntimestamp = true\n",
+        ".discord().avatarURL('http://example.com/a.png').embedTitle('{{ .ID }} alert')",
+        2,
+    );
+    assert_eq!(got[0].target, "/api/webhooks/1/x");
+    assert_eq!(
+        got[0].json(),
+        json!({"username": "farad", "avatar_url": "http://example.com/a.png",
+            "embeds": [{"color": 16342867, "title": "cpu:a alert",
+                "description": "cpu:a is CRITICAL", "timestamp": "1970-01-01T00:00:10Z"}]})
+    );
+    assert_eq!(got[1].json()["embeds"][0]["color"], 8021490);
+}
+
+#[test]
+fn hipchat_talk_and_bigpanda_send_their_formats() {
+    let got = two_events(
+        "saas-hipchat",
+        "[hipchat]\nenabled = true\nurl = \"{url}/v2/room\"\ntoken = \"t k\"\n",
+        ".hipChat().room('ops')",
+        2,
+    );
+    assert_eq!(got[0].target, "/v2/room/ops/notification?auth_token=t+k");
+    assert_eq!(
+        got[0].json(),
+        json!({"color": "red", "from": "kapacitor", "message": "cpu:a is CRITICAL", "notify": true})
+    );
+    assert_eq!(got[1].json()["color"], "green");
+
+    let got = two_events(
+        "saas-talk",
+        "[talk]\nenabled = true\nurl = \"{url}/v2/services/webhook/uuid\"\nauthor_name = \"Farad\"\n",
+        ".talk()",
+        2,
+    );
+    assert_eq!(
+        got[0].json(),
+        json!({"authorName": "Farad", "text": "cpu:a is CRITICAL", "title": "cpu:a"})
+    );
+
+    let got = two_events(
+        "saas-bigpanda",
+        "[bigpanda]\nenabled = true\napp-key = \"app\"\ntoken = \"tok\"\nurl = \"{url}/data/v2/alerts\"\n",
+        ".bigPanda().host('{{ index .Tags \"host\" }}').primaryProperty('host').attribute('team', 'ops')",
+        2,
+    );
+    assert_eq!(got[0].header("authorization"), Some("Bearer tok"));
+    assert_eq!(
+        got[0].json(),
+        json!({"description": "cpu:a is CRITICAL", "check": "cpu:a", "task": "cpu_alert:cpu",
+            "timestamp": 10, "status": "critical", "primary_property": "host", "app_key": "app",
+            "host": "a", "value": "97.5", "team": "ops"})
+    );
+    assert_eq!(got[1].json()["status"], "ok");
+}
+
+#[test]
+fn servicenow_and_zenoss_send_their_records() {
+    let got = two_events(
+        "saas-servicenow",
+        "[servicenow]\nenabled = true\nurl = \"{url}/api/global/em/jsonv2\"\nsource = \"Farad\"\nusername = \"u\"\npassword = \"p\"\n",
+        ".serviceNow().node('{{ index .Tags \"host\" }}').type('CPU').resource('CPU-Total').metricName('value').messageKey('Alert: {{ .ID }}')",
+        2,
+    );
+    assert_eq!(got[0].target, "/api/global/em/jsonv2");
+    assert_eq!(got[0].header("authorization"), Some("Basic dTpw"));
+    let rec = &got[0].json()["records"][0];
+    assert_eq!(rec["source"], "Farad");
+    assert_eq!(rec["node"], "a");
+    assert_eq!(rec["type"], "CPU");
+    assert_eq!(rec["resource"], "CPU-Total");
+    assert_eq!(rec["metric_name"], "value");
+    assert_eq!(rec["message_key"], "Alert: cpu:a");
+    assert_eq!(rec["severity"], "1");
+    assert_eq!(got[1].json()["records"][0]["severity"], "5");
+
+    let got = two_events(
+        "saas-zenoss",
+        "[zenoss]\nenabled = true\nurl = \"{url}/zport/dmd/evconsole_router\"\n",
+        ".zenoss().device('{{ index .Tags \"host\" }}').component('CPU').eventClass('/App')",
+        2,
+    );
+    let b = got[0].json();
+    assert_eq!(got[0].target, "/zport/dmd/evconsole_router");
+    assert_eq!(b["action"], "EventsRouter");
+    assert_eq!(b["method"], "add_event");
+    assert_eq!(b["type"], "rpc");
+    assert_eq!(b["tid"], 1);
+    let d = &b["data"][0];
+    assert_eq!(d["device"], "a");
+    assert_eq!(d["component"], "CPU");
+    assert_eq!(d["evclass"], "/App");
+    assert_eq!(d["summary"], "cpu:a is CRITICAL");
+    assert_eq!(d["severity"], "Critical");
+    assert_eq!(d["collector"], "Kapacitor");
+    assert_eq!(got[1].json()["data"][0]["severity"], "Clear");
+}
