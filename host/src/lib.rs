@@ -21,6 +21,7 @@ pub mod recordings;
 pub mod replays;
 pub mod schedule;
 pub mod server;
+pub mod service_tests;
 pub mod sideload;
 pub mod silences;
 pub mod store;

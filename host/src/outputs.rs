@@ -48,6 +48,9 @@ pub struct Outputs {
     pub influxdb: crate::influxdb::InfluxDbs,
     /// Handler plugins: Slack, PagerDuty and the rest.
     pub plugins: Arc<crate::plugins::Plugins>,
+    /// `[smtp]` and `[[mqtt]]`, also used by service tests.
+    pub mailer: Arc<crate::email::Mailer>,
+    pub mqtt: Arc<crate::mqtt::Brokers>,
 }
 
 #[derive(Default)]
@@ -138,6 +141,8 @@ impl Outputs {
             silences: Default::default(),
             influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
             plugins,
+            mailer,
+            mqtt,
         }))
     }
 }

@@ -82,7 +82,7 @@ fn make_certificates(dir: &Path) -> PathBuf {
 }
 
 /// A port on 127.0.0.1 nothing listens on right now.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

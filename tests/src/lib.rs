@@ -11,7 +11,7 @@ mod mqtt;
 mod sink;
 mod smtp;
 
-pub use influxd::Influxd;
+pub use influxd::{Influxd, free_port};
 pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;

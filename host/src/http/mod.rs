@@ -10,6 +10,7 @@ mod metrics;
 mod ping;
 mod plugins;
 mod replay;
+mod service_tests;
 pub mod silences;
 pub mod tasks;
 pub mod templates;
@@ -39,6 +40,7 @@ pub fn routes(
         .or(templates::routes(state.clone()))
         .or(udfs::routes(state.clone()))
         .or(plugins::routes(state.clone()))
+        .or(service_tests::routes(state.clone()))
         .or(alerts::routes(state.clone()))
         .or(silences::routes(state.clone()))
         .or(replay::routes(state.clone()));
