@@ -107,6 +107,10 @@ enum Command {
     ShowTemplate { id: String },
     /// Upload a Wasm component as UDF NAME (a new version of it if it exists).
     DefineUdf { name: String, file: PathBuf },
+    /// Upload a Wasm component of the `handler` world as handler kind KIND.
+    DefineHandlerPlugin { kind: String, file: PathBuf },
+    /// Run the tests of services (every one when none is named) with their default options.
+    ServiceTests { names: Vec<String> },
     /// Define a topic handler from a YAML or JSON spec (`topic`, `id`, `kind`, `options`,
     /// `match`); or `TOPIC ID FILE` as Kapacitor 1.3's CLI took it.
     DefineTopicHandler {
@@ -352,6 +356,14 @@ fn main() -> Result<()> {
         }
         Command::DefineUdf { name, file } => {
             farad::cli::client::define_udf(&farad::cli::client::Client::new(cli.url), &name, &file)
+        }
+        Command::DefineHandlerPlugin { kind, file } => farad::cli::client::define_handler_plugin(
+            &farad::cli::client::Client::new(cli.url),
+            &kind,
+            &file,
+        ),
+        Command::ServiceTests { names } => {
+            farad::cli::client::service_tests(&farad::cli::client::Client::new(cli.url), &names)
         }
         Command::DefineTopicHandler { args } => farad::cli::client::define_topic_handler(
             &farad::cli::client::Client::new(cli.url),

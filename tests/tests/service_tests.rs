@@ -119,3 +119,44 @@ fn service_tests_try_the_configured_handlers() {
         400
     );
 }
+
+#[test]
+fn the_cli_lists_and_runs_service_tests_and_handler_plugins() {
+    let sink = HttpSink::start();
+    let dir = TempDir::new("service-tests-cli");
+    let config = format!(
+        "[[slack]]\nenabled = true\nurl = \"{}/services/x\"\n",
+        sink.url()
+    );
+    let f = Farad::start_in(dir.path(), &config);
+    let (code, out, err) = f.cli(&["list", "service-tests", "sl*", "tele*"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines, ["Service Name", "slack", "telegram"], "{out}");
+
+    let (code, out, err) = f.cli(&["service-tests", "slack"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.lines().nth(1).unwrap().starts_with("slack"), "{out}");
+    assert!(out.contains("true"), "{out}");
+    assert_eq!(sink.wait_for(1).len(), 1);
+    // A failing test fails the command.
+    let (code, out, _) = f.cli(&["service-tests", "slack", "teams"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("service is not enabled"), "{out}");
+
+    let (code, out, err) = f.cli(&["list", "handler-plugins", "pager*"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("pagerDuty2") && out.contains("built in"),
+        "{out}"
+    );
+    let wasm = dir.path().join("webhook.wasm");
+    std::fs::write(&wasm, farad_tests::guest_wasm("webhook-handler")).unwrap();
+    let (code, out, err) = f.cli(&["define-handler-plugin", "webhook", wasm.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (_, out, _) = f.cli(&["list", "handler-plugins", "web*"]);
+    assert!(out.contains("uploaded"), "{out}");
+    let (code, _, err) = f.cli(&["delete", "handler-plugins", "webhook"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(f.get("/kapacitor/v1/handler-plugins/webhook").status, 404);
+}

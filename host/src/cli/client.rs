@@ -91,6 +91,48 @@ pub fn define_udf(c: &Client, name: &str, file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `farad define-handler-plugin KIND FILE`: uploads a Wasm component as handler kind `KIND`.
+pub fn define_handler_plugin(c: &Client, kind: &str, file: &Path) -> Result<()> {
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let info = c.post(&format!("/handler-plugins/{kind}"), &wasm)?;
+    println!(
+        "handler plugin {kind} defined ({} bytes; property {:?}, config section [{}])",
+        info["size"],
+        text(&info["property"]),
+        text(&info["config-section"])
+    );
+    Ok(())
+}
+
+/// `farad service-tests [NAME...]`: runs each service's test with its default options
+/// (every service when none is named); fails when one does.
+pub fn service_tests(c: &Client, names: &[String]) -> Result<()> {
+    let names: Vec<String> = if names.is_empty() {
+        c.get("/service-tests")?["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str().map(str::to_owned))
+            .collect()
+    } else {
+        names.to_vec()
+    };
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for n in &names {
+        let r = c.post(&format!("/service-tests/{n}"), b"{}")?;
+        if r["success"] != Value::Bool(true) {
+            failed += 1;
+        }
+        rows.push(vec![n.clone(), text(&r["success"]), text(&r["message"])]);
+    }
+    print_table(&["Service", "Success", "Message"], &rows);
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} service tests failed", names.len());
+    }
+    Ok(())
+}
+
 /// `farad silence ...`: creates a silence; prints its id and end.
 pub fn silence(c: &Client, body: &Value) -> Result<()> {
     let mut body = body.clone();
@@ -140,6 +182,42 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 ],
                 &rows,
             );
+            Ok(())
+        }
+        "service-tests" => {
+            let all = c.get("/service-tests")?;
+            let rows: Vec<Vec<String>> = all["services"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| matches_any(s["name"].as_str().unwrap_or(""), patterns))
+                .map(|s| vec![text(&s["name"])])
+                .collect();
+            print_table(&["Service Name"], &rows);
+            Ok(())
+        }
+        "handler-plugins" => {
+            let all = c.get("/handler-plugins")?;
+            let rows: Vec<Vec<String>> = all["plugins"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| matches_any(p["kind"].as_str().unwrap_or(""), patterns))
+                .map(|p| {
+                    vec![
+                        text(&p["kind"]),
+                        text(&p["property"]),
+                        text(&p["config-section"]),
+                        if p["builtin"] == Value::Bool(true) {
+                            "built in"
+                        } else {
+                            "uploaded"
+                        }
+                        .to_owned(),
+                    ]
+                })
+                .collect();
+            print_table(&["Kind", "Property", "Config", "Source"], &rows);
             Ok(())
         }
         "topics" => {
@@ -249,7 +327,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
         }
         other => {
             bail!(
-                "cannot list {other:?} yet: this version lists tasks, templates, udfs, topics, topic-handlers, recordings and replays"
+                "cannot list {other:?} yet: this version lists tasks, templates, udfs, handler-plugins, service-tests, topics, topic-handlers, recordings and replays"
             )
         }
     }
@@ -258,6 +336,12 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
 /// `farad delete udfs NAME...`.
 pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
     match kind {
+        "handler-plugins" => {
+            for id in ids {
+                c.delete(&format!("/handler-plugins/{id}"))?;
+            }
+            Ok(())
+        }
         "udfs" => {
             for id in ids {
                 c.delete(&format!("/udfs/{id}"))?;
@@ -292,7 +376,7 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             Ok(())
         }
         other => bail!(
-            "cannot delete {other:?} yet: this version deletes tasks, templates, udfs, topics, topic-handlers, recordings and replays"
+            "cannot delete {other:?} yet: this version deletes tasks, templates, udfs, handler-plugins, topics, topic-handlers, recordings and replays"
         ),
     }
 }
