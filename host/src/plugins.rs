@@ -74,6 +74,27 @@ impl PluginNet for Net {
             .unwrap_or_default();
         Ok((status, body))
     }
+
+    fn tcp(&self, addr: &str, data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+        use std::io::{Read, Write};
+        use std::net::ToSocketAddrs;
+        let timeout = Duration::from_secs(30);
+        let sock = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("{addr}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{addr}: no address"))?;
+        let mut conn = std::net::TcpStream::connect_timeout(&sock, timeout)
+            .map_err(|e| format!("connecting to {addr}: {e}"))?;
+        conn.set_read_timeout(Some(timeout)).ok();
+        conn.write_all(data)
+            .map_err(|e| format!("writing to {addr}: {e}"))?;
+        let mut answer = Vec::new();
+        conn.take(limit as u64)
+            .read_to_end(&mut answer)
+            .map_err(|e| format!("reading from {addr}: {e}"))?;
+        Ok(answer)
+    }
 }
 
 impl Plugins {

@@ -557,3 +557,40 @@ fn servicenow_and_zenoss_send_their_records() {
     assert_eq!(d["collector"], "Kapacitor");
     assert_eq!(got[1].json()["data"][0]["severity"], "Clear");
 }
+
+#[test]
+fn sensu_writes_check_results_to_the_client_socket() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut line = String::new();
+            BufReader::new(&conn).read_line(&mut line).ok();
+            // As the Sensu client: `ok`, then close.
+            conn.write_all(b"ok").ok();
+            drop(conn);
+            tx.send(line).ok();
+        }
+    });
+    let dir = TempDir::new("saas-sensu");
+    let config = format!("[sensu]\nenabled = true\naddr = \"{addr}\"\nhandlers = [\"default\"]\n");
+    let f = Farad::start_in(dir.path(), &config);
+    define(
+        &f,
+        "cpu_alert",
+        "stream|from().measurement('cpu').groupBy('host')|alert().id('cpu.{{ index .Tags \"host\" }}').crit(lambda: \"value\" > 90.0).sensu().source('{{ index .Tags \"host\" }}').handlers('sns', 'slack').metadata('team', 'ops')",
+    );
+    write(&f, "cpu,host=a value=97.5 10\ncpu,host=a value=12 20\n");
+    let wait = std::time::Duration::from_secs(10);
+    let crit: Value = serde_json::from_str(&rx.recv_timeout(wait).unwrap()).unwrap();
+    assert_eq!(
+        crit,
+        json!({"name": "cpu.a", "source": "a", "output": "cpu.a is CRITICAL", "status": 2,
+            "handlers": ["sns", "slack"], "team": "ops"})
+    );
+    let ok: Value = serde_json::from_str(&rx.recv_timeout(wait).unwrap()).unwrap();
+    assert_eq!(ok["status"], 0);
+}

@@ -42,7 +42,14 @@ pub struct PluginRequest {
 pub trait PluginNet: Send + Sync {
     /// Sends `req` and waits: the status and body, or why there was none.
     fn send(&self, req: PluginRequest) -> Result<(u16, Vec<u8>), String>;
+
+    /// Writes `data` to a TCP connection to `addr` (`host:port`) and reads the answer until
+    /// the peer closes, up to `limit` bytes.
+    fn tcp(&self, addr: &str, data: &[u8], limit: usize) -> Result<Vec<u8>, String>;
 }
+
+/// The most a `tcp-send` answer may hold.
+const TCP_ANSWER: usize = 64 << 10;
 
 /// What a plugin declared about itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +84,8 @@ pub(super) struct PluginHost {
     kind: String,
     /// Origins (`scheme://host:port`) the call may send to.
     allowed: Vec<String>,
+    /// `host:port`s its config names, for `tcp-send`.
+    tcp_allowed: Vec<String>,
     net: Option<std::sync::Arc<dyn PluginNet>>,
     /// The event's template data, built on the first `render`.
     event: Option<TopicEvent>,
@@ -116,6 +125,25 @@ impl bindings::HandlerImports for PluginHost {
             body: req.body,
         })?;
         Ok(wit::Response { status, body })
+    }
+
+    fn tcp_send(&mut self, addr: String, data: Vec<u8>) -> Result<Vec<u8>, String> {
+        if !self
+            .tcp_allowed
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&addr))
+        {
+            return Err(format!(
+                "{addr} is not an address the [{}] config names; a handler plugin may connect \
+                 only there",
+                self.kind
+            ));
+        }
+        let net = self
+            .net
+            .clone()
+            .ok_or_else(|| "no network while checking options".to_string())?;
+        net.tcp(&addr, &data, TCP_ANSWER)
     }
 
     fn log(&mut self, level: bindings::farad::udf::types::LogLevel, message: String) {
@@ -247,6 +275,30 @@ pub fn origin(url: &str) -> Option<String> {
     })
 }
 
+/// Every `host:port` among the config's string values (`sensu-client:3030`).
+pub fn config_addrs(config: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = config.values().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => {
+                if let Some((host, port)) = s.rsplit_once(':')
+                    && !host.is_empty()
+                    && !host.contains('/')
+                    && port.parse::<u16>().is_ok()
+                    && !out.contains(s)
+                {
+                    out.push(s.clone());
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Every origin named by a URL among the config's string values.
 pub fn config_origins(config: &Map<String, Value>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -309,7 +361,9 @@ impl HandlerPlugin {
             engine: engine.clone(),
             pre,
         };
-        let info = plugin.call("info", None, Vec::new(), None, |h, s| h.call_info(s))?;
+        let info = plugin.call("info", None, Default::default(), None, |h, s| {
+            h.call_info(s)
+        })?;
         let default_config = match serde_json::from_str(&info.default_config) {
             Ok(Value::Object(m)) => m,
             _ if info.default_config.trim().is_empty() => Map::new(),
@@ -345,7 +399,7 @@ impl HandlerPlugin {
         &self,
         what: &str,
         net: Option<std::sync::Arc<dyn PluginNet>>,
-        allowed: Vec<String>,
+        allowed: (Vec<String>, Vec<String>),
         event: Option<TopicEvent>,
         f: impl FnOnce(&bindings::Handler, StoreContextMut<'_, PluginHost>) -> wasmtime::Result<R>
         + Send,
@@ -363,7 +417,8 @@ impl HandlerPlugin {
                 memory_used: 0,
             },
             kind: self.info.kind.clone(),
-            allowed,
+            allowed: allowed.0,
+            tcp_allowed: allowed.1,
             net,
             event,
             template_data: None,
@@ -402,7 +457,7 @@ impl HandlerPlugin {
     /// Checks a handler's options; the error is the plugin's.
     pub fn check(&self, options: &Map<String, Value>) -> Result<(), String> {
         let options = Value::Object(options.clone()).to_string();
-        self.call("check", None, Vec::new(), None, |h, s| {
+        self.call("check", None, Default::default(), None, |h, s| {
             h.call_check(s, &options)
         })
         .map_err(|e| e.to_string())?
@@ -440,7 +495,7 @@ impl HandlerPlugin {
         self.call(
             "handle",
             Some(net),
-            config_origins(config),
+            (config_origins(config), config_addrs(config)),
             Some(event.clone()),
             |h, s| h.call_handle(s, &config_text, &options_text, &ev),
         )
@@ -473,5 +528,10 @@ mod tests {
             got,
             ["http://127.0.0.1:9", "https://events.pagerduty.com:443"]
         );
+        let cfg = serde_json::json!({"addr": "sensu-client:3030", "url": "http://a:1/",
+            "x": "[::1]:99", "y": "no port:x"});
+        let mut got = config_addrs(cfg.as_object().unwrap());
+        got.sort();
+        assert_eq!(got, ["[::1]:99", "sensu-client:3030"]);
     }
 }

@@ -105,6 +105,18 @@ impl Response {
     }
 }
 
+/// Writes `data` to a TCP connection to `addr` (`host:port`, as the config section names it)
+/// and returns what the peer answers before closing it.
+pub fn tcp_send(addr: &str, data: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::bindings::tcp_send(addr, data).map_err(Error);
+    #[cfg(not(target_arch = "wasm32"))]
+    Err(Error(format!(
+        "connections are made only inside Farad (to {addr}, {} bytes)",
+        data.len()
+    )))
+}
+
 /// Percent-encoding for form values and URL parts: everything but unreserved characters.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -46,7 +46,7 @@ pub mod bindings {
 pub use bindings::farad::udf::alerts::Level;
 pub use bindings::farad::udf::types::LogLevel;
 pub use context::{Context, Event};
-pub use http::{Request, Response};
+pub use http::{Request, Response, tcp_send};
 pub use time::rfc3339;
 
 /// What a handler tells Farad about itself.
