@@ -27,10 +27,12 @@
 //! The contract is the `handler` world in `udf-sdk/wit/handler.wit`.
 
 mod context;
+pub mod go;
 mod http;
 #[doc(hidden)]
 pub mod rt;
 mod time;
+pub mod url;
 
 #[doc(hidden)]
 pub mod bindings {

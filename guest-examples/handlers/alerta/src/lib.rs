@@ -1,8 +1,7 @@
 //! Alerta: an alert from templated resource, event, group, value, services and attributes,
 //! with severity by level, the event's tags and the result as raw data, posted to `url/alert`.
 
-mod url;
-
+use farad_handler_sdk::url;
 use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
 use serde_json::{Map, Value, json};
 

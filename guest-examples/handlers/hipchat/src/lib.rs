@@ -1,8 +1,7 @@
 //! HipChat API v2: a room notification from `kapacitor`, coloured by level, posted to
 //! `url/<room>/notification?auth_token=<token>`.
 
-mod url;
-
+use farad_handler_sdk::url;
 use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
 use serde_json::{Map, Value, json};
 

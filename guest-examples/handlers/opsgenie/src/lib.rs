@@ -1,8 +1,7 @@
 //! OpsGenie v1 alert API: an alert aliased by the alert ID with the result as a JSON-string
 //! description; on recovery the same body goes to the recovery (note) URL.
 
-mod go;
-
+use farad_handler_sdk::go;
 use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
 use serde_json::{Map, Value, json};
 

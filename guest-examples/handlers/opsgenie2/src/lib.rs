@@ -1,10 +1,8 @@
 //! OpsGenie v2 alert API: an alert with priority, responders and the result (or the details
 //! template) as description, aliased by the base64 alert ID; on recovery a note, or a close.
 
-mod go;
-mod url;
-
 use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
+use farad_handler_sdk::{go, url};
 use serde_json::{Map, Value, json};
 
 pub struct OpsGenie2;

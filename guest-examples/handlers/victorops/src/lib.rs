@@ -2,10 +2,8 @@
 //! the result as a JSON string (an object with `json-data`), posted to `url/<api-key>/<routing
 //! key>`.
 
-mod go;
-mod url;
-
 use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
+use farad_handler_sdk::{go, url};
 use serde_json::{Map, Value, json};
 
 pub struct VictorOps;
