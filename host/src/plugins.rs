@@ -280,12 +280,20 @@ impl Plugins {
         bundled::BUNDLED.iter().any(|(k, _)| *k == name)
     }
 
+    /// The built-in plugin for an alert node property (`pagerDuty2` -> `pagerduty2`).
+    pub fn bundled_kind(property: &str) -> Option<&'static str> {
+        let lower = property.to_ascii_lowercase();
+        bundled::BUNDLED
+            .iter()
+            .map(|(k, _)| *k)
+            .find(|k| *k == lower)
+    }
+
     /// The plugin for an alert node property (`pagerDuty2` -> `pagerduty2`; an uploaded
     /// plugin's own property).
     pub fn kind_of_property(&self, property: &str) -> Option<String> {
-        let lower = property.to_ascii_lowercase();
-        if let Some((k, _)) = bundled::BUNDLED.iter().find(|(k, _)| *k == lower) {
-            return Some((*k).to_owned());
+        if let Some(k) = Plugins::bundled_kind(property) {
+            return Some(k.to_owned());
         }
         self.uploaded
             .read()

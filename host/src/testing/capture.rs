@@ -32,6 +32,16 @@ impl Io for Capture {
 
     fn send(&self, _out: Output) {}
 
+    /// A task under test may name any built-in handler plugin (`.slack()`): nothing is sent,
+    /// its events are checked in their topics.
+    fn handler_plugin(
+        &self,
+        property: &str,
+        _options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Result<String, String>> {
+        crate::plugins::Plugins::bundled_kind(property).map(|k| Ok(k.to_owned()))
+    }
+
     fn publish(&self, event: TopicEvent) {
         self.events.lock().push(event);
     }
