@@ -55,6 +55,9 @@ fn an_uploaded_plugin_handles_a_topic_and_survives_a_restart() {
     assert_eq!(f.get("/kapacitor/v1/handler-plugins/webhook").status, 200);
     for (id, options) in [
         ("noted", json!({"note": "n1"})),
+        // Plugins that trap or run out of memory cost their own event only.
+        ("panics", json!({"panic": true})),
+        ("hogs", json!({"hog": true})),
         // The plugin tries a host its config does not name: refused, nothing sent there.
         (
             "escapes",
@@ -94,6 +97,12 @@ fn an_uploaded_plugin_handles_a_topic_and_survives_a_restart() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(elsewhere.received().is_empty());
     assert_eq!(sink.received().len(), 1);
+    // The daemon is fine, and so is the next event.
+    assert_eq!(f.get("/kapacitor/v1/ping").status, 204);
+    let r = f.post("/write?db=db&rp=rp&precision=s", "cpu,host=a value=1 20\n");
+    assert_eq!(r.status, 204);
+    let got = sink.wait_for(2);
+    assert_eq!(got[1].header("x-alert"), Some("cpu_alert/a/OK"));
 
     assert_eq!(
         f.delete("/kapacitor/v1/handler-plugins/webhook").status,

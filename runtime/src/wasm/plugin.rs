@@ -90,6 +90,8 @@ pub(super) struct PluginHost {
     /// The event's template data, built on the first `render`.
     event: Option<TopicEvent>,
     template_data: Option<T>,
+    /// The guest's last error-level log line (the SDK logs panics): explains a trap.
+    last_error: Option<String>,
 }
 
 impl WasiView for PluginHost {
@@ -161,7 +163,10 @@ impl bindings::HandlerImports for PluginHost {
             L::Debug => tracing::debug!(handler, "{message}"),
             L::Info => tracing::info!(handler, "{message}"),
             L::Warn => tracing::warn!(handler, "{message}"),
-            L::Error => tracing::error!(handler, "{message}"),
+            L::Error => {
+                tracing::error!(handler, "{message}");
+                self.last_error = Some(message);
+            }
         }
     }
 
@@ -422,8 +427,9 @@ impl HandlerPlugin {
             net,
             event,
             template_data: None,
+            last_error: None,
         };
-        let run = move || -> Result<R, (String, bool)> {
+        let run = move || -> Result<R, String> {
             let mut store = Store::new(&engine.engine, host);
             store.limiter(|h| &mut h.limits);
             store.epoch_deadline_trap();
@@ -431,27 +437,28 @@ impl HandlerPlugin {
             let handler = self
                 .pre
                 .instantiate(&mut store)
-                .map_err(|e| (format!("cannot instantiate: {e:#}"), false))?;
+                .map_err(|e| format!("could not be instantiated: {e:#}"))?;
             f(&handler, store.as_context_mut()).map_err(|e| {
-                let l = &store.data().limits;
-                let oom = l.memory_used >= l.memory_cap || format!("{e:#}").contains(OOM);
-                (format!("{e:#}"), oom)
+                let h = store.data();
+                let oom =
+                    h.limits.memory_used >= h.limits.memory_cap || format!("{e:#}").contains(OOM);
+                match (e.downcast_ref::<wasmtime::Trap>(), &h.last_error) {
+                    _ if oom => format!(
+                        "ran out of memory (limit {} MiB)",
+                        h.limits.memory_cap >> 20
+                    ),
+                    (Some(wasmtime::Trap::Interrupt), _) => "ran past its deadline".to_owned(),
+                    // The SDK logs a panic's message before the trap: that is the reason.
+                    (Some(t), Some(msg)) => format!("trapped ({t}): {msg}"),
+                    (Some(t), None) => format!("trapped: {t}"),
+                    (None, _) => format!("failed: {e:#}"),
+                }
             })
         };
         use wasmtime::AsContextMut;
-        engine.off_tokio(run).map_err(|(e, oom)| {
-            let why = if oom {
-                format!(
-                    "ran out of memory (limit {} MiB)",
-                    engine.limits.memory_bytes >> 20
-                )
-            } else if e.contains("interrupt") {
-                "ran past its deadline".to_owned()
-            } else {
-                format!("trapped: {e}")
-            };
-            UdfError::Trap(format!("{what}: the {} handler {why}", self.info.kind))
-        })
+        engine
+            .off_tokio(run)
+            .map_err(|why| UdfError::Trap(format!("{what}: the {} handler {why}", self.info.kind)))
     }
 
     /// Checks a handler's options; the error is the plugin's.

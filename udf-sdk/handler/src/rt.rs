@@ -5,7 +5,17 @@ use serde_json::{Map, Value};
 use crate::bindings::farad::udf::alerts::{Event as WitEvent, PluginInfo};
 use crate::{Context, Event, Handler};
 
+/// Each call runs in a fresh instance: the hook logs a panic's message, which Farad shows as
+/// the reason for the trap that follows.
+fn install_panic_hook() {
+    #[cfg(target_arch = "wasm32")]
+    std::panic::set_hook(Box::new(|info| {
+        crate::log(crate::LogLevel::Error, &format!("panic: {info}"));
+    }));
+}
+
 pub fn info<H: Handler>() -> PluginInfo {
+    install_panic_hook();
     let i = H::info();
     PluginInfo {
         kind: i.kind,
@@ -28,10 +38,12 @@ fn object(what: &str, text: &str) -> Result<Map<String, Value>, String> {
 }
 
 pub fn check<H: Handler>(options: &str) -> Result<(), String> {
+    install_panic_hook();
     H::check(&object("options", options)?).map_err(|e| e.0)
 }
 
 pub fn handle<H: Handler>(config: &str, options: &str, event: WitEvent) -> Result<(), String> {
+    install_panic_hook();
     let cx = Context {
         config: object("config", config)?,
         options: object("options", options)?,

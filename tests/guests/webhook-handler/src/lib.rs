@@ -16,10 +16,20 @@ impl Handler for Webhook {
     }
 
     fn check(options: &Map<String, Value>) -> Result<(), Error> {
-        farad_handler_sdk::only_options(options, &["elsewhere", "note"])
+        farad_handler_sdk::only_options(options, &["elsewhere", "note", "panic", "hog"])
     }
 
     fn handle(cx: &Context) -> Result<(), Error> {
+        // Misbehaving on request: a trap, and memory without bound.
+        if cx.option_bool("panic") {
+            panic!("told to panic");
+        }
+        if cx.option_bool("hog") {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1; 1 << 20]);
+            }
+        }
         // Somewhere the config does not name: the host must refuse it.
         if let Some(url) = cx.option_str("elsewhere") {
             Request::post(url).json(&json!({})).send()?.ok()?;
