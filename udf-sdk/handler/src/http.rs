@@ -103,6 +103,24 @@ impl Response {
         let text: String = text.chars().take(512).collect();
         Err(Error(format!("status {}: {}", self.status, text.trim())))
     }
+
+    /// A vendor's refusal as Kapacitor reports it: the non-empty string `field` of the JSON
+    /// body when there is one (`message`, `error`), else "failed to understand <vendor>
+    /// response" with the status and the start of the body.
+    pub fn refusal(&self, vendor: &str, field: &str) -> Error {
+        let said = serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| Some(v.get(field)?.as_str()?.to_owned()))
+            .filter(|m| !m.is_empty());
+        Error(said.unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&self.body);
+            format!(
+                "failed to understand {vendor} response. code: {} content: {}",
+                self.status,
+                text.chars().take(512).collect::<String>()
+            )
+        }))
+    }
 }
 
 /// Writes `data` to a TCP connection to `addr` (`host:port`, as the config section names it)
@@ -152,6 +170,29 @@ fn base64(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_carry_the_vendors_words_or_the_body() {
+        let r = |status, body: &[u8]| Response {
+            status,
+            body: body.to_vec(),
+        };
+        assert_eq!(
+            r(400, br#"{"message":"bad key"}"#)
+                .refusal("X", "message")
+                .0,
+            "bad key"
+        );
+        for body in [&br#"{"message":""}"#[..], b"oops", br#"{"error":"e"}"#] {
+            assert_eq!(
+                r(500, body).refusal("X", "message").0,
+                format!(
+                    "failed to understand X response. code: 500 content: {}",
+                    String::from_utf8_lossy(body)
+                )
+            );
+        }
+    }
 
     #[test]
     fn basic_auth_and_forms_encode_as_http_wants() {

@@ -145,19 +145,6 @@ pub fn authorization(cx: &Context) -> String {
 }
 
 /// Kapacitor's error for a refused alert: Alerta's `message`, else the status and body.
-fn refusal(status: u16, body: &[u8]) -> Error {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| Some(v.get("message")?.as_str()?.to_owned()))
-        .filter(|m| !m.is_empty());
-    Error(message.unwrap_or_else(|| {
-        format!(
-            "failed to understand Alerta response. code: {status} content: {}",
-            String::from_utf8_lossy(body)
-        )
-    }))
-}
-
 impl Handler for Alerta {
     fn info() -> Info {
         Info::new(
@@ -216,7 +203,7 @@ impl Handler for Alerta {
             .header("Authorization", authorization(cx))
             .send()?;
         if resp.status != 201 {
-            return Err(refusal(resp.status, &resp.body));
+            return Err(resp.refusal("Alerta", "message"));
         }
         Ok(())
     }

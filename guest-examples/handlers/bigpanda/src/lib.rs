@@ -1,7 +1,7 @@
 //! BigPanda: one alert (status by level, check = alert id, the event's tags and fields and the
 //! handler's rendered host and attributes as flat string attributes) posted to the Alerts API.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response, render};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, render};
 use serde_json::{Map, Value, json};
 
 pub struct BigPanda;
@@ -181,20 +181,6 @@ pub fn payload(cx: &Context, attributes: &[(String, String)]) -> Value {
     Value::Object(body)
 }
 
-fn failure(r: &Response) -> Error {
-    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body)
-        && let Some(Value::String(e)) = m.get("error")
-    {
-        return Error(e.clone());
-    }
-    let body = String::from_utf8_lossy(&r.body);
-    Error(format!(
-        "failed to understand BigPanda response. code: {} content: {}",
-        r.status,
-        body.chars().take(512).collect::<String>()
-    ))
-}
-
 impl Handler for BigPanda {
     fn info() -> Info {
         Info::new(
@@ -235,7 +221,7 @@ impl Handler for BigPanda {
             .json(&body)
             .send()?;
         if r.status != 201 {
-            return Err(failure(&r));
+            return Err(r.refusal("BigPanda", "error"));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Discord: the alert's message as an embed coloured by level (with the handler's rendered
 //! title and, if the workspace asks, the event time), posted to the workspace's webhook.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response, rfc3339};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, rfc3339};
 use serde_json::{Map, Value, json};
 
 pub struct Discord;
@@ -37,20 +37,6 @@ pub fn payload(cx: &Context, title: &str) -> Value {
     })
 }
 
-fn failure(r: &Response) -> Error {
-    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body)
-        && let Some(Value::String(e)) = m.get("error")
-    {
-        return Error(e.clone());
-    }
-    let body = String::from_utf8_lossy(&r.body);
-    Error(format!(
-        "failed to understand Discord response. code: {} content: {}",
-        r.status,
-        body.chars().take(512).collect::<String>()
-    ))
-}
-
 impl Handler for Discord {
     fn info() -> Info {
         Info::new(
@@ -81,7 +67,7 @@ impl Handler for Discord {
         // Only 204: Discord answers 200 with a body when `?wait=true`, which Kapacitor
         // counts as a failure too.
         if r.status != 204 {
-            return Err(failure(&r));
+            return Err(r.refusal("Discord", "error"));
         }
         Ok(())
     }

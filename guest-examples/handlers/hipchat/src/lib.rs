@@ -51,19 +51,6 @@ pub fn url(cx: &Context) -> String {
 
 /// Kapacitor's error for a refused notification: HipChat's `error` when it is a string, else
 /// the status and body.
-fn refusal(status: u16, body: &[u8]) -> Error {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| Some(v.get("error")?.as_str()?.to_owned()))
-        .filter(|m| !m.is_empty());
-    Error(message.unwrap_or_else(|| {
-        format!(
-            "failed to understand HipChat response. code: {status} content: {}",
-            String::from_utf8_lossy(body)
-        )
-    }))
-}
-
 impl Handler for HipChat {
     fn info() -> Info {
         Info::new(
@@ -88,7 +75,7 @@ impl Handler for HipChat {
     fn handle(cx: &Context) -> Result<(), Error> {
         let resp = Request::post(url(cx)).json(&payload(cx)).send()?;
         if resp.status != 200 && resp.status != 204 {
-            return Err(refusal(resp.status, &resp.body));
+            return Err(resp.refusal("HipChat", "error"));
         }
         Ok(())
     }
@@ -146,15 +133,5 @@ mod tests {
         let c = cx(json!({"room": "", "token": ""}), Level::Ok, "");
         assert!(url(&c).ends_with("/room/1234/notification?auth_token=conf+token"));
         assert!(HipChat::check(json!({"channel": "x"}).as_object().unwrap()).is_err());
-    }
-
-    #[test]
-    fn refusals_carry_hipchat_error() {
-        assert_eq!(refusal(401, br#"{"error":"bad token"}"#).0, "bad token");
-        assert!(
-            refusal(401, br#"{"error":{"code":401,"message":"x"}}"#)
-                .0
-                .starts_with("failed to understand HipChat response. code: 401")
-        );
     }
 }

@@ -56,19 +56,6 @@ pub fn url(cx: &Context) -> String {
 }
 
 /// Kapacitor's error for a refused alert: OpsGenie's `message`, else the status and body.
-fn refusal(status: u16, body: &[u8]) -> Error {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| Some(v.get("message")?.as_str()?.to_owned()))
-        .filter(|m| !m.is_empty());
-    Error(message.unwrap_or_else(|| {
-        format!(
-            "failed to understand OpsGenie response. code: {status} content: {}",
-            String::from_utf8_lossy(body)
-        )
-    }))
-}
-
 impl Handler for OpsGenie {
     fn info() -> Info {
         Info::new(
@@ -98,7 +85,7 @@ impl Handler for OpsGenie {
     fn handle(cx: &Context) -> Result<(), Error> {
         let resp = Request::post(url(cx)).json(&payload(cx)).send()?;
         if resp.status != 200 {
-            return Err(refusal(resp.status, &resp.body));
+            return Err(resp.refusal("OpsGenie", "message"));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! OpsGenie v2 alert API: an alert with priority, responders and the result (or the details
 //! template) as description, aliased by the base64 alert ID; on recovery a note, or a close.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response};
 use farad_handler_sdk::{go, url};
 use serde_json::{Map, Value, json};
 
@@ -113,18 +113,11 @@ pub fn request(cx: &Context) -> (String, Value) {
 }
 
 /// Kapacitor's error for a refused request: OpsGenie's `message`, else the status and body.
-fn refusal(status: u16, body: &[u8]) -> Error {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| Some(v.get("message")?.as_str()?.to_owned()))
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| {
-            format!(
-                "failed to understand OpsGenie response. code: {status} content: {}",
-                String::from_utf8_lossy(body)
-            )
-        });
-    Error(format!("opsgenie error: {message}"))
+fn refusal(resp: &Response) -> Error {
+    Error(format!(
+        "opsgenie error: {}",
+        resp.refusal("OpsGenie", "message")
+    ))
 }
 
 impl Handler for OpsGenie2 {
@@ -173,7 +166,7 @@ impl Handler for OpsGenie2 {
             )
             .send()?;
         if resp.status != 202 {
-            return Err(refusal(resp.status, &resp.body));
+            return Err(refusal(&resp));
         }
         Ok(())
     }
@@ -320,10 +313,10 @@ mod tests {
     #[test]
     fn refusals_are_opsgenie_errors() {
         assert_eq!(
-            refusal(
-                422,
-                br#"{"message":"Request body is not processable","took":0.001}"#
-            )
+            refusal(&Response {
+                status: 422,
+                body: br#"{"message":"Request body is not processable","took":0.001}"#.to_vec()
+            })
             .0,
             "opsgenie error: Request body is not processable"
         );

@@ -31,19 +31,6 @@ pub fn payload(cx: &Context) -> Result<Value, Error> {
 }
 
 /// Kapacitor's error for a refused event: PagerDuty's `message`, else the status and body.
-fn refusal(status: u16, body: &[u8]) -> Error {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| Some(v.get("message")?.as_str()?.to_owned()))
-        .filter(|m| !m.is_empty());
-    Error(message.unwrap_or_else(|| {
-        format!(
-            "failed to understand PagerDuty response. code: {status} content: {}",
-            String::from_utf8_lossy(body)
-        )
-    }))
-}
-
 impl Handler for PagerDuty {
     fn info() -> Info {
         Info::new(
@@ -67,7 +54,7 @@ impl Handler for PagerDuty {
         let body = payload(cx)?;
         let resp = Request::post(cx.config_str("url")).json(&body).send()?;
         if resp.status != 200 {
-            return Err(refusal(resp.status, &resp.body));
+            return Err(resp.refusal("PagerDuty", "message"));
         }
         Ok(())
     }
@@ -139,21 +126,5 @@ mod tests {
         assert_eq!(p["service_key"], "conf-key");
         assert!(PagerDuty::check(json!({"service-key": "k"}).as_object().unwrap()).is_ok());
         assert!(PagerDuty::check(json!({"routing-key": "k"}).as_object().unwrap()).is_err());
-    }
-
-    #[test]
-    fn refusals_carry_pagerduty_message() {
-        assert_eq!(
-            refusal(
-                400,
-                br#"{"status":"invalid event","message":"Event object is invalid"}"#
-            )
-            .0,
-            "Event object is invalid"
-        );
-        assert_eq!(
-            refusal(500, b"oops").0,
-            "failed to understand PagerDuty response. code: 500 content: oops"
-        );
     }
 }

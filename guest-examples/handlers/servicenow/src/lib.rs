@@ -1,7 +1,7 @@
 //! ServiceNow: one Event Management record (severity by level, the handler's rendered node,
 //! type, resource, metric name, message key and additional info) posted to `em/jsonv2`.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response, render};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, render};
 use serde_json::{Map, Value, json};
 
 pub struct ServiceNow;
@@ -176,20 +176,6 @@ pub fn payload(cx: &Context) -> Result<Value, Error> {
     Ok(json!({"records": [Value::Object(r)]}))
 }
 
-fn failure(r: &Response) -> Error {
-    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body)
-        && let Some(Value::String(e)) = m.get("error")
-    {
-        return Error(e.clone());
-    }
-    let body = String::from_utf8_lossy(&r.body);
-    Error(format!(
-        "failed to understand ServiceNow response. code: {} content: {}",
-        r.status,
-        body.chars().take(512).collect::<String>()
-    ))
-}
-
 impl Handler for ServiceNow {
     fn info() -> Info {
         Info::new(
@@ -230,7 +216,7 @@ impl Handler for ServiceNow {
         }
         let r = req.send()?;
         if r.status != 200 {
-            return Err(failure(&r));
+            return Err(r.refusal("ServiceNow", "error"));
         }
         Ok(())
     }

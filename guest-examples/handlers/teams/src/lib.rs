@@ -1,7 +1,7 @@
 //! Microsoft Teams: an Office 365 connector MessageCard (level and id as the title, the
 //! message as the text, a colour by level) posted to the channel's webhook.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
 use serde_json::{Map, Value, json};
 
 pub struct Teams;
@@ -58,20 +58,6 @@ pub fn payload(cx: &Context) -> Value {
     })
 }
 
-fn failure(r: &Response) -> Error {
-    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body)
-        && let Some(Value::String(e)) = m.get("error")
-    {
-        return Error(e.clone());
-    }
-    let body = String::from_utf8_lossy(&r.body);
-    Error(format!(
-        "failed to understand Teams response. code: {} content: {}",
-        r.status,
-        body.chars().take(512).collect::<String>()
-    ))
-}
-
 impl Handler for Teams {
     fn info() -> Info {
         Info::new(
@@ -94,7 +80,7 @@ impl Handler for Teams {
             .json(&payload(cx))
             .send()?;
         if r.status != 200 && r.status != 204 {
-            return Err(failure(&r));
+            return Err(r.refusal("Teams", "error"));
         }
         Ok(())
     }

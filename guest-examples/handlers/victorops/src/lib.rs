@@ -2,7 +2,7 @@
 //! the result as a JSON string (an object with `json-data`), posted to `url/<api-key>/<routing
 //! key>`.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response};
 use farad_handler_sdk::{go, url};
 use serde_json::{Map, Value, json};
 
@@ -36,20 +36,11 @@ pub fn url(cx: &Context) -> String {
 }
 
 /// Kapacitor's error for a refused alert.
-fn refusal(status: u16, body: &[u8]) -> Error {
-    if status == 404 {
+fn refusal(resp: &Response) -> Error {
+    if resp.status == 404 {
         return Error::new("URL or API key not found: 404");
     }
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| Some(v.get("message")?.as_str()?.to_owned()))
-        .filter(|m| !m.is_empty());
-    Error(message.unwrap_or_else(|| {
-        format!(
-            "failed to understand VictorOps response. code: {status} content: {}",
-            String::from_utf8_lossy(body)
-        )
-    }))
+    resp.refusal("VictorOps", "message")
 }
 
 impl Handler for VictorOps {
@@ -76,7 +67,7 @@ impl Handler for VictorOps {
     fn handle(cx: &Context) -> Result<(), Error> {
         let resp = Request::post(url(cx)).json(&payload(cx)).send()?;
         if resp.status != 200 {
-            return Err(refusal(resp.status, &resp.body));
+            return Err(refusal(&resp));
         }
         Ok(())
     }
@@ -154,7 +145,21 @@ mod tests {
 
     #[test]
     fn refusals_read_as_kapacitor_logs_them() {
-        assert_eq!(refusal(404, b"").0, "URL or API key not found: 404");
-        assert_eq!(refusal(400, br#"{"message":"bad"}"#).0, "bad");
+        assert_eq!(
+            refusal(&Response {
+                status: 404,
+                body: vec![]
+            })
+            .0,
+            "URL or API key not found: 404"
+        );
+        assert_eq!(
+            refusal(&Response {
+                status: 400,
+                body: br#"{"message":"bad"}"#.to_vec()
+            })
+            .0,
+            "bad"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! severity map, the handler's rendered summary, device, component, event class, collector,
 //! message and custom fields).
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, Response, render};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, render};
 use serde_json::{Map, Value, json};
 
 pub struct Zenoss;
@@ -171,20 +171,6 @@ pub fn payload(cx: &Context) -> Result<Value, Error> {
     }))
 }
 
-fn failure(r: &Response) -> Error {
-    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body)
-        && let Some(Value::String(e)) = m.get("error")
-    {
-        return Error(e.clone());
-    }
-    let body = String::from_utf8_lossy(&r.body);
-    Error(format!(
-        "failed to understand Zenoss response. code: {} content: {}",
-        r.status,
-        body.chars().take(512).collect::<String>()
-    ))
-}
-
 impl Handler for Zenoss {
     fn info() -> Info {
         Info::new(
@@ -224,7 +210,7 @@ impl Handler for Zenoss {
         }
         let r = req.send()?;
         if r.status != 200 {
-            return Err(failure(&r));
+            return Err(r.refusal("Zenoss", "error"));
         }
         Ok(())
     }
