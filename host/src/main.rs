@@ -111,6 +111,18 @@ enum Command {
     DefineHandlerPlugin { kind: String, file: PathBuf },
     /// Run the tests of services (every one when none is named) with their default options.
     ServiceTests { names: Vec<String> },
+    /// Save a backup of everything the server keeps (store, recordings, UDF and handler
+    /// plugin components) to FILE.
+    Backup { file: PathBuf },
+    /// Put a backup made by `backup` into the data dir of a config (Farad must not be
+    /// running on it); refuses to replace an existing store without -force.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
     /// Define a topic handler from a YAML or JSON spec (`topic`, `id`, `kind`, `options`,
     /// `match`); or `TOPIC ID FILE` as Kapacitor 1.3's CLI took it.
     DefineTopicHandler {
@@ -365,6 +377,14 @@ fn main() -> Result<()> {
         Command::ServiceTests { names } => {
             farad::cli::client::service_tests(&farad::cli::client::Client::new(cli.url), &names)
         }
+        Command::Backup { file } => {
+            farad::cli::storage::backup(&farad::cli::client::Client::new(cli.url), &file)
+        }
+        Command::Restore {
+            file,
+            config,
+            force,
+        } => farad::cli::storage::restore(&file, config_path(config).as_deref(), force),
         Command::DefineTopicHandler { args } => farad::cli::client::define_topic_handler(
             &farad::cli::client::Client::new(cli.url),
             &args,

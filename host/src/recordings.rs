@@ -39,6 +39,15 @@ pub struct RecordingRecord {
     pub progress: f64,
 }
 
+/// The name of a recording's file in `[replay] dir`, as Kapacitor names it.
+pub fn file_name(id: &str, kind: RecordingType) -> String {
+    let ext = match kind {
+        RecordingType::Stream => "srpl",
+        RecordingType::Batch => "brpl",
+    };
+    format!("{id}.{ext}")
+}
+
 /// A recording's content, ready to replay.
 pub enum Data {
     Stream(Vec<StreamPoint>),
@@ -90,11 +99,7 @@ impl Recordings {
     }
 
     fn path(&self, id: &str, kind: RecordingType) -> PathBuf {
-        let ext = match kind {
-            RecordingType::Stream => "srpl",
-            RecordingType::Batch => "brpl",
-        };
-        self.dir.join(format!("{id}.{ext}"))
+        self.dir.join(file_name(id, kind))
     }
 
     /// Checks `body` and stores it as a new recording.

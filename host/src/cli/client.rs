@@ -78,6 +78,21 @@ impl Client {
     pub fn delete(&self, path: &str) -> Result<Value> {
         self.reply(self.agent.delete(self.url(path)).call())
     }
+
+    /// Streams the body of a GET into `out`; the bytes written and the length announced.
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<(u64, Option<u64>)> {
+        let r = self.agent.get(self.url(path)).call();
+        let mut r = r.with_context(|| format!("cannot reach {}", self.base))?;
+        if r.status().as_u16() >= 300 {
+            return self.reply(Ok(r)).map(|_| (0, None));
+        }
+        let announced = r
+            .headers()
+            .get("Content-Length")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let n = std::io::copy(&mut r.body_mut().as_reader(), out)?;
+        Ok((n, announced))
+    }
 }
 
 /// `farad define-udf NAME FILE`: uploads a Wasm component as UDF `NAME`.

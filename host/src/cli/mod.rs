@@ -3,5 +3,6 @@
 pub mod client;
 pub mod replay;
 pub mod status;
+pub mod storage;
 pub mod tasks;
 pub mod tick;

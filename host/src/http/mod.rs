@@ -12,6 +12,7 @@ mod plugins;
 mod replay;
 mod service_tests;
 pub mod silences;
+mod storage;
 pub mod tasks;
 pub mod templates;
 mod udfs;
@@ -43,6 +44,7 @@ pub fn routes(
         .or(service_tests::routes(state.clone()))
         .or(alerts::routes(state.clone()))
         .or(silences::routes(state.clone()))
+        .or(storage::routes(state.clone()))
         .or(replay::routes(state.clone()));
     let request_ids = Arc::new(AtomicU64::new(1));
     let log = state.config.http.log_enabled;

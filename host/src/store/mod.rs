@@ -10,7 +10,9 @@ mod topics;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
+};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use records::{DbRp, TaskRecord, TaskStatus, TaskType, UdfRecord};
@@ -203,10 +205,74 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes a copy of the whole store, as of one moment, to a new store file at `path`,
+    /// and returns what `pick` read inside that same moment (so files named by records match
+    /// the copy).
+    pub fn snapshot<R>(&self, path: &Path, pick: impl FnOnce(&Snapshot) -> Result<R>) -> Result<R> {
+        let tx = self.db.begin_read()?;
+        let copy = Database::create(path)
+            .with_context(|| format!("creating snapshot {}", path.display()))?;
+        let wtx = copy.begin_write()?;
+        for def in std::iter::once(META).chain(ALL_TABLES) {
+            let from = tx.open_table(def)?;
+            let mut to = wtx.open_table(def)?;
+            for entry in from.iter()? {
+                let (k, v) = entry?;
+                to.insert(k.value(), v.value())?;
+            }
+        }
+        wtx.commit()?;
+        drop(copy);
+        pick(&Snapshot { tx })
+    }
+
+    /// The names of the tables (Kapacitor's "stores"), in a stable order.
+    pub fn table_names() -> Vec<String> {
+        let mut names: Vec<String> = ALL_TABLES.iter().map(|d| d.name().to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    /// Reads every record of the table `name`, rewriting none: the names of records that do
+    /// not decode as JSON. `None` when there is no such table.
+    pub fn check_table(&self, name: &str) -> Result<Option<Vec<String>>> {
+        let Some(def) = ALL_TABLES.iter().find(|d| d.name() == name) else {
+            return Ok(None);
+        };
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(*def)?;
+        let mut bad = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            if serde_json::from_slice::<serde::de::IgnoredAny>(v.value()).is_err() {
+                bad.push(k.value().to_owned());
+            }
+        }
+        Ok(Some(bad))
+    }
+
     /// Number of records.
     pub fn count<T>(&self, c: &Collection<T>) -> Result<u64> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(c.def)?.len()?)
+    }
+}
+
+/// The store as of one moment, while a snapshot is taken.
+pub struct Snapshot {
+    tx: redb::ReadTransaction,
+}
+
+impl Snapshot {
+    /// Every record of `c`, as of the snapshot.
+    pub fn list<T: DeserializeOwned>(&self, c: &Collection<T>) -> Result<Vec<(String, T)>> {
+        let table = self.tx.open_table(c.def)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push((k.value().to_owned(), decode(c, k.value(), v.value())?));
+        }
+        Ok(out)
     }
 }
 
@@ -272,6 +338,30 @@ mod tests {
         }
         let err = Store::open(&path).err().expect("newer schema refused");
         assert!(format!("{err:#}").contains("newer Farad"), "{err:#}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_snapshot_is_the_store_at_one_moment() {
+        let dir = tempdir().join("snap");
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Store::open(&dir.join("s.redb")).unwrap();
+        s.put(&TOPICS, "cpu", &serde_json::json!(1)).unwrap();
+        let copy = dir.join("copy.redb");
+        let seen = s
+            .snapshot(&copy, |snap| {
+                // A write after the snapshot began is not in it.
+                s.put(&TOPICS, "mem", &serde_json::json!(2)).unwrap();
+                snap.list(&TOPICS)
+            })
+            .unwrap();
+        assert_eq!(seen.len(), 1);
+        let c = Store::open(&copy).unwrap();
+        let ids: Vec<String> = c.list(&TOPICS).unwrap().into_iter().map(|r| r.0).collect();
+        assert_eq!(ids, ["cpu"]);
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(s.check_table("topics").unwrap(), Some(vec![]));
+        assert_eq!(s.check_table("nope").unwrap(), None);
         std::fs::remove_dir_all(dir).ok();
     }
 
