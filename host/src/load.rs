@@ -28,7 +28,7 @@ pub fn start(state: Arc<State>, url: String) {
     let spawned = std::thread::Builder::new()
         .name("farad-load".into())
         .spawn(move || {
-            let client = Client::new(Some(url));
+            let client = Client::new(Some(url)).with_bearer(state.auth.internal_token());
             match load(&state, &client) {
                 Ok(n) => {
                     tracing::info!(items = n, dir = %state.config.load.dir.display(), "loaded")

@@ -34,6 +34,7 @@ pub struct State {
     pub udfs: crate::udfs::Udfs,
     pub recordings: Arc<crate::recordings::Recordings>,
     pub replays: crate::replays::Replays,
+    pub auth: crate::auth::Auth,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
 }
@@ -132,6 +133,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         ids.cluster_id.clone(),
         ids.server_id.clone(),
     );
+    let auth = crate::auth::Auth::new(&config, store.clone())?;
     let global_email =
         (config.smtp.enabled && config.smtp.global).then_some(config.smtp.state_changes_only);
     let state = Arc::new(State {
@@ -154,6 +156,7 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
         udfs,
         recordings,
         replays: crate::replays::Replays::default(),
+        auth,
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });
@@ -169,6 +172,13 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
             http_port: bound.port(),
             cluster_id: state.ids.cluster_id.clone(),
             server_id: state.ids.server_id.clone(),
+            userinfo: state.auth.enabled.then(|| {
+                format!(
+                    "{}:{}",
+                    crate::auth::SUBSCRIBER,
+                    state.auth.subscription_token()
+                )
+            }),
         },
         Arc::new(move |cluster: &str, q: &str| match query_state.upgrade() {
             Some(s) => s.outputs.influxdb.query(cluster, q),

@@ -32,6 +32,9 @@ pub struct Endpoint {
     pub http_port: u16,
     pub cluster_id: String,
     pub server_id: String,
+    /// `~subscriber:<token>` when the API wants credentials: InfluxDB sends them with each
+    /// write (HTTP destinations only).
+    pub userinfo: Option<String>,
 }
 
 /// Runs InfluxDB queries for a cluster: the answer's JSON or the error.
@@ -111,6 +114,7 @@ struct Link {
     protocol: String,
     hostname: String,
     http_port: u16,
+    userinfo: Option<String>,
     path: String,
     udp_bind: String,
     cluster_id: String,
@@ -163,6 +167,7 @@ impl Link {
             } else {
                 c.http_port
             },
+            userinfo: endpoint.userinfo.clone(),
             path: c.subscription_path.clone(),
             udp_bind: c.udp_bind.clone(),
             cluster_id: endpoint.cluster_id.clone(),
@@ -294,8 +299,14 @@ impl Link {
                     d
                 }
                 scheme => format!(
-                    "{scheme}://{}:{}{}",
-                    self.hostname, self.http_port, self.path
+                    "{scheme}://{}{}:{}{}",
+                    self.userinfo
+                        .as_ref()
+                        .map(|u| format!("{u}@"))
+                        .unwrap_or_default(),
+                    self.hostname,
+                    self.http_port,
+                    self.path
                 ),
             };
             let key = SubKey {
@@ -325,7 +336,7 @@ impl Link {
         };
         d.scheme != self.protocol
             || d.host != self.hostname
-            || (d.scheme != "udp" && (d.port != self.http_port || d.user))
+            || (d.scheme != "udp" && (d.port != self.http_port || d.userinfo != self.userinfo))
     }
 
     fn create(&self, key: &SubKey, mode: &str, dests: &[String]) -> Result<(), String> {
@@ -409,7 +420,7 @@ fn column(json: &serde_json::Value, i: usize) -> Vec<String> {
 #[derive(Debug, PartialEq)]
 struct Destination {
     scheme: String,
-    user: bool,
+    userinfo: Option<String>,
     host: String,
     port: u16,
 }
@@ -418,15 +429,15 @@ impl Destination {
     fn parse(url: &str) -> Option<Destination> {
         let (scheme, rest) = url.split_once("://")?;
         let authority = rest.split('/').next()?;
-        let (user, hostport) = match authority.rsplit_once('@') {
-            Some((_, hp)) => (true, hp),
-            None => (false, authority),
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, hp)) => (Some(u.to_owned()), hp),
+            None => (None, authority),
         };
         let (host, port) = hostport.rsplit_once(':')?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         Some(Destination {
             scheme: scheme.to_ascii_lowercase(),
-            user,
+            userinfo,
             host: host.to_owned(),
             port: port.parse().ok()?,
         })
@@ -496,13 +507,13 @@ mod tests {
             Destination::parse("http://farad.local:9092"),
             Some(Destination {
                 scheme: "http".into(),
-                user: false,
+                userinfo: None,
                 host: "farad.local".into(),
                 port: 9092
             })
         );
         let d = Destination::parse("https://user:tok@[::1]:9092/path").unwrap();
-        assert!(d.user);
+        assert_eq!(d.userinfo.as_deref(), Some("user:tok"));
         assert_eq!((d.host.as_str(), d.port), ("::1", 9092));
         assert_eq!(Destination::parse("udp://h").map(|d| d.port), None);
     }

@@ -281,6 +281,36 @@ impl Farad {
         Self::reply(req.send(body.as_ref()))
     }
 
+    /// Any request, with headers; a body only for methods that take one.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        let url = format!("{}{path}", self.url());
+        macro_rules! with_headers {
+            ($req:expr) => {{
+                let mut r = $req;
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                r
+            }};
+        }
+        let r = match method {
+            "GET" => with_headers!(self.agent.get(&url)).call(),
+            "HEAD" => with_headers!(self.agent.head(&url)).call(),
+            "DELETE" => with_headers!(self.agent.delete(&url)).call(),
+            "POST" => with_headers!(self.agent.post(&url)).send(body),
+            "PUT" => with_headers!(self.agent.put(&url)).send(body),
+            "PATCH" => with_headers!(self.agent.patch(&url)).send(body),
+            m => panic!("method {m} not supported by the fixture"),
+        };
+        Self::reply(r)
+    }
+
     /// `GET /kapacitor/v1/debug/vars` as JSON.
     pub fn vars(&self) -> serde_json::Value {
         let r = self.get("/kapacitor/v1/debug/vars");

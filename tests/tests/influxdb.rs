@@ -1,6 +1,7 @@
 //! Writes to a real InfluxDB 1.x on 127.0.0.1: influxDBOut's points arrive (with its
 //! measurement, tags and created database), and an outage of InfluxDB loses none of them.
 
+use base64::Engine;
 use std::time::{Duration, Instant};
 
 use farad_tests::{Farad, Influxd, TempDir};
@@ -543,6 +544,74 @@ fn subscriptions_forward_influxdb_writes_and_survive_a_crash() {
     wait_for("the new database's subscription", 20, || {
         our_subscriptions(&influx).iter().any(|s| s.0 == "later")
     });
+}
+
+#[test]
+fn with_auth_enabled_subscriptions_carry_a_token() {
+    let dir = TempDir::new("influxdb-subs-auth");
+    let influx = Influxd::start(&dir.path().join("influxd"));
+    influx.query("CREATE DATABASE src");
+    let f = Farad::start_with_env(
+        &dir.path().join("data"),
+        &format!(
+            "hostname = \"127.0.0.1\"\n[[influxdb]]\nname = \"local\"\nurls = [\"{}\"]\n\
+             subscriptions-sync-interval = \"1s\"\n",
+            influx.url()
+        ),
+        &[
+            ("KAPACITOR_HTTP_AUTH_ENABLED", "true"),
+            ("KAPACITOR_AUTH_BCRYPT_COST", "4"),
+        ],
+    );
+    let admin = [("Authorization", "Basic YWRtaW46cHc=")]; // admin:pw
+    let user = json!({"name": "admin", "password": "pw", "type": "admin"});
+    assert_eq!(f.post("/kapacitor/v1/users", user.to_string()).status, 200);
+    let body = json!({
+        "id": "s", "type": "stream", "status": "enabled",
+        "script": "stream|from().measurement('cpu')|httpOut('out')",
+        "dbrps": [{"db": "src", "rp": "autogen"}],
+    });
+    let r = f.request(
+        "POST",
+        "/kapacitor/v1/tasks",
+        &admin,
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for("the subscription", 20, || {
+        let subs = our_subscriptions(&influx);
+        subs.len() == 1 && subs[0].2.starts_with("[\"http://~subscriber:")
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .post(format!("{}/write?db=src&precision=s", influx.url()))
+        .send(&b"cpu,host=a value=5 1700000000"[..])
+        .expect("writing to influxd");
+    wait_for("the forwarded point", 20, || {
+        let out = f.request("GET", "/kapacitor/v1/tasks/s/out", &admin, b"");
+        out.json()["series"][0]["values"][0][1].as_f64() == Some(5.0)
+    });
+    // The token is the subscription's own: it writes, and does nothing else.
+    let subs = our_subscriptions(&influx);
+    let creds = subs[0]
+        .2
+        .split("//")
+        .nth(1)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(creds)
+    );
+    let r = f.request(
+        "GET",
+        "/kapacitor/v1/tasks",
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
 }
 
 #[test]

@@ -7,10 +7,39 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+/// `http://user:password@host:port` as the URL without its userinfo and the basic auth
+/// header it asks for (Kapacitor's CLI takes credentials this way).
+fn split_userinfo(url: &str) -> (String, Option<String>) {
+    use base64::Engine;
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let Some((userinfo, host)) = rest[..host_end].rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let creds = format!("{}:{}", decode(user), decode(pass));
+    (
+        format!("{scheme}://{host}{}", &rest[host_end..]),
+        Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        )),
+    )
+}
+
 /// A server's API.
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// The Authorization header: basic auth from the URL's `user:password@`, or a bearer.
+    authorization: Option<String>,
 }
 
 impl Client {
@@ -26,9 +55,24 @@ impl Client {
             .http_status_as_error(false)
             .build()
             .new_agent();
+        let (base, authorization) = split_userinfo(base.trim_end_matches('/'));
         Client {
-            base: base.trim_end_matches('/').to_owned(),
+            base,
             agent,
+            authorization,
+        }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request.
+    pub fn with_bearer(mut self, token: &str) -> Client {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    fn auth<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.authorization {
+            Some(a) => r.header("Authorization", a),
+            None => r,
         }
     }
 
@@ -60,28 +104,28 @@ impl Client {
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {
-        self.reply(self.agent.get(self.url(path)).call())
+        self.reply(self.auth(self.agent.get(self.url(path))).call())
     }
 
     pub fn post(&self, path: &str, body: &[u8]) -> Result<Value> {
-        self.reply(self.agent.post(self.url(path)).send(body))
+        self.reply(self.auth(self.agent.post(self.url(path))).send(body))
     }
 
     pub fn patch(&self, path: &str, body: &[u8]) -> Result<Value> {
-        self.reply(self.agent.patch(self.url(path)).send(body))
+        self.reply(self.auth(self.agent.patch(self.url(path))).send(body))
     }
 
     pub fn put(&self, path: &str, body: &[u8]) -> Result<Value> {
-        self.reply(self.agent.put(self.url(path)).send(body))
+        self.reply(self.auth(self.agent.put(self.url(path))).send(body))
     }
 
     pub fn delete(&self, path: &str) -> Result<Value> {
-        self.reply(self.agent.delete(self.url(path)).call())
+        self.reply(self.auth(self.agent.delete(self.url(path))).call())
     }
 
     /// Streams the body of a GET into `out`; the bytes written and the length announced.
     pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<(u64, Option<u64>)> {
-        let r = self.agent.get(self.url(path)).call();
+        let r = self.auth(self.agent.get(self.url(path))).call();
         let mut r = r.with_context(|| format!("cannot reach {}", self.base))?;
         if r.status().as_u16() >= 300 {
             return self.reply(Ok(r)).map(|_| (0, None));
@@ -528,6 +572,17 @@ pub fn show_topic(c: &Client, topic: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credentials_in_the_url_become_basic_auth() {
+        let (url, auth) = super::split_userinfo("http://bob:p%40ss@localhost:9092/x");
+        assert_eq!(url, "http://localhost:9092/x");
+        assert_eq!(auth.as_deref(), Some("Basic Ym9iOnBAc3M="));
+        assert_eq!(
+            super::split_userinfo("http://localhost:9092"),
+            ("http://localhost:9092".into(), None)
+        );
+    }
+
     use super::glob;
 
     #[test]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
 pub use sections::{
-    BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Mqtt, Replay, Smtp,
+    Auth, BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Mqtt, Replay, Smtp,
     Storage, TaskSection, UdfFunction, UdfSection, Udp,
 };
 
@@ -31,6 +31,7 @@ pub struct Config {
     pub skip_config_overrides: bool,
     pub default_retention_policy: String,
     pub http: Http,
+    pub auth: Auth,
     pub logging: Logging,
     pub storage: Storage,
     pub replay: Replay,
@@ -56,6 +57,7 @@ impl Default for Config {
             skip_config_overrides: false,
             default_retention_policy: String::new(),
             http: Http::default(),
+            auth: Auth::default(),
             logging: Logging::default(),
             storage: Storage::default(),
             replay: Replay::default(),
@@ -111,6 +113,12 @@ impl Config {
         self.smtp.validate().map_err(anyhow::Error::msg)?;
         if self.hostname.is_empty() {
             bail!("hostname must not be empty");
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            bail!(
+                "[auth] bcrypt-cost must be from 4 to 31, got {}",
+                self.auth.bcrypt_cost
+            );
         }
         Ok(())
     }

@@ -133,6 +133,30 @@ impl Default for TaskSection {
     }
 }
 
+/// `[auth]`: how users' passwords are kept and checked once `[http] auth-enabled` is on.
+/// Kapacitor's `meta-*` keys (Enterprise's user store) are accepted and not used.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct Auth {
+    pub enabled: bool,
+    /// How long a checked password is remembered, sparing a bcrypt per request.
+    pub cache_expiration: GoDuration,
+    pub bcrypt_cost: u32,
+    #[serde(flatten)]
+    pub other: std::collections::BTreeMap<String, toml::Value>,
+}
+
+impl Default for Auth {
+    fn default() -> Auth {
+        Auth {
+            enabled: false,
+            cache_expiration: GoDuration(600_000_000_000),
+            bcrypt_cost: 10,
+            other: Default::default(),
+        }
+    }
+}
+
 /// `[load]`: tasks, templates and handlers loaded from files at start.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]

@@ -16,6 +16,7 @@ mod storage;
 pub mod tasks;
 pub mod templates;
 mod udfs;
+mod users;
 mod write;
 
 use std::sync::Arc;
@@ -33,19 +34,22 @@ pub const BASE: &str = "kapacitor";
 pub fn routes(
     state: Arc<State>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    let api = ping::routes(state.clone())
-        .or(write::routes(state.clone()))
-        .or(debug::routes(state.clone()))
-        .or(metrics::routes(state.clone()))
-        .or(tasks::routes(state.clone()))
-        .or(templates::routes(state.clone()))
-        .or(udfs::routes(state.clone()))
-        .or(plugins::routes(state.clone()))
-        .or(service_tests::routes(state.clone()))
-        .or(alerts::routes(state.clone()))
-        .or(silences::routes(state.clone()))
-        .or(storage::routes(state.clone()))
-        .or(replay::routes(state.clone()));
+    let api = users::guard(state.clone()).and(
+        ping::routes(state.clone())
+            .or(write::routes(state.clone()))
+            .or(debug::routes(state.clone()))
+            .or(metrics::routes(state.clone()))
+            .or(tasks::routes(state.clone()))
+            .or(templates::routes(state.clone()))
+            .or(udfs::routes(state.clone()))
+            .or(plugins::routes(state.clone()))
+            .or(service_tests::routes(state.clone()))
+            .or(alerts::routes(state.clone()))
+            .or(silences::routes(state.clone()))
+            .or(storage::routes(state.clone()))
+            .or(users::routes(state.clone()))
+            .or(replay::routes(state.clone())),
+    );
     let request_ids = Arc::new(AtomicU64::new(1));
     let log = state.config.http.log_enabled;
     api.recover(error::recover)

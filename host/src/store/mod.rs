@@ -66,7 +66,11 @@ pub const SILENCES: Collection<crate::silences::Silence> = Collection::new("sile
 /// `handlers/<topic>/<id>`: removed when its file is gone.
 pub const LOADED: Collection<serde_json::Value> = Collection::new("loaded");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 11] = [
+/// API users, by name.
+pub const USERS: Collection<crate::auth::UserRecord> = Collection::new("users");
+
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 12] = [
+    USERS.def,
     TASKS.def,
     SILENCES.def,
     TOPIC_EVENTS.def,
