@@ -12,6 +12,7 @@ pub mod config;
 pub mod email;
 pub mod handlers;
 pub mod http;
+pub mod https;
 pub mod influxdb;
 pub mod ingest;
 pub mod load;

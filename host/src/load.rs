@@ -28,7 +28,10 @@ pub fn start(state: Arc<State>, url: String) {
     let spawned = std::thread::Builder::new()
         .name("farad-load".into())
         .spawn(move || {
-            let client = Client::new(Some(url)).with_bearer(state.auth.internal_token());
+            // Its own API, over loopback: the certificate names the public host, not this.
+            let client = Client::new(Some(url))
+                .with_bearer(state.auth.internal_token())
+                .skip_verify(state.config.http.https_enabled);
             match load(&state, &client) {
                 Ok(n) => {
                     tracing::info!(items = n, dir = %state.config.load.dir.display(), "loaded")

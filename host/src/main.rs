@@ -16,6 +16,9 @@ struct Cli {
     /// The server the client commands talk to; also $KAPACITOR_URL.
     #[arg(long, global = true)]
     url: Option<String>,
+    /// Accept any certificate of an https server (self-signed ones).
+    #[arg(long = "skipVerify", global = true)]
+    skip_verify: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -302,6 +305,7 @@ fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse_from(go_style_args());
+    let client = || farad::cli::client::Client::new(cli.url.clone()).skip_verify(cli.skip_verify);
     match cli.command {
         Command::Serve { config, log_level } => {
             let mut config = config::Config::load(config_path(config).as_deref())?;
@@ -333,7 +337,7 @@ fn main() -> Result<()> {
             file,
             no_reload,
         } => farad::cli::tasks::define(
-            &farad::cli::client::Client::new(cli.url),
+            &client(),
             &farad::cli::tasks::DefineArgs {
                 id,
                 kind,
@@ -345,53 +349,31 @@ fn main() -> Result<()> {
                 no_reload,
             },
         ),
-        Command::DefineTemplate { id, tick, kind } => farad::cli::tasks::define_template(
-            &farad::cli::client::Client::new(cli.url),
-            &id,
-            tick.as_ref(),
-            kind.as_deref(),
-        ),
-        Command::Enable { ids } => {
-            farad::cli::tasks::enable(&farad::cli::client::Client::new(cli.url), &ids)
+        Command::DefineTemplate { id, tick, kind } => {
+            farad::cli::tasks::define_template(&client(), &id, tick.as_ref(), kind.as_deref())
         }
-        Command::Disable { ids } => {
-            farad::cli::tasks::disable(&farad::cli::client::Client::new(cli.url), &ids)
-        }
-        Command::Reload { ids } => {
-            farad::cli::tasks::reload(&farad::cli::client::Client::new(cli.url), &ids)
-        }
-        Command::Show { id } => {
-            farad::cli::tasks::show(&farad::cli::client::Client::new(cli.url), &id)
-        }
-        Command::ShowTemplate { id } => {
-            farad::cli::tasks::show_template(&farad::cli::client::Client::new(cli.url), &id)
-        }
+        Command::Enable { ids } => farad::cli::tasks::enable(&client(), &ids),
+        Command::Disable { ids } => farad::cli::tasks::disable(&client(), &ids),
+        Command::Reload { ids } => farad::cli::tasks::reload(&client(), &ids),
+        Command::Show { id } => farad::cli::tasks::show(&client(), &id),
+        Command::ShowTemplate { id } => farad::cli::tasks::show_template(&client(), &id),
         Command::DefineUdf { name, file } => {
-            farad::cli::client::define_udf(&farad::cli::client::Client::new(cli.url), &name, &file)
+            farad::cli::client::define_udf(&client(), &name, &file)
         }
-        Command::DefineHandlerPlugin { kind, file } => farad::cli::client::define_handler_plugin(
-            &farad::cli::client::Client::new(cli.url),
-            &kind,
-            &file,
-        ),
-        Command::ServiceTests { names } => {
-            farad::cli::client::service_tests(&farad::cli::client::Client::new(cli.url), &names)
+        Command::DefineHandlerPlugin { kind, file } => {
+            farad::cli::client::define_handler_plugin(&client(), &kind, &file)
         }
-        Command::Backup { file } => {
-            farad::cli::storage::backup(&farad::cli::client::Client::new(cli.url), &file)
-        }
+        Command::ServiceTests { names } => farad::cli::client::service_tests(&client(), &names),
+        Command::Backup { file } => farad::cli::storage::backup(&client(), &file),
         Command::Restore {
             file,
             config,
             force,
         } => farad::cli::storage::restore(&file, config_path(config).as_deref(), force),
-        Command::DefineTopicHandler { args } => farad::cli::client::define_topic_handler(
-            &farad::cli::client::Client::new(cli.url),
-            &args,
-        ),
-        Command::ShowTopic { topic } => {
-            farad::cli::client::show_topic(&farad::cli::client::Client::new(cli.url), &topic)
+        Command::DefineTopicHandler { args } => {
+            farad::cli::client::define_topic_handler(&client(), &args)
         }
+        Command::ShowTopic { topic } => farad::cli::client::show_topic(&client(), &topic),
         Command::Silence {
             id,
             topic,
@@ -413,14 +395,10 @@ fn main() -> Result<()> {
                 t.insert(k.to_owned(), v.into());
             }
             body["tags"] = t.into();
-            farad::cli::client::silence(&farad::cli::client::Client::new(cli.url), &body)
+            farad::cli::client::silence(&client(), &body)
         }
-        Command::List { kind, patterns } => {
-            farad::cli::client::list(&farad::cli::client::Client::new(cli.url), &kind, &patterns)
-        }
-        Command::Delete { kind, ids } => {
-            farad::cli::client::delete(&farad::cli::client::Client::new(cli.url), &kind, &ids)
-        }
+        Command::List { kind, patterns } => farad::cli::client::list(&client(), &kind, &patterns),
+        Command::Delete { kind, ids } => farad::cli::client::delete(&client(), &kind, &ids),
         Command::Replay {
             recording,
             task,
@@ -429,7 +407,7 @@ fn main() -> Result<()> {
             real_clock,
             no_wait,
         } => farad::cli::replay::replay(
-            &farad::cli::client::Client::new(cli.url),
+            &client(),
             &farad::cli::replay::ReplayArgs {
                 recording,
                 task,
@@ -452,7 +430,7 @@ fn main() -> Result<()> {
             recording_id,
             no_wait,
         } => {
-            let client = farad::cli::client::Client::new(cli.url);
+            let client = client();
             let task = || {
                 task.clone()
                     .ok_or_else(|| anyhow::anyhow!("record {kind} needs -task"))
@@ -498,7 +476,7 @@ fn main() -> Result<()> {
             real_clock,
             no_wait,
         } => farad::cli::replay::replay_live(
-            &farad::cli::client::Client::new(cli.url),
+            &client(),
             &kind,
             &farad::cli::replay::ReplayLiveArgs {
                 task,
@@ -519,7 +497,7 @@ fn main() -> Result<()> {
             db,
             rp,
         } => farad::cli::replay::import(
-            &farad::cli::client::Client::new(cli.url),
+            &client(),
             &file,
             &farad::cli::replay::ImportArgs {
                 id,
@@ -529,13 +507,9 @@ fn main() -> Result<()> {
                 rp,
             },
         ),
-        Command::Level { level } => {
-            farad::cli::status::level(&farad::cli::client::Client::new(cli.url), &level)
-        }
-        Command::Stats { what } => {
-            farad::cli::status::stats(&farad::cli::client::Client::new(cli.url), &what)
-        }
-        Command::Vars => farad::cli::status::vars(&farad::cli::client::Client::new(cli.url)),
+        Command::Level { level } => farad::cli::status::level(&client(), &level),
+        Command::Stats { what } => farad::cli::status::stats(&client(), &what),
+        Command::Vars => farad::cli::status::vars(&client()),
         Command::Version => {
             println!(
                 "Farad {} (Kapacitor API 1.5 compatible)",

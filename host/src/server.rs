@@ -122,6 +122,12 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     )?);
     crate::replays::mark_interrupted(&store)?;
 
+    let tls = if config.http.https_enabled {
+        Some(crate::https::acceptor(&config.http)?)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let addr = config.http.socket_addr()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -191,27 +197,38 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
 
     let api = match bound {
         std::net::SocketAddr::V4(a) if a.ip().is_unspecified() => {
-            format!("http://127.0.0.1:{}", a.port())
+            format!("{scheme}://127.0.0.1:{}", a.port())
         }
         std::net::SocketAddr::V6(a) if a.ip().is_unspecified() => {
-            format!("http://[::1]:{}", a.port())
+            format!("{scheme}://[::1]:{}", a.port())
         }
-        a => format!("http://{a}"),
+        a => format!("{scheme}://{a}"),
     };
     crate::load::start(state.clone(), api);
 
     // Printed on stdout so that scripts and tests can find an OS-assigned port.
-    println!("farad listening on http://{bound}");
+    println!("farad listening on {scheme}://{bound}");
     tracing::info!(addr = %bound, version = crate::VERSION, "farad started");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = warp::serve(crate::http::routes(state.clone()))
-        .incoming(listener)
-        .graceful(async {
-            stop_rx.await.ok();
-        })
-        .run();
-    let server = tokio::spawn(server);
+    let stop = async {
+        stop_rx.await.ok();
+    };
+    let server = match tls {
+        Some(tls) => tokio::spawn(crate::https::serve(
+            listener,
+            tls,
+            crate::http::routes(state.clone()),
+            stop,
+            shutdown_timeout,
+        )),
+        None => tokio::spawn(
+            warp::serve(crate::http::routes(state.clone()))
+                .incoming(listener)
+                .graceful(stop)
+                .run(),
+        ),
+    };
 
     signal().await;
     tracing::info!("shutting down");

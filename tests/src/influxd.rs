@@ -15,8 +15,9 @@ pub struct Influxd {
     pub ca: Option<PathBuf>,
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, in `dir`; the CA's file.
-fn make_certificates(dir: &Path) -> PathBuf {
+/// A CA and a certificate for 127.0.0.1 signed by it, in `dir` (`server.pem`, `server.key`);
+/// the CA's file.
+pub fn make_certificates(dir: &Path) -> PathBuf {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)

@@ -11,7 +11,7 @@ mod mqtt;
 mod sink;
 mod smtp;
 
-pub use influxd::{Influxd, free_port};
+pub use influxd::{Influxd, free_port, make_certificates};
 pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;
@@ -100,6 +100,8 @@ impl Drop for TempDir {
 pub struct Farad {
     pub child: Child,
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     pub data_dir: PathBuf,
     pub config_path: PathBuf,
     agent: ureq::Agent,
@@ -135,6 +137,17 @@ impl Farad {
 
     /// As [`Farad::start_in`], with extra environment variables.
     pub fn start_with_env(data_dir: &Path, extra: &str, env: &[(&str, &str)]) -> Farad {
+        Self::start_trusting(data_dir, extra, env, None)
+    }
+
+    /// As [`Farad::start_with_env`]; when the daemon serves https, the fixture's client
+    /// trusts the CA in the PEM file `ca`.
+    pub fn start_trusting(
+        data_dir: &Path,
+        extra: &str,
+        env: &[(&str, &str)],
+        ca: Option<&Path>,
+    ) -> Farad {
         std::fs::create_dir_all(data_dir).expect("data dir");
         let config_path = data_dir.join("farad-test.conf");
         let config = format!(
@@ -151,11 +164,14 @@ impl Farad {
         let mut child = cmd.spawn().expect("starting farad");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
+        let (scheme, addr) = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(a) = line.strip_prefix("farad listening on http://") {
-                        break a.parse().expect("listen address");
+                        break ("http", a.parse().expect("listen address"));
+                    }
+                    if let Some(a) = line.strip_prefix("farad listening on https://") {
+                        break ("https", a.parse().expect("listen address"));
                     }
                 }
                 _ => {
@@ -166,23 +182,29 @@ impl Farad {
         };
         // Keep draining stdout so the daemon never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+            .timeout_global(Some(Duration::from_secs(60)));
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).expect("reading the CA");
+            let cert = ureq::tls::Certificate::from_pem(&pem).expect("a PEM certificate");
+            let roots = ureq::tls::RootCerts::new_with_certs(&[cert.to_owned()]);
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        let agent: ureq::Agent = config.build().into();
         Farad {
             child,
             addr,
+            scheme,
             data_dir: data_dir.to_path_buf(),
             config_path,
             agent,
         }
     }
 
-    /// The base URL, `http://127.0.0.1:<port>`.
+    /// The base URL, `http://127.0.0.1:<port>` (or https).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {

@@ -63,6 +63,21 @@ impl Client {
         }
     }
 
+    /// Accepts any server certificate (Kapacitor's `-skipVerify`): for self-signed ones.
+    pub fn skip_verify(mut self, skip: bool) -> Client {
+        if skip {
+            let tls = ureq::tls::TlsConfig::builder()
+                .disable_verification(true)
+                .build();
+            self.agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .tls_config(tls)
+                .build()
+                .new_agent();
+        }
+        self
+    }
+
     /// Sends `Authorization: Bearer <token>` with every request.
     pub fn with_bearer(mut self, token: &str) -> Client {
         self.authorization = Some(format!("Bearer {token}"));
