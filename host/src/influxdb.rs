@@ -265,17 +265,58 @@ fn tls(c: &InfluxDb) -> Result<ureq::tls::TlsConfig, String> {
     Ok(b.build())
 }
 
-/// The configured clusters.
-#[derive(Default)]
+/// The configured clusters; replaced whole when the config API changes `[[influxdb]]` (the
+/// writers of the old ones finish what they hold, then stop).
 pub struct InfluxDbs {
+    current: crate::swap::Swap<Clusters>,
+}
+
+impl InfluxDbs {
+    pub fn start(configs: &[InfluxDb]) -> Result<InfluxDbs, String> {
+        Ok(InfluxDbs {
+            current: crate::swap::Swap::new(Clusters::start(configs)?),
+        })
+    }
+
+    pub fn reconfigure(&self, configs: &[InfluxDb]) -> Result<(), String> {
+        self.current.set(Clusters::start(configs)?);
+        Ok(())
+    }
+
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        self.current.get().check(name)
+    }
+
+    /// Queues a write; blocks while the cluster's channel is full (backpressure).
+    pub fn write(&self, w: InfluxWrite) {
+        self.current.get().write(w)
+    }
+
+    /// Runs a query now (a batch task's), waiting for the answer.
+    pub fn query(&self, cluster: &str, q: &str) -> Result<serde_json::Value, String> {
+        self.current.get().query(cluster, q)
+    }
+
+    pub fn create_database(&self, cluster: &str, db: &str, rp: &str) {
+        self.current.get().create_database(cluster, db, rp)
+    }
+
+    /// Per cluster, its counters.
+    pub fn stats(&self) -> Vec<(String, Arc<ClusterStats>)> {
+        self.current.get().stats()
+    }
+}
+
+#[derive(Default)]
+struct Clusters {
     clusters: HashMap<String, Cluster>,
     default: Option<String>,
 }
 
-impl InfluxDbs {
+impl Clusters {
     /// Starts a writer per enabled cluster.
-    pub fn start(configs: &[InfluxDb]) -> Result<InfluxDbs, String> {
-        let mut out = InfluxDbs::default();
+    fn start(configs: &[InfluxDb]) -> Result<Clusters, String> {
+        let mut out = Clusters::default();
         for c in configs.iter().filter(|c| c.enabled) {
             if c.urls.is_empty() {
                 return Err(format!(
@@ -328,12 +369,12 @@ impl InfluxDbs {
             .ok_or_else(|| format!("unknown InfluxDB cluster {name:?}"))
     }
 
-    pub fn check(&self, name: &str) -> Result<(), String> {
+    fn check(&self, name: &str) -> Result<(), String> {
         self.cluster(name).map(|_| ())
     }
 
     /// Queues a write; blocks while the cluster's channel is full (backpressure).
-    pub fn write(&self, w: InfluxWrite) {
+    fn write(&self, w: InfluxWrite) {
         match self.cluster(&w.cluster) {
             Ok(c) => {
                 if c.jobs.send(Job::Write(w)).is_err() {
@@ -345,11 +386,11 @@ impl InfluxDbs {
     }
 
     /// Runs a query now (a batch task's), waiting for the answer.
-    pub fn query(&self, cluster: &str, q: &str) -> Result<serde_json::Value, String> {
+    fn query(&self, cluster: &str, q: &str) -> Result<serde_json::Value, String> {
         self.cluster(cluster)?.conn.query(q)
     }
 
-    pub fn create_database(&self, cluster: &str, db: &str, rp: &str) {
+    fn create_database(&self, cluster: &str, db: &str, rp: &str) {
         let mut q = format!("CREATE DATABASE {}", quote_ident(db));
         if !rp.is_empty() {
             q.push_str(&format!(" WITH NAME {}", quote_ident(rp)));
@@ -360,7 +401,7 @@ impl InfluxDbs {
     }
 
     /// Per cluster, its counters.
-    pub fn stats(&self) -> Vec<(String, Arc<ClusterStats>)> {
+    fn stats(&self) -> Vec<(String, Arc<ClusterStats>)> {
         let mut v: Vec<_> = self
             .clusters
             .iter()

@@ -48,9 +48,14 @@ impl Brokers {
                 .name(format!("farad-mqtt-{name}"))
                 .spawn(move || {
                     for n in conn.iter() {
-                        if let Err(e) = n {
-                            tracing::warn!(broker = name, error = %e, "mqtt connection failed; retrying");
-                            std::thread::sleep(std::time::Duration::from_secs(1));
+                        match n {
+                            // The client is gone (the broker was reconfigured): stop.
+                            Err(rumqttc::ConnectionError::RequestsDone) => break,
+                            Err(e) => {
+                                tracing::warn!(broker = name, error = %e, "mqtt connection failed; retrying");
+                                std::thread::sleep(std::time::Duration::from_secs(1));
+                            }
+                            Ok(_) => {}
                         }
                     }
                 })

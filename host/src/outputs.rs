@@ -35,7 +35,7 @@ pub struct Outputs {
     /// Loopback writes, delivered by their own thread: never inside the task that made them.
     loopback: SyncSender<(String, String, Vec<Point>)>,
     agent: ureq::Agent,
-    endpoints: HashMap<String, PostEndpoint>,
+    endpoints: crate::swap::Swap<HashMap<String, PostEndpoint>>,
     pub stats: Arc<OutputStats>,
     pub sideloads: crate::sideload::Sideloads,
     /// Where alert nodes' events are collected.
@@ -49,8 +49,8 @@ pub struct Outputs {
     /// Handler plugins: Slack, PagerDuty and the rest.
     pub plugins: Arc<crate::plugins::Plugins>,
     /// `[smtp]` and `[[mqtt]]`, also used by service tests.
-    pub mailer: Arc<crate::email::Mailer>,
-    pub mqtt: Arc<crate::mqtt::Brokers>,
+    pub mailer: Arc<crate::swap::Swap<crate::email::Mailer>>,
+    pub mqtt: Arc<crate::swap::Swap<crate::mqtt::Brokers>>,
 }
 
 #[derive(Default)]
@@ -67,25 +67,7 @@ impl Outputs {
         topics: crate::topics::Topics,
         plugins: Arc<crate::plugins::Plugins>,
     ) -> Result<Arc<Outputs>, String> {
-        let mut endpoints = HashMap::new();
-        for h in &config.httppost {
-            let headers = h
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let auth = &h.basic_auth;
-            endpoints.insert(
-                h.endpoint.clone(),
-                PostEndpoint {
-                    url: h.url.clone(),
-                    headers,
-                    basic_auth: (!auth.username.is_empty() && !auth.password.is_empty())
-                        .then(|| (auth.username.clone(), auth.password.clone())),
-                    row_template: h.row_template()?,
-                },
-            );
-        }
+        let endpoints = crate::swap::Swap::new(post_endpoints(&config.httppost)?);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(DEFAULT_TIMEOUT))
@@ -93,8 +75,12 @@ impl Outputs {
             .build()
             .into();
         let stats = Arc::new(OutputStats::default());
-        let mailer = Arc::new(crate::email::Mailer::new(&config.smtp));
-        let mqtt = Arc::new(crate::mqtt::Brokers::start(&config.mqtt)?);
+        let mailer = Arc::new(crate::swap::Swap::new(crate::email::Mailer::new(
+            &config.smtp,
+        )));
+        let mqtt = Arc::new(crate::swap::Swap::new(crate::mqtt::Brokers::start(
+            &config.mqtt,
+        )?));
         let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
             let (tx, rx) = sync_channel(QUEUE / WORKERS);
@@ -113,7 +99,9 @@ impl Outputs {
                             Job::Http(req) => {
                                 send(&agent, &req, &stats);
                             }
-                            Job::Other(out) => deliver(&out, &stats, &mailer, &mqtt, &plugins),
+                            Job::Other(out) => {
+                                deliver(&out, &stats, &mailer.get(), &mqtt.get(), &plugins)
+                            }
                         }
                     }
                 })
@@ -353,7 +341,7 @@ impl Io for Outputs {
                         }
                     }
                 }
-                match spec.actions(&body, &|name| self.endpoints.get(name).cloned()) {
+                match spec.actions(&body, &|name| self.endpoints.get().get(name).cloned()) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
                     Ok(Action::Mqtt {
@@ -442,7 +430,7 @@ impl Io for Outputs {
     }
 
     fn endpoint(&self, name: &str) -> Option<PostEndpoint> {
-        self.endpoints.get(name).cloned()
+        self.endpoints.get().get(name).cloned()
     }
 
     fn sideload(&self, source: &str) -> Result<Arc<dyn SideloadSource>, String> {
@@ -451,6 +439,7 @@ impl Io for Outputs {
             source.to_owned()
         } else {
             self.endpoints
+                .get()
                 .get(source)
                 .map(|e| e.url.clone())
                 .ok_or_else(|| format!("Specified endpoint does not exist: {source}"))?
@@ -514,4 +503,45 @@ fn event_facts(ev: &TopicEvent) -> Facts {
         duration: ev.duration,
     };
     (facts, tags)
+}
+
+impl Outputs {
+    /// Takes changed sections of the config (from the config API): what is sent from now on
+    /// goes through the new settings.
+    pub fn reconfigure(&self, section: &str, config: &Config) -> Result<(), String> {
+        match section {
+            "httppost" => self.endpoints.set(post_endpoints(&config.httppost)?),
+            "smtp" => self.mailer.set(crate::email::Mailer::new(&config.smtp)),
+            "mqtt" => self.mqtt.set(crate::mqtt::Brokers::start(&config.mqtt)?),
+            "influxdb" => self.influxdb.reconfigure(&config.influxdb)?,
+            _ => self.plugins.set_sections(&config.other),
+        }
+        Ok(())
+    }
+}
+
+/// `[[httppost]]` endpoints by name.
+fn post_endpoints(
+    configs: &[crate::config::HttpPost],
+) -> Result<HashMap<String, PostEndpoint>, String> {
+    let mut endpoints = HashMap::new();
+    for h in configs {
+        let headers = h
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let auth = &h.basic_auth;
+        endpoints.insert(
+            h.endpoint.clone(),
+            PostEndpoint {
+                url: h.url.clone(),
+                headers,
+                basic_auth: (!auth.username.is_empty() && !auth.password.is_empty())
+                    .then(|| (auth.username.clone(), auth.password.clone())),
+                row_template: h.row_template()?,
+            },
+        );
+    }
+    Ok(endpoints)
 }

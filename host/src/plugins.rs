@@ -26,7 +26,7 @@ const MAX_RESPONSE: u64 = 1 << 20;
 pub struct Plugins {
     engine: UdfEngine,
     /// Config sections as written (`other` of the config: Farad has no struct for them).
-    sections: BTreeMap<String, toml::Value>,
+    sections: crate::swap::Swap<BTreeMap<String, toml::Value>>,
     /// Compiled code, kept between starts: `<kind>-<digest>-<engine key>.cwasm`.
     cache: PathBuf,
     loaded: parking_lot::Mutex<HashMap<String, Arc<HandlerPlugin>>>,
@@ -107,7 +107,7 @@ impl Plugins {
             .into();
         let plugins = Plugins {
             engine,
-            sections: config.other.clone(),
+            sections: crate::swap::Swap::new(config.other.clone()),
             cache: config.data_dir.join("plugins"),
             loaded: Default::default(),
             uploaded: Default::default(),
@@ -306,16 +306,34 @@ impl Plugins {
     /// each with its `state-changes-only`.
     pub fn globals(&self) -> Vec<(String, bool)> {
         let flag = |t: &toml::Value, k: &str| t.get(k).and_then(toml::Value::as_bool) == Some(true);
+        let sections = self.sections.get();
         self.kinds()
             .into_iter()
             .filter_map(|kind| {
-                let section = match self.sections.get(&kind)? {
+                let section = match sections.get(&kind)? {
                     toml::Value::Array(entries) if entries.len() == 1 => entries.first()?,
                     toml::Value::Array(entries) => entries.iter().find(|e| flag(e, "default"))?,
                     table => table,
                 };
                 (flag(section, "enabled") && flag(section, "global"))
                     .then(|| (kind.clone(), flag(section, "state-changes-only")))
+            })
+            .collect()
+    }
+
+    /// Takes the plugins' config sections anew (from the config API).
+    pub fn set_sections(&self, sections: &BTreeMap<String, toml::Value>) {
+        self.sections.set(sections.clone());
+    }
+
+    /// Each plugin's config section and its defaults (plugins compiled as needed; one that
+    /// fails is left out).
+    pub fn default_configs(&self) -> BTreeMap<String, Map<String, Value>> {
+        self.kinds()
+            .into_iter()
+            .filter_map(|kind| {
+                let info = self.get(&kind).ok()?.info.clone();
+                Some((info.config_section, info.default_config))
             })
             .collect()
     }
@@ -368,7 +386,8 @@ impl Plugins {
     ) -> Result<Map<String, Value>, String> {
         let section = &plugin.info.config_section;
         let mut config = plugin.info.default_config.clone();
-        let written = match self.sections.get(section) {
+        let sections = self.sections.get();
+        let written = match sections.get(section) {
             None => None,
             Some(toml::Value::Array(entries)) => {
                 let workspace = options

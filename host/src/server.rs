@@ -21,7 +21,15 @@ pub struct Ids {
 
 /// Everything the API handlers share.
 pub struct State {
+    /// The config the server started with: the file, its environment overrides and the
+    /// stored config overrides.
     pub config: Config,
+    /// The file and environment alone, which overrides are laid over.
+    pub file_config: Config,
+    /// The config as the config API has changed it since.
+    pub live_config: crate::swap::Swap<Config>,
+    /// One config API change at a time.
+    pub config_lock: parking_lot::Mutex<()>,
     pub store: Arc<Store>,
     pub ingest: Arc<Ingest>,
     pub ids: Ids,
@@ -81,12 +89,27 @@ pub fn tune_allocator() {
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
-pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
+pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
+    let mut config = file_config.clone();
     for section in config.unsupported_sections() {
         tracing::warn!(section, "config section is not supported yet; ignored");
     }
     let store_path = config.store_path();
     let store = Arc::new(tokio::task::spawn_blocking(move || Store::open(&store_path)).await??);
+    if !config.skip_config_overrides {
+        let overrides: Vec<_> = store
+            .list(&store::CONFIG_OVERRIDES)?
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        match crate::overrides::apply(&config, &overrides) {
+            Ok(c) => config = c,
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "stored config overrides no longer apply to the config file; starting without them"
+            ),
+        }
+    }
     let ids = Ids {
         cluster_id: store.meta_or_insert("cluster_id", new_id)?,
         server_id: store.meta_or_insert("server_id", new_id)?,
@@ -143,6 +166,9 @@ pub async fn serve(config: Config, log_level: LevelHandle) -> Result<()> {
     let global_email =
         (config.smtp.enabled && config.smtp.global).then_some(config.smtp.state_changes_only);
     let state = Arc::new(State {
+        live_config: crate::swap::Swap::new(config.clone()),
+        config_lock: parking_lot::Mutex::new(()),
+        file_config,
         config,
         store: store.clone(),
         ingest,

@@ -62,7 +62,7 @@ pub fn run(
                 Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
                 _ => Vec::new(),
             };
-            outputs.mailer.send(
+            outputs.mailer.get().send(
                 &to,
                 &str_of("subject", "test subject"),
                 &str_of("body", "test body"),
@@ -75,7 +75,7 @@ pub fn run(
                 "exactly-once" | "2" => 2,
                 q => return Some(Err(format!("invalid qos {q:?}"))),
             };
-            outputs.mqtt.publish(
+            outputs.mqtt.get().publish(
                 &str_of("broker-name", ""),
                 &str_of("topic", "test"),
                 qos,

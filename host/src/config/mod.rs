@@ -101,6 +101,11 @@ impl Config {
         toml::to_string_pretty(self).expect("config always serializes")
     }
 
+    /// Checks a config made otherwise than by parsing (with overrides laid over it).
+    pub fn check(&self) -> Result<()> {
+        self.validate()
+    }
+
     fn validate(&self) -> Result<()> {
         self.http.validate()?;
         for (i, u) in self.udp.iter().enumerate() {

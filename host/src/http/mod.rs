@@ -4,6 +4,7 @@
 //! error is `{"error": "..."}` with Kapacitor's status code (see [`error`]).
 
 mod alerts;
+mod config;
 mod debug;
 pub mod error;
 mod metrics;
@@ -47,6 +48,7 @@ pub fn routes(
             .or(alerts::routes(state.clone()))
             .or(silences::routes(state.clone()))
             .or(storage::routes(state.clone()))
+            .or(config::routes(state.clone()))
             .or(users::routes(state.clone()))
             .or(replay::routes(state.clone())),
     );

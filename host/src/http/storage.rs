@@ -21,6 +21,7 @@ fn api_name(table: &str) -> &str {
     match table {
         "handlers" => "handler-specs",
         "loaded" => "load",
+        "config_overrides" => "overrides",
         other => other,
     }
 }

@@ -66,10 +66,15 @@ pub const SILENCES: Collection<crate::silences::Silence> = Collection::new("sile
 /// `handlers/<topic>/<id>`: removed when its file is gone.
 pub const LOADED: Collection<serde_json::Value> = Collection::new("loaded");
 
+/// Config overrides made over the API, by `section/element`.
+pub const CONFIG_OVERRIDES: Collection<crate::overrides::Override> =
+    Collection::new("config_overrides");
+
 /// API users, by name.
 pub const USERS: Collection<crate::auth::UserRecord> = Collection::new("users");
 
-const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 12] = [
+const ALL_TABLES: [TableDefinition<'static, &'static str, &'static [u8]>; 13] = [
+    CONFIG_OVERRIDES.def,
     USERS.def,
     TASKS.def,
     SILENCES.def,
