@@ -57,6 +57,7 @@ pub fn init(config: &Logging) -> Result<LevelHandle> {
     tracing_subscriber::registry()
         .with(filter_layer)
         .with(fmt::layer().with_writer(writer).with_ansi(false))
+        .with(crate::log_sessions::SessionLayer)
         .try_init()
         .context("installing the logger")?;
     Ok(LevelHandle {

@@ -114,6 +114,11 @@ enum Command {
     DefineHandlerPlugin { kind: String, file: PathBuf },
     /// Run the tests of services (every one when none is named) with their default options.
     ServiceTests { names: Vec<String> },
+    /// Follow the server's log: the records whose fields match every `key=value` (`lvl=error`,
+    /// `lvl=warn+` for a level and above, `task=ID`, `node=log2`).
+    Logs { tags: Vec<String> },
+    /// Follow the log records of one task (and match `key=value` tags too).
+    Watch { task: String, tags: Vec<String> },
     /// Save a backup of everything the server keeps (store, recordings, UDF and handler
     /// plugin components) to FILE.
     Backup { file: PathBuf },
@@ -364,6 +369,8 @@ fn main() -> Result<()> {
             farad::cli::client::define_handler_plugin(&client(), &kind, &file)
         }
         Command::ServiceTests { names } => farad::cli::client::service_tests(&client(), &names),
+        Command::Logs { tags } => farad::cli::client::logs(&client(), None, &tags),
+        Command::Watch { task, tags } => farad::cli::client::logs(&client(), Some(&task), &tags),
         Command::Backup { file } => farad::cli::storage::backup(&client(), &file),
         Command::Restore {
             file,

@@ -146,7 +146,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     crate::replays::mark_interrupted(&store)?;
 
     let tls = if config.http.https_enabled {
-        Some(crate::https::acceptor(&config.http)?)
+        Some(crate::listen::acceptor(&config.http)?)
     } else {
         None
     };
@@ -240,21 +240,13 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     let stop = async {
         stop_rx.await.ok();
     };
-    let server = match tls {
-        Some(tls) => tokio::spawn(crate::https::serve(
-            listener,
-            tls,
-            crate::http::routes(state.clone()),
-            stop,
-            shutdown_timeout,
-        )),
-        None => tokio::spawn(
-            warp::serve(crate::http::routes(state.clone()))
-                .incoming(listener)
-                .graceful(stop)
-                .run(),
-        ),
-    };
+    let server = tokio::spawn(crate::listen::serve(
+        listener,
+        tls,
+        state.clone(),
+        stop,
+        shutdown_timeout,
+    ));
 
     signal().await;
     tracing::info!("shutting down");
@@ -269,12 +261,8 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     for t in udp_tasks {
         t.abort();
     }
-    if tokio::time::timeout(shutdown_timeout, server)
-        .await
-        .is_err()
-    {
-        tracing::warn!("open connections did not finish within the shutdown timeout");
-    }
+    // The listener waits for open connections up to the shutdown timeout itself.
+    let _ = server.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -40,6 +40,8 @@ struct TaskSink {
 
 impl PointSink for TaskSink {
     fn deliver(&self, points: Vec<Point>) {
+        // Log records of the task's nodes carry its id (log sessions filter on it).
+        let _task = tracing::info_span!("task", task = %self.id).entered();
         let mut task = self.task.lock();
         task.set_now(crate::server::now_ns());
         task.push_owned(&self.db, &self.rp, points);

@@ -138,6 +138,32 @@ impl Client {
         self.reply(self.auth(self.agent.delete(self.url(path))).call())
     }
 
+    /// Follows the server's log (`GET /kapacitor/v1preview/logs` with `tags` as the query),
+    /// copying each record to `out` as it comes, until the server closes the stream.
+    pub fn follow_logs(
+        &self,
+        tags: &[(String, String)],
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        let query = serde_urlencoded::to_string(tags)?;
+        let url = format!("{}/kapacitor/v1preview/logs?{query}", self.base);
+        let r = self.auth(self.agent.get(&url)).call();
+        let mut r = r.with_context(|| format!("cannot reach {}", self.base))?;
+        if r.status().as_u16() >= 300 {
+            return self.reply(Ok(r)).map(|_| ());
+        }
+        let mut body = r.body_mut().as_reader();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = std::io::Read::read(&mut body, &mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            out.write_all(&buf[..n])?;
+            out.flush()?;
+        }
+    }
+
     /// Streams the body of a GET into `out`; the bytes written and the length announced.
     pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<(u64, Option<u64>)> {
         let r = self.auth(self.agent.get(self.url(path))).call();
@@ -155,6 +181,22 @@ impl Client {
 }
 
 /// `farad define-udf NAME FILE`: uploads a Wasm component as UDF `NAME`.
+/// `farad logs [k=v ...]` and `farad watch TASK [k=v ...]`: the matching log records, as
+/// they are written, until interrupted.
+pub fn logs(c: &Client, task: Option<&str>, pairs: &[String]) -> Result<()> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    if let Some(t) = task {
+        tags.push(("task".into(), t.into()));
+    }
+    for p in pairs {
+        match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !v.contains('=') => tags.push((k.into(), v.into())),
+            _ => bail!("bad keyvalue pair: '{p}'"),
+        }
+    }
+    c.follow_logs(&tags, &mut std::io::stdout().lock())
+}
+
 pub fn define_udf(c: &Client, name: &str, file: &Path) -> Result<()> {
     let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let info = c.post(&format!("/udfs/{name}"), &wasm)?;

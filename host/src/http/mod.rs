@@ -7,6 +7,7 @@ mod alerts;
 mod config;
 mod debug;
 pub mod error;
+pub mod logs;
 mod metrics;
 mod ping;
 mod plugins;

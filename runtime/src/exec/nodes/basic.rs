@@ -465,6 +465,8 @@ impl NodeExec for Delete {
 /// `log()`: logs every message and passes it on.
 pub struct Log {
     prefix: String,
+    /// The node's name (`log2`), a field of each record.
+    node: String,
 }
 
 impl Log {
@@ -473,13 +475,17 @@ impl Log {
             Some(PV::Str(s)) => s.clone(),
             _ => String::new(),
         };
-        Log { prefix }
+        Log {
+            prefix,
+            node: node.name(),
+        }
     }
 }
 
 impl NodeExec for Log {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
         tracing::info!(
+            node = self.node,
             prefix = self.prefix,
             name = %p.point.name(),
             group = %p.group,
@@ -494,6 +500,7 @@ impl NodeExec for Log {
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
         tracing::info!(
+            node = self.node,
             prefix = self.prefix,
             name = %b.name,
             group = %b.group,
