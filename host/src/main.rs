@@ -137,6 +137,8 @@ enum Command {
         #[arg(num_args = 1..=3, required = true)]
         args: Vec<String>,
     },
+    /// Show a topic handler: its id, kind, match and options.
+    ShowTopicHandler { topic: String, handler: String },
     /// Show a topic: its level, handlers and events.
     ShowTopic { topic: String },
     /// Silence events for a while: they stay in their topics' state but no handler sends
@@ -379,6 +381,9 @@ fn main() -> Result<()> {
         } => farad::cli::storage::restore(&file, config_path(config).as_deref(), force),
         Command::DefineTopicHandler { args } => {
             farad::cli::client::define_topic_handler(&client(), &args)
+        }
+        Command::ShowTopicHandler { topic, handler } => {
+            farad::cli::client::show_topic_handler(&client(), &topic, &handler)
         }
         Command::ShowTopic { topic } => farad::cli::client::show_topic(&client(), &topic),
         Command::Silence {

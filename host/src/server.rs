@@ -43,6 +43,8 @@ pub struct State {
     pub recordings: Arc<crate::recordings::Recordings>,
     pub replays: crate::replays::Replays,
     pub auth: crate::auth::Auth,
+    /// The InfluxDB subscription threads, to link now.
+    pub subscriptions: parking_lot::Mutex<crate::subscriptions::Linker>,
     num_tasks: AtomicU64,
     num_enabled: AtomicU64,
 }
@@ -189,6 +191,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
         recordings,
         replays: crate::replays::Replays::default(),
         auth,
+        subscriptions: Default::default(),
         num_tasks: AtomicU64::new(0),
         num_enabled: AtomicU64::new(0),
     });
@@ -197,7 +200,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     start_timers(Arc::downgrade(&state));
     let subs_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let query_state = Arc::downgrade(&state);
-    crate::subscriptions::start(
+    let linker = crate::subscriptions::start(
         &state.config.influxdb,
         &crate::subscriptions::Endpoint {
             hostname: state.config.hostname.clone(),
@@ -220,6 +223,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
         subs_stop.clone(),
     )
     .map_err(anyhow::Error::msg)?;
+    *state.subscriptions.lock() = linker;
 
     let api = match bound {
         std::net::SocketAddr::V4(a) if a.ip().is_unspecified() => {

@@ -40,6 +40,37 @@ pub struct Endpoint {
 /// Runs InfluxDB queries for a cluster: the answer's JSON or the error.
 pub type QueryFn = Arc<dyn Fn(&str, &str) -> Result<serde_json::Value, String> + Send + Sync>;
 
+/// Asks the clusters' subscription threads to link now (`POST /kapacitor/v1/subscriptions`).
+#[derive(Default)]
+pub struct Linker {
+    threads: Vec<(String, std::sync::mpsc::Sender<LinkNow>)>,
+}
+
+/// Where a thread answers a request to link now.
+type LinkNow = std::sync::mpsc::Sender<Result<usize, String>>;
+
+impl Linker {
+    /// Links every cluster's subscriptions now; the first failure, named by its cluster.
+    pub fn link_now(&self) -> Result<(), String> {
+        let mut answers = Vec::new();
+        for (cluster, thread) in &self.threads {
+            let (tx, rx) = std::sync::mpsc::channel();
+            thread
+                .send(tx)
+                .map_err(|_| format!("cluster {cluster}: the subscription thread has stopped"))?;
+            answers.push((cluster, rx));
+        }
+        for (cluster, rx) in answers {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(format!("cluster {cluster}: {e}")),
+                Err(_) => return Err(format!("cluster {cluster}: no answer")),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Starts a subscription thread for each enabled cluster that has subscriptions on.
 pub fn start(
     configs: &[InfluxDb],
@@ -47,7 +78,8 @@ pub fn start(
     query: QueryFn,
     ingest: Arc<Ingest>,
     stop: Arc<AtomicBool>,
-) -> Result<(), String> {
+) -> Result<Linker, String> {
+    let mut linker = Linker::default();
     for c in configs
         .iter()
         .filter(|c| c.enabled && !c.disable_subscriptions)
@@ -58,12 +90,16 @@ pub fn start(
             d if d.is_zero() => Duration::from_secs(60),
             d => d,
         };
+        let (wake, requests) = std::sync::mpsc::channel::<LinkNow>();
+        linker.threads.push((c.name.clone(), wake));
         std::thread::Builder::new()
             .name(format!("farad-subs-{}", c.name))
             .spawn(move || {
                 let mut retry = Duration::from_secs(1);
+                let mut asked: Option<LinkNow> = None;
                 while !stop.load(Relaxed) {
-                    let wait = match link.sync() {
+                    let result = link.sync();
+                    let wait = match &result {
                         Ok(n) => {
                             tracing::debug!(cluster = link.cluster, subscriptions = n, "linked");
                             retry = Duration::from_secs(1);
@@ -79,24 +115,39 @@ pub fn start(
                             retry
                         }
                     };
-                    sleep_unless(&stop, wait);
+                    if let Some(a) = asked.take() {
+                        let _ = a.send(result);
+                    }
+                    asked = wait_unless(&stop, &requests, wait);
                 }
                 link.close();
             })
             .map_err(|e| format!("starting the subscription thread: {e}"))?;
     }
-    Ok(())
+    Ok(linker)
 }
 
-fn sleep_unless(stop: &AtomicBool, d: Duration) {
+/// Waits `d`, or until stopped, or until asked to link now (the request is returned).
+fn wait_unless(
+    stop: &AtomicBool,
+    requests: &std::sync::mpsc::Receiver<LinkNow>,
+    d: Duration,
+) -> Option<LinkNow> {
     let until = std::time::Instant::now() + d;
     while !stop.load(Relaxed) {
         let left = until.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return;
+            return None;
         }
-        std::thread::sleep(left.min(Duration::from_millis(200)));
+        match requests.recv_timeout(left.min(Duration::from_millis(200))) {
+            Ok(r) => return Some(r),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(left.min(Duration::from_millis(200)))
+            }
+        }
     }
+    None
 }
 
 /// A subscription: on `db`.`rp`, by name.

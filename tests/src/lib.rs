@@ -215,12 +215,14 @@ impl Farad {
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
             .collect();
         let status = r.status().as_u16();
+        // Binary bodies (backups, recordings) read as text lossily; `get_bytes` has them whole.
         let body = r
             .body_mut()
             .with_config()
             .limit(1 << 30)
-            .read_to_string()
+            .read_to_vec()
             .expect("body");
+        let body = String::from_utf8_lossy(&body).into_owned();
         Reply {
             status,
             body,

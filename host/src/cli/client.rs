@@ -197,6 +197,18 @@ pub fn logs(c: &Client, task: Option<&str>, pairs: &[String]) -> Result<()> {
     c.follow_logs(&tags, &mut std::io::stdout().lock())
 }
 
+/// `show-topic-handler TOPIC HANDLER`, as Kapacitor prints it.
+pub fn show_topic_handler(c: &Client, topic: &str, handler: &str) -> Result<()> {
+    let h = c.get(&format!("/alerts/topics/{topic}/handlers/{handler}"))?;
+    let text = |k: &str| h[k].as_str().unwrap_or("").to_owned();
+    println!("ID: {}", text("id"));
+    println!("Topic: {topic}");
+    println!("Kind: {}", text("kind"));
+    println!("Match: {}", text("match"));
+    println!("Options: {}", h["options"]);
+    Ok(())
+}
+
 pub fn define_udf(c: &Client, name: &str, file: &Path) -> Result<()> {
     let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let info = c.post(&format!("/udfs/{name}"), &wasm)?;

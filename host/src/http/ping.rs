@@ -52,6 +52,37 @@ pub fn routes(
                 Err(e) => Err(ApiError::internal(anyhow::anyhow!(e))),
             })
         });
+    let subscriptions = warp::path!("kapacitor" / "v1" / "subscriptions")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .then(|state: Arc<State>| async move {
+            let linked =
+                tokio::task::spawn_blocking(move || state.subscriptions.lock().link_now()).await;
+            respond(match linked {
+                Ok(Ok(())) => Ok(StatusCode::NO_CONTENT.into_response()),
+                Ok(Err(e)) => Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("failed to link subscriptions: {e}"),
+                )),
+                Err(e) => Err(ApiError::internal(anyhow::anyhow!(e))),
+            })
+        });
+    let routes = warp::path!("kapacitor" / "v1" / ":routes")
+        .and(warp::get())
+        .map(|| {
+            let mut m: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+            for (method, pattern) in super::ROUTES {
+                m.entry(pattern).or_default().push(method);
+            }
+            warp::reply::json(&m).into_response()
+        });
     let _ = BASE;
-    ping.or(level).unify().or(reload).unify()
+    ping.or(level)
+        .unify()
+        .or(reload)
+        .unify()
+        .or(subscriptions)
+        .unify()
+        .or(routes)
+        .unify()
 }
