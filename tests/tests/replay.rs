@@ -368,3 +368,35 @@ fn recorded_live_stream_replays_to_the_same_result() {
     assert_eq!(live["series"].as_array().unwrap().len(), 2, "{live}");
     assert_eq!(f.get("/kapacitor/v1/tasks/copy/out").json(), live);
 }
+
+#[test]
+fn a_replay_on_a_terminal_shows_its_progress() {
+    let dir = TempDir::new("replay-progress");
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    create_task(&f, "t", "stream", "stream|from()|httpOut('out')");
+    // Two seconds of points, replayed on the real clock.
+    let r = f.post(
+        "/kapacitor/v1/recordings/import?id=slow&db=db&rp=rp&precision=s",
+        "cpu v=1 1\ncpu v=2 2\ncpu v=3 3\n",
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let cmd = format!(
+        "{} -url {} replay -recording slow -task t -real-clock",
+        farad_tests::farad_bin().display(),
+        f.url()
+    );
+    // `script` gives the CLI a terminal, as a person would have.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("running script (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("replay ["), "no progress bar: {text:?}");
+    assert!(text.contains('%'), "{text:?}");
+    // Without a terminal, only the id.
+    let (code, out, err) = f.cli(&["replay", "-recording", "slow", "-task", "t"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(err.is_empty(), "{err}");
+}

@@ -164,7 +164,8 @@ impl Client {
         }
     }
 
-    /// Streams the body of a GET into `out`; the bytes written and the length announced.
+    /// Streams the body of a GET into `out`, with a progress bar; the bytes written and the
+    /// length announced.
     pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<(u64, Option<u64>)> {
         let r = self.auth(self.agent.get(self.url(path))).call();
         let mut r = r.with_context(|| format!("cannot reach {}", self.base))?;
@@ -175,8 +176,14 @@ impl Client {
             .headers()
             .get("Content-Length")
             .and_then(|v| v.to_str().ok()?.parse().ok());
-        let n = std::io::copy(&mut r.body_mut().as_reader(), out)?;
-        Ok((n, announced))
+        let progress = super::progress::Progress::bytes(announced);
+        let mut counted = super::progress::Counting {
+            inner: out,
+            progress: &progress,
+        };
+        let n = std::io::copy(&mut r.body_mut().as_reader(), &mut counted);
+        progress.finish();
+        Ok((n?, announced))
     }
 }
 

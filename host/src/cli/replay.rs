@@ -81,10 +81,13 @@ fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
         println!("{id}");
         return Ok(());
     }
+    let progress = super::progress::Progress::fraction("replay");
     while r["status"] == "running" {
+        progress.set_fraction(r["progress"].as_f64().unwrap_or(0.0));
         std::thread::sleep(Duration::from_millis(50));
         r = c.get(&format!("/replays/{id}"))?;
     }
+    progress.finish();
     if r["status"] == "failed" {
         bail!("replay {id} failed: {}", r["error"].as_str().unwrap_or(""));
     }
@@ -187,10 +190,13 @@ pub fn record_query(
 fn wait_for_recording(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     let id = r["id"].as_str().unwrap_or_default().to_owned();
     if !no_wait {
+        let progress = super::progress::Progress::fraction("record");
         while r["status"] == "running" {
+            progress.set_fraction(r["progress"].as_f64().unwrap_or(0.0));
             std::thread::sleep(Duration::from_millis(100));
             r = c.get(&format!("/recordings/{id}"))?;
         }
+        progress.finish();
         if r["status"] == "failed" {
             bail!(
                 "recording {id} failed: {}",
