@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -48,7 +47,7 @@ pub fn acceptor(http: &Http) -> Result<TlsAcceptor> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .context("the https certificate and key do not go together")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -79,42 +78,43 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
-        let _ = tcp.set_nodelay(true);
-        let (tls, routes, state) = (tls.clone(), routes.clone(), state.clone());
+        let tls = tls.clone();
+        // warp's routes once per connection; a request only locks them to start its future.
+        let routes = Arc::new(parking_lot::Mutex::new(routes.clone()));
+        let state = state.clone();
         let service = hyper::service::service_fn(move |req| {
             let (routes, state) = (routes.clone(), state.clone());
-            async move { Ok::<_, std::convert::Infallible>(route(routes, state, req).await) }
+            async move { Ok::<_, std::convert::Infallible>(route(&routes, state, req).await) }
         });
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let served = match tls {
-                None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-                Some(tls) => {
-                    let stream = match tokio::time::timeout(
-                        Duration::from_secs(10),
-                        tls.accept(tcp),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
+            // HTTP/1.1 only, as Kapacitor's API is.
+            let builder = hyper::server::conn::http1::Builder::new();
+            let served =
+                match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(tcp), service);
+                        watcher.watch(conn).await
+                    }
+                    Some(tls) => {
+                        let stream =
+                            match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
+                    }
+                };
             if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "http connection");
             }
@@ -129,7 +129,7 @@ pub async fn serve(
 }
 
 async fn route<F>(
-    mut routes: F,
+    routes: &parking_lot::Mutex<F>,
     state: Arc<crate::server::State>,
     mut req: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<BoxBody>
@@ -155,7 +155,8 @@ where
             *req.uri_mut() = uri;
         }
     }
-    match routes.call(req).await {
+    let answer = routes.lock().call(req);
+    match answer.await {
         Ok(resp) => resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed()),
         Err(never) => match never {},
     }
