@@ -81,6 +81,15 @@ fn upload_use_and_hot_swap_a_udf() {
     let dot = t["dot"].as_str().unwrap();
     assert!(dot.contains("udf_swaps=\"1\""), "{dot}");
     assert!(dot.contains("udf_version=\"2\""), "{dot}");
+    // Its calls and the time spent in them (the UDF's latency) for Prometheus.
+    let metrics = f.get("/metrics").body;
+    let calls = metrics
+        .lines()
+        .find(|l| l.starts_with("farad_node_udf_calls{") && l.contains("task=\"t\""))
+        .unwrap_or_else(|| panic!("no udf_calls in {metrics}"));
+    let n: f64 = calls.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 1.0, "{calls}");
+    assert!(metrics.contains("farad_node_udf_call_ns{"), "{metrics}");
 
     // Stored: the module is there again after a restart, and so is the task's UDF state
     // (saved at shutdown).

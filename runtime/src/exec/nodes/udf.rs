@@ -30,6 +30,9 @@ pub(super) struct Udf {
     traps: i64,
     restarts: i64,
     swaps: i64,
+    /// Guest calls (one per micro-batch) and the time spent in them: the UDF's latency.
+    calls: i64,
+    call_ns: i64,
 }
 
 impl Udf {
@@ -59,6 +62,8 @@ impl Udf {
             traps: 0,
             restarts: 0,
             swaps: 0,
+            calls: 0,
+            call_ns: 0,
         };
         // Start now: a UDF that refuses the task's options refuses the task.
         udf.instance = Some(udf.start(&udf.module.clone()).map_err(|e| e.to_string())?);
@@ -154,7 +159,10 @@ impl Udf {
             // The guest starts its output series over with its input tables.
             self.dec.reset();
         }
+        let started = std::time::Instant::now();
         let result = inst.process(self.enc.input());
+        self.calls += 1;
+        self.call_ns += started.elapsed().as_nanos() as i64;
         let result = match result {
             Ok(output) => self.dec.decode(output, &self.enc, self.provides_batch, out),
             Err(UdfError::Trap(e)) => {
@@ -257,6 +265,8 @@ impl NodeExec for Udf {
         out.push(("udf_traps", self.traps));
         out.push(("udf_restarts", self.restarts));
         out.push(("udf_swaps", self.swaps));
+        out.push(("udf_calls", self.calls));
+        out.push(("udf_call_ns", self.call_ns));
         out.push(("udf_version", self.version as i64));
         out.push((
             "udf_memory_bytes",
