@@ -43,6 +43,56 @@ fn every_listed_route_is_served() {
 }
 
 #[test]
+fn a_wrong_method_is_refused_as_kapacitor_refuses_it() {
+    let dir = TempDir::new("routes-methods");
+    let f = Farad::start_in(dir.path(), "");
+    let routes = f.get("/kapacitor/v1/:routes").json();
+    let routes = routes.as_object().unwrap();
+    let has = |pattern: &str, method: &str| {
+        routes[pattern]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == method)
+    };
+    for pattern in routes.keys() {
+        if pattern == "/kapacitor/v1preview/logs" {
+            continue;
+        }
+        let mut path = pattern.clone();
+        if path.ends_with('/') {
+            path.push('x');
+        }
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            // `DELETE /recordings/batch` is the delete of a recording named `batch`.
+            let served = routes.keys().any(|p| {
+                p.ends_with('/')
+                    && path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|id| !id.contains('/'))
+                    && has(p, method)
+            });
+            if has(pattern, method) || served {
+                continue;
+            }
+            let r = f.request(method, &path, &[], b"{}");
+            // Some paths are another route's under this method (`POST /replays/<kind>`);
+            // none succeeds, and none answers anything but a JSON error.
+            assert!(
+                (400..500).contains(&r.status) && r.status != 405,
+                "{method} {path}: {} {}",
+                r.status,
+                r.body
+            );
+            assert!(r.json()["error"].is_string(), "{method} {path}: {}", r.body);
+        }
+    }
+    let r = f.request("PUT", "/kapacitor/v1/tasks", &[], b"{}");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "not found");
+}
+
+#[test]
 fn subscriptions_link_on_request_and_topic_handlers_show() {
     let dir = TempDir::new("routes-misc");
     let f = Farad::start_in(dir.path(), "");

@@ -69,7 +69,8 @@ pub async fn recover(rej: warp::Rejection) -> Result<Response, Infallible> {
     } else if let Some(e) = rej.find::<ApiError>() {
         ApiError::new(e.status, e.message.clone())
     } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        // Kapacitor routes per method: a path it has under another method is unknown.
+        ApiError::not_found("not found")
     } else if let Some(e) = rej.find::<warp::reject::PayloadTooLarge>() {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
     } else if let Some(e) = rej.find::<warp::filters::body::BodyDeserializeError>() {

@@ -41,7 +41,7 @@ pub async fn serve(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<BoxBody> {
     if req.method() != hyper::Method::GET {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        return error(StatusCode::NOT_FOUND, "not found");
     }
     let query = req.uri().query().unwrap_or("").to_owned();
     if state.auth.enabled {
