@@ -150,6 +150,54 @@ pub fn routes(
         }))
 }
 
+/// The parameters of Kapacitor's lists of templates and users: `pattern` (a glob on ids),
+/// `offset`, `limit` (default 100) and `fields` (each repeatable; given fields always get
+/// `key` and `link`). As Go's `Query().Get`, the first of a repeated parameter counts.
+pub(crate) struct ListQuery<'a> {
+    pub pattern: &'a str,
+    pub offset: usize,
+    pub limit: usize,
+    pub fields: Vec<&'a str>,
+}
+
+impl<'a> ListQuery<'a> {
+    pub(crate) fn parse(
+        q: &'a [(String, String)],
+        all_fields: &[&'a str],
+        key: &'a str,
+    ) -> Result<ListQuery<'a>, error::ApiError> {
+        let param = |k: &str| {
+            q.iter()
+                .find(|(n, _)| n == k)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let number = |k: &str, default: usize| match param(k) {
+            "" => Ok(default),
+            v => v.parse().map_err(|e| {
+                error::ApiError::bad_request(format!(
+                    "invalid {k} parameter {v:?} must be an integer: {e}"
+                ))
+            }),
+        };
+        let mut fields: Vec<&str> = q
+            .iter()
+            .filter(|(k, _)| k == "fields")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if fields.is_empty() {
+            fields = all_fields.to_vec();
+        } else {
+            fields.extend([key, "link"]);
+        }
+        Ok(ListQuery {
+            pattern: param("pattern"),
+            offset: number("offset", 0)?,
+            limit: number("limit", 100)?,
+            fields,
+        })
+    }
+}
+
 /// Injects the shared state into a handler.
 pub(crate) fn with_state(
     state: Arc<State>,

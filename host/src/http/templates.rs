@@ -180,34 +180,18 @@ fn list(state: &State, q: &[(String, String)]) -> ApiResult {
             .map_or("", |(_, v)| v.as_str())
     };
     let formatted = script_format(param("script-format"))?;
-    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
-        match param(k) {
-            "" => Ok(default),
-            v => v.parse().map_err(|e| {
-                ApiError::bad_request(format!(
-                    "invalid {k} parameter {v:?} must be an integer: {e}"
-                ))
-            }),
-        }
-    };
-    let (offset, limit) = (number("offset", 0)?, number("limit", 100)?);
-    let mut fields: Vec<&str> = q
-        .iter()
-        .filter(|(k, _)| k == "fields")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    if fields.is_empty() {
-        fields = ALL_FIELDS.to_vec();
-    } else {
-        fields.extend(["id", "link"]);
-    }
+    let super::ListQuery {
+        pattern,
+        offset,
+        limit,
+        fields,
+    } = super::ListQuery::parse(q, &ALL_FIELDS, "id")?;
     if let Some(bad) = fields
         .iter()
         .find(|f| !ALL_FIELDS.contains(f) && **f != "vars")
     {
         return Err(ApiError::bad_request(format!("unsupported field {bad:?}")));
     }
-    let pattern = param("pattern");
     let all = state
         .store
         .list(&store::TEMPLATES)

@@ -114,32 +114,12 @@ fn find(s: &State, name: &str) -> Result<UserRecord, ApiError> {
 }
 
 fn list(s: &State, q: &[(String, String)]) -> ApiResult {
-    let get = |k: &str| {
-        q.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let pattern = get("pattern").unwrap_or("");
-    let int = |k: &str, d: usize| match get(k) {
-        None | Some("") => Ok(d),
-        Some(v) => v.parse::<usize>().map_err(|e| {
-            ApiError::bad_request(format!(
-                "invalid {k} parameter {v:?} must be an integer: {e}"
-            ))
-        }),
-    };
-    let (offset, limit) = (int("offset", 0)?, int("limit", 100)?);
-    let mut fields: Vec<&str> = q
-        .iter()
-        .filter(|(k, _)| k == "fields")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    if fields.is_empty() {
-        fields = vec!["link", "name", "type", "permissions"];
-    } else {
-        fields.extend(["name", "link"]);
-    }
+    let super::ListQuery {
+        pattern,
+        offset,
+        limit,
+        fields,
+    } = super::ListQuery::parse(q, &["link", "name", "type", "permissions"], "name")?;
     let users = s.store.list(&store::USERS).map_err(ApiError::internal)?;
     let mut out = Vec::new();
     for (_, u) in users
