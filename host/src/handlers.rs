@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Kinds that run today; others are refused by name when a spec is defined.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 10] = [
     "log",
     "tcp",
     "exec",
@@ -15,6 +15,8 @@ pub const KINDS: [&str; 8] = [
     "aggregate",
     "email",
     "mqtt",
+    "snmptrap",
+    "kafka",
 ];
 
 /// A handler of a topic, as stored and served.
@@ -50,7 +52,8 @@ pub enum Action {
     Email(Vec<String>),
     /// `aggregate`: the event joins the handler's current interval.
     Aggregate(crate::aggregate::AggregateSpec),
-    /// A handler plugin of this kind, with the spec's options.
+    /// A handler plugin or a native handler that takes the whole event (`snmptrap`,
+    /// `kafka`), of this kind, with the spec's options.
     Plugin(String),
 }
 
@@ -130,6 +133,11 @@ impl HandlerSpec {
                 self.kind,
                 kinds.join(", ")
             ));
+        }
+        match self.kind.as_str() {
+            "snmptrap" => return crate::snmptrap::TrapOptions::parse(&self.options).map(|_| ()),
+            "kafka" => return crate::kafka::KafkaOptions::parse(&self.options).map(|_| ()),
+            _ => {}
         }
         // Building the action checks every option. Endpoint names are resolved when events
         // arrive: config may name the endpoint by then.

@@ -14,6 +14,7 @@ use farad_runtime::exec::{HttpRequest, Io, Output, PostEndpoint, SideloadSource}
 use farad_runtime::model::Point;
 
 use crate::ingest::Ingest;
+use crate::swap::Swap;
 
 use crate::config::Config;
 
@@ -46,11 +47,55 @@ pub struct Outputs {
     pub aggregates: crate::aggregate::Aggregates,
     /// The `[[influxdb]]` clusters influxDBOut nodes write to.
     pub influxdb: crate::influxdb::InfluxDbs,
+    /// What handlers send through (also used by service tests).
+    pub services: Services,
+}
+
+/// The services alert handlers send through, each replaced whole when its config changes.
+#[derive(Clone)]
+pub struct Services {
     /// Handler plugins: Slack, PagerDuty and the rest.
     pub plugins: Arc<crate::plugins::Plugins>,
-    /// `[smtp]` and `[[mqtt]]`, also used by service tests.
-    pub mailer: Arc<crate::swap::Swap<crate::email::Mailer>>,
-    pub mqtt: Arc<crate::swap::Swap<crate::mqtt::Brokers>>,
+    /// `[smtp]`
+    pub mailer: Arc<Swap<crate::email::Mailer>>,
+    /// `[[mqtt]]`
+    pub mqtt: Arc<Swap<crate::mqtt::Brokers>>,
+    /// `[snmptrap]`
+    pub snmptrap: Arc<Swap<crate::snmptrap::Trapper>>,
+    /// `[[kafka]]`
+    pub kafka: Arc<Swap<crate::kafka::Clusters>>,
+}
+
+/// Handler kinds the host serves itself that, like plugins, take the whole event.
+pub const NATIVE_KINDS: [&str; 2] = ["snmptrap", "kafka"];
+
+impl Services {
+    /// Sends `event` through the handler of `kind` (a native one or a plugin).
+    pub fn handle(
+        &self,
+        kind: &str,
+        options: &serde_json::Map<String, serde_json::Value>,
+        event: &TopicEvent,
+    ) -> Result<(), String> {
+        match kind {
+            "snmptrap" => self.snmptrap.get().handle(options, event),
+            "kafka" => self.kafka.get().handle(options, event),
+            _ => self.plugins.handle(kind, options, event),
+        }
+    }
+
+    /// Checks a handler's options for `kind`.
+    pub fn check(
+        &self,
+        kind: &str,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        match kind {
+            "snmptrap" => crate::snmptrap::TrapOptions::parse(options).map(|_| ()),
+            "kafka" => crate::kafka::KafkaOptions::parse(options).map(|_| ()),
+            _ => self.plugins.check(kind, options),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -75,22 +120,17 @@ impl Outputs {
             .build()
             .into();
         let stats = Arc::new(OutputStats::default());
-        let mailer = Arc::new(crate::swap::Swap::new(crate::email::Mailer::new(
-            &config.smtp,
-        )));
-        let mqtt = Arc::new(crate::swap::Swap::new(crate::mqtt::Brokers::start(
-            &config.mqtt,
-        )?));
+        let services = Services {
+            plugins,
+            mailer: Arc::new(Swap::new(crate::email::Mailer::new(&config.smtp))),
+            mqtt: Arc::new(Swap::new(crate::mqtt::Brokers::start(&config.mqtt)?)),
+            snmptrap: Arc::new(Swap::new(crate::snmptrap::Trapper::new(&config.snmptrap))),
+            kafka: Arc::new(Swap::new(crate::kafka::Clusters::new(&config.kafka))),
+        };
         let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
             let (tx, rx) = sync_channel(QUEUE / WORKERS);
-            let (agent, stats, mailer, mqtt, plugins) = (
-                agent.clone(),
-                stats.clone(),
-                mailer.clone(),
-                mqtt.clone(),
-                plugins.clone(),
-            );
+            let (agent, stats, services) = (agent.clone(), stats.clone(), services.clone());
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
                 .spawn(move || {
@@ -99,9 +139,7 @@ impl Outputs {
                             Job::Http(req) => {
                                 send(&agent, &req, &stats);
                             }
-                            Job::Other(out) => {
-                                deliver(&out, &stats, &mailer.get(), &mqtt.get(), &plugins)
-                            }
+                            Job::Other(out) => deliver(&out, &stats, &services),
                         }
                     }
                 })
@@ -128,9 +166,7 @@ impl Outputs {
             aggregates: Default::default(),
             silences: Default::default(),
             influxdb: crate::influxdb::InfluxDbs::start(&config.influxdb)?,
-            plugins,
-            mailer,
-            mqtt,
+            services,
         }))
     }
 }
@@ -181,30 +217,27 @@ fn send(agent: &ureq::Agent, req: &HttpRequest, stats: &OutputStats) -> u16 {
 }
 
 /// Sends a non-HTTP output: a file append, a TCP write, a program run.
-fn deliver(
-    out: &Output,
-    stats: &OutputStats,
-    mailer: &crate::email::Mailer,
-    mqtt: &crate::mqtt::Brokers,
-    plugins: &crate::plugins::Plugins,
-) {
+fn deliver(out: &Output, stats: &OutputStats, services: &Services) {
     use std::io::Write;
     let result: Result<(), String> = match out {
         Output::Plugin {
             kind,
             options,
             event,
-        } => plugins
+        } => services
             .handle(kind, options, event)
             .map_err(|e| format!("{kind}: {e}")),
-        Output::Email { to, subject, body } => mailer.send(to, subject, body),
+        Output::Email { to, subject, body } => services.mailer.get().send(to, subject, body),
         Output::Mqtt {
             broker,
             topic,
             qos,
             retained,
             payload,
-        } => mqtt.publish(broker, topic, *qos, *retained, payload),
+        } => services
+            .mqtt
+            .get()
+            .publish(broker, topic, *qos, *retained, payload),
         Output::File { path, mode, data } => {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new()
@@ -275,7 +308,7 @@ impl Outputs {
 
 impl Io for Outputs {
     fn global_plugins(&self) -> Vec<(String, bool)> {
-        self.plugins.globals()
+        self.services.plugins.globals()
     }
 
     fn handler_plugin(
@@ -283,8 +316,12 @@ impl Io for Outputs {
         property: &str,
         options: &serde_json::Map<String, serde_json::Value>,
     ) -> Option<Result<String, String>> {
-        let kind = self.plugins.kind_of_property(property)?;
-        Some(self.plugins.check(&kind, options).map(|()| kind))
+        let kind = match property {
+            "snmpTrap" => "snmptrap".to_owned(),
+            "kafka" => "kafka".to_owned(),
+            _ => self.services.plugins.kind_of_property(property)?,
+        };
+        Some(self.services.check(&kind, options).map(|()| kind))
     }
 
     fn silenced(&self, ev: &farad_runtime::exec::TopicEvent) -> bool {
@@ -511,10 +548,28 @@ impl Outputs {
     pub fn reconfigure(&self, section: &str, config: &Config) -> Result<(), String> {
         match section {
             "httppost" => self.endpoints.set(post_endpoints(&config.httppost)?),
-            "smtp" => self.mailer.set(crate::email::Mailer::new(&config.smtp)),
-            "mqtt" => self.mqtt.set(crate::mqtt::Brokers::start(&config.mqtt)?),
+            "smtp" => self
+                .services
+                .mailer
+                .set(crate::email::Mailer::new(&config.smtp)),
+            "mqtt" => self
+                .services
+                .mqtt
+                .set(crate::mqtt::Brokers::start(&config.mqtt)?),
+            "snmptrap" => self
+                .services
+                .snmptrap
+                .set(crate::snmptrap::Trapper::new(&config.snmptrap)),
+            "kafka" => {
+                let old = self.services.kafka.get();
+                self.services
+                    .kafka
+                    .set(crate::kafka::Clusters::new(&config.kafka));
+                // What the old producers hold is delivered before they go.
+                old.flush(Duration::from_secs(5));
+            }
             "influxdb" => self.influxdb.reconfigure(&config.influxdb)?,
-            _ => self.plugins.set_sections(&config.other),
+            _ => self.services.plugins.set_sections(&config.other),
         }
         Ok(())
     }

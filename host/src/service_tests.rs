@@ -1,6 +1,6 @@
 //! Service tests (`/kapacitor/v1/service-tests`): each handler's configuration tried for real
 //! with a test event or message, as Kapacitor's service tests do. Every handler plugin has
-//! one, beside `smtp`, `mqtt`, `httppost` and `influxdb`.
+//! one, beside `smtp`, `mqtt`, `snmptrap`, `kafka`, `httppost` and `influxdb`.
 
 use farad_runtime::exec::{EventData, HttpRequest, Io, TopicEvent};
 use serde_json::{Map, Value, json};
@@ -25,8 +25,18 @@ pub fn list(outputs: &Outputs) -> Vec<(String, Value)> {
             "smtp".to_owned(),
             json!({"to": [], "subject": "test subject", "body": "test body"}),
         ),
+        (
+            "snmptrap".to_owned(),
+            json!({"trap-oid": "1.1.1.1", "data-list": [{"oid": "1.1.1.1.2", "type": "s",
+                "value": "test snmptrap message"}]}),
+        ),
+        (
+            "kafka".to_owned(),
+            json!({"cluster": "example", "topic": "test", "key": "key",
+                "message": "test kafka message"}),
+        ),
     ];
-    for kind in outputs.plugins.kinds() {
+    for kind in outputs.services.plugins.kinds() {
         let options = plugin_defaults(&kind);
         out.push((kind, options));
     }
@@ -62,7 +72,7 @@ pub fn run(
                 Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
                 _ => Vec::new(),
             };
-            outputs.mailer.get().send(
+            outputs.services.mailer.get().send(
                 &to,
                 &str_of("subject", "test subject"),
                 &str_of("body", "test body"),
@@ -75,7 +85,7 @@ pub fn run(
                 "exactly-once" | "2" => 2,
                 q => return Some(Err(format!("invalid qos {q:?}"))),
             };
-            outputs.mqtt.get().publish(
+            outputs.services.mqtt.get().publish(
                 &str_of("broker-name", ""),
                 &str_of("topic", "test"),
                 qos,
@@ -122,7 +132,40 @@ pub fn run(
                 Err(format!("POST to {url} answered {code}"))
             }
         }
-        kind if outputs.plugins.has(kind) => plugin_test(outputs, kind, options),
+        "snmptrap" => {
+            let mut o = Map::new();
+            o.insert("trap-oid".into(), json!(str_of("trap-oid", "1.1.1.1")));
+            o.insert(
+                "data-list".into(),
+                options.get("data-list").cloned().unwrap_or_else(
+                    || json!([{"oid": "1.1.1.1.2", "type": "s", "value": "test snmptrap message"}]),
+                ),
+            );
+            crate::snmptrap::TrapOptions::parse(&o).and_then(|t| {
+                outputs
+                    .services
+                    .snmptrap
+                    .get()
+                    .trap(&t.trap_oid, &t.data_list)
+            })
+        }
+        "kafka" => {
+            let target = crate::kafka::KafkaOptions {
+                cluster: str_of("cluster", "example"),
+                topic: str_of("topic", "test"),
+                ..Default::default()
+            };
+            let kafka = outputs.services.kafka.get();
+            kafka
+                .write(
+                    &target,
+                    str_of("key", "key").as_bytes(),
+                    str_of("message", "test kafka message").as_bytes(),
+                )
+                // A test reports delivery, not only queueing.
+                .and_then(|()| kafka.flush_checked(std::time::Duration::from_secs(10)))
+        }
+        kind if outputs.services.plugins.has(kind) => plugin_test(outputs, kind, options),
         _ => return None,
     })
 }
@@ -170,6 +213,6 @@ fn plugin_test(outputs: &Outputs, kind: &str, options: &Map<String, Value>) -> R
         row: EventData::Json(json!({"name": format!("test{kind}")})),
         group: farad_runtime::model::GroupKey::NIL,
     };
-    outputs.plugins.check(kind, &handler_opts)?;
-    outputs.plugins.handle(kind, &handler_opts, &event)
+    outputs.services.plugins.check(kind, &handler_opts)?;
+    outputs.services.plugins.handle(kind, &handler_opts, &event)
 }

@@ -7,14 +7,18 @@
 //! and uses `target/<profile>/farad`.
 
 mod influxd;
+mod kafka;
 mod mqtt;
 mod sink;
 mod smtp;
+mod snmptrapd;
 
 pub use influxd::{Influxd, free_port, make_certificates};
+pub use kafka::{KafkaCluster, KafkaMessage};
 pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;
+pub use snmptrapd::Snmptrapd;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

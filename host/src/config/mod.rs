@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::GoDuration;
 pub use sections::{
-    Auth, BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Load, Logging, Mqtt, Replay, Smtp,
-    Storage, TaskSection, UdfFunction, UdfSection, Udp,
+    Auth, BasicAuth, ConfigOverride, Http, HttpPost, InfluxDb, Kafka, Load, Logging, Mqtt, Replay,
+    Smtp, SnmpTrap, Storage, TaskSection, UdfFunction, UdfSection, Udp,
 };
 
 /// The whole configuration file.
@@ -44,6 +44,8 @@ pub struct Config {
     pub udf: UdfSection,
     pub smtp: Smtp,
     pub mqtt: Vec<Mqtt>,
+    pub snmptrap: SnmpTrap,
+    pub kafka: Vec<Kafka>,
     /// Sections of Kapacitor's file that Farad does not act on yet, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -70,6 +72,8 @@ impl Default for Config {
             udf: UdfSection::default(),
             smtp: Smtp::default(),
             mqtt: Vec::new(),
+            snmptrap: SnmpTrap::default(),
+            kafka: Vec::new(),
             other: BTreeMap::new(),
         }
     }
@@ -116,6 +120,10 @@ impl Config {
         }
         self.udf.validate().map_err(anyhow::Error::msg)?;
         self.smtp.validate().map_err(anyhow::Error::msg)?;
+        self.snmptrap.validate().map_err(anyhow::Error::msg)?;
+        for k in &self.kafka {
+            k.validate().map_err(anyhow::Error::msg)?;
+        }
         if self.hostname.is_empty() {
             bail!("hostname must not be empty");
         }

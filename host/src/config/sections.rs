@@ -531,3 +531,114 @@ pub struct Mqtt {
     pub username: String,
     pub password: String,
 }
+
+/// `[snmptrap]`: the agent the snmpTrap handler sends SNMPv2c traps to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SnmpTrap {
+    pub enabled: bool,
+    /// `host:port` of the trap receiver.
+    pub addr: String,
+    pub community: String,
+    /// Kept for Kapacitor's files: traps are not acknowledged, so there is nothing to retry.
+    pub retries: i64,
+}
+
+impl Default for SnmpTrap {
+    fn default() -> SnmpTrap {
+        SnmpTrap {
+            enabled: false,
+            addr: "localhost:162".into(),
+            community: "kapacitor".into(),
+            retries: 1,
+        }
+    }
+}
+
+impl SnmpTrap {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.enabled && self.addr.is_empty() {
+            return Err("[snmptrap]: addr cannot be empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// `[[kafka]]`: a cluster the kafka handler writes to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct Kafka {
+    pub enabled: bool,
+    pub id: String,
+    /// `host:port` of each broker to bootstrap from.
+    pub brokers: Vec<String>,
+    /// For connecting, and for a message to be acknowledged (0: 10s).
+    pub timeout: GoDuration,
+    /// Messages gathered before a batch is sent (0: 100).
+    pub batch_size: i64,
+    /// The longest a message waits for its batch to fill (0: 1s).
+    pub batch_timeout: GoDuration,
+    pub use_ssl: bool,
+    pub ssl_ca: String,
+    pub ssl_cert: String,
+    pub ssl_key: String,
+    pub insecure_skip_verify: bool,
+    /// Kapacitor's SASL options, kept as written so its files load; only their absence is
+    /// supported (see [`Kafka::validate`]).
+    #[serde(flatten)]
+    pub sasl: BTreeMap<String, toml::Value>,
+}
+
+impl Default for Kafka {
+    fn default() -> Kafka {
+        Kafka {
+            enabled: false,
+            id: "default".into(),
+            brokers: Vec::new(),
+            timeout: GoDuration(0),
+            batch_size: 0,
+            batch_timeout: GoDuration(0),
+            use_ssl: false,
+            ssl_ca: String::new(),
+            ssl_cert: String::new(),
+            ssl_key: String::new(),
+            insecure_skip_verify: false,
+            sasl: BTreeMap::new(),
+        }
+    }
+}
+
+impl Kafka {
+    /// Kapacitor's checks, and a refusal of what Farad cannot do yet rather than sending in
+    /// the clear what was meant to be encrypted or authenticated.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.id.is_empty() {
+            return Err("[[kafka]]: id must not be empty".into());
+        }
+        if self.brokers.is_empty() {
+            return Err(format!(
+                "[[kafka]] {}: no brokers specified, must provide at least one broker URL",
+                self.id
+            ));
+        }
+        if self.use_ssl {
+            return Err(format!(
+                "[[kafka]] {}: use-ssl is not supported yet",
+                self.id
+            ));
+        }
+        if let Some(k) = self.sasl.keys().find(|k| k.starts_with("sasl")) {
+            return Err(format!(
+                "[[kafka]] {}: {k} (SASL) is not supported yet",
+                self.id
+            ));
+        }
+        if let Some(k) = self.sasl.keys().next() {
+            return Err(format!("[[kafka]] {}: unknown option {k:?}", self.id));
+        }
+        Ok(())
+    }
+}

@@ -278,7 +278,7 @@ fn put_handler(state: &State, topic: &str, old: Option<&str>, body: &[u8]) -> Ap
     let mut spec: HandlerSpec = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid handler json: {e}")))?;
     spec.topic = topic.to_owned();
-    spec.validate(&state.outputs.plugins)
+    spec.validate(&state.outputs.services.plugins)
         .map_err(|e| ApiError::bad_request(format!("invalid handler spec: {e}")))?;
     let topics = &state.outputs.topics;
     match old {

@@ -92,7 +92,7 @@ fn section_json(section: &str, elements: &[Element]) -> Value {
 /// `path`: `None` for the whole config, else what follows `config/`.
 fn get(s: &State, path: Option<&str>) -> ApiResult {
     enabled(s)?;
-    let defaults = s.outputs.plugins.default_configs();
+    let defaults = s.outputs.services.plugins.default_configs();
     let view = overrides::view(&s.live_config.get(), &defaults).map_err(ApiError::internal)?;
     let Some(path) = path else {
         let sections: Map<String, Value> = view

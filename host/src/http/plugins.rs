@@ -25,7 +25,7 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(|s: Arc<State>| {
             blocking(move || {
-                let items = s.outputs.plugins.describe();
+                let items = s.outputs.services.plugins.describe();
                 Ok(
                     warp::reply::json(&json!({"link": {"rel": "self", "href": BASE},
                     "plugins": items}))
@@ -46,7 +46,7 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(|kind: String, s: Arc<State>| {
             blocking(move || {
-                let all = s.outputs.plugins.describe();
+                let all = s.outputs.services.plugins.describe();
                 match all.into_iter().find(|p| p["kind"] == kind.as_str()) {
                     Some(p) => Ok(warp::reply::json(&p).into_response()),
                     None => Err(ApiError::not_found(format!(
@@ -59,7 +59,7 @@ pub fn routes(
         .and(warp::delete())
         .and(with_state(state))
         .then(|kind: String, s: Arc<State>| {
-            blocking(move || match s.outputs.plugins.delete(&kind) {
+            blocking(move || match s.outputs.services.plugins.delete(&kind) {
                 Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
                 Ok(false) => Err(ApiError::not_found(format!(
                     "no uploaded handler plugin of kind {kind:?}"
@@ -78,9 +78,15 @@ fn upload(state: &State, kind: &str, body: &[u8]) -> ApiResult {
     }
     state
         .outputs
+        .services
         .plugins
         .upload(kind, body)
         .map_err(ApiError::bad_request)?;
-    let shown = state.outputs.plugins.uploaded(kind).unwrap_or_default();
+    let shown = state
+        .outputs
+        .services
+        .plugins
+        .uploaded(kind)
+        .unwrap_or_default();
     Ok(warp::reply::json(&shown).into_response())
 }

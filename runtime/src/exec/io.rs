@@ -113,6 +113,110 @@ impl TopicEvent {
             "recoverable": self.recoverable,
         })
     }
+
+    /// The event as Kapacitor's `alert.Data`, for handlers whose templates run over it
+    /// (Kafka's): `.ID`, `.Message`, `.Details`, `.Time`, `.Duration`, `.Level`,
+    /// `.Data.Series`, `.PreviousLevel`, `.Recoverable`.
+    pub fn alert_data(&self) -> gotmpl::Value {
+        use gotmpl::Value as T;
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("ID".to_owned(), T::from(self.id.as_str()));
+        m.insert("Message".to_owned(), T::from(self.message.as_str()));
+        m.insert("Details".to_owned(), T::from(self.details.as_str()));
+        m.insert(
+            "Time".to_owned(),
+            T::from(crate::time::format_rfc3339_nanos(self.time)),
+        );
+        m.insert(
+            "Duration".to_owned(),
+            T::from(crate::duration::format_go_duration(self.duration)),
+        );
+        m.insert("Level".to_owned(), T::from(self.level));
+        m.insert(
+            "Data".to_owned(),
+            json_value(&serde_json::json!({"Series": self.row.series()})),
+        );
+        m.insert("PreviousLevel".to_owned(), T::from(self.previous_level));
+        m.insert("Recoverable".to_owned(), T::Bool(self.recoverable));
+        T::from(m)
+    }
+
+    /// The data a handler's templates see, as Kapacitor gives its handlers: `.ID`, `.Message`,
+    /// `.Details`, `.Level`, `.Time`, `.Duration`, `.Name`, `.TaskName`, `.Group`, `.Tags`,
+    /// `.Fields`.
+    pub fn template_data(&self) -> gotmpl::Value {
+        use gotmpl::Value as T;
+        let (name, tags) = self.row.name_and_tags();
+        let mut fields = std::collections::BTreeMap::new();
+        let series = self.row.series();
+        if let Some(row) = series.first()
+            && let (Some(cols), Some(vals)) =
+                (row["columns"].as_array(), row["values"][0].as_array())
+        {
+            for (c, v) in cols.iter().zip(vals).skip(1) {
+                if let Some(c) = c.as_str() {
+                    fields.insert(c.to_owned(), json_value(v));
+                }
+            }
+        }
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("ID".to_owned(), T::from(self.id.as_str()));
+        m.insert("Message".to_owned(), T::from(self.message.as_str()));
+        m.insert("Details".to_owned(), T::from(self.details.as_str()));
+        m.insert("Level".to_owned(), T::from(self.level));
+        m.insert(
+            "Time".to_owned(),
+            T::from(crate::time::format_rfc3339_nanos(self.time)),
+        );
+        m.insert(
+            "Duration".to_owned(),
+            T::from(crate::duration::format_go_duration(self.duration)),
+        );
+        m.insert("Name".to_owned(), T::from(name));
+        m.insert("TaskName".to_owned(), T::from(self.task.as_str()));
+        // Handlers see the raw group id, empty without `groupBy` (not the `nil` of the node's
+        // own templates).
+        let group = if self.group.is_nil() {
+            String::new()
+        } else {
+            self.group.id()
+        };
+        m.insert("Group".to_owned(), T::from(group));
+        m.insert(
+            "Tags".to_owned(),
+            T::from(
+                tags.into_iter()
+                    .map(|(k, v)| (k, T::from(v)))
+                    .collect::<std::collections::BTreeMap<String, T>>(),
+            ),
+        );
+        m.insert("Fields".to_owned(), T::from(fields));
+        T::from(m)
+    }
+}
+
+/// A JSON value of an event's data as templates see it.
+fn json_value(v: &serde_json::Value) -> gotmpl::Value {
+    use gotmpl::Value as T;
+    match v {
+        serde_json::Value::Bool(b) => T::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => T::Int(i),
+            (_, Some(u), _) => T::Uint(u),
+            (_, _, Some(f)) => T::Float(f),
+            _ => T::Nil,
+        },
+        serde_json::Value::String(s) => T::from(s.as_str()),
+        serde_json::Value::Array(items) => {
+            T::from(items.iter().map(json_value).collect::<Vec<_>>())
+        }
+        serde_json::Value::Object(m) => T::from(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect::<std::collections::BTreeMap<String, T>>(),
+        ),
+        serde_json::Value::Null => T::Nil,
+    }
 }
 
 /// An event's last state as its topic keeps it, for an alert node that meets the group again

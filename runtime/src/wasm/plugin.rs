@@ -5,8 +5,6 @@
 //! and nothing carries over. Its one way out is the `send` import, checked here against the
 //! origins its config section names and then handed to the host's [`PluginNet`].
 
-use std::collections::BTreeMap;
-
 use gotmpl::{Template, Value as T};
 use serde_json::{Map, Value};
 use wasmtime::component::{Component, ResourceTable};
@@ -178,7 +176,7 @@ impl bindings::HandlerImports for PluginHost {
             Some(d) => d,
             None => {
                 let ev = self.event.as_ref().ok_or("no event to render")?;
-                self.template_data.insert(template_data(ev))
+                self.template_data.insert(ev.template_data())
             }
         };
         Template::new("handler")
@@ -186,71 +184,6 @@ impl bindings::HandlerImports for PluginHost {
             .map_err(|e| format!("invalid template: {e}"))?
             .execute_to_string(data)
             .map_err(|e| format!("template: {e}"))
-    }
-}
-
-/// The data a handler's templates see, as Kapacitor gives its handlers: `.ID`, `.Message`,
-/// `.Details`, `.Level`, `.Time`, `.Duration`, `.Name`, `.TaskName`, `.Group`, `.Tags`,
-/// `.Fields`.
-fn template_data(ev: &TopicEvent) -> T {
-    let (name, tags) = ev.row.name_and_tags();
-    let mut fields = BTreeMap::new();
-    let series = ev.row.series();
-    if let Some(row) = series.first()
-        && let (Some(cols), Some(vals)) = (row["columns"].as_array(), row["values"][0].as_array())
-    {
-        for (c, v) in cols.iter().zip(vals).skip(1) {
-            if let Some(c) = c.as_str() {
-                fields.insert(c.to_owned(), json_value(v));
-            }
-        }
-    }
-    let mut m = BTreeMap::new();
-    m.insert("ID".to_owned(), T::from(ev.id.as_str()));
-    m.insert("Message".to_owned(), T::from(ev.message.as_str()));
-    m.insert("Details".to_owned(), T::from(ev.details.as_str()));
-    m.insert("Level".to_owned(), T::from(ev.level));
-    m.insert(
-        "Time".to_owned(),
-        T::from(crate::time::format_rfc3339_nanos(ev.time)),
-    );
-    m.insert(
-        "Duration".to_owned(),
-        T::from(crate::duration::format_go_duration(ev.duration)),
-    );
-    m.insert("Name".to_owned(), T::from(name));
-    m.insert("TaskName".to_owned(), T::from(ev.task.as_str()));
-    // Handlers see the raw group id, empty without `groupBy` (not the `nil` of the node's
-    // own templates).
-    let group = if ev.group.is_nil() {
-        String::new()
-    } else {
-        ev.group.id()
-    };
-    m.insert("Group".to_owned(), T::from(group));
-    m.insert(
-        "Tags".to_owned(),
-        T::from(
-            tags.into_iter()
-                .map(|(k, v)| (k, T::from(v)))
-                .collect::<BTreeMap<String, T>>(),
-        ),
-    );
-    m.insert("Fields".to_owned(), T::from(fields));
-    T::from(m)
-}
-
-fn json_value(v: &Value) -> T {
-    match v {
-        Value::Bool(b) => T::Bool(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => T::Int(i),
-            (_, Some(u), _) => T::Uint(u),
-            (_, _, Some(f)) => T::Float(f),
-            _ => T::Nil,
-        },
-        Value::String(s) => T::from(s.as_str()),
-        _ => T::Nil,
     }
 }
 

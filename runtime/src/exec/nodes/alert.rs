@@ -159,6 +159,48 @@ struct State {
 /// `links`.
 fn plugin_options(p: &PropertyValue) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::Value as J;
+    let text = |v: Option<&PV>| match v {
+        Some(PV::Str(s)) => J::from(s.as_str()),
+        _ => J::from(""),
+    };
+    match p.name {
+        // The host's handlers take Kapacitor's topic handler options: `trap-oid` and a
+        // `data-list` of `{oid, type, value}`.
+        "snmpTrap" => {
+            let data = p
+                .sub
+                .iter()
+                .filter(|s| s.name == "data")
+                .map(|s| {
+                    serde_json::json!({"oid": text(s.args.first()),
+                        "type": text(s.args.get(1)), "value": text(s.args.get(2))})
+                })
+                .collect();
+            let mut out = serde_json::Map::new();
+            out.insert("trap-oid".into(), text(p.args.first()));
+            out.insert("data-list".into(), J::Array(data));
+            return out;
+        }
+        // `.kafkaTopic()` is the handler's `topic`.
+        "kafka" => {
+            let mut out = serde_json::Map::new();
+            for s in &p.sub {
+                let key = match s.name {
+                    "kafkaTopic" => "topic".to_owned(),
+                    other => kebab(other),
+                };
+                out.insert(
+                    key,
+                    match s.args.first() {
+                        None => J::Bool(true),
+                        v => text(v),
+                    },
+                );
+            }
+            return out;
+        }
+        _ => {}
+    }
     let json = |v: &PV| match v {
         PV::Int(i) => J::from(*i),
         PV::Float(f) => J::from(*f),

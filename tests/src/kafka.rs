@@ -1,0 +1,66 @@
+//! A Kafka cluster on 127.0.0.1: librdkafka's mock cluster, a real broker protocol served
+//! in this process, and a consumer that keeps what is written to a topic.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+
+/// One message as a consumer sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KafkaMessage {
+    pub partition: i32,
+    pub key: String,
+    pub payload: String,
+}
+
+pub struct KafkaCluster {
+    cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+impl KafkaCluster {
+    /// Three brokers.
+    pub fn start() -> KafkaCluster {
+        KafkaCluster {
+            cluster: MockCluster::new(3).expect("starting the mock Kafka cluster"),
+        }
+    }
+
+    /// `host:port,...` of the brokers.
+    pub fn brokers(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        self.cluster
+            .create_topic(topic, partitions, 1)
+            .expect("creating a topic");
+    }
+
+    /// Reads `topic` from the beginning until `n` messages came or 15 s passed.
+    pub fn read(&self, topic: &str, n: usize) -> Vec<KafkaMessage> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .set("group.id", format!("test-{topic}"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        consumer.subscribe(&[topic]).expect("subscribing");
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while out.len() < n && Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                out.push(KafkaMessage {
+                    partition: m.partition(),
+                    key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                    payload: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                });
+            }
+        }
+        out
+    }
+}

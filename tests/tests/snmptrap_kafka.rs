@@ -1,0 +1,248 @@
+//! The SNMP trap and Kafka handlers against real receivers on 127.0.0.1: net-snmp's
+//! snmptrapd, and librdkafka's mock Kafka cluster read by a Kafka consumer. Each from an
+//! alert node, as a topic handler and as a service test.
+
+use farad_tests::{Farad, KafkaCluster, Snmptrapd, TempDir};
+use serde_json::json;
+
+fn define(f: &Farad, id: &str, script: &str) {
+    let task = json!({
+        "id": id, "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", task.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+}
+
+fn write(f: &Farad, lines: &str) {
+    let r = f.post("/write?db=db&rp=rp&precision=s", lines);
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
+/// Traps carry sysUpTime, the trap OID and the handler's data, each of its type, the values
+/// rendered from the event; bad OIDs and types are refused when the handler is defined.
+#[test]
+fn snmptrap_handler_sends_v2c_traps() {
+    let dir = TempDir::new("snmptrap");
+    let receiver = Snmptrapd::start(dir.path(), "farad-community");
+    let conf = format!(
+        "[snmptrap]\nenabled = true\naddr = \"127.0.0.1:{}\"\ncommunity = \"farad-community\"\n",
+        receiver.port
+    );
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    define(
+        &f,
+        "cpu",
+        r#"stream|from().measurement('cpu')
+    |alert().id('cpu:{{ index .Tags "host" }}').crit(lambda: "value" > 90.0).topic('cpu')
+        .snmpTrap('1.3.6.1.4.1.99.1')
+            .data('1.3.6.1.4.1.99.1.1', 's', '{{ .Message }}')
+            .data('1.3.6.1.4.1.99.1.2', 'i', '{{ index .Fields "load" }}')
+            .data('1.3.6.1.4.1.99.1.3', 'c', '7')
+            .data('.1.3.6.1.4.1.99.1.4', 't', '250')
+            .data('1.3.6.1.4.1.99.1.5', 'n', '')
+            .data('1.3.6.1.4.1.99.1.6', 'a', '10.1.2.3')"#,
+    );
+    let spec = json!({"id": "trap", "kind": "snmptrap", "options": {
+        "trap-oid": "1.3.6.1.4.1.99.2",
+        "data-list": [{"oid": "1.3.6.1.4.1.99.2.1", "type": "s", "value": "{{ .Level }} on {{ .TaskName }}"}],
+    }});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (bad, why) in [
+        (
+            json!({"trap-oid": "1.3.x", "data-list": []}),
+            "invalid trap Oid",
+        ),
+        (
+            json!({"trap-oid": "1.3.6", "data-list": [{"oid": "1.3.6.1", "type": "q", "value": ""}]}),
+            "Datatype not known",
+        ),
+        (json!({"data-list": []}), "invalid trap Oid"),
+    ] {
+        let spec = json!({"id": "bad", "kind": "snmptrap", "options": bad});
+        let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains(why), "{why}: {}", r.body);
+    }
+    let bad_task = json!({"id": "bad", "type": "stream", "status": "enabled", "dbrps": [{"db": "db", "rp": "rp"}],
+        "script": "stream|from()|alert().crit(lambda: TRUE).snmpTrap('x.y')"});
+    let r = f.post("/kapacitor/v1/tasks", bad_task.to_string()).json();
+    assert_eq!(r["executing"], false, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("invalid trap Oid"),
+        "{r}"
+    );
+
+    write(&f, "cpu,host=a value=95,load=3i 1\n");
+    let traps = receiver.wait_for(2);
+    assert_eq!(traps.len(), 2, "{traps:?}");
+    let node = traps
+        .iter()
+        .find(|t| t.contains("OID: .1.3.6.1.4.1.99.1\t"))
+        .unwrap_or_else(|| panic!("the node's trap: {traps:?}"));
+    assert!(
+        node.starts_with(".1.3.6.1.2.1.1.3.0 = Timeticks: ("),
+        "{node}"
+    );
+    for want in [
+        ".1.3.6.1.6.3.1.1.4.1.0 = OID: .1.3.6.1.4.1.99.1\t",
+        ".1.3.6.1.4.1.99.1.1 = STRING: \"cpu:a is CRITICAL\"",
+        ".1.3.6.1.4.1.99.1.2 = INTEGER: 3",
+        ".1.3.6.1.4.1.99.1.3 = Counter64: 7",
+        ".1.3.6.1.4.1.99.1.4 = Timeticks: (250) 0:00:02.50",
+        ".1.3.6.1.4.1.99.1.5 = NULL",
+        ".1.3.6.1.4.1.99.1.6 = IpAddress: 10.1.2.3",
+    ] {
+        assert!(node.contains(want), "{want} in {node}");
+    }
+    let topic = traps
+        .iter()
+        .find(|t| t.contains("OID: .1.3.6.1.4.1.99.2"))
+        .unwrap_or_else(|| panic!("the topic handler's trap: {traps:?}"));
+    assert!(
+        topic.contains(".1.3.6.1.4.1.99.2.1 = STRING: \"CRITICAL on cpu\""),
+        "{topic}"
+    );
+
+    let r = f.post("/kapacitor/v1/service-tests/snmptrap", "{}");
+    assert_eq!(r.json()["success"], true, "{}", r.body);
+    let traps = receiver.wait_for(3);
+    assert!(
+        traps[2].contains(".1.1.1.1.2 = STRING: \"test snmptrap message\""),
+        "{traps:?}"
+    );
+    let r = f.post(
+        "/kapacitor/v1/service-tests/snmptrap",
+        json!({"trap-oid": "1.1", "data-list": [{"oid": "1.1.1", "type": "i", "value": "ten"}]})
+            .to_string(),
+    );
+    assert_eq!(r.json()["success"], false, "{}", r.body);
+    assert!(r.body.contains("invalid syntax"), "{}", r.body);
+}
+
+/// The CRC-32 of Kapacitor's default partitioner.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in data {
+        crc ^= *b as u32;
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+/// Events are written keyed by their ID, one ID's events on one partition (crc32 of the ID,
+/// Kapacitor's default), as JSON lines or through a template; unknown clusters and bad
+/// options are refused.
+#[test]
+fn kafka_handler_writes_events_keyed_by_id() {
+    let kafka = KafkaCluster::start();
+    for topic in ["alerts", "alerts-text", "from-topic", "svc"] {
+        kafka.create_topic(topic, 3);
+    }
+    let brokers: Vec<String> = kafka.brokers().split(',').map(str::to_owned).collect();
+    let dir = TempDir::new("kafka");
+    let conf = format!(
+        "[[kafka]]\nenabled = true\nid = \"local\"\nbrokers = {}\nbatch-timeout = \"5ms\"\n",
+        serde_json::to_string(&brokers).unwrap()
+    );
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    define(
+        &f,
+        "cpu",
+        r#"stream|from().measurement('cpu').groupBy('host')
+    |alert().id('cpu:{{ index .Tags "host" }}').crit(lambda: "value" > 90.0).topic('cpu')
+        .kafka().cluster('local').kafkaTopic('alerts')
+        .kafka().cluster('local').kafkaTopic('alerts-text')
+            .template('{{ .ID }} {{ .Level }} was {{ .PreviousLevel }}')"#,
+    );
+    let spec = json!({"id": "k", "kind": "kafka", "options": {
+        "cluster": "local", "topic": "from-topic", "template": "{{ .Message }}",
+        "disablePartitionById": true,
+    }});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (bad, why) in [
+        (json!({"cluster": "local"}), "topic must not be empty"),
+        (
+            json!({"cluster": "local", "topic": "t", "partition-algorithm": "md5"}),
+            "invalid partition algorithm",
+        ),
+        (
+            json!({"cluster": "local", "topic": "t", "template": "{{ .ID"}),
+            "template",
+        ),
+    ] {
+        let spec = json!({"id": "bad", "kind": "kafka", "options": bad});
+        let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains(why), "{why}: {}", r.body);
+    }
+
+    write(
+        &f,
+        "cpu,host=a value=95 1\ncpu,host=b value=96 1\ncpu,host=c value=97 1\ncpu,host=d value=98 1\n",
+    );
+    write(&f, "cpu,host=a value=10 2\n");
+
+    let json_events = kafka.read("alerts", 5);
+    assert_eq!(json_events.len(), 5, "{json_events:?}");
+    for m in &json_events {
+        let event: serde_json::Value = serde_json::from_str(&m.payload).unwrap();
+        assert_eq!(event["id"], m.key, "keyed by the event ID");
+        assert!(m.payload.ends_with('\n'), "a JSON line");
+        let want = (crc32(m.key.as_bytes()) % 3) as i32;
+        assert_eq!(m.partition, want, "crc32 partition of {}", m.key);
+    }
+    let a: Vec<&str> = json_events
+        .iter()
+        .filter(|m| m.key == "cpu:a")
+        .map(|m| m.payload.as_str())
+        .collect();
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(a[0].contains("\"level\":\"CRITICAL\""), "{}", a[0]);
+    assert!(a[1].contains("\"level\":\"OK\""), "in order: {}", a[1]);
+
+    let mut text: Vec<String> = kafka
+        .read("alerts-text", 5)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    text.sort();
+    assert_eq!(
+        text,
+        [
+            "cpu:a CRITICAL was OK",
+            "cpu:a OK was CRITICAL",
+            "cpu:b CRITICAL was OK",
+            "cpu:c CRITICAL was OK",
+            "cpu:d CRITICAL was OK",
+        ]
+    );
+    let from_topic = kafka.read("from-topic", 5);
+    assert_eq!(from_topic.len(), 5, "{from_topic:?}");
+    assert!(
+        from_topic
+            .iter()
+            .any(|m| m.key == "cpu:b" && m.payload == "cpu:b is CRITICAL"),
+        "{from_topic:?}"
+    );
+
+    let r = f.post(
+        "/kapacitor/v1/service-tests/kafka",
+        json!({"cluster": "local", "topic": "svc"}).to_string(),
+    );
+    assert_eq!(r.json()["success"], true, "{}", r.body);
+    let svc = kafka.read("svc", 1);
+    assert_eq!(svc.len(), 1);
+    assert_eq!(
+        (svc[0].key.as_str(), svc[0].payload.as_str()),
+        ("key", "test kafka message")
+    );
+    let r = f.post("/kapacitor/v1/service-tests/kafka", "{}");
+    assert_eq!(r.json()["success"], false, "{}", r.body);
+    assert!(r.body.contains("unknown cluster"), "{}", r.body);
+}
