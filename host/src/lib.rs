@@ -18,6 +18,7 @@ pub mod kafka;
 pub mod listen;
 pub mod load;
 pub mod log_sessions;
+pub mod logfiles;
 pub mod logging;
 pub mod mqtt;
 pub mod outputs;

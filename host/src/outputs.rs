@@ -64,6 +64,8 @@ pub struct Services {
     pub snmptrap: Arc<Swap<crate::snmptrap::Trapper>>,
     /// `[[kafka]]`
     pub kafka: Arc<Swap<crate::kafka::Clusters>>,
+    /// The `log` handler's open files.
+    pub files: Arc<crate::logfiles::LogFiles>,
 }
 
 /// Handler kinds the host serves itself that, like plugins, take the whole event.
@@ -126,6 +128,7 @@ impl Outputs {
             mqtt: Arc::new(Swap::new(crate::mqtt::Brokers::start(&config.mqtt)?)),
             snmptrap: Arc::new(Swap::new(crate::snmptrap::Trapper::new(&config.snmptrap))),
             kafka: Arc::new(Swap::new(crate::kafka::Clusters::new(&config.kafka))),
+            files: Arc::default(),
         };
         let mut queues = Vec::with_capacity(WORKERS);
         for i in 0..WORKERS {
@@ -238,16 +241,7 @@ fn deliver(out: &Output, stats: &OutputStats, services: &Services) {
             .mqtt
             .get()
             .publish(broker, topic, *qos, *retained, payload),
-        Output::File { path, mode, data } => {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(*mode)
-                .open(path)
-                .and_then(|mut f| f.write_all(data))
-                .map_err(|e| format!("appending to {path}: {e}"))
-        }
+        Output::File { path, mode, data } => services.files.append(path, *mode, data),
         Output::Tcp { addr, data } => {
             use std::net::ToSocketAddrs;
             addr.to_socket_addrs()
@@ -359,7 +353,8 @@ impl Io for Outputs {
                 continue;
             }
             // Serialized once for all of the topic's handlers.
-            let body = serde_json::to_vec(&ev.to_json()).unwrap_or_default();
+            let mut body = Vec::with_capacity(512);
+            ev.write_json(&mut body);
             for h in handlers {
                 let spec = &h.spec;
                 if let Some(m) = &h.matcher {
@@ -424,6 +419,17 @@ impl Io for Outputs {
     }
 
     fn send(&self, out: Output) {
+        // Appends are cheap and buffered: done here, in order, with no hand-off.
+        if let Output::File { path, mode, data } = &out {
+            match self.services.files.append(path, *mode, data) {
+                Ok(()) => self.stats.sent.fetch_add(1, Relaxed),
+                Err(e) => {
+                    tracing::error!(error = e, "alert handler failed");
+                    self.stats.failed.fetch_add(1, Relaxed)
+                }
+            };
+            return;
+        }
         let key = match &out {
             Output::File { path, .. } => path.clone(),
             Output::Tcp { addr, .. } => addr.clone(),
@@ -508,6 +514,13 @@ impl Io for Outputs {
 }
 
 impl Outputs {
+    /// Makes what events did so far last: their topics' state stored, their log lines
+    /// written. Before a write is acknowledged, and on every timer tick.
+    pub fn sync(&self) {
+        self.topics.sync();
+        self.services.files.flush();
+    }
+
     /// Publishes the events of aggregate handlers whose interval is over (the timer calls it).
     pub fn flush_aggregates(&self) {
         use farad_runtime::exec::Io;

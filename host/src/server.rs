@@ -258,7 +258,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     let saver = state.clone();
     let _ = tokio::task::spawn_blocking(move || {
         saver.tasks.save_all();
-        saver.outputs.topics.sync();
+        saver.outputs.sync();
     })
     .await;
     stop_tx.send(()).ok();
@@ -300,8 +300,12 @@ fn start_timers(state: std::sync::Weak<State>) {
                 state.tasks.tick(now, cutoff);
                 // Events from timers, batch tasks, UDP and replays: durable within a tick.
                 state.outputs.flush_aggregates();
-                state.outputs.topics.sync();
+                state.outputs.sync();
                 drop(state);
+                // mimalloc purges freed memory lazily, when a thread next allocates; an idle
+                // daemon would keep what expired groups freed. Purge what is due.
+                // SAFETY: takes no pointers; safe from any thread at any time.
+                unsafe { libmimalloc_sys::mi_collect(true) };
                 std::thread::sleep(TICK);
             }
         })

@@ -212,7 +212,11 @@ impl Topics {
         {
             let mut guard = self.state.lock();
             let s = &mut *guard;
-            let t = s.topics.entry(event.topic.clone()).or_default();
+            // The topic exists for all but its first event: no key to allocate.
+            if !s.topics.contains_key(&event.topic) {
+                s.topics.insert(event.topic.clone(), Default::default());
+            }
+            let t = s.topics.get_mut(&event.topic).expect("inserted above");
             t.collected += 1;
             let state = EventState {
                 level: event.level,

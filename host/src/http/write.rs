@@ -74,7 +74,7 @@ async fn write(
     let now = crate::server::now_ns();
     let outcome = state.ingest.write(&q.db, &q.rp, precision, &text, now);
     // The alert state this write changed is stored before the write is acknowledged.
-    state.outputs.topics.sync();
+    state.outputs.sync();
     let mut message = outcome.message();
     if let Some(g) = gzip_error {
         message = Some(match message {

@@ -66,6 +66,66 @@ impl EventData {
         }
     }
 
+    /// Writes [`EventData::series`] as JSON, without building it as a JSON value first
+    /// (a point's series is the hot path of every handler that sends the event's JSON).
+    pub fn write_series(&self, out: &mut Vec<u8>) {
+        let EventData::Point(p) = self else {
+            let series = self.series();
+            serde_json::to_writer(&mut *out, &series).expect("writing JSON to a Vec");
+            return;
+        };
+        let str = |out: &mut Vec<u8>, v: &str| {
+            serde_json::to_writer(&mut *out, v).expect("writing JSON to a Vec")
+        };
+        // As `series_json` of one point whose series tags are all the series' tags: the
+        // columns are its fields, sorted.
+        let mut columns: Vec<crate::model::Name> = Vec::with_capacity(p.fields.len());
+        for (k, _) in &p.fields {
+            if !columns.contains(k) {
+                columns.push(*k);
+            }
+        }
+        columns.sort();
+        out.extend_from_slice(br#"[{"columns":["time""#);
+        for c in &columns {
+            out.push(b',');
+            str(out, c.as_str());
+        }
+        out.extend_from_slice(br#"],"name":"#);
+        str(out, p.series.measurement.as_str());
+        // A series' tags are sorted by name and unique (`Series::new`).
+        let tags = &p.series.tags;
+        if !tags.is_empty() {
+            out.extend_from_slice(br#","tags":{"#);
+            for (i, (k, v)) in tags.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                str(out, k.as_str());
+                out.push(b':');
+                str(out, v);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(br#","values":[["#);
+        str(out, &crate::time::format_rfc3339_nanos(p.time));
+        for c in &columns {
+            out.push(b',');
+            let v = p.fields.iter().find(|(k, _)| k == c).map(|(_, v)| v);
+            let w = &mut *out;
+            match v {
+                Some(crate::model::Value::Float(f)) => serde_json::to_writer(w, f),
+                Some(crate::model::Value::Int(i)) => serde_json::to_writer(w, i),
+                Some(crate::model::Value::UInt(u)) => serde_json::to_writer(w, u),
+                Some(crate::model::Value::Str(s)) => serde_json::to_writer(w, s.as_ref()),
+                Some(crate::model::Value::Bool(b)) => serde_json::to_writer(w, b),
+                None => serde_json::to_writer(w, &()),
+            }
+            .expect("writing JSON to a Vec");
+        }
+        out.extend_from_slice(b"]]}]");
+    }
+
     /// The measurement and tags of the (first) series.
     pub fn name_and_tags(&self) -> (String, Vec<(String, String)>) {
         match self {
@@ -112,6 +172,33 @@ impl TopicEvent {
             "previousLevel": self.previous_level,
             "recoverable": self.recoverable,
         })
+    }
+
+    /// [`TopicEvent::to_json`] written out (the same bytes as serializing it), without
+    /// building the JSON value: what the `log`, `tcp`, `exec` and `post` handlers send.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let str = |out: &mut Vec<u8>, v: &str| {
+            serde_json::to_writer(&mut *out, v).expect("writing JSON to a Vec")
+        };
+        out.extend_from_slice(br#"{"data":{"series":"#);
+        self.row.write_series(out);
+        out.extend_from_slice(br#"},"details":"#);
+        str(out, &self.details);
+        out.extend_from_slice(br#","duration":"#);
+        out.extend_from_slice(self.duration.to_string().as_bytes());
+        out.extend_from_slice(br#","id":"#);
+        str(out, &self.id);
+        out.extend_from_slice(br#","level":"#);
+        str(out, self.level);
+        out.extend_from_slice(br#","message":"#);
+        str(out, &self.message);
+        out.extend_from_slice(br#","previousLevel":"#);
+        str(out, self.previous_level);
+        out.extend_from_slice(br#","recoverable":"#);
+        out.extend_from_slice(if self.recoverable { b"true" } else { b"false" });
+        out.extend_from_slice(br#","time":"#);
+        str(out, &crate::time::format_rfc3339_nanos(self.time));
+        out.push(b'}');
     }
 
     /// The event as Kapacitor's `alert.Data`, for handlers whose templates run over it
@@ -472,4 +559,67 @@ impl Io for NoIo {
 /// The default [`Io`].
 pub fn no_io() -> Arc<dyn Io> {
     Arc::new(NoIo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BatchPoint, GroupKey, Name, Series, Value};
+
+    fn event(row: EventData) -> TopicEvent {
+        TopicEvent {
+            topic: "cpu".into(),
+            id: "cpu:\"a\"".into(),
+            level: "CRITICAL",
+            message: "cpu is <b>CRITICAL</b>\n".into(),
+            details: "{\"x\": 1}".into(),
+            time: 1_500_000_000_123_456_789,
+            duration: -5,
+            previous_level: "OK",
+            recoverable: false,
+            task: "t".into(),
+            row,
+            group: GroupKey::NIL,
+        }
+    }
+
+    #[test]
+    fn written_json_is_the_serialized_value() {
+        let series = Arc::new(Series::new(
+            Name::new("cpu"),
+            vec![
+                (Name::new("region"), "west \"1\"".into()),
+                (Name::new("host"), "a".into()),
+            ],
+        ));
+        let fields = [
+            (Name::new("value"), Value::Float(95.5)),
+            (Name::new("count"), Value::Int(-3)),
+            (Name::new("big"), Value::UInt(u64::MAX)),
+            (Name::new("nan"), Value::Float(f64::NAN)),
+            (Name::new("note"), Value::Str("é\t\"q\"".into())),
+            (Name::new("ok"), Value::Bool(true)),
+        ];
+        let point = EventData::Point(BatchPoint {
+            time: 7,
+            series: series.clone(),
+            fields: fields.into_iter().collect(),
+        });
+        let bare = EventData::Point(BatchPoint {
+            time: 7,
+            series: Arc::new(Series::new(Name::new("m"), Vec::new())),
+            fields: [(Name::new("v"), Value::Int(1))].into_iter().collect(),
+        });
+        let rows = EventData::Json(serde_json::json!([{"name": "a"}, {"name": "b"}]));
+        for row in [point, bare, rows, EventData::Json(serde_json::Value::Null)] {
+            let e = event(row);
+            let mut written = Vec::new();
+            e.write_json(&mut written);
+            let serialized = serde_json::to_vec(&e.to_json()).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(serialized).unwrap()
+            );
+        }
+    }
 }

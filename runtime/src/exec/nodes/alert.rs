@@ -1005,7 +1005,9 @@ impl Alert {
             };
             // The node's own handlers are held back by a silence of its anonymous topic.
             if !self.handlers.is_empty() && !self.io.silenced(&anon) {
-                data = Some(anon.to_json());
+                let mut body = Vec::with_capacity(512);
+                anon.write_json(&mut body);
+                data = Some(body);
                 if self
                     .handlers
                     .iter()
@@ -1022,10 +1024,9 @@ impl Alert {
                 ..event
             });
         }
-        let Some(data) = data else {
+        let Some(body) = data else {
             return;
         };
-        let body = serde_json::to_vec(&data).unwrap_or_default();
         // Kapacitor writes events with a JSON encoder: one line each.
         let line = || {
             let mut l = body.clone();
