@@ -5,6 +5,7 @@
 //! touches redb; [`http`] is the only one that knows warp.
 
 pub mod aggregate;
+pub mod allocator;
 pub mod auth;
 pub mod backup;
 pub mod cli;

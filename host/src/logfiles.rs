@@ -1,82 +1,110 @@
-//! The `log` handler's files: kept open and buffered, appended to by the thread that
-//! publishes the event (no hand-off to another thread per event), and flushed wherever alert
+//! The `log` handler's files: kept open, appended to by the thread that publishes the event
+//! (no hand-off to another thread per event) into a buffer, and written out wherever alert
 //! state is made durable — before a write is acknowledged, and on every timer tick — so an
-//! acknowledged event's line is in the file even after a `kill -9`. A file that was moved
-//! or deleted (log rotation) is reopened at its path.
+//! acknowledged event's line is in the file even after a `kill -9`. Appends never make a
+//! system call: the writes happen at those sync points, outside the task that raised the
+//! events. A file that was moved or deleted (log rotation) is reopened at its path.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-/// Bytes kept before a write to the file, when no flush comes first.
-const BUFFER: usize = 256 << 10;
+/// What a file may hold unwritten between sync points before an append writes it itself
+/// (events from timers or replays, between ticks).
+const MAX_PENDING: usize = 16 << 20;
 
 #[derive(Default)]
 pub struct LogFiles {
-    files: Mutex<HashMap<String, Arc<Mutex<Option<LogFile>>>>>,
+    files: Mutex<HashMap<String, Arc<LogFile>>>,
 }
 
+#[derive(Default)]
 struct LogFile {
-    out: BufWriter<File>,
+    /// Lines not yet written, and the mode to create the file with.
+    pending: Mutex<(Vec<u8>, u32)>,
+    /// The open file, taken while writing: writers take it before the pending lines, so
+    /// lines reach the file in the order they were appended.
+    out: Mutex<Option<Open>>,
+}
+
+struct Open {
+    file: File,
     /// Device and inode when opened: another at the path means the file was rotated.
     id: (u64, u64),
-    dirty: bool,
 }
 
 impl LogFiles {
     /// Appends `data` to the file at `path`, created with `mode` if missing.
     pub fn append(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), String> {
-        let file = self
-            .files
-            .lock()
-            .entry(path.to_owned())
-            .or_default()
-            .clone();
-        let mut slot = file.lock();
-        if slot.is_none() {
-            *slot = Some(open(path, mode)?);
+        let file = {
+            let mut files = self.files.lock();
+            match files.get(path) {
+                Some(f) => f.clone(),
+                None => files.entry(path.to_owned()).or_default().clone(),
+            }
+        };
+        let full = {
+            let mut pending = file.pending.lock();
+            pending.0.extend_from_slice(data);
+            pending.1 = mode;
+            pending.0.len() > MAX_PENDING
+        };
+        if full {
+            return file.write(path);
         }
-        let f = slot.as_mut().expect("opened above");
-        f.dirty = true;
-        f.out.write_all(data).map_err(|e| {
-            *slot = None;
-            format!("appending to {path}: {e}")
-        })
+        Ok(())
     }
 
-    /// Writes what every file holds; files rotated away are closed, to be reopened by the
-    /// next append.
+    /// Writes every file's pending lines; files rotated away are closed, to be reopened by
+    /// the next write.
     pub fn flush(&self) {
-        let files: Vec<(String, Arc<Mutex<Option<LogFile>>>)> = self
+        let files: Vec<(String, Arc<LogFile>)> = self
             .files
             .lock()
             .iter()
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect();
         for (path, file) in files {
-            let mut slot = file.lock();
-            let Some(f) = slot.as_mut() else { continue };
-            if f.dirty {
-                f.dirty = false;
-                if let Err(e) = f.out.flush() {
-                    tracing::error!(path, error = %e, "alert handler failed: appending to the log");
-                    *slot = None;
-                    continue;
-                }
+            if let Err(e) = file.write(&path) {
+                tracing::error!(path, error = e, "alert handler failed");
             }
-            let moved = std::fs::metadata(&path).map_or(true, |m| (m.dev(), m.ino()) != f.id);
-            if moved {
-                *slot = None;
+            let mut out = file.out.lock();
+            if let Some(o) = out.as_ref() {
+                let moved = std::fs::metadata(&path).map_or(true, |m| (m.dev(), m.ino()) != o.id);
+                if moved {
+                    *out = None;
+                }
             }
         }
     }
 }
 
-fn open(path: &str, mode: u32) -> Result<LogFile, String> {
+impl LogFile {
+    fn write(&self, path: &str) -> Result<(), String> {
+        let mut out = self.out.lock();
+        let (data, mode) = {
+            let mut pending = self.pending.lock();
+            (std::mem::take(&mut pending.0), pending.1)
+        };
+        if data.is_empty() {
+            return Ok(());
+        }
+        if out.is_none() {
+            *out = Some(open(path, mode)?);
+        }
+        let o = out.as_mut().expect("opened above");
+        o.file.write_all(&data).map_err(|e| {
+            *out = None;
+            format!("appending to {path}: {e}")
+        })
+    }
+}
+
+fn open(path: &str, mode: u32) -> Result<Open, String> {
     let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -86,10 +114,9 @@ fn open(path: &str, mode: u32) -> Result<LogFile, String> {
     let m = file
         .metadata()
         .map_err(|e| format!("appending to {path}: {e}"))?;
-    Ok(LogFile {
-        out: BufWriter::with_capacity(BUFFER, file),
+    Ok(Open {
+        file,
         id: (m.dev(), m.ino()),
-        dirty: false,
     })
 }
 
@@ -114,8 +141,11 @@ mod tests {
         files.append(p, 0o600, b"three\n").unwrap();
         files.flush();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\n");
-        let bad = files.append("/nonexistent-dir/x.log", 0o600, b"x");
-        assert!(bad.unwrap_err().contains("/nonexistent-dir/x.log"));
+        // An unwritable path fails when written (logged), and drops nothing else.
+        files.append("/nonexistent-dir/x.log", 0o600, b"x").unwrap();
+        files.append(p, 0o600, b"four\n").unwrap();
+        files.flush();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\nfour\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

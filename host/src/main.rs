@@ -6,8 +6,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use farad::{config, logging, server};
 
-/// Events and points are freed by other threads than the ones that made them; glibc's malloc
-/// takes a lock for each such free (10% of the alert workload in futex wake-ups).
+/// See `farad::allocator`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -325,7 +324,6 @@ fn main() -> Result<()> {
                 config.logging.level = l;
             }
             let level = logging::init(&config.logging)?;
-            server::tune_allocator();
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

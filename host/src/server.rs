@@ -78,18 +78,6 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Keeps glibc from mapping and unmapping the per-write buffers (a write's points, the
-/// columns of a UDF call) on every request: its adaptive thresholds kept page-faulting them
-/// in, about 5% of W4. Memory still goes back to the OS after large expiries (`malloc_trim`).
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets the allocator's parameters; it takes no pointers.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
-    }
-}
-
 /// Runs the daemon until SIGINT or SIGTERM.
 pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     let mut config = file_config.clone();
@@ -302,10 +290,7 @@ fn start_timers(state: std::sync::Weak<State>) {
                 state.outputs.flush_aggregates();
                 state.outputs.sync();
                 drop(state);
-                // mimalloc purges freed memory lazily, when a thread next allocates; an idle
-                // daemon would keep what expired groups freed. Purge what is due.
-                // SAFETY: takes no pointers; safe from any thread at any time.
-                unsafe { libmimalloc_sys::mi_collect(true) };
+                crate::allocator::release_free_memory();
                 std::thread::sleep(TICK);
             }
         })

@@ -38,15 +38,30 @@ struct TaskSink {
     id: String,
 }
 
-impl PointSink for TaskSink {
-    fn deliver(&self, points: Vec<Point>) {
+impl TaskSink {
+    fn run(&self, mut task: parking_lot::MutexGuard<'_, Task>, points: Vec<Point>) {
         // Log records of the task's nodes carry its id (log sessions filter on it).
         let _task = tracing::info_span!("task", task = %self.id).entered();
-        let mut task = self.task.lock();
         task.set_now(crate::server::now_ns());
         task.push_owned(&self.db, &self.rp, points);
         if let Some(e) = task.last_error.take() {
             tracing::debug!(task = self.id, error = e, "node error");
+        }
+    }
+}
+
+impl PointSink for TaskSink {
+    fn deliver(&self, points: Vec<Point>) {
+        self.run(self.task.lock(), points);
+    }
+
+    fn try_deliver(&self, points: Vec<Point>) -> Result<(), Vec<Point>> {
+        match self.task.try_lock() {
+            Some(task) => {
+                self.run(task, points);
+                Ok(())
+            }
+            None => Err(points),
         }
     }
 }
@@ -60,8 +75,6 @@ pub struct Tasks {
     udfs: Arc<farad_runtime::wasm::UdfRegistry>,
     /// Where node state (UDF snapshots) is kept across restarts.
     store: Arc<crate::store::Store>,
-    /// A large expiry just happened: give memory back once more on the next tick.
-    trim_again: std::sync::atomic::AtomicBool,
     running: Mutex<HashMap<String, Running>>,
     /// Why an enabled task is not running, by id.
     errors: Mutex<HashMap<String, String>>,
@@ -87,7 +100,6 @@ impl Tasks {
             identity,
             udfs,
             store,
-            trim_again: std::sync::atomic::AtomicBool::new(false),
             running: Mutex::default(),
             errors: Mutex::default(),
             replayed: Mutex::default(),
@@ -326,7 +338,6 @@ impl Tasks {
             .iter()
             .map(|(id, r)| (id.clone(), r.task.clone(), r.throughput.clone()))
             .collect();
-        let mut forgotten = 0;
         for (id, task, throughput) in tasks {
             let mut task = task.lock();
             let mut t = throughput.lock();
@@ -346,14 +357,6 @@ impl Tasks {
                 if gone > 0 {
                     tracing::debug!(task = id, groups = gone, "idle groups forgotten");
                 }
-                forgotten += gone;
-            }
-        }
-        // Trim again on the next tick too: memory other threads free just after still counts.
-        if forgotten >= 10_000 || self.trim_again.swap(false, Relaxed) {
-            release_free_memory();
-            if forgotten >= 10_000 {
-                self.trim_again.store(true, Relaxed);
             }
         }
     }
@@ -389,14 +392,4 @@ pub fn stats_json(task: &Task, throughput: f64) -> Value {
         "task-stats": {"throughput": throughput, "state_bytes": state_bytes},
         "node-stats": nodes,
     })
-}
-
-/// Hands freed heap pages back to the OS. The groups were allocated on writers' threads and
-/// freed here; glibc keeps such pages in its arenas until asked.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }

@@ -80,14 +80,14 @@ fn a_task_that_cannot_run_yet_says_why() {
     let f = Farad::start_in(dir.path(), "");
     let body = json!({
         "id": "j", "type": "stream", "status": "enabled",
-        "script": "stream|from().measurement('a')|window().period(10s).every(10s)|alert().crit(lambda: TRUE).snmpTrap('1.1.1.1')|httpOut('x')",
+        "script": "stream|from().measurement('a')|window().period(10s).every(10s)|alert().crit(lambda: TRUE).email('ops@example.com').toTemplates('{{ .ID }}')|httpOut('x')",
         "dbrps": [{"db": "db", "rp": "rp"}],
     });
     let r = f.post("/kapacitor/v1/tasks", body.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
     let t = r.json();
     assert_eq!(t["executing"], false);
-    assert!(t["error"].as_str().unwrap().contains("snmpTrap"), "{t}");
+    assert!(t["error"].as_str().unwrap().contains("toTemplates"), "{t}");
 }
 
 #[test]

@@ -10,6 +10,12 @@ use parking_lot::RwLock;
 pub trait PointSink: Send + Sync {
     /// Called on the writer's thread with the points of one write, in body order.
     fn deliver(&self, points: Vec<Point>);
+
+    /// [`PointSink::deliver`] if that can start at once; else the points back.
+    fn try_deliver(&self, points: Vec<Point>) -> Result<(), Vec<Point>> {
+        self.deliver(points);
+        Ok(())
+    }
 }
 
 type Table = HashMap<(Name, Name), Vec<(u64, Arc<dyn PointSink>)>>;
@@ -54,14 +60,33 @@ impl Router {
         self.inner.read().table.contains_key(&(db, rp))
     }
 
-    /// Hands `points` to every subscriber of `db`/`rp`.
-    /// The last subscriber takes the points; the others get copies.
+    /// Hands `points` to every subscriber of `db`/`rp`: first to those free to take them at
+    /// once, then, waiting, to those busy with other writes. A small write is not held behind
+    /// a large one that another task is working through (tasks are independent; each still
+    /// gets this write's points once, in order). The last subscriber takes the points; the
+    /// others get copies.
     pub fn deliver(&self, db: Name, rp: Name, points: Vec<Point>) {
         let sinks: Vec<Arc<dyn PointSink>> = match self.inner.read().table.get(&(db, rp)) {
             Some(v) => v.iter().map(|(_, s)| s.clone()).collect(),
             None => return,
         };
-        let Some((last, others)) = sinks.split_last() else {
+        let mut points = points;
+        let mut busy: Vec<&Arc<dyn PointSink>> = Vec::new();
+        for (i, s) in sinks.iter().enumerate() {
+            let last = i + 1 == sinks.len() && busy.is_empty();
+            let batch = if last {
+                std::mem::take(&mut points)
+            } else {
+                points.clone()
+            };
+            if let Err(back) = s.try_deliver(batch) {
+                if last {
+                    points = back;
+                }
+                busy.push(s);
+            }
+        }
+        let Some((last, others)) = busy.split_last() else {
             return;
         };
         for s in others {

@@ -7,6 +7,8 @@
 //! Connections take consecutive requests from one shared sequence, so together they write the
 //! sequence in (nearly) time order.
 
+mod latency;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -63,6 +65,20 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Points per second the load is held to (0: as fast as the server takes them).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// W5: send this many single-point writes that raise an alert at a `post` handler here,
+    /// during the load, and report their latency percentiles.
+    #[arg(long, default_value_t = 0)]
+    probes: usize,
+    /// The database probes write to (default: `--db`, so that their writes meet the load's
+    /// tasks on the way).
+    #[arg(long)]
+    probe_db: Option<String>,
+    /// Milliseconds between probes.
+    #[arg(long, default_value_t = 5)]
+    probe_every_ms: u64,
 }
 
 fn main() -> Result<()> {
@@ -78,8 +94,33 @@ fn main() -> Result<()> {
     if let (Some(task), Some(tick)) = (&args.task, &args.tick) {
         define_task(&agent, &args, task, tick)?;
     }
+    let probe = if args.probes > 0 {
+        let task = format!("{}probe", args.task.as_deref().unwrap_or("bench"));
+        Some(latency::Probe::start(
+            &agent,
+            &args.url,
+            args.probe_db.as_deref().unwrap_or(&args.db),
+            &args.rp,
+            &task,
+            args.probes,
+        )?)
+    } else {
+        None
+    };
     let cpu_before = args.pid.map(proc_cpu_ticks);
-    let result = run_load(&args);
+    let (result, latencies) = std::thread::scope(|s| {
+        let probing = probe.as_ref().map(|p| {
+            s.spawn(|| {
+                // Probes start once the load is under way.
+                std::thread::sleep(Duration::from_millis(500));
+                p.run(Duration::from_millis(args.probe_every_ms))
+            })
+        });
+        let result = run_load(&args);
+        let latencies = probing.map(|h| h.join().expect("probe thread"));
+        (result, latencies)
+    });
+    let latencies = latencies.transpose()?;
     let cpu_after = args.pid.map(proc_cpu_ticks);
     let processed = match &args.task {
         Some(task) => Some(wait_processed(&agent, &args, task, result.accepted)?),
@@ -95,6 +136,13 @@ fn main() -> Result<()> {
         "requests_failed": result.failed_requests,
         "accepted_per_s": result.accepted as f64 / result.elapsed.as_secs_f64(),
     });
+    if let Some((l, missing)) = &latencies {
+        report["probes"] = json!(l.0.len());
+        report["probes_missing"] = json!(missing);
+        for (name, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("max", 100.0)] {
+            report[format!("latency_{name}_us")] = json!(l.percentile(p));
+        }
+    }
     if let Some((count, secs)) = processed {
         report["points_processed"] = json!(count);
         report["processed_per_s"] = json!(count as f64 / secs);
@@ -168,6 +216,19 @@ fn run_load(args: &Args) -> LoadResult {
                 let mut body = String::with_capacity(args.points_per_request as usize * 48);
                 while !stop.load(Relaxed) {
                     let k = next.fetch_add(1, Relaxed);
+                    if args.rate > 0 {
+                        // Request k is due when the rate allows its first point.
+                        let due = start
+                            + Duration::from_secs_f64(
+                                (k * args.points_per_request) as f64 / args.rate as f64,
+                            );
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        if stop.load(Relaxed) {
+                            break;
+                        }
+                    }
                     make_body(&args, k, &mut body);
                     sent.fetch_add(args.points_per_request, Relaxed);
                     match agent.post(&url).send(body.as_bytes()) {
