@@ -10,6 +10,17 @@ use farad::{config, logging, server};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Runs before anything allocates (a constructor, before Rust's runtime starts), so that the
+/// allocator's first arena already has the options.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONFIGURE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn configure() {
+        farad::allocator::configure();
+    }
+    configure
+};
+
 #[derive(Parser)]
 #[command(
     name = "farad",
