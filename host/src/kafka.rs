@@ -36,9 +36,15 @@ pub struct KafkaOptions {
 }
 
 impl KafkaOptions {
+    /// The options as given; checked when the handler is defined ([`KafkaOptions::parse`]).
+    fn read(options: &Map<String, Value>) -> Result<KafkaOptions, String> {
+        serde_json::from_value(Value::Object(options.clone()))
+            .map_err(|e| format!("kafka options: {e}"))
+    }
+
+    /// The options, checked (templates compiled) as when a handler is defined.
     pub fn parse(options: &Map<String, Value>) -> Result<KafkaOptions, String> {
-        let o: KafkaOptions = serde_json::from_value(Value::Object(options.clone()))
-            .map_err(|e| format!("kafka options: {e}"))?;
+        let o = KafkaOptions::read(options)?;
         if o.topic.is_empty() {
             return Err("topic must not be empty".into());
         }
@@ -95,7 +101,8 @@ impl Clusters {
 
     /// Writes `event` as the handler's options say.
     pub fn handle(&self, options: &Map<String, Value>, event: &TopicEvent) -> Result<(), String> {
-        let o = KafkaOptions::parse(options)?;
+        // Checked when the handler was defined; its templates compile once, below.
+        let o = KafkaOptions::read(options)?;
         let body = if o.template.is_empty() {
             let mut line = serde_json::to_vec(&event.to_json()).unwrap_or_default();
             line.push(b'\n');

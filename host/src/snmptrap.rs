@@ -44,9 +44,15 @@ pub struct TrapData {
 }
 
 impl TrapOptions {
+    /// The options as given; checked when the handler is defined ([`TrapOptions::parse`]).
+    fn read(options: &Map<String, Value>) -> Result<TrapOptions, String> {
+        serde_json::from_value(Value::Object(options.clone()))
+            .map_err(|e| format!("snmptrap options: {e}"))
+    }
+
+    /// The options, checked (templates compiled) as when a handler is defined.
     pub fn parse(options: &Map<String, Value>) -> Result<TrapOptions, String> {
-        let o: TrapOptions = serde_json::from_value(Value::Object(options.clone()))
-            .map_err(|e| format!("snmptrap options: {e}"))?;
+        let o = TrapOptions::read(options)?;
         oid(&o.trap_oid).map_err(|e| format!("invalid trap Oid {:?}: {e}", o.trap_oid))?;
         for d in &o.data_list {
             oid(&d.oid).map_err(|e| format!("invalid data Oid {:?}: {e}", d.oid))?;
@@ -83,7 +89,8 @@ impl Trapper {
 
     /// Renders the data's templates over `event` and sends the trap.
     pub fn handle(&self, options: &Map<String, Value>, event: &TopicEvent) -> Result<(), String> {
-        let mut o = TrapOptions::parse(options)?;
+        // Checked when the handler was defined; its templates compile once, below.
+        let mut o = TrapOptions::read(options)?;
         if o.data_list.iter().any(|d| d.value.contains("{{")) {
             let data = event.template_data();
             for d in &mut o.data_list {

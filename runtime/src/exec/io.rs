@@ -201,15 +201,15 @@ impl TopicEvent {
         out.push(b'}');
     }
 
-    /// The event as Kapacitor's `alert.Data`, for handlers whose templates run over it
-    /// (Kafka's): `.ID`, `.Message`, `.Details`, `.Time`, `.Duration`, `.Level`,
-    /// `.Data.Series`, `.PreviousLevel`, `.Recoverable`.
-    pub fn alert_data(&self) -> gotmpl::Value {
+    /// What both kinds of handler template data hold: `.ID`, `.Message`, `.Details`,
+    /// `.Level`, `.Time`, `.Duration`.
+    fn common_data(&self) -> std::collections::BTreeMap<String, gotmpl::Value> {
         use gotmpl::Value as T;
         let mut m = std::collections::BTreeMap::new();
         m.insert("ID".to_owned(), T::from(self.id.as_str()));
         m.insert("Message".to_owned(), T::from(self.message.as_str()));
         m.insert("Details".to_owned(), T::from(self.details.as_str()));
+        m.insert("Level".to_owned(), T::from(self.level));
         m.insert(
             "Time".to_owned(),
             T::from(crate::time::format_rfc3339_nanos(self.time)),
@@ -218,7 +218,15 @@ impl TopicEvent {
             "Duration".to_owned(),
             T::from(crate::duration::format_go_duration(self.duration)),
         );
-        m.insert("Level".to_owned(), T::from(self.level));
+        m
+    }
+
+    /// The event as Kapacitor's `alert.Data`, for handlers whose templates run over it
+    /// (Kafka's): `.ID`, `.Message`, `.Details`, `.Time`, `.Duration`, `.Level`,
+    /// `.Data.Series`, `.PreviousLevel`, `.Recoverable`.
+    pub fn alert_data(&self) -> gotmpl::Value {
+        use gotmpl::Value as T;
+        let mut m = self.common_data();
         m.insert(
             "Data".to_owned(),
             json_value(&serde_json::json!({"Series": self.row.series()})),
@@ -246,19 +254,7 @@ impl TopicEvent {
                 }
             }
         }
-        let mut m = std::collections::BTreeMap::new();
-        m.insert("ID".to_owned(), T::from(self.id.as_str()));
-        m.insert("Message".to_owned(), T::from(self.message.as_str()));
-        m.insert("Details".to_owned(), T::from(self.details.as_str()));
-        m.insert("Level".to_owned(), T::from(self.level));
-        m.insert(
-            "Time".to_owned(),
-            T::from(crate::time::format_rfc3339_nanos(self.time)),
-        );
-        m.insert(
-            "Duration".to_owned(),
-            T::from(crate::duration::format_go_duration(self.duration)),
-        );
+        let mut m = self.common_data();
         m.insert("Name".to_owned(), T::from(name));
         m.insert("TaskName".to_owned(), T::from(self.task.as_str()));
         // Handlers see the raw group id, empty without `groupBy` (not the `nil` of the node's
