@@ -35,7 +35,6 @@ pub struct HandlerSpec {
 }
 
 /// What running a handler on one event does.
-#[derive(Debug)]
 pub enum Action {
     Send(Output),
     Post(HttpRequest),
@@ -48,8 +47,12 @@ pub enum Action {
         qos: u8,
         retained: bool,
     },
-    /// `email`: the event's message and details to these addresses (none: `[smtp] to`).
-    Email(Vec<String>),
+    /// `email`: the event's message and details to these addresses (none: `[smtp] to`), and
+    /// to what the templates (Kapacitor's option `to-field`) make of the event.
+    Email {
+        to: Vec<String>,
+        templates: Vec<gotmpl::Template>,
+    },
     /// `aggregate`: the event joins the handler's current interval.
     Aggregate(crate::aggregate::AggregateSpec),
     /// A handler plugin or a native handler that takes the whole event (`snmptrap`,
@@ -238,7 +241,10 @@ impl HandlerSpec {
                 }
                 Action::Publish(topics)
             }
-            "email" => Action::Email(strings(o, "to")?),
+            "email" => Action::Email {
+                to: strings(o, "to")?,
+                templates: farad_runtime::exec::email_templates(&strings(o, "to-field")?)?,
+            },
             "mqtt" => Action::Mqtt {
                 broker: str_opt(o, "broker-name")?.unwrap_or_default().to_owned(),
                 topic: required(o, "mqtt", "topic")?.to_owned(),

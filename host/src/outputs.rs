@@ -388,8 +388,8 @@ impl Io for Outputs {
                         retained,
                         payload: ev.message.clone().into_bytes(),
                     }),
-                    Ok(Action::Email(to)) => self.send(Output::Email {
-                        to,
+                    Ok(Action::Email { to, templates }) => self.send(Output::Email {
+                        to: ev.email_recipients(&to, &templates),
                         subject: ev.message.clone(),
                         body: ev.details.clone(),
                     }),

@@ -666,6 +666,68 @@ fn email_handler_sends_through_smtp() {
     assert!(topic.contains("Subject: cpu is CRITICAL at 95"), "{topic}");
 }
 
+/// `.email().toTemplates(...)` (and a topic handler's `to-field`, Kapacitor's name for it):
+/// each template's result over the event's fields and tags is one more recipient, after `to`.
+#[test]
+fn email_to_templates_add_recipients() {
+    let dir = TempDir::new("email-templates");
+    let smtp = farad_tests::SmtpSink::start(dir.path());
+    let conf = format!(
+        "[smtp]\nenabled = true\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"farad@example.com\"\n",
+        smtp.port
+    );
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    let script = r#"stream
+        |from().measurement('cpu').groupBy('host')
+        |default().field('extraemail', 'bob@example.com').tag('tagemail', 'bob2@example.com')
+        |alert().id('{{ .Name }}.{{ index .Tags "host" }}').crit(lambda: "value" > 90.0)
+            .email().to('user1@example.com', 'user2@example.com')
+                .toTemplates('{{ index .Fields "extraemail" }}', '{{ index .Tags "tagemail" }}')
+            .topic('cpu')"#;
+    let task = json!({
+        "id": "t", "type": "stream", "status": "enabled", "script": script,
+        "dbrps": [{"db": "db", "rp": "rp"}],
+    });
+    let r = f.post("/kapacitor/v1/tasks", task.to_string());
+    assert_eq!(r.json()["executing"], true, "{}", r.body);
+    let spec = json!({"id": "mail", "kind": "email", "options": {
+        "to": ["ops@example.com"],
+        "to-field": ["{{ index .Tags \"host\" }}@hosts.example.com"],
+    }});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let bad = json!({"id": "bad", "kind": "email", "options": {"to-field": ["{{ .Tags "]}});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("email address template"), "{}", r.body);
+
+    let w = f.post(
+        "/write?db=db&rp=rp&precision=s",
+        "cpu,host=web1 value=95 1\n",
+    );
+    assert_eq!(w.status, 204);
+    let mails = smtp.wait_for(2);
+    let node = mails
+        .iter()
+        .find(|m| m.contains("user1@example.com"))
+        .unwrap_or_else(|| panic!("{mails:?}"));
+    assert!(
+        node.contains(
+            "To: user1@example.com, user2@example.com, bob@example.com, bob2@example.com"
+        ),
+        "{node}"
+    );
+    assert!(node.contains("Subject: cpu.web1 is CRITICAL"), "{node}");
+    let topic = mails
+        .iter()
+        .find(|m| m.contains("ops@example.com"))
+        .unwrap_or_else(|| panic!("{mails:?}"));
+    assert!(
+        topic.contains("To: ops@example.com, web1@hosts.example.com"),
+        "{topic}"
+    );
+}
+
 /// `[smtp] global` with `state-changes-only`: an alert node without `.email()` emails the
 /// configured recipients, and only when its level changes (as Kapacitor does).
 #[test]

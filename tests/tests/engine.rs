@@ -75,19 +75,23 @@ fn windowed_mean_through_http() {
 }
 
 #[test]
-fn a_task_that_cannot_run_yet_says_why() {
+fn a_task_that_cannot_start_says_why() {
     let dir = TempDir::new("engine-err");
     let f = Farad::start_in(dir.path(), "");
     let body = json!({
         "id": "j", "type": "stream", "status": "enabled",
-        "script": "stream|from().measurement('a')|window().period(10s).every(10s)|alert().crit(lambda: TRUE).email('ops@example.com').toTemplates('{{ .ID }}')|httpOut('x')",
+        "script": "stream|from().measurement('a')|window().period(10s).every(10s)|alert().crit(lambda: TRUE).email('ops@example.com').toTemplates('{{ .ID ')|httpOut('x')",
         "dbrps": [{"db": "db", "rp": "rp"}],
     });
     let r = f.post("/kapacitor/v1/tasks", body.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
     let t = r.json();
     assert_eq!(t["executing"], false);
-    assert!(t["error"].as_str().unwrap().contains("toTemplates"), "{t}");
+    let error = t["error"].as_str().unwrap();
+    assert!(
+        error.contains("toTemplates") && error.contains("{{ .ID "),
+        "{t}"
+    );
 }
 
 #[test]

@@ -278,6 +278,37 @@ impl TopicEvent {
     }
 }
 
+impl TopicEvent {
+    /// An email handler's recipients: `to`, then what each of its `toTemplates` makes of the
+    /// event's data (Kapacitor's: an empty result adds no one, a failing template is logged).
+    pub fn email_recipients(&self, to: &[String], templates: &[gotmpl::Template]) -> Vec<String> {
+        let mut out = to.to_vec();
+        if templates.is_empty() {
+            return out;
+        }
+        let data = self.template_data();
+        for t in templates {
+            match t.execute_to_string(&data) {
+                Ok(s) if !s.is_empty() => out.push(s),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(id = self.id, error = %e, "email address template failed"),
+            }
+        }
+        out
+    }
+}
+
+/// Compiles an email handler's `toTemplates`.
+pub fn email_templates(srcs: &[String]) -> Result<Vec<gotmpl::Template>, String> {
+    srcs.iter()
+        .map(|s| {
+            gotmpl::Template::new("email address")
+                .parse(s)
+                .map_err(|e| format!("bad template in email address template {s:?}: {e}"))
+        })
+        .collect()
+}
+
 /// A JSON value of an event's data as templates see it.
 fn json_value(v: &serde_json::Value) -> gotmpl::Value {
     use gotmpl::Value as T;

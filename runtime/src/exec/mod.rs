@@ -17,7 +17,7 @@ mod task;
 
 pub use io::{
     EventData, HttpRequest, InfluxCounters, InfluxWrite, Io, KnownEvent, NoIo, Output,
-    PostEndpoint, SideloadSource, TaskEnv, TopicEvent, no_io,
+    PostEndpoint, SideloadSource, TaskEnv, TopicEvent, email_templates, no_io,
 };
 pub use msg::{Dims, Msg, StreamPoint};
 pub use stats::NodeStats;

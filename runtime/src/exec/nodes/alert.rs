@@ -86,8 +86,12 @@ enum Handler {
         qos: u8,
         retained: bool,
     },
-    /// `.email(to...)` (and `.to(...)`): the message as subject, the details as HTML body.
-    Email { to: Vec<String> },
+    /// `.email(to...)` (and `.to(...)`, `.toTemplates(...)`): the message as subject, the
+    /// details as HTML body.
+    Email {
+        to: Vec<String>,
+        to_templates: Vec<Template>,
+    },
     /// `.slack()`, `.pagerDuty2()`, ...: a handler plugin of the host, with its options.
     Plugin {
         kind: String,
@@ -467,10 +471,13 @@ impl Alert {
                     for s in p.sub.iter().filter(|s| s.name == "to") {
                         to.extend(strs(&s.args));
                     }
-                    if p.sub.iter().any(|s| s.name == "toTemplates") {
-                        return Err("alert .email().toTemplates() does not run yet".into());
+                    let mut srcs = Vec::new();
+                    for s in p.sub.iter().filter(|s| s.name == "toTemplates") {
+                        srcs.extend(strs(&s.args));
                     }
-                    handlers.push(Handler::Email { to });
+                    let to_templates = crate::exec::io::email_templates(&srcs)
+                        .map_err(|e| format!("alert .email().toTemplates(): {e}"))?;
+                    handlers.push(Handler::Email { to, to_templates });
                 }
                 other if is_handler(other) => {
                     let options = plugin_options(p);
@@ -486,7 +493,10 @@ impl Alert {
         if env.global_email.is_some()
             && !handlers.iter().any(|h| matches!(h, Handler::Email { .. }))
         {
-            handlers.push(Handler::Email { to: Vec::new() });
+            handlers.push(Handler::Email {
+                to: Vec::new(),
+                to_templates: Vec::new(),
+            });
         }
         let mut global_changes_only = env.global_email == Some(true);
         for (kind, changes_only) in env.io.global_plugins() {
@@ -1008,11 +1018,11 @@ impl Alert {
                 let mut body = Vec::with_capacity(512);
                 anon.write_json(&mut body);
                 data = Some(body);
-                if self
-                    .handlers
-                    .iter()
-                    .any(|h| matches!(h, Handler::Plugin { .. }))
-                {
+                if self.handlers.iter().any(|h| match h {
+                    Handler::Plugin { .. } => true,
+                    Handler::Email { to_templates, .. } => !to_templates.is_empty(),
+                    _ => false,
+                }) {
                     plugin_event = Some(anon.clone());
                 }
             }
@@ -1063,10 +1073,17 @@ impl Alert {
                 Handler::Plugin { kind, options } => self.io.send(crate::exec::Output::Plugin {
                     kind: kind.clone(),
                     options: options.clone(),
-                    event: Box::new(plugin_event.clone().expect("kept for plugins")),
+                    event: Box::new(
+                        plugin_event
+                            .clone()
+                            .expect("kept for plugins and templates"),
+                    ),
                 }),
-                Handler::Email { to } => self.io.send(crate::exec::Output::Email {
-                    to: to.clone(),
+                Handler::Email { to, to_templates } => self.io.send(crate::exec::Output::Email {
+                    to: match &plugin_event {
+                        Some(ev) => ev.email_recipients(to, to_templates),
+                        None => to.clone(),
+                    },
                     subject: e.message.clone(),
                     body: e.details.clone(),
                 }),
