@@ -214,55 +214,15 @@ impl Chunks {
     }
 }
 
-/// A cluster's TLS settings: `ssl-ca` as the only root (else the public ones), a client
-/// certificate from `ssl-cert` (and `ssl-key`, or the key in the same file), and
-/// `insecure-skip-verify`.
+/// A cluster's TLS settings (see [`crate::tls`]).
 fn tls(c: &InfluxDb) -> Result<ureq::tls::TlsConfig, String> {
-    use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
-    let pem = |path: &str| -> Result<Vec<PemItem<'static>>, String> {
-        let data = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
-        ureq::tls::parse_pem(&data)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{path}: not PEM: {e}"))
-    };
-    let certs = |items: &[PemItem<'static>]| -> Vec<ureq::tls::Certificate<'static>> {
-        items
-            .iter()
-            .filter_map(|i| match i {
-                PemItem::Certificate(c) => Some(c.clone()),
-                _ => None,
-            })
-            .collect()
-    };
-    let mut b = TlsConfig::builder().disable_verification(c.insecure_skip_verify);
-    if !c.ssl_ca.is_empty() {
-        let roots = certs(&pem(&c.ssl_ca)?);
-        if roots.is_empty() {
-            return Err(format!("ssl-ca {}: no certificate in it", c.ssl_ca));
-        }
-        b = b.root_certs(RootCerts::new_with_certs(&roots));
+    crate::tls::ClientTls {
+        ca: c.ssl_ca.clone(),
+        cert: c.ssl_cert.clone(),
+        key: c.ssl_key.clone(),
+        insecure_skip_verify: c.insecure_skip_verify,
     }
-    if !c.ssl_cert.is_empty() {
-        let mut items = pem(&c.ssl_cert)?;
-        if !c.ssl_key.is_empty() {
-            items.extend(pem(&c.ssl_key)?);
-        }
-        let chain = certs(&items);
-        let key = items.into_iter().find_map(|i| match i {
-            PemItem::PrivateKey(k) => Some(k),
-            _ => None,
-        });
-        match (chain.is_empty(), key) {
-            (false, Some(key)) => b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key))),
-            _ => {
-                return Err(format!(
-                    "ssl-cert {}: needs a certificate and its key (ssl-key)",
-                    c.ssl_cert
-                ));
-            }
-        }
-    }
-    Ok(b.build())
+    .config()
 }
 
 /// The configured clusters; replaced whole when the config API changes `[[influxdb]]` (the

@@ -38,6 +38,7 @@ pub mod subscriptions;
 pub mod swap;
 pub mod tasks;
 pub mod testing;
+pub mod tls;
 pub mod topics;
 pub mod udfs;
 

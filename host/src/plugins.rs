@@ -34,6 +34,9 @@ pub struct Plugins {
     uploaded: parking_lot::RwLock<HashMap<String, Uploaded>>,
     dir: PathBuf,
     net: Arc<dyn PluginNet>,
+    /// Agents for sections with their own TLS settings (`ssl-ca`, `insecure-skip-verify`...),
+    /// built on first use; emptied when the config changes, so files are read again.
+    tls_nets: parking_lot::Mutex<HashMap<crate::tls::ClientTls, Arc<dyn PluginNet>>>,
     /// This server's API, for links back (PagerDuty's `client_url`).
     client_url: String,
 }
@@ -97,14 +100,21 @@ impl PluginNet for Net {
     }
 }
 
+/// The agent plugins' requests go through (statuses are answers, not errors).
+fn agent(tls: Option<ureq::tls::TlsConfig>) -> ureq::Agent {
+    let mut b = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        b = b.tls_config(tls);
+    }
+    b.build().into()
+}
+
 impl Plugins {
     pub fn new(engine: UdfEngine, config: &crate::config::Config) -> Plugins {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = agent(None);
         let plugins = Plugins {
             engine,
             sections: crate::swap::Swap::new(config.other.clone()),
@@ -113,6 +123,7 @@ impl Plugins {
             uploaded: Default::default(),
             dir: config.data_dir.join("handler-plugins"),
             net: Arc::new(Net(agent)),
+            tls_nets: Default::default(),
             client_url: format!(
                 "http://{}:{}/kapacitor/v1",
                 config.hostname,
@@ -324,6 +335,7 @@ impl Plugins {
     /// Takes the plugins' config sections anew (from the config API).
     pub fn set_sections(&self, sections: &BTreeMap<String, toml::Value>) {
         self.sections.set(sections.clone());
+        self.tls_nets.lock().clear();
     }
 
     /// Each plugin's config section and its defaults (plugins compiled as needed; one that
@@ -373,7 +385,24 @@ impl Plugins {
     ) -> Result<(), String> {
         let plugin = self.get(kind)?;
         let config = self.config(&plugin, options)?;
-        plugin.handle(&config, options, event, &self.client_url, self.net.clone())
+        let net = self.net_for(&config)?;
+        plugin.handle(&config, options, event, &self.client_url, net)
+    }
+
+    /// Where a handler with this section's values sends: the shared agent, or one with the
+    /// section's TLS settings.
+    fn net_for(&self, config: &Map<String, Value>) -> Result<Arc<dyn PluginNet>, String> {
+        let tls = crate::tls::ClientTls::from_section(config);
+        if tls.is_default() {
+            return Ok(self.net.clone());
+        }
+        let mut nets = self.tls_nets.lock();
+        if let Some(n) = nets.get(&tls) {
+            return Ok(n.clone());
+        }
+        let net: Arc<dyn PluginNet> = Arc::new(Net(agent(Some(tls.config()?))));
+        nets.insert(tls, net.clone());
+        Ok(net)
     }
 
     /// The section's values for one handler, over the plugin's defaults. A section written

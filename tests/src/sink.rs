@@ -41,6 +41,7 @@ pub struct HttpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    tls: bool,
 }
 
 impl HttpSink {
@@ -62,11 +63,57 @@ impl HttpSink {
             addr,
             received,
             status,
+            tls: false,
+        }
+    }
+
+    /// As [`HttpSink::start`], over TLS with the certificate chain and key of these PEM files.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> HttpSink {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .expect("reading the sink's certificate")
+            .collect::<Result<_, _>>()
+            .expect("the sink's certificate");
+        let key = PrivateKeyDer::from_pem_file(key).expect("the sink's key");
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("the sink's certificate and key"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the sink");
+        let addr = listener.local_addr().expect("sink address");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
+        let (rec, st) = (received.clone(), status.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (rec, st, config) = (rec.clone(), st.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let Ok(tls) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    serve(rustls::StreamOwned::new(tls, conn), &rec, &st)
+                });
+            }
+        });
+        HttpSink {
+            addr,
+            received,
+            status,
+            tls: true,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The status code of the next answers.
@@ -97,8 +144,7 @@ impl HttpSink {
 }
 
 /// Serves the requests of one keep-alive connection.
-fn serve(conn: std::net::TcpStream, received: &Mutex<Vec<Received>>, status: &AtomicU16) {
-    let mut writer = conn.try_clone().expect("cloning the connection");
+fn serve(conn: impl Read + Write, received: &Mutex<Vec<Received>>, status: &AtomicU16) {
     let mut reader = BufReader::new(conn);
     loop {
         let mut line = String::new();
@@ -139,7 +185,8 @@ fn serve(conn: std::net::TcpStream, received: &Mutex<Vec<Received>>, status: &At
         });
         let code = status.load(Relaxed);
         let reply = format!("HTTP/1.1 {code} X\r\ncontent-length: 2\r\n\r\nok");
-        if writer.write_all(reply.as_bytes()).is_err() {
+        let conn = reader.get_mut();
+        if conn.write_all(reply.as_bytes()).is_err() || conn.flush().is_err() {
             return;
         }
     }

@@ -594,3 +594,61 @@ fn sensu_writes_check_results_to_the_client_socket() {
     let ok: Value = serde_json::from_str(&rx.recv_timeout(wait).unwrap()).unwrap();
     assert_eq!(ok["status"], 0);
 }
+
+/// A vendor section's TLS keys (`ssl-ca`, `insecure-skip-verify`, as in Kapacitor's `[slack]`)
+/// apply to its plugin's requests: a receiver with a certificate from a private CA is refused
+/// by default, reached when the section trusts that CA or skips verification.
+#[test]
+fn slack_over_tls_trusts_its_ssl_ca_or_skips_verification() {
+    let dir = TempDir::new("saas-slack-tls");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = farad_tests::make_certificates(&certs);
+    let sink = HttpSink::start_tls(&certs.join("server.pem"), &certs.join("server.key"));
+    let url = sink.url();
+    assert!(url.starts_with("https://"), "{url}");
+    let f = Farad::start_in(
+        &dir.path().join("data"),
+        &format!(
+            "[[slack]]\nenabled = true\ndefault = true\nworkspace = \"public\"\nurl = \"{url}/services/public\"\n\
+             [[slack]]\nenabled = true\nworkspace = \"ca\"\nurl = \"{url}/services/ca\"\nssl-ca = {ca:?}\n\
+             [[slack]]\nenabled = true\nworkspace = \"skip\"\nurl = \"{url}/services/skip\"\ninsecure-skip-verify = true\n\
+             [[slack]]\nenabled = true\nworkspace = \"missing\"\nurl = \"{url}/services/missing\"\nssl-ca = \"/nonexistent/ca.pem\"\n"
+        ),
+    );
+    let test = |workspace: &str| {
+        let r = f.post(
+            "/kapacitor/v1/service-tests/slack",
+            json!({"workspace": workspace, "channel": "#tls", "level": "CRITICAL"}).to_string(),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let public = test("public");
+    assert_eq!(public["success"], false, "{public}");
+    let missing = test("missing");
+    assert_eq!(missing["success"], false, "{missing}");
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/ca.pem"),
+        "{missing}"
+    );
+    assert_eq!(test("ca"), json!({"success": true, "message": ""}));
+    assert_eq!(test("skip"), json!({"success": true, "message": ""}));
+    let got = sink.wait_for(2);
+    let targets: Vec<&str> = got.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(targets, ["/services/ca", "/services/skip"]);
+    assert_eq!(got[0].json()["channel"], "#tls");
+
+    // From an alert node too: the workspace's TLS settings, not the default's.
+    define(
+        &f,
+        "t",
+        &CPU_ALERT.replace(".topic('cpu')", ".slack().workspace('ca')"),
+    );
+    write(&f, "cpu,host=a value=95 1\n");
+    let got = sink.wait_for(3);
+    assert_eq!(got[2].target, "/services/ca");
+}

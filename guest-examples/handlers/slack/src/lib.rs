@@ -41,7 +41,8 @@ impl Handler for Slack {
             json!({
                 "enabled": false, "default": false, "workspace": "", "url": "", "token": "",
                 "channel": "", "username": "kapacitor", "icon-emoji": "", "global": false,
-                "state-changes-only": false,
+                "state-changes-only": false, "ssl-ca": "", "ssl-cert": "", "ssl-key": "",
+                "insecure-skip-verify": false,
             }),
         )
     }

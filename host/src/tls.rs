@@ -1,0 +1,95 @@
+//! Client TLS as Kapacitor's sections write it: `ssl-ca`, `ssl-cert`, `ssl-key`,
+//! `insecure-skip-verify` (`[[influxdb]]`, and handler sections such as `[slack]`).
+
+use serde_json::{Map, Value};
+use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
+
+/// PEM file paths and the verification switch; all empty is the default (public roots).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ClientTls {
+    /// The only root to trust (else the public ones).
+    pub ca: String,
+    /// A client certificate, with its key here or in `key`.
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
+}
+
+impl ClientTls {
+    /// The settings of a handler section, as JSON.
+    pub fn from_section(section: &Map<String, Value>) -> ClientTls {
+        let s = |k: &str| {
+            section
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        ClientTls {
+            ca: s("ssl-ca"),
+            cert: s("ssl-cert"),
+            key: s("ssl-key"),
+            insecure_skip_verify: section
+                .get("insecure-skip-verify")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == ClientTls::default()
+    }
+
+    /// The agent's TLS config; a file that is missing or holds no certificate (or a
+    /// certificate without its key) is an error naming it.
+    pub fn config(&self) -> Result<TlsConfig, String> {
+        let mut b = TlsConfig::builder().disable_verification(self.insecure_skip_verify);
+        if !self.ca.is_empty() {
+            let roots = certs(&pem(&self.ca)?);
+            if roots.is_empty() {
+                return Err(format!("ssl-ca {}: no certificate in it", self.ca));
+            }
+            b = b.root_certs(RootCerts::new_with_certs(&roots));
+        }
+        if !self.cert.is_empty() {
+            let mut items = pem(&self.cert)?;
+            if !self.key.is_empty() {
+                items.extend(pem(&self.key)?);
+            }
+            let chain = certs(&items);
+            let key = items.into_iter().find_map(|i| match i {
+                PemItem::PrivateKey(k) => Some(k),
+                _ => None,
+            });
+            match (chain.is_empty(), key) {
+                (false, Some(key)) => {
+                    b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)))
+                }
+                _ => {
+                    return Err(format!(
+                        "ssl-cert {}: needs a certificate and its key (ssl-key)",
+                        self.cert
+                    ));
+                }
+            }
+        }
+        Ok(b.build())
+    }
+}
+
+fn pem(path: &str) -> Result<Vec<PemItem<'static>>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+    ureq::tls::parse_pem(&data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{path}: not PEM: {e}"))
+}
+
+fn certs(items: &[PemItem<'static>]) -> Vec<ureq::tls::Certificate<'static>> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            PemItem::Certificate(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
