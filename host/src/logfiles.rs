@@ -29,6 +29,9 @@ struct LogFile {
     /// The open file, taken while writing: writers take it before the pending lines, so
     /// lines reach the file in the order they were appended.
     out: Mutex<Option<Open>>,
+    /// The buffer written last time, emptied, for the next lines: a buffer that keeps its
+    /// pages is not grown (and copied) again from nothing at every sync point.
+    spare: Mutex<Vec<u8>>,
 }
 
 struct Open {
@@ -86,18 +89,33 @@ impl LogFiles {
 impl LogFile {
     fn write(&self, path: &str) -> Result<(), String> {
         let mut out = self.out.lock();
-        let (data, mode) = {
+        let mut spare = self.spare.lock();
+        let (mut data, mode) = {
             let mut pending = self.pending.lock();
-            (std::mem::take(&mut pending.0), pending.1)
+            if pending.0.is_empty() {
+                return Ok(());
+            }
+            (
+                std::mem::replace(&mut pending.0, std::mem::take(&mut *spare)),
+                pending.1,
+            )
         };
-        if data.is_empty() {
-            return Ok(());
+        let result = Self::write_out(&mut out, path, mode, &data);
+        // Written or not (a failed write is reported, its lines dropped), the buffer goes
+        // back for the next lines unless a burst made it huge.
+        if data.capacity() <= 2 * MAX_PENDING {
+            data.clear();
+            *spare = data;
         }
+        result
+    }
+
+    fn write_out(out: &mut Option<Open>, path: &str, mode: u32, data: &[u8]) -> Result<(), String> {
         if out.is_none() {
             *out = Some(open(path, mode)?);
         }
         let o = out.as_mut().expect("opened above");
-        o.file.write_all(&data).map_err(|e| {
+        o.file.write_all(data).map_err(|e| {
             *out = None;
             format!("appending to {path}: {e}")
         })
