@@ -276,9 +276,7 @@ impl TopicEvent {
         m.insert("Fields".to_owned(), T::from(fields));
         T::from(m)
     }
-}
 
-impl TopicEvent {
     /// An email handler's recipients: `to`, then what each of its `toTemplates` makes of the
     /// event's data (Kapacitor's: an empty result adds no one, a failing template is logged).
     pub fn email_recipients(&self, to: &[String], templates: &[gotmpl::Template]) -> Vec<String> {
