@@ -47,24 +47,7 @@ pub struct HttpSink {
 impl HttpSink {
     /// Listens on 127.0.0.1 (any free port) and answers 200 until told otherwise.
     pub fn start() -> HttpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the sink");
-        let addr = listener.local_addr().expect("sink address");
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let status = Arc::new(AtomicU16::new(200));
-        let (rec, st) = (received.clone(), status.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let (rec, st) = (rec.clone(), st.clone());
-                std::thread::spawn(move || serve(conn, &rec, &st));
-            }
-        });
-        HttpSink {
-            addr,
-            received,
-            status,
-            tls: false,
-        }
+        HttpSink::listen(None)
     }
 
     /// As [`HttpSink::start`], over TLS with the certificate chain and key of these PEM files.
@@ -76,30 +59,34 @@ impl HttpSink {
             .collect::<Result<_, _>>()
             .expect("the sink's certificate");
         let key = PrivateKeyDer::from_pem_file(key).expect("the sink's key");
-        let config = Arc::new(
-            rustls::ServerConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .expect("the sink's certificate and key"),
-        );
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("the sink's certificate and key");
+        HttpSink::listen(Some(Arc::new(config)))
+    }
+
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> HttpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the sink");
         let addr = listener.local_addr().expect("sink address");
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
-        let (rec, st) = (received.clone(), status.clone());
+        let (rec, st, config) = (received.clone(), status.clone(), tls.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 let (rec, st, config) = (rec.clone(), st.clone(), config.clone());
-                std::thread::spawn(move || {
-                    let Ok(tls) = rustls::ServerConnection::new(config) else {
-                        return;
-                    };
-                    serve(rustls::StreamOwned::new(tls, conn), &rec, &st)
+                std::thread::spawn(move || match config {
+                    None => serve(conn, &rec, &st),
+                    Some(config) => {
+                        if let Ok(tls) = rustls::ServerConnection::new(config) {
+                            serve(rustls::StreamOwned::new(tls, conn), &rec, &st)
+                        }
+                    }
                 });
             }
         });
@@ -107,7 +94,7 @@ impl HttpSink {
             addr,
             received,
             status,
-            tls: true,
+            tls: tls.is_some(),
         }
     }
 
