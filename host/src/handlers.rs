@@ -144,13 +144,15 @@ impl HandlerSpec {
         }
         // Building the action checks every option. Endpoint names are resolved when events
         // arrive: config may name the endpoint by then.
-        self.actions(&[], &|_| Some(Default::default())).map(|_| ())
+        self.actions(None, &[], &|_| Some(Default::default()))
+            .map(|_| ())
     }
 
     /// What the handler does with an event whose JSON is `body`; `endpoint` resolves
     /// `[[httppost]]` names.
     pub fn actions(
         &self,
+        event: Option<&farad_runtime::exec::TopicEvent>,
         body: &[u8],
         endpoint: &dyn Fn(&str) -> Option<farad_runtime::exec::PostEndpoint>,
     ) -> Result<Action, String> {
@@ -195,15 +197,23 @@ impl HandlerSpec {
                 })
             }
             "post" => {
-                let (url, mut headers, basic_auth) =
-                    match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
-                        (Some(url), _) if !url.is_empty() => (url.to_owned(), Vec::new(), None),
-                        (_, Some(name)) if !name.is_empty() => match endpoint(name) {
-                            Some(e) => (e.url, e.headers, e.basic_auth),
-                            None => return Err(format!("no [[httppost]] endpoint named {name:?}")),
-                        },
-                        _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
-                    };
+                let mut target = match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
+                    (Some(url), _) if !url.is_empty() => farad_runtime::exec::PostEndpoint {
+                        url: url.to_owned(),
+                        ..Default::default()
+                    },
+                    (_, Some(name)) if !name.is_empty() => endpoint(name)
+                        .ok_or_else(|| format!("no [[httppost]] endpoint named {name:?}"))?,
+                    _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
+                };
+                let mut headers = std::mem::take(&mut target.headers);
+                let basic_auth = target.basic_auth.take();
+                // Kapacitor's URL is a template over the event, and the endpoint's alert
+                // template makes the body.
+                let (url, body, json) = match event {
+                    Some(ev) => target.alert_request(ev, &line())?,
+                    None => (target.url.clone(), line(), true),
+                };
                 match o.get("headers") {
                     None | Some(Value::Null) => {}
                     Some(Value::Object(h)) => {
@@ -214,9 +224,10 @@ impl HandlerSpec {
                     }
                     Some(_) => return Err("option \"headers\" must be an object".into()),
                 }
-                if !headers
-                    .iter()
-                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                if json
+                    && !headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                 {
                     headers.insert(0, ("Content-Type".into(), "application/json".into()));
                 }
@@ -229,7 +240,7 @@ impl HandlerSpec {
                     url,
                     headers,
                     basic_auth,
-                    body: body.to_vec(),
+                    body,
                     timeout_ns: duration(o, "timeout")?,
                     capture_response,
                 })

@@ -373,7 +373,9 @@ impl Io for Outputs {
                         }
                     }
                 }
-                match spec.actions(&body, &|name| self.endpoints.get().get(name).cloned()) {
+                match spec.actions(Some(&ev), &body, &|name| {
+                    self.endpoints.get().get(name).cloned()
+                }) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
                     Ok(Action::Mqtt {
@@ -608,6 +610,7 @@ fn post_endpoints(
                 basic_auth: (!auth.username.is_empty() && !auth.password.is_empty())
                     .then(|| (auth.username.clone(), auth.password.clone())),
                 row_template: h.row_template()?,
+                alert_template: h.alert_template()?,
             },
         );
     }

@@ -5,6 +5,7 @@
 //! - [`lineproto`]: InfluxDB line protocol in, with InfluxDB 1.x's partial-write semantics.
 //! - [`duration`]: Go-style durations (`1h30m`, `10s`) as config and TICKscript use them.
 //! - [`time`]: RFC 3339 timestamps as Kapacitor's JSON writes them.
+//! - [`gojson`]: JSON bytes as Go writes them (event lines, handler bodies, alert details).
 //! - [`tick`]: the TICKscript language front end: lexer, parser, diagnostics, formatter.
 //! - [`pipeline`]: what a task is: the node table, the checker, the `Plan`.
 //! - [`expr`]: lambdas compiled once per node.
@@ -19,6 +20,7 @@
 pub mod duration;
 pub mod exec;
 pub mod expr;
+pub mod gojson;
 pub mod lineproto;
 pub mod model;
 pub mod pipeline;

@@ -3,24 +3,47 @@
 
 /// Formats nanoseconds since the Unix epoch.
 pub fn format_rfc3339_nanos(ns: i64) -> String {
+    let mut out = Vec::with_capacity(30);
+    write_rfc3339_nanos(&mut out, ns);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// [`format_rfc3339_nanos`] appended to `out`, without a `String` of its own.
+pub fn write_rfc3339_nanos(out: &mut Vec<u8>, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
     let (y, m, d) = civil_from_days(days);
-    let mut s = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    );
+    let two = |out: &mut Vec<u8>, v: u32| {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+    };
+    // i64 nanoseconds span the years 1677 to 2262: always four digits.
+    let y = y as u32;
+    two(out, y / 100);
+    two(out, y % 100);
+    out.push(b'-');
+    two(out, m);
+    out.push(b'-');
+    two(out, d);
+    out.push(b'T');
+    two(out, sod / 3600);
+    out.push(b':');
+    two(out, (sod / 60) % 60);
+    out.push(b':');
+    two(out, sod % 60);
     if frac != 0 {
-        let digits = format!("{frac:09}");
-        s.push('.');
-        s.push_str(digits.trim_end_matches('0'));
+        let mut digits = [0u8; 9];
+        let mut f = frac;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        let len = 9 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+        out.push(b'.');
+        out.extend_from_slice(&digits[..len]);
     }
-    s.push('Z');
-    s
+    out.push(b'Z');
 }
 
 /// Parses RFC 3339 (`Z` or `±hh:mm` offsets, optional fraction) into nanoseconds.

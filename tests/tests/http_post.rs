@@ -163,10 +163,12 @@ fn alert_events_reach_a_post_handler() {
     assert_eq!(ev[0]["message"], "cpu_alert:a is CRITICAL on farad-test");
     assert_eq!(ev[0]["level"], "CRITICAL");
     assert_eq!(ev[0]["time"], "1970-01-01T00:00:10Z");
-    assert_eq!(
-        ev[0]["data"]["series"][0],
-        json!({"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "value"],
-            "values": [["1970-01-01T00:00:10Z", 95.0]]})
+    // Kapacitor's bytes: `alert.Data`'s field order, Go's whole float, its encoder's newline.
+    let body = String::from_utf8_lossy(&got[0].body);
+    assert!(body.starts_with(r#"{"id":"cpu_alert:a","message":"cpu_alert:a is CRITICAL on farad-test","details":"{\u0026#34;Name\u0026#34;:\u0026#34;cpu\u0026#34;,"#), "{body}");
+    assert!(
+        body.ends_with(&(r#"","time":"1970-01-01T00:00:10Z","duration":0,"level":"CRITICAL","data":{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","value"],"values":[["1970-01-01T00:00:10Z",95]]}]},"previousLevel":"OK","recoverable":true}"#.to_owned() + "\n")),
+        "{body}"
     );
     assert_eq!(ev[1]["level"], "OK");
     assert_eq!(ev[1]["previousLevel"], "CRITICAL");
@@ -174,4 +176,67 @@ fn alert_events_reach_a_post_handler() {
     let task = f.get("/kapacitor/v1/tasks/cpu_alert").json();
     assert_eq!(task["stats"]["node-stats"]["alert2"]["crits_triggered"], 1);
     assert_eq!(task["stats"]["node-stats"]["alert2"]["alerts_triggered"], 2);
+}
+
+#[test]
+fn an_endpoints_alert_template_and_url_template_shape_alert_posts() {
+    let sink = HttpSink::start();
+    let dir = TempDir::new("http-post-alert-template");
+    // As Kapacitor's [[httppost]]: the URL and alert-template are Go templates over the
+    // event's alert.Data; `json` writes it as Go's encoder does.
+    let config = format!(
+        "[[httppost]]\nendpoint = \"pager\"\nurl = \"{}/alerts/{{{{ .Level }}}}\"\nheaders = {{ X-Team = \"ops\" }}\nalert-template = \"{{{{ .ID }}}} went {{{{ .PreviousLevel }}}} -> {{{{ .Level }}}}: {{{{ jsonCompact .Data }}}}\"\n",
+        sink.url()
+    );
+    let f = Farad::start_in(dir.path(), &config);
+    define(
+        &f,
+        "node_post",
+        "stream|from().measurement('cpu').groupBy('host')|alert().id('{{ index .Tags \"host\" }}').crit(lambda: \"value\" > 90.0).post().endpoint('pager')",
+    );
+    define(
+        &f,
+        "topic_post",
+        "stream|from().measurement('mem').groupBy('host')|alert().id('mem-{{ index .Tags \"host\" }}').crit(lambda: \"value\" > 90.0).topic('mem')",
+    );
+    let r = f.post(
+        "/kapacitor/v1/alerts/topics/mem/handlers",
+        json!({"id": "pager", "kind": "post", "options": {"endpoint": "pager"}}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    write(&f, "cpu,host=a value=95.5 10\n");
+    write(&f, "mem,host=b value=99 10\nmem,host=b value=1 20\n");
+    let got = sink.wait_for(3);
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.target.clone(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "/alerts/CRITICAL".to_owned(),
+                r#"a went OK -> CRITICAL: {"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","value"],"values":[["1970-01-01T00:00:10Z",95.5]]}]}"#.to_owned()
+            ),
+            (
+                "/alerts/CRITICAL".to_owned(),
+                r#"mem-b went OK -> CRITICAL: {"series":[{"name":"mem","tags":{"host":"b"},"columns":["time","value"],"values":[["1970-01-01T00:00:10Z",99]]}]}"#.to_owned()
+            ),
+            (
+                "/alerts/OK".to_owned(),
+                r#"mem-b went CRITICAL -> OK: {"series":[{"name":"mem","tags":{"host":"b"},"columns":["time","value"],"values":[["1970-01-01T00:00:20Z",1]]}]}"#.to_owned()
+            ),
+        ]
+    );
+    // A templated body is not JSON: no JSON content type; the endpoint's headers still go.
+    for r in &got {
+        assert_eq!(r.header("content-type"), None);
+        assert_eq!(r.header("x-team"), Some("ops"));
+    }
 }

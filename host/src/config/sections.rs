@@ -296,20 +296,12 @@ impl HttpPost {
 
     /// The row template's text (inline or from its file).
     pub fn row_template(&self) -> Result<Option<String>, String> {
-        if !self.row_template.is_empty() {
-            return Ok(Some(self.row_template.clone()));
-        }
-        if self.row_template_file.is_empty() {
-            return Ok(None);
-        }
-        std::fs::read_to_string(&self.row_template_file)
-            .map(Some)
-            .map_err(|e| {
-                format!(
-                    "failed to read template file {:?}: {e}",
-                    self.row_template_file
-                )
-            })
+        template_text(&self.row_template, &self.row_template_file)
+    }
+
+    /// The alert template's text (inline or from its file).
+    pub fn alert_template(&self) -> Result<Option<String>, String> {
+        template_text(&self.alert_template, &self.alert_template_file)
     }
 }
 
@@ -641,4 +633,17 @@ impl Kafka {
         }
         Ok(())
     }
+}
+
+/// A `[[httppost]]` template given inline or as a file.
+fn template_text(inline: &str, file: &str) -> Result<Option<String>, String> {
+    if !inline.is_empty() {
+        return Ok(Some(inline.to_owned()));
+    }
+    if file.is_empty() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(file)
+        .map(Some)
+        .map_err(|e| format!("failed to read template file {file:?}: {e}"))
 }

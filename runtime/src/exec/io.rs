@@ -66,33 +66,33 @@ impl EventData {
         }
     }
 
-    /// Writes [`EventData::series`] as JSON, without building it as a JSON value first
-    /// (a point's series is the hot path of every handler that sends the event's JSON).
+    /// Writes [`EventData::series`] as Kapacitor writes them (Go's `models.Row`: `name`,
+    /// `tags` when there are some, `columns`, `values`), without building a JSON value for a
+    /// point: a point's series is the hot path of every handler that sends the event's JSON.
     pub fn write_series(&self, out: &mut Vec<u8>) {
+        use crate::gojson;
         let EventData::Point(p) = self else {
-            let series = self.series();
-            serde_json::to_writer(&mut *out, &series).expect("writing JSON to a Vec");
+            out.push(b'[');
+            for (i, row) in self.series().iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_row(out, row);
+            }
+            out.push(b']');
             return;
-        };
-        let str = |out: &mut Vec<u8>, v: &str| {
-            serde_json::to_writer(&mut *out, v).expect("writing JSON to a Vec")
         };
         // As `series_json` of one point whose series tags are all the series' tags: the
         // columns are its fields, sorted.
-        let mut columns: Vec<crate::model::Name> = Vec::with_capacity(p.fields.len());
+        let mut columns: smallvec::SmallVec<[crate::model::Name; 8]> = smallvec::SmallVec::new();
         for (k, _) in &p.fields {
             if !columns.contains(k) {
                 columns.push(*k);
             }
         }
         columns.sort();
-        out.extend_from_slice(br#"[{"columns":["time""#);
-        for c in &columns {
-            out.push(b',');
-            str(out, c.as_str());
-        }
-        out.extend_from_slice(br#"],"name":"#);
-        str(out, p.series.measurement.as_str());
+        out.extend_from_slice(br#"[{"name":"#);
+        gojson::write_str(out, p.series.measurement.as_str());
         // A series' tags are sorted by name and unique (`Series::new`).
         let tags = &p.series.tags;
         if !tags.is_empty() {
@@ -101,27 +101,24 @@ impl EventData {
                 if i > 0 {
                     out.push(b',');
                 }
-                str(out, k.as_str());
+                gojson::write_str(out, k.as_str());
                 out.push(b':');
-                str(out, v);
+                gojson::write_str(out, v);
             }
             out.push(b'}');
         }
-        out.extend_from_slice(br#","values":[["#);
-        str(out, &crate::time::format_rfc3339_nanos(p.time));
+        out.extend_from_slice(br#","columns":["time""#);
+        for c in &columns {
+            out.push(b',');
+            gojson::write_str(out, c.as_str());
+        }
+        out.extend_from_slice(br#"],"values":[[""#);
+        crate::time::write_rfc3339_nanos(out, p.time);
+        out.push(b'"');
         for c in &columns {
             out.push(b',');
             let v = p.fields.iter().find(|(k, _)| k == c).map(|(_, v)| v);
-            let w = &mut *out;
-            match v {
-                Some(crate::model::Value::Float(f)) => serde_json::to_writer(w, f),
-                Some(crate::model::Value::Int(i)) => serde_json::to_writer(w, i),
-                Some(crate::model::Value::UInt(u)) => serde_json::to_writer(w, u),
-                Some(crate::model::Value::Str(s)) => serde_json::to_writer(w, s.as_ref()),
-                Some(crate::model::Value::Bool(b)) => serde_json::to_writer(w, b),
-                None => serde_json::to_writer(w, &()),
-            }
-            .expect("writing JSON to a Vec");
+            write_field(out, v);
         }
         out.extend_from_slice(b"]]}]");
     }
@@ -158,6 +155,45 @@ impl EventData {
     }
 }
 
+/// One series row in `models.Row`'s field order; keys it does not have follow, sorted.
+fn write_row(out: &mut Vec<u8>, row: &serde_json::Value) {
+    let serde_json::Value::Object(m) = row else {
+        crate::gojson::write_value(out, row);
+        return;
+    };
+    const ORDER: [&str; 4] = ["name", "tags", "columns", "values"];
+    let keys = ORDER
+        .iter()
+        .copied()
+        .filter(|k| m.contains_key(*k))
+        .chain(m.keys().map(String::as_str).filter(|k| !ORDER.contains(k)));
+    out.push(b'{');
+    for (i, k) in keys.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::gojson::write_str(out, k);
+        out.push(b':');
+        crate::gojson::write_value(out, &m[k]);
+    }
+    out.push(b'}');
+}
+
+/// A point's field as Go writes the value (`null` where the point lacks the column).
+fn write_field(out: &mut Vec<u8>, v: Option<&crate::model::Value>) {
+    use crate::gojson;
+    use crate::model::Value;
+    match v {
+        Some(Value::Float(f)) => gojson::write_f64(out, *f),
+        Some(Value::Int(i)) => gojson::write_int(out, *i),
+        Some(Value::UInt(u)) => gojson::write_uint(out, *u),
+        Some(Value::Str(s)) => gojson::write_str(out, s),
+        Some(Value::Bool(true)) => out.extend_from_slice(b"true"),
+        Some(Value::Bool(false)) => out.extend_from_slice(b"false"),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 impl TopicEvent {
     /// Kapacitor's event JSON, as its handlers send it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -174,30 +210,29 @@ impl TopicEvent {
         })
     }
 
-    /// [`TopicEvent::to_json`] written out (the same bytes as serializing it), without
-    /// building the JSON value: what the `log`, `tcp`, `exec` and `post` handlers send.
+    /// [`TopicEvent::to_json`] written out as Kapacitor writes it (Go's `alert.Data`, its
+    /// fields in declaration order, Go's escaping), without building the JSON value: what
+    /// the `log`, `tcp`, `exec` and `post` handlers send.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let str = |out: &mut Vec<u8>, v: &str| {
-            serde_json::to_writer(&mut *out, v).expect("writing JSON to a Vec")
-        };
-        out.extend_from_slice(br#"{"data":{"series":"#);
-        self.row.write_series(out);
-        out.extend_from_slice(br#"},"details":"#);
-        str(out, &self.details);
-        out.extend_from_slice(br#","duration":"#);
-        out.extend_from_slice(self.duration.to_string().as_bytes());
-        out.extend_from_slice(br#","id":"#);
-        str(out, &self.id);
-        out.extend_from_slice(br#","level":"#);
-        str(out, self.level);
+        use crate::gojson::{write_int, write_str};
+        out.extend_from_slice(br#"{"id":"#);
+        write_str(out, &self.id);
         out.extend_from_slice(br#","message":"#);
-        str(out, &self.message);
-        out.extend_from_slice(br#","previousLevel":"#);
-        str(out, self.previous_level);
+        write_str(out, &self.message);
+        out.extend_from_slice(br#","details":"#);
+        write_str(out, &self.details);
+        out.extend_from_slice(br#","time":""#);
+        crate::time::write_rfc3339_nanos(out, self.time);
+        out.extend_from_slice(br#"","duration":"#);
+        write_int(out, self.duration);
+        out.extend_from_slice(br#","level":"#);
+        write_str(out, self.level);
+        out.extend_from_slice(br#","data":{"series":"#);
+        self.row.write_series(out);
+        out.extend_from_slice(br#"},"previousLevel":"#);
+        write_str(out, self.previous_level);
         out.extend_from_slice(br#","recoverable":"#);
         out.extend_from_slice(if self.recoverable { b"true" } else { b"false" });
-        out.extend_from_slice(br#","time":"#);
-        str(out, &crate::time::format_rfc3339_nanos(self.time));
         out.push(b'}');
     }
 
@@ -407,6 +442,70 @@ pub struct PostEndpoint {
     pub basic_auth: Option<(String, String)>,
     /// A Go template for the body instead of the JSON row.
     pub row_template: Option<String>,
+    /// A Go template for the body instead of an alert event's JSON.
+    pub alert_template: Option<String>,
+}
+
+impl PostEndpoint {
+    /// Whether an alert event's request needs its template data (a URL or body template).
+    pub fn templated(&self) -> bool {
+        self.url.contains("{{") || self.alert_template.is_some()
+    }
+
+    /// What the endpoint sends for an alert event, as Kapacitor's post handler: the URL
+    /// (a template over the event's `alert.Data`), and the body: the endpoint's alert
+    /// template over that data, or `json_line` (the event's JSON), flagged as JSON.
+    pub fn alert_request(
+        &self,
+        event: &TopicEvent,
+        json_line: &[u8],
+    ) -> Result<(String, Vec<u8>, bool), String> {
+        if !self.templated() {
+            return Ok((self.url.clone(), json_line.to_vec(), true));
+        }
+        let data = event.alert_data();
+        let url = if self.url.contains("{{") {
+            post_template("url", &self.url)?
+                .execute_to_string(&data)
+                .map_err(|e| format!("failed to execute url template: {e}"))?
+        } else {
+            self.url.clone()
+        };
+        Ok(match &self.alert_template {
+            Some(src) => {
+                let body = post_template("alert", src)?
+                    .execute_to_string(&data)
+                    .map_err(|e| format!("failed to execute alert template: {e}"))?;
+                (url, body.into_bytes(), false)
+            }
+            None => (url, json_line.to_vec(), true),
+        })
+    }
+}
+
+/// An `[[httppost]]` template (URL, `alert-template`, `row-template`): Go's text/template
+/// with Kapacitor's `json` (Go's encoder, with its newline) and `jsonCompact`.
+pub fn post_template(name: &str, src: &str) -> Result<gotmpl::Template, String> {
+    let json = |newline: bool| {
+        move |args: &[gotmpl::Value]| {
+            let mut out = Vec::new();
+            crate::gojson::write_template_value(
+                &mut out,
+                args.first().unwrap_or(&gotmpl::Value::Nil),
+            );
+            if newline {
+                out.push(b'\n');
+            }
+            Ok(gotmpl::Value::from(
+                String::from_utf8(out).expect("JSON is UTF-8"),
+            ))
+        }
+    };
+    gotmpl::Template::new(name)
+        .func("json", json(true))
+        .func("jsonCompact", json(false))
+        .parse(src)
+        .map_err(|e| format!("error in {name} templating: {e}"))
 }
 
 pub trait Io: Send + Sync {
@@ -609,7 +708,7 @@ mod tests {
     }
 
     #[test]
-    fn written_json_is_the_serialized_value() {
+    fn written_json_is_kapacitors_bytes() {
         let series = Arc::new(Series::new(
             Name::new("cpu"),
             vec![
@@ -635,16 +734,30 @@ mod tests {
             series: Arc::new(Series::new(Name::new("m"), Vec::new())),
             fields: [(Name::new("v"), Value::Int(1))].into_iter().collect(),
         });
-        let rows = EventData::Json(serde_json::json!([{"name": "a"}, {"name": "b"}]));
+        let rows = EventData::Json(serde_json::json!([
+            {"values": [[1.5, 2.0e21]], "name": "a", "tags": {"k": "v"}, "columns": ["v"]},
+            {"name": "b", "extra": 1}
+        ]));
+        let written = |row: EventData| {
+            let mut out = Vec::new();
+            event(row).write_json(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        // The bytes Kapacitor writes: `alert.Data`'s order, Go's escaping and floats.
+        assert_eq!(
+            written(bare.clone()),
+            r#"{"id":"cpu:\"a\"","message":"cpu is \u003cb\u003eCRITICAL\u003c/b\u003e\n","details":"{\"x\": 1}","time":"2017-07-14T02:40:00.123456789Z","duration":-5,"level":"CRITICAL","data":{"series":[{"name":"m","columns":["time","v"],"values":[["1970-01-01T00:00:00.000000007Z",1]]}]},"previousLevel":"OK","recoverable":false}"#
+        );
+        assert!(written(point.clone()).contains(
+            r#"[{"name":"cpu","tags":{"host":"a","region":"west \"1\""},"columns":["time","big","count","nan","note","ok","value"],"values":[["1970-01-01T00:00:00.000000007Z",18446744073709551615,-3,null,"é\t\"q\"",true,95.5]]}]"#
+        ));
+        assert!(written(rows.clone()).contains(
+            r#"[{"name":"a","tags":{"k":"v"},"columns":["v"],"values":[[1.5,2e+21]]},{"name":"b","extra":1}]"#
+        ));
+        // The same value as the JSON built for templates and plugins.
         for row in [point, bare, rows, EventData::Json(serde_json::Value::Null)] {
-            let e = event(row);
-            let mut written = Vec::new();
-            e.write_json(&mut written);
-            let serialized = serde_json::to_vec(&e.to_json()).unwrap();
-            assert_eq!(
-                String::from_utf8(written).unwrap(),
-                String::from_utf8(serialized).unwrap()
-            );
+            let json: serde_json::Value = serde_json::from_str(&written(row.clone())).unwrap();
+            assert_eq!(json, event(row).to_json());
         }
     }
 }

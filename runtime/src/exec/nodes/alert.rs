@@ -67,9 +67,8 @@ const MAX_WEIGHT: f64 = 1.2;
 enum Handler {
     /// `.post(url)`: the event's JSON to a URL or a configured endpoint.
     Post {
-        url: String,
-        headers: Vec<(String, String)>,
-        basic_auth: Option<(String, String)>,
+        /// The URL or `[[httppost]]` endpoint, with the node's headers added.
+        target: crate::exec::PostEndpoint,
         capture_response: bool,
         timeout: i64,
     },
@@ -108,7 +107,7 @@ pub struct Alert {
     resets: [Option<(Compiled, ExprState)>; 4],
     id: Template,
     message: Template,
-    details: Template,
+    details: gotmpl::html::Template,
     /// The templates are Kapacitor's defaults, rendered without the template engine (most
     /// events of most tasks: it is most of an event's cost).
     default_message: bool,
@@ -292,28 +291,33 @@ struct Event {
 fn template(name: &str, src: &str) -> Result<Template, String> {
     Template::new(name)
         .func("json", |args: &[T]| {
-            let v = args.first().cloned().unwrap_or(T::Nil);
-            Ok(T::from(to_json(&v).to_string()))
+            let mut out = Vec::new();
+            crate::gojson::write_template_value(&mut out, args.first().unwrap_or(&T::Nil));
+            Ok(T::from(String::from_utf8(out).expect("JSON is UTF-8")))
         })
         .parse(src)
         .map_err(|e| format!("invalid {name} template: {e}"))
 }
 
-fn to_json(v: &T) -> serde_json::Value {
-    use serde_json::json;
-    match v {
-        T::Nil => serde_json::Value::Null,
-        T::Bool(b) => json!(b),
-        T::Int(i) => json!(i),
-        T::Uint(u) => json!(u),
-        T::Float(f) => json!(f),
-        T::String(s) => json!(s.as_ref()),
-        T::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        T::Map(m) => {
-            serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+/// The details template: Go's `html/template` (values HTML-escaped as their context
+/// needs), with Kapacitor's `json` (Go's encoder, with its newline) and `jsonCompact`.
+fn details_template(src: &str) -> Result<gotmpl::html::Template, String> {
+    let json = |newline: bool| {
+        move |args: &[T]| {
+            let mut out = Vec::new();
+            crate::gojson::write_template_value(&mut out, args.first().unwrap_or(&T::Nil));
+            if newline {
+                out.push(b'\n');
+            }
+            let text = String::from_utf8(out).expect("JSON is UTF-8");
+            Ok(T::from(gotmpl::html::JS::from(text)))
         }
-        other => json!(other.to_string()),
-    }
+    };
+    gotmpl::html::Template::new("details")
+        .func("json", json(true))
+        .func("jsonCompact", json(false))
+        .parse(src)
+        .map_err(|e| format!("invalid details template: {e}"))
 }
 
 fn lambda(p: Option<&PropertyValue>) -> Result<Option<(Compiled, ExprState)>, String> {
@@ -356,30 +360,24 @@ impl Alert {
                             _ => None,
                         }
                     };
-                    let mut headers = Vec::new();
-                    let mut basic_auth = None;
-                    let url = match (str_of(Some(p)), str_of(sub("endpoint"))) {
-                        (Some(u), _) if !u.is_empty() => u,
-                        (_, Some(name)) => {
-                            let e = env
-                                .io
-                                .endpoint(&name)
-                                .ok_or_else(|| format!("endpoint '{name}' does not exist"))?;
-                            headers = e.headers;
-                            basic_auth = e.basic_auth;
-                            e.url
-                        }
+                    let mut target = match (str_of(Some(p)), str_of(sub("endpoint"))) {
+                        (Some(u), _) if !u.is_empty() => crate::exec::PostEndpoint {
+                            url: u,
+                            ..Default::default()
+                        },
+                        (_, Some(name)) => env
+                            .io
+                            .endpoint(&name)
+                            .ok_or_else(|| format!("endpoint '{name}' does not exist"))?,
                         _ => return Err("alert .post() needs a URL or an .endpoint()".into()),
                     };
                     for h in p.sub.iter().filter(|s| s.name == "header") {
                         if let [PV::Str(k), PV::Str(v)] = h.args.as_slice() {
-                            headers.push((k.clone(), v.clone()));
+                            target.headers.push((k.clone(), v.clone()));
                         }
                     }
                     handlers.push(Handler::Post {
-                        url,
-                        headers,
-                        basic_auth,
+                        target,
                         capture_response: sub("captureResponse").is_some(),
                         timeout: match sub("timeout").and_then(|s| s.args.first()) {
                             Some(PV::Duration(d)) => *d,
@@ -581,7 +579,9 @@ impl Alert {
             ],
             id: tmpl("id", "{{ .Name }}:{{ .Group }}")?,
             message: tmpl("message", DEFAULT_MESSAGE)?,
-            details: tmpl("details", DEFAULT_DETAILS)?,
+            details: details_template(
+                &super::prop_str(node, "details").unwrap_or_else(|| DEFAULT_DETAILS.into()),
+            )?,
             default_message: super::prop_str(node, "message").is_none_or(|m| m == DEFAULT_MESSAGE),
             default_details: super::prop_str(node, "details").is_none_or(|d| d == DEFAULT_DETAILS),
             id_tag: name_prop(node, "idTag"),
@@ -895,8 +895,10 @@ impl Alert {
         Ok((message, details))
     }
 
-    /// `{{ json . }}` over the details data, written directly: the same text the template
-    /// gives (keys sorted, as the template's maps are).
+    /// `{{ json . }}` over the details data, written directly: the same text Kapacitor's
+    /// template gives. Its data is a Go struct (fields in declaration order, `Duration` in
+    /// nanoseconds), written by Go's JSON encoder (with its newline), and escaped as the
+    /// HTML text the details are.
     #[allow(clippy::too_many_arguments)]
     fn default_details_json(
         &self,
@@ -910,74 +912,72 @@ impl Alert {
         duration: i64,
         message: &str,
     ) -> String {
-        let mut out = Vec::with_capacity(256);
-        let s = |out: &mut Vec<u8>, v: &str| {
-            serde_json::to_writer(&mut *out, v).expect("writing to a Vec");
-        };
-        out.extend_from_slice(br#"{"Duration":"#);
-        s(&mut out, &crate::duration::format_go_duration(duration));
-        out.extend_from_slice(br#","Fields":{"#);
-        let mut sorted: Vec<&(Name, Value)> = fields.iter().collect();
+        use crate::gojson::{write_f64, write_int, write_str, write_uint};
+        let mut out = Vec::with_capacity(384);
+        let out = &mut out;
+        out.extend_from_slice(br#"{"Name":"#);
+        write_str(out, name.as_str());
+        out.extend_from_slice(br#","TaskName":"#);
+        write_str(out, &self.task);
+        out.extend_from_slice(br#","Group":"#);
+        if group.is_nil() {
+            write_str(out, "nil");
+        } else {
+            write_str(out, &group.id());
+        }
+        out.extend_from_slice(br#","Tags":{"#);
+        let mut sorted: smallvec::SmallVec<[&(Name, Box<str>); 8]> = tags.iter().collect();
         sorted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         sorted.dedup_by(|a, b| a.0 == b.0);
         for (i, (k, v)) in sorted.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            s(&mut out, k.as_str());
+            write_str(out, k.as_str());
+            out.push(b':');
+            write_str(out, v);
+        }
+        out.extend_from_slice(br#"},"ServerInfo":{"#);
+        for (i, (k, v)) in self.server.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k);
+            out.push(b':');
+            write_str(out, v);
+        }
+        out.extend_from_slice(br#"},"ID":"#);
+        write_str(out, id);
+        out.extend_from_slice(br#","Fields":{"#);
+        let mut sorted: smallvec::SmallVec<[&(Name, Value); 8]> = fields.iter().collect();
+        sorted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k.as_str());
             out.push(b':');
             match v {
-                Value::Float(f) => serde_json::to_writer(&mut out, f),
-                Value::Int(n) => serde_json::to_writer(&mut out, n),
-                Value::UInt(n) => serde_json::to_writer(&mut out, n),
-                Value::Str(v) => serde_json::to_writer(&mut out, v.as_ref()),
-                Value::Bool(b) => serde_json::to_writer(&mut out, b),
+                Value::Float(f) => write_f64(out, *f),
+                Value::Int(n) => write_int(out, *n),
+                Value::UInt(n) => write_uint(out, *n),
+                Value::Str(v) => write_str(out, v),
+                Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             }
-            .expect("writing to a Vec");
         }
-        out.extend_from_slice(br#"},"Group":"#);
-        if group.is_nil() {
-            s(&mut out, "nil");
-        } else {
-            s(&mut out, &group.id());
-        }
-        out.extend_from_slice(br#","ID":"#);
-        s(&mut out, id);
-        out.extend_from_slice(br#","Level":"#);
-        s(&mut out, level.as_str());
+        out.extend_from_slice(br#"},"Level":"#);
+        write_str(out, level.as_str());
+        out.extend_from_slice(br#","Time":""#);
+        crate::time::write_rfc3339_nanos(out, time);
+        out.extend_from_slice(br#"","Duration":"#);
+        write_int(out, duration);
         out.extend_from_slice(br#","Message":"#);
-        s(&mut out, message);
-        out.extend_from_slice(br#","Name":"#);
-        s(&mut out, name.as_str());
-        out.extend_from_slice(br#","ServerInfo":{"#);
-        let mut server: Vec<&(String, String)> = self.server.iter().collect();
-        server.sort();
-        for (i, (k, v)) in server.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            s(&mut out, k);
-            out.push(b':');
-            s(&mut out, v);
-        }
-        out.extend_from_slice(br#"},"Tags":{"#);
-        let mut sorted: Vec<&(Name, Box<str>)> = tags.iter().collect();
-        sorted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        sorted.dedup_by(|a, b| a.0 == b.0);
-        for (i, (k, v)) in sorted.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            s(&mut out, k.as_str());
-            out.push(b':');
-            s(&mut out, v);
-        }
-        out.extend_from_slice(br#"},"TaskName":"#);
-        s(&mut out, &self.task);
-        out.extend_from_slice(br#","Time":"#);
-        s(&mut out, &crate::time::format_rfc3339_nanos(time));
-        out.push(b'}');
-        String::from_utf8(out).expect("JSON is UTF-8")
+        write_str(out, message);
+        out.extend_from_slice(b"}\n");
+        let mut html = Vec::with_capacity(out.len() + out.len() / 2);
+        crate::gojson::write_html_escaped(&mut html, out);
+        String::from_utf8(html).expect("escaped JSON is UTF-8")
     }
 
     /// Whether events go anywhere: to the node's own handlers (through its anonymous topic)
@@ -1007,7 +1007,7 @@ impl Alert {
         };
         // As Kapacitor: the node's own handlers make its anonymous topic, collected first.
         let mut data = None;
-        let mut plugin_event = None;
+        let mut kept_event = None;
         if !self.handlers.is_empty() || self.publish_all {
             let anon = crate::exec::TopicEvent {
                 topic: self.anon_topic.clone(),
@@ -1018,12 +1018,14 @@ impl Alert {
                 let mut body = Vec::with_capacity(512);
                 anon.write_json(&mut body);
                 data = Some(body);
+                // Kept for the handlers that need more than the JSON: plugins and templates.
                 if self.handlers.iter().any(|h| match h {
                     Handler::Plugin { .. } => true,
                     Handler::Email { to_templates, .. } => !to_templates.is_empty(),
+                    Handler::Post { target, .. } => target.templated(),
                     _ => false,
                 }) {
-                    plugin_event = Some(anon.clone());
+                    kept_event = Some(anon.clone());
                 }
             }
             self.io.publish(anon);
@@ -1073,14 +1075,10 @@ impl Alert {
                 Handler::Plugin { kind, options } => self.io.send(crate::exec::Output::Plugin {
                     kind: kind.clone(),
                     options: options.clone(),
-                    event: Box::new(
-                        plugin_event
-                            .clone()
-                            .expect("kept for plugins and templates"),
-                    ),
+                    event: Box::new(kept_event.clone().expect("kept for plugins and templates")),
                 }),
                 Handler::Email { to, to_templates } => self.io.send(crate::exec::Output::Email {
-                    to: match &plugin_event {
+                    to: match &kept_event {
                         Some(ev) => ev.email_recipients(to, to_templates),
                         None => to.clone(),
                     },
@@ -1088,24 +1086,33 @@ impl Alert {
                     body: e.details.clone(),
                 }),
                 Handler::Post {
-                    url,
-                    headers,
-                    basic_auth,
+                    target,
                     capture_response,
                     timeout,
                 } => {
-                    let mut headers = headers.clone();
-                    if !headers
-                        .iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    let (url, body, json) = match &kept_event {
+                        Some(ev) => match target.alert_request(ev, &line()) {
+                            Ok(request) => request,
+                            Err(error) => {
+                                tracing::error!(task = %self.task, error, "alert handler failed");
+                                continue;
+                            }
+                        },
+                        None => (target.url.clone(), line(), true),
+                    };
+                    let mut headers = target.headers.clone();
+                    if json
+                        && !headers
+                            .iter()
+                            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                     {
                         headers.insert(0, ("Content-Type".into(), "application/json".into()));
                     }
                     self.io.post(HttpRequest {
-                        url: url.clone(),
+                        url,
                         headers,
-                        basic_auth: basic_auth.clone(),
-                        body: body.clone(),
+                        basic_auth: target.basic_auth.clone(),
+                        body,
                         timeout_ns: *timeout,
                         capture_response: *capture_response,
                     });

@@ -32,9 +32,7 @@ enum Url {
 }
 
 fn template(name: &str, src: &str) -> Result<Template, String> {
-    Template::new(name)
-        .parse(src)
-        .map_err(|e| format!("error in {name} templating: {e}"))
+    crate::exec::io::post_template(name, src)
 }
 
 impl HttpPost {
