@@ -186,7 +186,11 @@ impl Farad {
         };
         // Keep draining stdout so the daemon never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        // A connection per request: the server closes a connection whose refused request
+        // had a body it did not read, and a pooled connection can be reused before that
+        // close arrives (Go's client retries such a request; ureq does not).
         let mut config = ureq::Agent::config_builder()
+            .max_idle_connections(0)
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)));
         if let Some(ca) = ca {
