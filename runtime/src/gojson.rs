@@ -6,21 +6,38 @@
 
 /// Writes `s` as a JSON string, escaped as Go's encoder escapes it.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
+    write_escaped::<false>(out, s);
+}
+
+/// [`write_str`], then escaped as HTML text ([`write_html_escaped`]) in the same pass: a
+/// string of Kapacitor's default alert details.
+pub fn write_str_html(out: &mut Vec<u8>, s: &str) {
+    write_escaped::<true>(out, s);
+}
+
+fn write_escaped<const HTML: bool>(out: &mut Vec<u8>, s: &str) {
+    let quote: &[u8] = if HTML { b"&#34;" } else { b"\"" };
+    out.extend_from_slice(quote);
     let b = s.as_bytes();
     let mut start = 0; // first byte not yet copied
     let mut i = 0;
     while i < b.len() {
-        // Eight bytes at a time while none of them needs a look: most text has no escapes.
+        // Eight bytes at a time to the next byte that needs a look: most text has few.
         if i + 8 <= b.len() {
             let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
-            if !needs_look(w) {
+            let hits = look_at(w) | if HTML { look_at_html(w) } else { 0 };
+            if hits == 0 {
                 i += 8;
                 continue;
             }
+            // The lowest flagged byte is a true one (false flags only sit above one).
+            i += (hits.trailing_zeros() / 8) as usize;
         }
         let c = b[i];
         let esc: &[u8] = match c {
+            b'"' if HTML => b"\\&#34;",
+            b'\'' if HTML => b"&#39;",
+            b'+' if HTML => b"&#43;",
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
             b'\n' => b"\\n",
@@ -63,29 +80,38 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         start = i;
     }
     out.extend_from_slice(&b[start..]);
-    out.push(b'"');
+    out.extend_from_slice(quote);
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Whether any byte of `w` is one `write_str` may have to escape: a control character,
-/// `"`, `\`, `<`, `>`, `&`, or 0xE2 (the lead byte of U+2028/U+2029).
+/// The bytes of `w` (little-endian) that `write_str` may have to escape, each flagged by
+/// its high bit: a control character, `"`, `\`, `<`, `>`, `&`, or 0xE2 (the lead byte of
+/// U+2028/U+2029). Zero when there is none.
 #[inline]
-fn needs_look(w: u64) -> bool {
+fn look_at(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // A byte of `x` is zero exactly where this sets its high bit (no false positive
     // can make a clean word look dirty: borrows only start at a true zero byte).
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    let hits = below_space
+    below_space
         | zero(w ^ (ONES * b'"' as u64))
         | zero(w ^ (ONES * b'\\' as u64))
         | zero(w ^ (ONES * b'<' as u64))
         | zero(w ^ (ONES * b'>' as u64))
         | zero(w ^ (ONES * b'&' as u64))
-        | zero(w ^ (ONES * 0xE2));
-    hits != 0
+        | zero(w ^ (ONES * 0xE2))
+}
+
+/// The bytes HTML text escapes beyond JSON's: `'` and `+` (flagged as [`look_at`] does).
+#[inline]
+fn look_at_html(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    zero(w ^ (ONES * b'\'' as u64)) | zero(w ^ (ONES * b'+' as u64))
 }
 
 /// Writes a float as Go's encoder does: the shortest text that reads back the same, in
@@ -367,6 +393,73 @@ mod tests {
         let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
         let back: String = serde_json::from_str(&s(&all)).unwrap();
         assert_eq!(back, all);
+    }
+
+    /// Go's escaping one character at a time, to hold the word-at-a-time scan against.
+    fn reference(v: &str) -> String {
+        let mut out = String::from("\"");
+        for c in v.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn the_word_scan_escapes_what_a_character_scan_does() {
+        // Mixtures of clean runs and every kind of escape, at every alignment.
+        let pieces = [
+            "abcdefgh", "&", "\"", "\u{2028}", "\u{e2}", "€", "\u{1}", "<>", "ü", "\\", "\n",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut v = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                v.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+                if seed.is_multiple_of(3) {
+                    v.push_str(&"x".repeat((seed % 9) as usize));
+                }
+            }
+            assert_eq!(s(&v), reference(&v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn one_pass_json_and_html_escaping_is_the_two_passes() {
+        let cases = [
+            "",
+            "plain",
+            "it's 1+1 <&> \"q\" \\ \n\u{0}",
+            "a\u{2028}'''''+++++'bcdefghijk+",
+        ];
+        for v in cases {
+            let mut json = Vec::new();
+            write_str(&mut json, v);
+            let mut two = Vec::new();
+            write_html_escaped(&mut two, &json);
+            let mut one = Vec::new();
+            write_str_html(&mut one, v);
+            assert_eq!(
+                String::from_utf8(one).unwrap(),
+                String::from_utf8(two).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -996,7 +996,7 @@ fn an_inhibiting_alert_silences_its_category_for_equal_tags() {
 
 #[test]
 fn default_alert_templates_render_as_the_template_engine_does() {
-    let data = "cpu,host=a,dc=x\\ \"y\" v=95,n=3i,s=\"q\\\"t\",b=true,u=7u 1500000000\ncpu,host=a,dc=x\\ \"y\" v=10,n=3i,s=\"\",b=false,u=7u 1600000001\n";
+    let data = "cpu,host=a,dc=x\\ \"y'+\" v=95,e=1e21,n=3i,s=\"q\\\"t\",b=true,u=7u 1500000000\ncpu,host=a,dc=x\\ \"y'+\" v=10,e=1e21,n=3i,s=\"\",b=false,u=7u 1600000001\n";
     let render = |extra: &str, group: &str| {
         let script = format!(
             "stream|from().measurement('cpu'){group}|alert().crit(lambda: \"v\" > 90.0){extra}.post('http://127.0.0.1:1/hook')"
@@ -1027,8 +1027,15 @@ fn default_alert_templates_render_as_the_template_engine_does() {
             "{text}"
         );
         assert!(text.ends_with(" is CRITICAL&#34;}\n"), "{text}");
-        let details: serde_json::Value =
-            serde_json::from_str(&text.replace("&#34;", "\"").replace("&#43;", "+")).unwrap();
+        assert!(text.contains("&#34;e&#34;:1e&#43;21,"), "{text}");
+        assert!(text.contains("x \\&#34;y&#39;&#43;\\&#34;"), "{text}");
+        let details: serde_json::Value = serde_json::from_str(
+            &text
+                .replace("&#34;", "\"")
+                .replace("&#43;", "+")
+                .replace("&#39;", "'"),
+        )
+        .unwrap();
         assert_eq!(details["Fields"]["s"], "q\"t");
         assert_eq!(details["Fields"]["v"], 95);
         let keys: Vec<&str> = ["Name", "TaskName", "Group", "Tags", "ServerInfo", "ID"]
