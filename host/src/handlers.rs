@@ -197,7 +197,7 @@ impl HandlerSpec {
                 })
             }
             "post" => {
-                let mut target = match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
+                let target = match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
                     (Some(url), _) if !url.is_empty() => farad_runtime::exec::PostEndpoint {
                         url: url.to_owned(),
                         ..Default::default()
@@ -206,14 +206,7 @@ impl HandlerSpec {
                         .ok_or_else(|| format!("no [[httppost]] endpoint named {name:?}"))?,
                     _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
                 };
-                let mut headers = std::mem::take(&mut target.headers);
-                let basic_auth = target.basic_auth.take();
-                // Kapacitor's URL is a template over the event, and the endpoint's alert
-                // template makes the body.
-                let (url, body, json) = match event {
-                    Some(ev) => target.alert_request(ev, &line())?,
-                    None => (target.url.clone(), line(), true),
-                };
+                let mut headers = Vec::new();
                 match o.get("headers") {
                     None | Some(Value::Null) => {}
                     Some(Value::Object(h)) => {
@@ -224,25 +217,15 @@ impl HandlerSpec {
                     }
                     Some(_) => return Err("option \"headers\" must be an object".into()),
                 }
-                if json
-                    && !headers
-                        .iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    headers.insert(0, ("Content-Type".into(), "application/json".into()));
-                }
                 let capture_response = match o.get("capture-response") {
                     None | Some(Value::Null) => false,
                     Some(Value::Bool(b)) => *b,
                     Some(_) => return Err("option \"capture-response\" must be a boolean".into()),
                 };
                 Action::Post(HttpRequest {
-                    url,
-                    headers,
-                    basic_auth,
-                    body,
                     timeout_ns: duration(o, "timeout")?,
                     capture_response,
+                    ..target.alert_post(event, line(), headers)?
                 })
             }
             "publish" => {

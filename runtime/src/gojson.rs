@@ -288,17 +288,27 @@ pub fn write_template_value(out: &mut Vec<u8>, v: &gotmpl::Value) {
             });
             out.push(b'{');
             let mut first = true;
-            let mut field = |out: &mut Vec<u8>, name: &str, v: &T, nanos: bool| {
+            // Template data holds `Time` as Go prints it and `Duration` as a Go duration
+            // string; Go's encoder writes RFC 3339 and nanoseconds.
+            let mut field = |out: &mut Vec<u8>, name: &str, v: &T, struct_field: &str| {
                 if !std::mem::take(&mut first) {
                     out.push(b',');
                 }
                 write_str(out, name);
                 out.push(b':');
-                match (nanos, v) {
-                    (true, T::String(d)) => write_int(
+                match (struct_field, v) {
+                    ("Duration", T::String(d)) => write_int(
                         out,
                         crate::duration::parse_go_duration(d).unwrap_or_default(),
                     ),
+                    ("Time", T::String(t)) => match crate::time::parse_rfc3339(t) {
+                        Some(ns) => {
+                            out.push(b'"');
+                            crate::time::write_rfc3339_nanos(out, ns);
+                            out.push(b'"');
+                        }
+                        None => write_template_value(out, v),
+                    },
                     _ => write_template_value(out, v),
                 }
             };
@@ -306,13 +316,13 @@ pub fn write_template_value(out: &mut Vec<u8>, v: &gotmpl::Value) {
                 Some(s) => {
                     for (k, name) in s.fields.iter().zip(s.json) {
                         if let Some(v) = m.get(*k) {
-                            field(out, name, v, *k == "Duration");
+                            field(out, name, v, k);
                         }
                     }
                 }
                 None => {
                     for (k, v) in m.iter() {
-                        field(out, k, v, false);
+                        field(out, k, v, "");
                     }
                 }
             }
@@ -320,6 +330,27 @@ pub fn write_template_value(out: &mut Vec<u8>, v: &gotmpl::Value) {
         }
         other => write_str(out, &other.to_string()),
     }
+}
+
+/// Kapacitor's template functions `json` (Go's encoder: the value and a newline) and
+/// `jsonCompact` (the same without the newline), their text made a template value by
+/// `wrap` (a plain string, or trusted JS in an `html/template`).
+pub fn template_funcs(wrap: fn(String) -> gotmpl::Value) -> gotmpl::FuncMap {
+    let json = move |newline: bool| -> gotmpl::ValueFunc {
+        std::sync::Arc::new(move |args: &[gotmpl::Value]| {
+            let mut out = Vec::new();
+            write_template_value(&mut out, args.first().unwrap_or(&gotmpl::Value::Nil));
+            if newline {
+                out.push(b'\n');
+            }
+            Ok(wrap(String::from_utf8(out).expect("JSON is UTF-8")))
+        })
+    };
+    [
+        ("json".to_owned(), json(true)),
+        ("jsonCompact".to_owned(), json(false)),
+    ]
+    .into()
 }
 
 pub fn write_int(out: &mut Vec<u8>, i: i64) {

@@ -10,6 +10,21 @@ pub fn format_rfc3339_nanos(ns: i64) -> String {
 
 /// [`format_rfc3339_nanos`] appended to `out`, without a `String` of its own.
 pub fn write_rfc3339_nanos(out: &mut Vec<u8>, ns: i64) {
+    write_civil(out, ns, b'T');
+    out.push(b'Z');
+}
+
+/// A UTC time as Go's `time.Time.String()` prints it (`2006-01-02 15:04:05.999999999 +0000
+/// UTC`): what `{{ .Time }}` gives in Kapacitor's templates.
+pub fn format_go_time(ns: i64) -> String {
+    let mut out = Vec::with_capacity(36);
+    write_civil(&mut out, ns, b' ');
+    out.extend_from_slice(b" +0000 UTC");
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// Date, `sep`, time of day and the fraction without trailing zeros.
+fn write_civil(out: &mut Vec<u8>, ns: i64, sep: u8) {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86_400);
@@ -26,7 +41,7 @@ pub fn write_rfc3339_nanos(out: &mut Vec<u8>, ns: i64) {
     two(out, m);
     out.push(b'-');
     two(out, d);
-    out.push(b'T');
+    out.push(sep);
     two(out, sod / 3600);
     out.push(b':');
     two(out, (sod / 60) % 60);
@@ -43,10 +58,10 @@ pub fn write_rfc3339_nanos(out: &mut Vec<u8>, ns: i64) {
         out.push(b'.');
         out.extend_from_slice(&digits[..len]);
     }
-    out.push(b'Z');
 }
 
-/// Parses RFC 3339 (`Z` or `±hh:mm` offsets, optional fraction) into nanoseconds.
+/// Parses RFC 3339 (`Z` or `±hh:mm` offsets, optional fraction) into nanoseconds; also the
+/// UTC times of [`format_go_time`].
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
@@ -73,7 +88,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         frac = digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32);
     }
     let offset = match &text[i..] {
-        "Z" | "z" => 0,
+        "Z" | "z" | " +0000 UTC" => 0,
         tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
             let sign = if tz.starts_with('-') { -1 } else { 1 };
             sign * (tz[1..3].parse::<i64>().ok()? * 3600 + tz[4..6].parse::<i64>().ok()? * 60)
@@ -131,6 +146,19 @@ mod tests {
     }
 
     #[test]
+    fn formats_like_go_time_string() {
+        // Kapacitor's own handler tests: `@{{.Time}}` in a message.
+        assert_eq!(
+            format_go_time(31_536_010_000_000_000),
+            "1971-01-01 00:00:10 +0000 UTC"
+        );
+        assert_eq!(
+            format_go_time(951_782_400_500_000_000),
+            "2000-02-29 00:00:00.5 +0000 UTC"
+        );
+    }
+
+    #[test]
     fn parses_what_it_formats() {
         for ns in [
             0,
@@ -141,6 +169,7 @@ mod tests {
             1_764_000_000_123_000_000,
         ] {
             assert_eq!(parse_rfc3339(&format_rfc3339_nanos(ns)), Some(ns));
+            assert_eq!(parse_rfc3339(&format_go_time(ns)), Some(ns));
         }
         assert_eq!(
             parse_rfc3339("1971-01-01T01:00:00+01:00"),

@@ -247,7 +247,7 @@ impl TopicEvent {
         m.insert("Level".to_owned(), T::from(self.level));
         m.insert(
             "Time".to_owned(),
-            T::from(crate::time::format_rfc3339_nanos(self.time)),
+            T::from(crate::time::format_go_time(self.time)),
         );
         m.insert(
             "Duration".to_owned(),
@@ -452,33 +452,57 @@ impl PostEndpoint {
         self.url.contains("{{") || self.alert_template.is_some()
     }
 
-    /// What the endpoint sends for an alert event, as Kapacitor's post handler: the URL
-    /// (a template over the event's `alert.Data`), and the body: the endpoint's alert
-    /// template over that data, or `json_line` (the event's JSON), flagged as JSON.
-    pub fn alert_request(
+    /// What Kapacitor's post handler sends for an alert event through this endpoint: the
+    /// URL (a template over the event's `alert.Data`), the endpoint's headers and then
+    /// `headers`, and the body: the endpoint's alert template over that data, or
+    /// `json_line` (the event's JSON) with a JSON content type unless a header names one.
+    /// `event` is needed only when the endpoint is [`templated`](Self::templated).
+    pub fn alert_post(
         &self,
-        event: &TopicEvent,
-        json_line: &[u8],
-    ) -> Result<(String, Vec<u8>, bool), String> {
-        if !self.templated() {
-            return Ok((self.url.clone(), json_line.to_vec(), true));
-        }
-        let data = event.alert_data();
-        let url = if self.url.contains("{{") {
-            post_template("url", &self.url)?
-                .execute_to_string(&data)
-                .map_err(|e| format!("failed to execute url template: {e}"))?
-        } else {
-            self.url.clone()
+        event: Option<&TopicEvent>,
+        json_line: Vec<u8>,
+        headers: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<HttpRequest, String> {
+        let data = match event {
+            Some(ev) if self.templated() => Some(ev.alert_data()),
+            _ => None,
         };
-        Ok(match &self.alert_template {
-            Some(src) => {
-                let body = post_template("alert", src)?
-                    .execute_to_string(&data)
-                    .map_err(|e| format!("failed to execute alert template: {e}"))?;
-                (url, body.into_bytes(), false)
+        let url = match &data {
+            Some(data) if self.url.contains("{{") => post_template("url", &self.url)?
+                .execute_to_string(data)
+                .map_err(|e| format!("failed to execute url template: {e}"))?,
+            _ => self.url.clone(),
+        };
+        let body = match (&data, &self.alert_template) {
+            (Some(data), Some(src)) => Some(
+                post_template("alert", src)?
+                    .execute_to_string(data)
+                    .map_err(|e| format!("failed to execute alert template: {e}"))?
+                    .into_bytes(),
+            ),
+            _ => None,
+        };
+        let mut all: Vec<(String, String)> = self.headers.clone();
+        all.extend(headers);
+        let body = match body {
+            Some(body) => body,
+            None => {
+                if !all
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    all.insert(0, ("Content-Type".into(), "application/json".into()));
+                }
+                json_line
             }
-            None => (url, json_line.to_vec(), true),
+        };
+        Ok(HttpRequest {
+            url,
+            headers: all,
+            basic_auth: self.basic_auth.clone(),
+            body,
+            timeout_ns: 0,
+            capture_response: false,
         })
     }
 }
@@ -486,24 +510,8 @@ impl PostEndpoint {
 /// An `[[httppost]]` template (URL, `alert-template`, `row-template`): Go's text/template
 /// with Kapacitor's `json` (Go's encoder, with its newline) and `jsonCompact`.
 pub fn post_template(name: &str, src: &str) -> Result<gotmpl::Template, String> {
-    let json = |newline: bool| {
-        move |args: &[gotmpl::Value]| {
-            let mut out = Vec::new();
-            crate::gojson::write_template_value(
-                &mut out,
-                args.first().unwrap_or(&gotmpl::Value::Nil),
-            );
-            if newline {
-                out.push(b'\n');
-            }
-            Ok(gotmpl::Value::from(
-                String::from_utf8(out).expect("JSON is UTF-8"),
-            ))
-        }
-    };
     gotmpl::Template::new(name)
-        .func("json", json(true))
-        .func("jsonCompact", json(false))
+        .funcs(crate::gojson::template_funcs(gotmpl::Value::from))
         .parse(src)
         .map_err(|e| format!("error in {name} templating: {e}"))
 }

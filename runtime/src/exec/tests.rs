@@ -695,7 +695,7 @@ fn alert_levels_resets_recovery_and_templates() {
     use serde_json::json;
     let script = "stream|from().measurement('cpu').groupBy('host')|alert()\
         .id('{{ .TaskName }}/{{ index .Tags \"host\" }}')\
-        .message('{{ .ID }} {{ .Level }} at {{ index .Fields \"v\" }}')\
+        .message('{{ .ID }} {{ .Level }} at {{ index .Fields \"v\" }} @{{.Time}}')\
         .warn(lambda: \"v\" > 70.0).warnReset(lambda: \"v\" < 50.0)\
         .crit(lambda: \"v\" > 90.0)\
         .levelField('level').durationField('dur').idTag('alert_id')\
@@ -712,7 +712,10 @@ fn alert_levels_resets_recovery_and_templates() {
     let levels: Vec<&str> = ev.iter().map(|e| e["level"].as_str().unwrap()).collect();
     assert_eq!(levels, ["WARNING", "WARNING", "CRITICAL", "WARNING", "OK"]);
     assert_eq!(ev[0]["id"], "cpu_alert/a");
-    assert_eq!(ev[0]["message"], "cpu_alert/a WARNING at 75");
+    assert_eq!(
+        ev[0]["message"], "cpu_alert/a WARNING at 75 @1970-01-01 00:00:02 +0000 UTC",
+        "Go's time.Time.String()"
+    );
     assert_eq!(ev[0]["previousLevel"], "OK");
     assert_eq!(ev[2]["previousLevel"], "WARNING");
     assert_eq!(

@@ -290,32 +290,18 @@ struct Event {
 
 fn template(name: &str, src: &str) -> Result<Template, String> {
     Template::new(name)
-        .func("json", |args: &[T]| {
-            let mut out = Vec::new();
-            crate::gojson::write_template_value(&mut out, args.first().unwrap_or(&T::Nil));
-            Ok(T::from(String::from_utf8(out).expect("JSON is UTF-8")))
-        })
+        .funcs(crate::gojson::template_funcs(T::from))
         .parse(src)
         .map_err(|e| format!("invalid {name} template: {e}"))
 }
 
 /// The details template: Go's `html/template` (values HTML-escaped as their context
-/// needs), with Kapacitor's `json` (Go's encoder, with its newline) and `jsonCompact`.
+/// needs), with Kapacitor's `json` and `jsonCompact` giving trusted JS.
 fn details_template(src: &str) -> Result<gotmpl::html::Template, String> {
-    let json = |newline: bool| {
-        move |args: &[T]| {
-            let mut out = Vec::new();
-            crate::gojson::write_template_value(&mut out, args.first().unwrap_or(&T::Nil));
-            if newline {
-                out.push(b'\n');
-            }
-            let text = String::from_utf8(out).expect("JSON is UTF-8");
-            Ok(T::from(gotmpl::html::JS::from(text)))
-        }
-    };
     gotmpl::html::Template::new("details")
-        .func("json", json(true))
-        .func("jsonCompact", json(false))
+        .funcs(crate::gojson::template_funcs(|text| {
+            T::from(gotmpl::html::JS::from(text))
+        }))
         .parse(src)
         .map_err(|e| format!("invalid details template: {e}"))
 }
@@ -872,10 +858,7 @@ impl Alert {
             ),
         );
         m.insert("Level".into(), T::from(level.as_str()));
-        m.insert(
-            "Time".into(),
-            T::from(crate::time::format_rfc3339_nanos(time)),
-        );
+        m.insert("Time".into(), T::from(crate::time::format_go_time(time)));
         m.insert(
             "Duration".into(),
             T::from(crate::duration::format_go_duration(duration)),
@@ -1094,34 +1077,16 @@ impl Alert {
                     target,
                     capture_response,
                     timeout,
-                } => {
-                    let (url, body, json) = match &kept_event {
-                        Some(ev) => match target.alert_request(ev, &line()) {
-                            Ok(request) => request,
-                            Err(error) => {
-                                tracing::error!(task = %self.task, error, "alert handler failed");
-                                continue;
-                            }
-                        },
-                        None => (target.url.clone(), line(), true),
-                    };
-                    let mut headers = target.headers.clone();
-                    if json
-                        && !headers
-                            .iter()
-                            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                    {
-                        headers.insert(0, ("Content-Type".into(), "application/json".into()));
-                    }
-                    self.io.post(HttpRequest {
-                        url,
-                        headers,
-                        basic_auth: target.basic_auth.clone(),
-                        body,
+                } => match target.alert_post(kept_event.as_ref(), line(), []) {
+                    Ok(req) => self.io.post(HttpRequest {
                         timeout_ns: *timeout,
                         capture_response: *capture_response,
-                    });
-                }
+                        ..req
+                    }),
+                    Err(error) => {
+                        tracing::error!(task = %self.task, error, "alert handler failed")
+                    }
+                },
             }
         }
     }
