@@ -104,7 +104,9 @@ impl Clusters {
         // Checked when the handler was defined; its templates compile once, below.
         let o = KafkaOptions::read(options)?;
         let body = if o.template.is_empty() {
-            let mut line = serde_json::to_vec(&event.to_json()).unwrap_or_default();
+            // Go's encoder: `alert.Data`'s field order, and its newline.
+            let mut line = Vec::with_capacity(512);
+            event.write_json(&mut line);
             line.push(b'\n');
             line
         } else {
@@ -165,7 +167,41 @@ fn producer(c: &Kafka, hash: Hash) -> Result<ThreadedProducer<Delivery, KeyHash>
     };
     let timeout = ms(c.timeout, 10_000);
     let batch = if c.batch_size > 0 { c.batch_size } else { 100 };
-    ClientConfig::new()
+    let mut config = ClientConfig::new();
+    let protocol = match (c.use_ssl, c.sasl()) {
+        (false, false) => "plaintext",
+        (true, false) => "ssl",
+        (false, true) => "sasl_plaintext",
+        (true, true) => "sasl_ssl",
+    };
+    config.set("security.protocol", protocol);
+    if c.use_ssl {
+        for (key, path) in [
+            ("ssl.ca.location", &c.ssl_ca),
+            ("ssl.certificate.location", &c.ssl_cert),
+            ("ssl.key.location", &c.ssl_key),
+        ] {
+            if !path.is_empty() {
+                config.set(key, path);
+            }
+        }
+        if c.insecure_skip_verify {
+            config
+                .set("enable.ssl.certificate.verification", "false")
+                .set("ssl.endpoint.identification.algorithm", "none");
+        }
+    }
+    if c.sasl() {
+        let mechanism = match c.sasl_mechanism.as_str() {
+            "" => "PLAIN",
+            m => m,
+        };
+        config
+            .set("sasl.mechanism", mechanism)
+            .set("sasl.username", &c.sasl_username)
+            .set("sasl.password", &c.sasl_password);
+    }
+    config
         .set("bootstrap.servers", c.brokers.join(","))
         .set("client.id", &c.id)
         .set("socket.timeout.ms", timeout.max(10).to_string())

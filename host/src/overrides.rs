@@ -59,8 +59,20 @@ pub const SECTIONS: &[(&str, Option<&str>)] = &[
 /// Options never shown, only whether they are set (Kapacitor's `redact` fields).
 fn redacted(section: &str, key: &str) -> bool {
     match key {
-        "password" | "token" | "api-key" | "service-key" | "routing-key" | "user-key"
-        | "secret-key" | "client-secret" | "bearer-token" | "community" | "basic-auth" => true,
+        "password"
+        | "token"
+        | "api-key"
+        | "service-key"
+        | "routing-key"
+        | "user-key"
+        | "secret-key"
+        | "client-secret"
+        | "bearer-token"
+        | "community"
+        | "basic-auth"
+        | "sasl-password"
+        | "sasl-access-token"
+        | "sasl-oauth-client-secret" => true,
         "url" => matches!(section, "slack" | "talk"),
         _ => false,
     }

@@ -42,25 +42,30 @@ impl KafkaCluster {
 
     /// Reads `topic` from the beginning until `n` messages came or 15 s passed.
     pub fn read(&self, topic: &str, n: usize) -> Vec<KafkaMessage> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.brokers())
-            .set("group.id", format!("test-{topic}"))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("a consumer");
-        consumer.subscribe(&[topic]).expect("subscribing");
-        let mut out = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while out.len() < n && Instant::now() < deadline {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                out.push(KafkaMessage {
-                    partition: m.partition(),
-                    key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-                    payload: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-                });
-            }
-        }
-        out
+        read_topic(&self.brokers(), topic, n)
     }
+}
+
+/// Reads `topic` from `brokers` from the beginning until `n` messages came or 15 s passed.
+pub(crate) fn read_topic(brokers: &str, topic: &str, n: usize) -> Vec<KafkaMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("test-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a consumer");
+    consumer.subscribe(&[topic]).expect("subscribing");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            out.push(KafkaMessage {
+                partition: m.partition(),
+                key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                payload: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+            });
+        }
+    }
+    out
 }

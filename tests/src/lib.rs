@@ -8,6 +8,7 @@
 
 mod influxd;
 mod kafka;
+mod kafka_tls;
 mod mqtt;
 mod sink;
 mod smtp;
@@ -15,6 +16,7 @@ mod snmptrapd;
 
 pub use influxd::{Influxd, free_port, make_certificates};
 pub use kafka::{KafkaCluster, KafkaMessage};
+pub use kafka_tls::SecureKafka;
 pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;

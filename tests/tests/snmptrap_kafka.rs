@@ -2,7 +2,7 @@
 //! snmptrapd, and librdkafka's mock Kafka cluster read by a Kafka consumer. Each from an
 //! alert node, as a topic handler and as a service test.
 
-use farad_tests::{Farad, KafkaCluster, Snmptrapd, TempDir};
+use farad_tests::{Farad, KafkaCluster, SecureKafka, Snmptrapd, TempDir, make_certificates};
 use serde_json::json;
 
 fn define(f: &Farad, id: &str, script: &str) {
@@ -194,6 +194,12 @@ fn kafka_handler_writes_events_keyed_by_id() {
         let event: serde_json::Value = serde_json::from_str(&m.payload).unwrap();
         assert_eq!(event["id"], m.key, "keyed by the event ID");
         assert!(m.payload.ends_with('\n'), "a JSON line");
+        let head = format!("{{\"id\":\"{}\",\"message\":", m.key);
+        assert!(
+            m.payload.starts_with(&head),
+            "alert.Data's order: {}",
+            m.payload
+        );
         let want = (crc32(m.key.as_bytes()) % 3) as i32;
         assert_eq!(m.partition, want, "crc32 partition of {}", m.key);
     }
@@ -245,4 +251,96 @@ fn kafka_handler_writes_events_keyed_by_id() {
     let r = f.post("/kapacitor/v1/service-tests/kafka", "{}");
     assert_eq!(r.json()["success"], false, "{}", r.body);
     assert!(r.body.contains("unknown cluster"), "{}", r.body);
+}
+
+/// `use-ssl` and SASL as in `kapacitor.conf`: events reach a broker that wants TLS (its
+/// certificate trusted through `ssl-ca`) and SASL/PLAIN; the broker refuses a wrong
+/// password and the client a certificate it does not trust (each reported by the service
+/// test), unless `insecure-skip-verify`; the password is not shown by the config API.
+#[test]
+fn kafka_handler_over_tls_with_sasl() {
+    let dir = TempDir::new("kafka-tls");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = make_certificates(&certs);
+    let kafka = SecureKafka::start(
+        &certs.join("server.pem"),
+        &certs.join("server.key"),
+        Some(("farad", "s3cret")),
+    );
+    for topic in ["alerts", "svc"] {
+        kafka.create_topic(topic, 1);
+    }
+    let cluster = |id: &str, extra: &str| {
+        format!(
+            "[[kafka]]\nenabled = true\nid = {id:?}\nbrokers = [{:?}]\nbatch-timeout = \"5ms\"\n\
+             timeout = \"3s\"\nuse-ssl = true\nsasl-username = \"farad\"\n{extra}",
+            kafka.broker()
+        )
+    };
+    let ca = format!("ssl-ca = {:?}\n", ca.display().to_string());
+    let conf = [
+        cluster("secure", &format!("{ca}sasl-password = \"s3cret\"\n")),
+        cluster(
+            "wrong-password",
+            &format!("{ca}sasl-password = \"guess\"\n"),
+        ),
+        cluster("untrusted", "sasl-password = \"s3cret\"\n"),
+        cluster(
+            "unverified",
+            "sasl-password = \"s3cret\"\ninsecure-skip-verify = true\nsasl-mechanism = \"PLAIN\"\n",
+        ),
+    ]
+    .concat();
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    define(
+        &f,
+        "cpu",
+        r#"stream|from().measurement('cpu')
+    |alert().id('cpu').crit(lambda: "value" > 90.0).kafka().cluster('secure').kafkaTopic('alerts')"#,
+    );
+    write(&f, "cpu value=95 1\n");
+    let events = kafka.read("alerts", 1);
+    assert_eq!(events.len(), 1, "{:?}", kafka.log());
+    assert_eq!(events[0].key, "cpu");
+    assert!(
+        events[0].payload.contains("\"level\":\"CRITICAL\""),
+        "{}",
+        events[0].payload
+    );
+
+    let test = |cluster: &str| {
+        let r = f.post(
+            "/kapacitor/v1/service-tests/kafka",
+            json!({"cluster": cluster, "topic": "svc"}).to_string(),
+        );
+        r.json()
+    };
+    let r = test("wrong-password");
+    assert_eq!(r["success"], false, "{r}");
+    assert!(
+        kafka.log().contains(&"refused farad".to_owned()),
+        "{:?}",
+        kafka.log()
+    );
+    let r = test("untrusted");
+    assert_eq!(r["success"], false, "{r}");
+    let r = test("unverified");
+    assert_eq!(r["success"], true, "{r}");
+    let svc = kafka.read("svc", 1);
+    assert_eq!(
+        svc.len(),
+        1,
+        "only the unverified cluster's test got through"
+    );
+    let log = kafka.log();
+    assert!(log.contains(&"authenticated farad".to_owned()), "{log:?}");
+    assert!(
+        !log.contains(&"unauthenticated request".to_owned()),
+        "{log:?}"
+    );
+
+    let r = f.get("/kapacitor/v1/config/kafka");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body.contains("s3cret"), "{}", r.body);
 }

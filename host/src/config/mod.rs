@@ -206,6 +206,37 @@ data_dir = "/tmp/x"
     }
 
     #[test]
+    fn kafka_sections_take_kapacitors_tls_and_sasl_options() {
+        let kafka = |extra: &str| {
+            let text = format!(
+                "[[kafka]]\nenabled = true\nid = \"k\"\nbrokers = [\"127.0.0.1:9\"]\n{extra}"
+            );
+            Config::parse(&text, "t", &[]).map_err(|e| format!("{e:#}"))
+        };
+        let c = kafka(
+            "use-ssl = true\ninsecure-skip-verify = true\nsasl-username = \"u\"\n\
+             sasl-password = \"p\"\nsasl-mechanism = \"SCRAM-SHA-512\"\nsasl-version = 1\n\
+             sasl-gssapi-realm = \"R\"\n",
+        )
+        .unwrap();
+        assert!(c.kafka[0].sasl() && c.kafka[0].use_ssl);
+        assert!(!kafka("").unwrap().kafka[0].sasl());
+        for (extra, why) in [
+            ("sasl-mechanism = \"MD5\"\n", "invalid sasl-mechanism"),
+            ("sasl-mechanism = \"GSSAPI\"\n", "GSSAPI is not supported"),
+            ("sasl-version = 2\n", "invalid SASL version"),
+            (
+                "use-ssl = true\nssl-ca = \"/nonexistent/ca.pem\"\n",
+                "ssl-ca",
+            ),
+            ("no-such-option = 1\n", "unknown option"),
+        ] {
+            let err = kafka(extra).unwrap_err();
+            assert!(err.contains(why), "{extra}: {err}");
+        }
+    }
+
+    #[test]
     fn errors_have_locations() {
         let err = Config::parse("[http]\n  bind-adress = \"x\"\n", "my.conf", &[]).unwrap_err();
         let msg = format!("{err:#}");

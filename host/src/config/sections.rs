@@ -575,10 +575,17 @@ pub struct Kafka {
     pub ssl_cert: String,
     pub ssl_key: String,
     pub insecure_skip_verify: bool,
-    /// Kapacitor's SASL options, kept as written so its files load; only their absence is
-    /// supported (see [`Kafka::validate`]).
+    /// SASL authentication, on when a user name or a mechanism is given.
+    pub sasl_username: String,
+    pub sasl_password: String,
+    /// `PLAIN` (the default), `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: String,
+    /// Kapacitor's SASL handshake version (0 or 1); librdkafka negotiates it with the broker.
+    pub sasl_version: Option<i64>,
+    /// Kapacitor's options for the mechanisms Farad does not offer (GSSAPI, OAUTHBEARER),
+    /// kept as written so its files load.
     #[serde(flatten)]
-    pub sasl: BTreeMap<String, toml::Value>,
+    pub sasl_other: BTreeMap<String, toml::Value>,
 }
 
 impl Default for Kafka {
@@ -595,7 +602,11 @@ impl Default for Kafka {
             ssl_cert: String::new(),
             ssl_key: String::new(),
             insecure_skip_verify: false,
-            sasl: BTreeMap::new(),
+            sasl_username: String::new(),
+            sasl_password: String::new(),
+            sasl_mechanism: String::new(),
+            sasl_version: None,
+            sasl_other: BTreeMap::new(),
         }
     }
 }
@@ -616,22 +627,44 @@ impl Kafka {
                 self.id
             ));
         }
+        let id = &self.id;
         if self.use_ssl {
-            return Err(format!(
-                "[[kafka]] {}: use-ssl is not supported yet",
-                self.id
-            ));
+            for (key, path) in [
+                ("ssl-ca", &self.ssl_ca),
+                ("ssl-cert", &self.ssl_cert),
+                ("ssl-key", &self.ssl_key),
+            ] {
+                if !path.is_empty()
+                    && let Err(e) = std::fs::metadata(path)
+                {
+                    return Err(format!("[[kafka]] {id}: {key} {path:?}: {e}"));
+                }
+            }
+            if self.ssl_cert.is_empty() != self.ssl_key.is_empty() {
+                return Err(format!("[[kafka]] {id}: ssl-cert and ssl-key go together"));
+            }
         }
-        if let Some(k) = self.sasl.keys().find(|k| k.starts_with("sasl")) {
-            return Err(format!(
-                "[[kafka]] {}: {k} (SASL) is not supported yet",
-                self.id
-            ));
+        match self.sasl_mechanism.as_str() {
+            "" | "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" => {}
+            m @ ("GSSAPI" | "OAUTHBEARER") => {
+                return Err(format!(
+                    "[[kafka]] {id}: sasl-mechanism {m} is not supported (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are)"
+                ));
+            }
+            _ => return Err(format!("[[kafka]] {id}: invalid sasl-mechanism")),
         }
-        if let Some(k) = self.sasl.keys().next() {
-            return Err(format!("[[kafka]] {}: unknown option {k:?}", self.id));
+        if !matches!(self.sasl_version, None | Some(0 | 1)) {
+            return Err(format!("[[kafka]] {id}: invalid SASL version"));
+        }
+        if let Some(k) = self.sasl_other.keys().find(|k| !k.starts_with("sasl")) {
+            return Err(format!("[[kafka]] {id}: unknown option {k:?}"));
         }
         Ok(())
+    }
+
+    /// Whether the connection authenticates with SASL (Kapacitor's rule).
+    pub fn sasl(&self) -> bool {
+        !self.sasl_username.is_empty() || !self.sasl_mechanism.is_empty()
     }
 }
 

@@ -1,0 +1,291 @@
+//! A Kafka broker that wants TLS, and SASL/PLAIN when given credentials: one broker of
+//! librdkafka's mock cluster behind a proxy on 127.0.0.1 that terminates TLS and
+//! authenticates as a Kafka broker does (`SaslHandshake`, then `SaslAuthenticate`), then
+//! passes requests through. The broker advertises the proxy as its address, so clients
+//! come back to it after bootstrapping. Connections in the clear (the test's consumer)
+//! pass straight through.
+
+use std::ffi::{CStr, CString};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rdkafka::ClientConfig;
+use rdkafka::bindings as rd;
+use rdkafka::client::{Client, DefaultClientContext};
+use rdkafka::types::RDKafkaType;
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::kafka::{KafkaMessage, read_topic};
+
+const API_VERSIONS: i16 = 18;
+const SASL_HANDSHAKE: i16 = 17;
+const SASL_AUTHENTICATE: i16 = 36;
+
+pub struct SecureKafka {
+    cluster: *mut rd::rd_kafka_mock_cluster_t,
+    _client: Client<DefaultClientContext>,
+    port: u16,
+    /// What happened at the proxy: `tls`, `authenticated <user>`, `refused <user>`,
+    /// `unauthenticated request`.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+// The mock cluster is driven by its own thread; its functions lock what they touch.
+unsafe impl Send for SecureKafka {}
+unsafe impl Sync for SecureKafka {}
+
+impl SecureKafka {
+    /// TLS with the certificate `cert`/`key` (PEM files), and SASL/PLAIN for `user` and
+    /// `password` if given.
+    pub fn start(cert: &Path, key: &Path, credentials: Option<(&str, &str)>) -> SecureKafka {
+        let config = ClientConfig::new();
+        let client = Client::new(
+            &config,
+            config.create_native_config().expect("a client config"),
+            RDKafkaType::RD_KAFKA_PRODUCER,
+            DefaultClientContext,
+        )
+        .expect("a client for the mock cluster");
+        let cluster = unsafe { rd::rd_kafka_mock_cluster_new(client.native_ptr(), 1) };
+        assert!(!cluster.is_null(), "starting the mock Kafka cluster");
+        let upstream: SocketAddr =
+            unsafe { CStr::from_ptr(rd::rd_kafka_mock_cluster_bootstraps(cluster)) }
+                .to_str()
+                .expect("bootstraps")
+                .parse()
+                .expect("one broker's address");
+
+        let certs = CertificateDer::pem_file_iter(cert)
+            .expect("the certificate")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the certificate");
+        let key = PrivateKeyDer::from_pem_file(key).expect("the key");
+        let tls = Arc::new(
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .expect("certificate and key"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
+        let port = listener.local_addr().unwrap().port();
+        let host = CString::new("127.0.0.1").unwrap();
+        unsafe { rd::rd_kafka_mock_broker_set_host_port(cluster, 1, host.as_ptr(), port.into()) };
+
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let proxy = Proxy {
+            upstream,
+            tls,
+            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            log: log.clone(),
+        };
+        let proxy = Arc::new(proxy);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let proxy = proxy.clone();
+                std::thread::spawn(move || {
+                    let _ = proxy.serve(conn);
+                });
+            }
+        });
+        SecureKafka {
+            cluster,
+            _client: client,
+            port,
+            log,
+        }
+    }
+
+    /// The broker's address as clients are given it.
+    pub fn broker(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        let name = CString::new(topic).unwrap();
+        let err =
+            unsafe { rd::rd_kafka_mock_topic_create(self.cluster, name.as_ptr(), partitions, 1) };
+        assert_eq!(
+            err,
+            rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR,
+            "creating {topic}"
+        );
+    }
+
+    /// Reads `topic` (in the clear) until `n` messages came or 15 s passed.
+    pub fn read(&self, topic: &str, n: usize) -> Vec<KafkaMessage> {
+        read_topic(&self.broker(), topic, n)
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SecureKafka {
+    fn drop(&mut self) {
+        unsafe { rd::rd_kafka_mock_cluster_destroy(self.cluster) };
+    }
+}
+
+struct Proxy {
+    upstream: SocketAddr,
+    tls: Arc<ServerConfig>,
+    credentials: Option<(String, String)>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    fn serve(&self, conn: TcpStream) -> io::Result<()> {
+        let mut up = TcpStream::connect(self.upstream)?;
+        let mut first = [0u8; 1];
+        if conn.peek(&mut first)? == 0 {
+            return Ok(());
+        }
+        if first[0] != 0x16 {
+            // Not a TLS handshake: a client in the clear, passed through both ways.
+            let (mut from, mut to) = (conn.try_clone()?, up.try_clone()?);
+            std::thread::spawn(move || {
+                let _ = io::copy(&mut from, &mut to);
+                let _ = to.shutdown(Shutdown::Write);
+            });
+            let mut conn = conn;
+            let _ = io::copy(&mut up, &mut conn);
+            let _ = conn.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        let session = rustls::ServerConnection::new(self.tls.clone()).map_err(io::Error::other)?;
+        let mut client = rustls::StreamOwned::new(session, conn);
+        self.log.lock().unwrap().push("tls".into());
+        let mut authenticated = self.credentials.is_none();
+        // Requests one at a time: the producer waits for each response (acks), so
+        // nothing is lost by not pipelining.
+        while let Some(request) = read_frame(&mut client)? {
+            let key = i16::from_be_bytes([request[0], request[1]]);
+            let version = i16::from_be_bytes([request[2], request[3]]);
+            let correlation = &request[4..8];
+            let client_id_len = i16::from_be_bytes([request[8], request[9]]).max(0) as usize;
+            let body = &request[10 + client_id_len..];
+            match (key, &self.credentials) {
+                (SASL_HANDSHAKE, Some(_)) => {
+                    let mechanism = string(body);
+                    let mut out = Vec::new();
+                    let error: i16 = if mechanism == "PLAIN" { 0 } else { 33 };
+                    out.extend_from_slice(&error.to_be_bytes());
+                    out.extend_from_slice(&1i32.to_be_bytes());
+                    out.extend_from_slice(&5i16.to_be_bytes());
+                    out.extend_from_slice(b"PLAIN");
+                    write_frame(&mut client, correlation, &out)?;
+                }
+                (SASL_AUTHENTICATE, Some((user, password))) => {
+                    let len = i32::from_be_bytes(body[..4].try_into().unwrap()).max(0) as usize;
+                    let token = &body[4..4 + len];
+                    // PLAIN: authorization id, user and password, NUL-separated.
+                    let parts: Vec<&[u8]> = token.split(|b| *b == 0).collect();
+                    let given = parts
+                        .get(1)
+                        .map(|u| String::from_utf8_lossy(u).into_owned());
+                    let good = parts.len() == 3
+                        && parts[1] == user.as_bytes()
+                        && parts[2] == password.as_bytes();
+                    self.log.lock().unwrap().push(format!(
+                        "{} {}",
+                        if good { "authenticated" } else { "refused" },
+                        given.unwrap_or_default()
+                    ));
+                    let mut out = Vec::new();
+                    if good {
+                        out.extend_from_slice(&0i16.to_be_bytes());
+                        out.extend_from_slice(&(-1i16).to_be_bytes());
+                    } else {
+                        let message = b"Authentication failed: Invalid username or password";
+                        out.extend_from_slice(&58i16.to_be_bytes());
+                        out.extend_from_slice(&(message.len() as i16).to_be_bytes());
+                        out.extend_from_slice(message);
+                    }
+                    out.extend_from_slice(&0i32.to_be_bytes());
+                    if version >= 1 {
+                        out.extend_from_slice(&0i64.to_be_bytes());
+                    }
+                    write_frame(&mut client, correlation, &out)?;
+                    if !good {
+                        return Ok(());
+                    }
+                    authenticated = true;
+                }
+                _ if key != API_VERSIONS && !authenticated => {
+                    self.log
+                        .lock()
+                        .unwrap()
+                        .push("unauthenticated request".into());
+                    return Ok(());
+                }
+                _ => {
+                    up.write_all(&(request.len() as i32).to_be_bytes())?;
+                    up.write_all(&request)?;
+                    let Some(mut response) = read_frame(&mut up)? else {
+                        return Ok(());
+                    };
+                    if key == API_VERSIONS && self.credentials.is_some() {
+                        advertise_sasl(&mut response);
+                    }
+                    client.write_all(&(response.len() as i32).to_be_bytes())?;
+                    client.write_all(&response)?;
+                    client.flush()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Makes the mock's `ApiVersions` answer offer SASL: its entries for two transaction APIs
+/// a producer without transactions never uses (AddPartitionsToTxn and AddOffsetsToTxn,
+/// versions 0 to 1) become `SaslAuthenticate` and `SaslHandshake` (0 to 1), whatever the
+/// answer's encoding. An error answer (a version the mock does not speak, which the client
+/// retries lower) passes as it is.
+fn advertise_sasl(response: &mut [u8]) {
+    if response[4..6] != [0, 0] {
+        return;
+    }
+    for (from, to) in [(24u8, SASL_AUTHENTICATE as u8), (25, SASL_HANDSHAKE as u8)] {
+        let entry = [0, from, 0, 0, 0, 1];
+        let at = response
+            .windows(6)
+            .position(|w| w == entry)
+            .unwrap_or_else(|| panic!("the mock offers no transaction APIs: {response:?}"));
+        response[at + 1] = to;
+    }
+}
+
+/// A Kafka string: an i16 length and its bytes.
+fn string(b: &[u8]) -> String {
+    let len = i16::from_be_bytes([b[0], b[1]]).max(0) as usize;
+    String::from_utf8_lossy(&b[2..2 + len]).into_owned()
+}
+
+/// One request or response: an i32 length and that many bytes; `None` at the end.
+fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut frame = vec![0; i32::from_be_bytes(len).max(0) as usize];
+    r.read_exact(&mut frame)?;
+    Ok(Some(frame))
+}
+
+/// A response (header v0: the correlation id) with `body`.
+fn write_frame(w: &mut impl Write, correlation: &[u8], body: &[u8]) -> io::Result<()> {
+    w.write_all(&((4 + body.len()) as i32).to_be_bytes())?;
+    w.write_all(correlation)?;
+    w.write_all(body)?;
+    w.flush()
+}
