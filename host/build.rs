@@ -11,7 +11,12 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.parent().expect("host/ sits in the workspace");
     let handlers = root.join("guest-examples/handlers");
-    for dir in ["guest-examples/handlers", "udf-sdk/handler", "udf-sdk/gojson", "udf-sdk/wit"] {
+    for dir in [
+        "guest-examples/handlers",
+        "udf-sdk/handler",
+        "udf-sdk/gojson",
+        "udf-sdk/wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let mut kinds: Vec<String> = std::fs::read_dir(&handlers)

@@ -150,6 +150,26 @@ impl HandlerSpec {
 
     /// What the handler does with an event whose JSON is `body`; `endpoint` resolves
     /// `[[httppost]]` names.
+    /// Where a `log` handler appends (option `path`), and the mode of a file it creates
+    /// (`mode`, 0600 by default).
+    pub fn log_file(&self) -> Result<(String, u32), String> {
+        let o = &self.options;
+        if self.kind != "log" {
+            return Err(format!("a {} handler writes no log file", self.kind));
+        }
+        let path = required(o, "log", "path")?;
+        let mode = match o.get("mode") {
+            None | Some(Value::Null) => 0o600,
+            Some(Value::Number(n)) => {
+                n.as_u64()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or("option \"mode\" must be a file mode")? as u32
+            }
+            Some(other) => return Err(format!("option \"mode\" must be a number, got {other}")),
+        };
+        Ok((path.to_owned(), mode))
+    }
+
     pub fn actions(
         &self,
         event: Option<&farad_runtime::exec::TopicEvent>,
@@ -166,20 +186,9 @@ impl HandlerSpec {
         };
         Ok(match self.kind.as_str() {
             "log" => {
-                let path = required(o, "log", "path")?;
-                let mode = match o.get("mode") {
-                    None | Some(Value::Null) => 0o600,
-                    Some(Value::Number(n)) => n
-                        .as_u64()
-                        .filter(|m| *m <= 0o7777)
-                        .ok_or("option \"mode\" must be a file mode")?
-                        as u32,
-                    Some(other) => {
-                        return Err(format!("option \"mode\" must be a number, got {other}"));
-                    }
-                };
+                let (path, mode) = self.log_file()?;
                 Action::Send(Output::File {
-                    path: path.to_owned(),
+                    path,
                     mode,
                     data: line(),
                 })

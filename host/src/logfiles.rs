@@ -19,7 +19,8 @@ const MAX_PENDING: usize = 16 << 20;
 
 #[derive(Default)]
 pub struct LogFiles {
-    files: Mutex<HashMap<String, Arc<LogFile>>>,
+    /// Looked up once per event: a fast hash for the path.
+    files: Mutex<HashMap<String, Arc<LogFile>, foldhash::fast::RandomState>>,
 }
 
 #[derive(Default)]
@@ -43,6 +44,17 @@ struct Open {
 impl LogFiles {
     /// Appends `data` to the file at `path`, created with `mode` if missing.
     pub fn append(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), String> {
+        self.append_with(path, mode, &mut |out| out.extend_from_slice(data))
+    }
+
+    /// Appends what `write` writes to the file at `path`, created with `mode` if missing:
+    /// straight into the file's pending lines, with no buffer of the caller's own.
+    pub fn append_with(
+        &self,
+        path: &str,
+        mode: u32,
+        write: &mut dyn FnMut(&mut Vec<u8>),
+    ) -> Result<(), String> {
         let file = {
             let mut files = self.files.lock();
             match files.get(path) {
@@ -52,7 +64,7 @@ impl LogFiles {
         };
         let full = {
             let mut pending = file.pending.lock();
-            pending.0.extend_from_slice(data);
+            write(&mut pending.0);
             pending.1 = mode;
             pending.0.len() > MAX_PENDING
         };

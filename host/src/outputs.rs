@@ -352,9 +352,9 @@ impl Io for Outputs {
             {
                 continue;
             }
-            // Serialized once for all of the topic's handlers.
-            let mut body = Vec::with_capacity(512);
-            ev.write_json(&mut body);
+            // Serialized once for all of the topic's handlers but `log`'s, which write it
+            // straight into their file's pending lines.
+            let mut body: Option<Vec<u8>> = None;
             for h in handlers {
                 let spec = &h.spec;
                 if let Some(m) = &h.matcher {
@@ -373,7 +373,19 @@ impl Io for Outputs {
                         }
                     }
                 }
-                match spec.actions(Some(&ev), &body, &|name| {
+                if let Some((path, mode)) = &h.log_file {
+                    self.log(path, *mode, &mut |out| {
+                        ev.write_json(out);
+                        out.push(b'\n');
+                    });
+                    continue;
+                }
+                let body = body.get_or_insert_with(|| {
+                    let mut body = Vec::with_capacity(1024);
+                    ev.write_json(&mut body);
+                    body
+                });
+                match spec.actions(Some(&ev), body, &|name| {
                     self.endpoints.get().get(name).cloned()
                 }) {
                     Ok(Action::Send(out)) => self.send(out),
@@ -423,13 +435,7 @@ impl Io for Outputs {
     fn send(&self, out: Output) {
         // Appends are cheap and buffered: done here, in order, with no hand-off.
         if let Output::File { path, mode, data } = &out {
-            match self.services.files.append(path, *mode, data) {
-                Ok(()) => self.stats.sent.fetch_add(1, Relaxed),
-                Err(e) => {
-                    tracing::error!(error = e, "alert handler failed");
-                    self.stats.failed.fetch_add(1, Relaxed)
-                }
-            };
+            self.log(path, *mode, &mut |out| out.extend_from_slice(data));
             return;
         }
         let key = match &out {
@@ -443,6 +449,16 @@ impl Io for Outputs {
         if self.queue_for(&key).send(Job::Other(out)).is_err() {
             tracing::error!("output workers are gone; dropped");
         }
+    }
+
+    fn log(&self, path: &str, mode: u32, write: &mut dyn FnMut(&mut Vec<u8>)) {
+        match self.services.files.append_with(path, mode, write) {
+            Ok(()) => self.stats.sent.fetch_add(1, Relaxed),
+            Err(e) => {
+                tracing::error!(error = e, "alert handler failed");
+                self.stats.failed.fetch_add(1, Relaxed)
+            }
+        };
     }
 
     fn post(&self, req: HttpRequest) {

@@ -122,6 +122,8 @@ pub struct TopicSummary {
 pub struct TopicHandler {
     pub spec: HandlerSpec,
     pub matcher: Option<farad_runtime::expr::EventMatch>,
+    /// A `log` handler's file and mode, read from its options once.
+    pub log_file: Option<(String, u32)>,
 }
 
 /// Every topic, by id, and the handlers of each. With a store attached, topic state is
@@ -282,7 +284,14 @@ impl Topics {
             .lock()
             .entry(spec.topic.clone())
             .or_default()
-            .insert(spec.id.clone(), Arc::new(TopicHandler { spec, matcher }));
+            .insert(spec.id.clone(), {
+                let log_file = spec.log_file().ok();
+                Arc::new(TopicHandler {
+                    spec,
+                    matcher,
+                    log_file,
+                })
+            });
     }
 
     /// The topic's handlers, by id.

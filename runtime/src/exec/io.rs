@@ -526,6 +526,19 @@ pub trait Io: Send + Sync {
         tracing::warn!(?out, "no host to send this to; dropped");
     }
 
+    /// Appends what `write` writes to the log file at `path` (created with `mode`), in
+    /// order with what went there before: [`Output::File`], for hosts that can take the
+    /// bytes where they go without a buffer of their own per event.
+    fn log(&self, path: &str, mode: u32, write: &mut dyn FnMut(&mut Vec<u8>)) {
+        let mut data = Vec::new();
+        write(&mut data);
+        self.send(Output::File {
+            path: path.to_owned(),
+            mode,
+            data,
+        });
+    }
+
     /// The handler plugin behind alert node property `property` (`slack`, `pagerDuty2`), if
     /// the host has one: its kind, once it accepted `options`; an error says what is wrong.
     fn handler_plugin(

@@ -1035,10 +1035,9 @@ impl Alert {
         };
         for h in &self.handlers {
             match h {
-                Handler::Log { path, mode } => self.io.send(crate::exec::Output::File {
-                    path: path.clone(),
-                    mode: *mode,
-                    data: line(),
+                Handler::Log { path, mode } => self.io.log(path, *mode, &mut |out| {
+                    out.extend_from_slice(&body);
+                    out.push(b'\n');
                 }),
                 Handler::Tcp { addr } => self.io.send(crate::exec::Output::Tcp {
                     addr: addr.clone(),
