@@ -27,12 +27,17 @@ pub struct LogFiles {
 struct LogFile {
     /// Lines not yet written, and the mode to create the file with.
     pending: Mutex<(Vec<u8>, u32)>,
-    /// The open file, taken while writing: writers take it before the pending lines, so
-    /// lines reach the file in the order they were appended.
-    out: Mutex<Option<Open>>,
-    /// The buffer written last time, emptied, for the next lines: a buffer that keeps its
-    /// pages is not grown (and copied) again from nothing at every sync point.
-    spare: Mutex<Vec<u8>>,
+    /// Taken while writing (writers take it before the pending lines, so lines reach the
+    /// file in the order they were appended): the open file, and the buffer written last
+    /// time, emptied, for the next lines (a buffer that keeps its pages is not grown and
+    /// copied again from nothing at every sync point).
+    out: Mutex<Writer>,
+}
+
+#[derive(Default)]
+struct Writer {
+    open: Option<Open>,
+    spare: Vec<u8>,
 }
 
 struct Open {
@@ -88,10 +93,10 @@ impl LogFiles {
                 tracing::error!(path, error = e, "alert handler failed");
             }
             let mut out = file.out.lock();
-            if let Some(o) = out.as_ref() {
+            if let Some(o) = out.open.as_ref() {
                 let moved = std::fs::metadata(&path).map_or(true, |m| (m.dev(), m.ino()) != o.id);
                 if moved {
-                    *out = None;
+                    out.open = None;
                 }
             }
         }
@@ -101,23 +106,22 @@ impl LogFiles {
 impl LogFile {
     fn write(&self, path: &str) -> Result<(), String> {
         let mut out = self.out.lock();
-        let mut spare = self.spare.lock();
         let (mut data, mode) = {
             let mut pending = self.pending.lock();
             if pending.0.is_empty() {
                 return Ok(());
             }
             (
-                std::mem::replace(&mut pending.0, std::mem::take(&mut *spare)),
+                std::mem::replace(&mut pending.0, std::mem::take(&mut out.spare)),
                 pending.1,
             )
         };
-        let result = Self::write_out(&mut out, path, mode, &data);
+        let result = Self::write_out(&mut out.open, path, mode, &data);
         // Written or not (a failed write is reported, its lines dropped), the buffer goes
         // back for the next lines unless a burst made it huge.
         if data.capacity() <= 2 * MAX_PENDING {
             data.clear();
-            *spare = data;
+            out.spare = data;
         }
         result
     }
