@@ -26,6 +26,19 @@ fn non_empty(v: Option<&Value>) -> Option<&Value> {
 }
 
 impl Context {
+    /// A context for tests of a handler: `config` and `options` are JSON objects.
+    pub fn example(config: Value, options: Value, event: Event) -> Context {
+        let object = |v: Value| match v {
+            Value::Object(m) => m,
+            other => panic!("a JSON object, not {other}"),
+        };
+        Context {
+            config: object(config),
+            options: object(options),
+            event,
+        }
+    }
+
     /// A config value as a string; empty when absent.
     pub fn config_str(&self, key: &str) -> &str {
         self.config.get(key).and_then(Value::as_str).unwrap_or("")

@@ -29,6 +29,7 @@
 mod context;
 pub mod go;
 mod http;
+mod options;
 #[doc(hidden)]
 pub mod rt;
 mod time;
@@ -49,6 +50,7 @@ pub use bindings::farad::udf::alerts::Level;
 pub use bindings::farad::udf::types::LogLevel;
 pub use context::{Context, Event};
 pub use http::{Request, Response, tcp_send};
+pub use options::OptionNames;
 pub use time::rfc3339;
 
 /// What a handler tells Farad about itself.

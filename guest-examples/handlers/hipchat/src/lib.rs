@@ -93,11 +93,7 @@ mod tests {
             "enabled": true, "url": "https://acme.hipchat.com/v2/room", "token": "conf token",
             "room": "1234",
         });
-        Context {
-            config: config.as_object().cloned().unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event: Event::example(level, msg),
-        }
+        Context::example(config, options, Event::example(level, msg))
     }
 
     #[test]

@@ -107,11 +107,7 @@ mod tests {
     }
 
     fn cx(config: Value, options: Value, level: Level, msg: &str) -> Context {
-        Context {
-            config: config.as_object().cloned().unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event: Event::example(level, msg),
-        }
+        Context::example(config, options, Event::example(level, msg))
     }
 
     const RESULT: &str = r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","value"],"values":[["2026-11-26T10:00:00Z",97.5]]}]}"#;

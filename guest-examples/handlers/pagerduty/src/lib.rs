@@ -70,11 +70,7 @@ mod tests {
     fn cx(config: Value, options: Value, level: Level) -> Context {
         let mut event = Event::example(level, "cpu:host=a is CRITICAL");
         event.details = "{&#34;Name&#34;:&#34;cpu&#34;}".into();
-        Context {
-            config: config.as_object().cloned().unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event,
-        }
+        Context::example(config, options, event)
     }
 
     #[test]

@@ -101,15 +101,12 @@ mod tests {
     use farad_handler_sdk::Event;
 
     fn cx(options: Value, level: Level, msg: &str) -> Context {
-        Context {
-            config: json!({"token": "app-token", "user-key": "u-config",
-                "url": "https://api.pushover.net/1/messages.json"})
-            .as_object()
-            .cloned()
-            .unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event: Event::example(level, msg),
-        }
+        Context::example(
+            json!({"token": "app-token", "user-key": "u-config",
+                "url": "https://api.pushover.net/1/messages.json"}),
+            options,
+            Event::example(level, msg),
+        )
     }
 
     fn pairs<'a>(f: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {

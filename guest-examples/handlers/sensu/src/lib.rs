@@ -96,15 +96,11 @@ mod tests {
     fn cx(options: Value, level: Level, id: &str) -> Context {
         let mut event = Event::example(level, "cpu is high");
         event.id = id.into();
-        Context {
-            config:
-                json!({"addr": "127.0.0.1:3030", "source": "Kapacitor", "handlers": ["default"]})
-                    .as_object()
-                    .cloned()
-                    .unwrap(),
-            options: options.as_object().cloned().unwrap(),
+        Context::example(
+            json!({"addr": "127.0.0.1:3030", "source": "Kapacitor", "handlers": ["default"]}),
+            options,
             event,
-        }
+        )
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! ServiceNow: one Event Management record (severity by level, the handler's rendered node,
 //! type, resource, metric name, message key and additional info) posted to `em/jsonv2`.
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, render};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, OptionNames, Request, render};
 use serde_json::{Map, Value, json};
 
 pub struct ServiceNow;
@@ -23,28 +23,10 @@ const NAMES: &[(&str, &[&str])] = &[
     ("additional-info", &["additional_info", "additional-info"]),
 ];
 const ANY_CASE: &[&str] = &["node", "type", "resource", "metricName", "messageKey"];
-
-fn canonical(key: &str) -> Option<&'static str> {
-    NAMES.iter().find_map(|(c, names)| {
-        names
-            .iter()
-            .any(|n| *n == key || (ANY_CASE.contains(n) && n.eq_ignore_ascii_case(key)))
-            .then_some(*c)
-    })
-}
-
-/// The option `name` (canonical) under any of its names, when set and not empty.
-fn opt<'a>(cx: &'a Context, name: &str) -> Option<&'a Value> {
-    cx.options
-        .iter()
-        .filter(|(k, _)| canonical(k) == Some(name))
-        .map(|(_, v)| v)
-        .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
-}
-
-fn opt_str<'a>(cx: &'a Context, name: &str) -> &'a str {
-    opt(cx, name).and_then(Value::as_str).unwrap_or("")
-}
+const OPTIONS: OptionNames = OptionNames {
+    names: NAMES,
+    any_case: ANY_CASE,
+};
 
 /// ServiceNow's severity: 1 critical, 4 warning, 5 OK (2 and 3 are never used).
 fn severity(level: Level) -> &'static str {
@@ -131,7 +113,7 @@ fn go_json(m: &std::collections::BTreeMap<String, String>) -> String {
 pub fn payload(cx: &Context) -> Result<Value, Error> {
     let e = &cx.event;
     let mut r = Map::new();
-    let source = opt_str(cx, "source");
+    let source = OPTIONS.str(cx, "source");
     let source = if source.is_empty() {
         cx.config_str("source")
     } else {
@@ -144,12 +126,12 @@ pub fn payload(cx: &Context) -> Result<Value, Error> {
         ("resource", "resource"),
         ("metric-name", "metric_name"),
     ] {
-        let v = render(opt_str(cx, name))?;
+        let v = render(OPTIONS.str(cx, name))?;
         if !v.is_empty() {
             r.insert(field.into(), go_cut(&v, 100).into());
         }
     }
-    let mut key = render(opt_str(cx, "message-key"))?;
+    let mut key = render(OPTIONS.str(cx, "message-key"))?;
     if key.is_empty() {
         key = e.id.clone();
     }
@@ -160,7 +142,7 @@ pub fn payload(cx: &Context) -> Result<Value, Error> {
     if !e.message.is_empty() {
         r.insert("description".into(), go_cut(&e.message, 4000).into());
     }
-    if let Some(Value::Object(info)) = opt(cx, "additional-info")
+    if let Some(Value::Object(info)) = OPTIONS.get(cx, "additional-info")
         && !info.is_empty()
     {
         let mut m = std::collections::BTreeMap::new();
@@ -191,21 +173,12 @@ impl Handler for ServiceNow {
     }
 
     fn check(options: &Map<String, Value>) -> Result<(), Error> {
-        match options.keys().find(|k| canonical(k).is_none()) {
-            None => Ok(()),
-            Some(k) => {
-                let all: Vec<&str> = NAMES.iter().flat_map(|(_, n)| n.iter().copied()).collect();
-                Err(Error(format!(
-                    "unknown option {k:?} (options: {})",
-                    all.join(", ")
-                )))
-            }
-        }
+        OPTIONS.check(options)
     }
 
     fn handle(cx: &Context) -> Result<(), Error> {
         let body = payload(cx)?;
-        let url = match opt_str(cx, "url") {
+        let url = match OPTIONS.str(cx, "url") {
             "" => cx.config_str("url"),
             u => u,
         };
@@ -230,15 +203,12 @@ mod tests {
     use farad_handler_sdk::Event;
 
     fn cx(options: Value, level: Level, msg: &str) -> Context {
-        Context {
-            config: json!({"url": "https://instance.service-now.com/api/global/em/jsonv2",
-                "source": "Kapacitor", "username": "u", "password": "p"})
-            .as_object()
-            .cloned()
-            .unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event: Event::example(level, msg),
-        }
+        Context::example(
+            json!({"url": "https://instance.service-now.com/api/global/em/jsonv2",
+                "source": "Kapacitor", "username": "u", "password": "p"}),
+            options,
+            Event::example(level, msg),
+        )
     }
 
     #[test]

@@ -94,14 +94,11 @@ mod tests {
     use farad_handler_sdk::Event;
 
     fn cx(options: Value, level: Level, msg: &str) -> Context {
-        Context {
-            config: json!({"channel-url": "https://outlook.office.com/webhook/config"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event: Event::example(level, msg),
-        }
+        Context::example(
+            json!({"channel-url": "https://outlook.office.com/webhook/config"}),
+            options,
+            Event::example(level, msg),
+        )
     }
 
     #[test]

@@ -89,11 +89,7 @@ mod tests {
     }
 
     fn cx(config: Value, options: Value, level: Level, msg: &str) -> Context {
-        Context {
-            config: config.as_object().cloned().unwrap(),
-            options: options.as_object().cloned().unwrap(),
-            event: Event::example(level, msg),
-        }
+        Context::example(config, options, Event::example(level, msg))
     }
 
     #[test]

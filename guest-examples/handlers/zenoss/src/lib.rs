@@ -2,7 +2,7 @@
 //! severity map, the handler's rendered summary, device, component, event class, collector,
 //! message and custom fields).
 
-use farad_handler_sdk::{Context, Error, Handler, Info, Level, Request, render};
+use farad_handler_sdk::{Context, Error, Handler, Info, Level, OptionNames, Request, render};
 use serde_json::{Map, Value, json};
 
 pub struct Zenoss;
@@ -38,32 +38,14 @@ const ANY_CASE: &[&str] = &[
     "collector",
     "message",
 ];
-
-fn canonical(key: &str) -> Option<&'static str> {
-    NAMES.iter().find_map(|(c, names)| {
-        names
-            .iter()
-            .any(|n| *n == key || (ANY_CASE.contains(n) && n.eq_ignore_ascii_case(key)))
-            .then_some(*c)
-    })
-}
-
-/// The option `name` (canonical) under any of its names, when set and not empty.
-fn opt<'a>(cx: &'a Context, name: &str) -> Option<&'a Value> {
-    cx.options
-        .iter()
-        .filter(|(k, _)| canonical(k) == Some(name))
-        .map(|(_, v)| v)
-        .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
-}
-
-fn opt_str<'a>(cx: &'a Context, name: &str) -> &'a str {
-    opt(cx, name).and_then(Value::as_str).unwrap_or("")
-}
+const OPTIONS: OptionNames = OptionNames {
+    names: NAMES,
+    any_case: ANY_CASE,
+};
 
 /// The handler's value, else the section's.
 fn setting<'a>(cx: &'a Context, name: &str) -> &'a str {
-    match opt_str(cx, name) {
+    match OPTIONS.str(cx, name) {
         "" => cx.config_str(name),
         v => v,
     }
@@ -94,7 +76,7 @@ fn tid(cx: &Context) -> i64 {
         v.and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
             .unwrap_or(0)
     };
-    match as_int(opt(cx, "tid")) {
+    match as_int(OPTIONS.get(cx, "tid")) {
         0 => as_int(cx.config.get("tid")),
         t => t,
     }
@@ -129,7 +111,7 @@ fn custom(text: String) -> Value {
 /// The router call.
 pub fn payload(cx: &Context) -> Result<Value, Error> {
     let e = &cx.event;
-    let rendered = |name: &str| render(opt_str(cx, name));
+    let rendered = |name: &str| render(OPTIONS.str(cx, name));
     let mut summary = rendered("summary")?;
     if summary.is_empty() {
         summary = e.message.clone();
@@ -153,7 +135,7 @@ pub fn payload(cx: &Context) -> Result<Value, Error> {
         data.insert("message".into(), go_cut(&message, 4096).into());
     }
     // Custom fields may replace any of the above, severity included.
-    if let Some(Value::Object(fields)) = opt(cx, "custom-field") {
+    if let Some(Value::Object(fields)) = OPTIONS.get(cx, "custom-field") {
         for (k, v) in fields {
             let v = match v {
                 Value::String(s) => custom(render(s)?),
@@ -189,16 +171,7 @@ impl Handler for Zenoss {
     }
 
     fn check(options: &Map<String, Value>) -> Result<(), Error> {
-        match options.keys().find(|k| canonical(k).is_none()) {
-            None => Ok(()),
-            Some(k) => {
-                let all: Vec<&str> = NAMES.iter().flat_map(|(_, n)| n.iter().copied()).collect();
-                Err(Error(format!(
-                    "unknown option {k:?} (options: {})",
-                    all.join(", ")
-                )))
-            }
-        }
+        OPTIONS.check(options)
     }
 
     fn handle(cx: &Context) -> Result<(), Error> {
