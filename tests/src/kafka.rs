@@ -42,13 +42,23 @@ impl KafkaCluster {
 
     /// Reads `topic` from the beginning until `n` messages came or 15 s passed.
     pub fn read(&self, topic: &str, n: usize) -> Vec<KafkaMessage> {
-        read_topic(&self.brokers(), topic, n)
+        read_topic(&self.brokers(), topic, n, &[])
     }
 }
 
-/// Reads `topic` from `brokers` from the beginning until `n` messages came or 15 s passed.
-pub(crate) fn read_topic(brokers: &str, topic: &str, n: usize) -> Vec<KafkaMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
+/// Reads `topic` from `brokers` from the beginning until `n` messages came or 15 s passed,
+/// with `extra` client settings.
+pub(crate) fn read_topic(
+    brokers: &str,
+    topic: &str,
+    n: usize,
+    extra: &[(&str, &str)],
+) -> Vec<KafkaMessage> {
+    let mut config = ClientConfig::new();
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    let consumer: BaseConsumer = config
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("test-{topic}"))
         .set("auto.offset.reset", "earliest")

@@ -1,9 +1,9 @@
-//! A Kafka broker that wants TLS, and SASL/PLAIN when given credentials: one broker of
-//! librdkafka's mock cluster behind a proxy on 127.0.0.1 that terminates TLS and
-//! authenticates as a Kafka broker does (`SaslHandshake`, then `SaslAuthenticate`), then
-//! passes requests through. The broker advertises the proxy as its address, so clients
-//! come back to it after bootstrapping. Connections in the clear (the test's consumer)
-//! pass straight through.
+//! A Kafka broker that wants TLS, or SASL/PLAIN, or both: one broker of librdkafka's mock
+//! cluster behind a proxy on 127.0.0.1 that terminates TLS and authenticates as a Kafka
+//! broker does (`SaslHandshake`, then `SaslAuthenticate`), then passes requests through.
+//! The broker advertises the proxy as its address, so clients come back to it after
+//! bootstrapping. With TLS, connections in the clear (the test's consumer) pass straight
+//! through; without, every connection authenticates (the consumer too).
 
 use std::ffi::{CStr, CString};
 use std::io::{self, Read, Write};
@@ -32,6 +32,8 @@ pub struct SecureKafka {
     /// What happened at the proxy: `tls`, `authenticated <user>`, `refused <user>`,
     /// `unauthenticated request`.
     log: Arc<Mutex<Vec<String>>>,
+    /// What the test's consumer logs in with: SASL without TLS asks it of everyone.
+    credentials: Option<(String, String)>,
 }
 
 // The mock cluster is driven by its own thread; its functions lock what they touch.
@@ -39,9 +41,9 @@ unsafe impl Send for SecureKafka {}
 unsafe impl Sync for SecureKafka {}
 
 impl SecureKafka {
-    /// TLS with the certificate `cert`/`key` (PEM files), and SASL/PLAIN for `user` and
-    /// `password` if given.
-    pub fn start(cert: &Path, key: &Path, credentials: Option<(&str, &str)>) -> SecureKafka {
+    /// TLS with the certificate and key of `tls` (PEM files) if given, and SASL/PLAIN for
+    /// `user` and `password` if given.
+    pub fn start(tls: Option<(&Path, &Path)>, credentials: Option<(&str, &str)>) -> SecureKafka {
         let config = ClientConfig::new();
         let client = Client::new(
             &config,
@@ -59,29 +61,35 @@ impl SecureKafka {
                 .parse()
                 .expect("one broker's address");
 
-        let certs = CertificateDer::pem_file_iter(cert)
-            .expect("the certificate")
-            .collect::<Result<Vec<_>, _>>()
-            .expect("the certificate");
-        let key = PrivateKeyDer::from_pem_file(key).expect("the key");
-        let tls = Arc::new(
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        let tls = tls.map(|(cert, key)| {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .expect("the certificate")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("the certificate");
+            let key = PrivateKeyDer::from_pem_file(key).expect("the key");
+            Arc::new(
+                ServerConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
                 .with_safe_default_protocol_versions()
                 .expect("TLS versions")
                 .with_no_client_auth()
                 .with_single_cert(certs, key)
                 .expect("certificate and key"),
-        );
+            )
+        });
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
         let port = listener.local_addr().unwrap().port();
         let host = CString::new("127.0.0.1").unwrap();
         unsafe { rd::rd_kafka_mock_broker_set_host_port(cluster, 1, host.as_ptr(), port.into()) };
 
         let log = Arc::new(Mutex::new(Vec::new()));
+        let with_tls = tls.is_some();
+        let credentials = credentials.map(|(u, p)| (u.to_owned(), p.to_owned()));
         let proxy = Proxy {
             upstream,
             tls,
-            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            credentials: credentials.clone(),
             log: log.clone(),
         };
         let proxy = Arc::new(proxy);
@@ -98,6 +106,7 @@ impl SecureKafka {
             _client: client,
             port,
             log,
+            credentials: credentials.filter(|_| !with_tls),
         }
     }
 
@@ -117,9 +126,18 @@ impl SecureKafka {
         );
     }
 
-    /// Reads `topic` (in the clear) until `n` messages came or 15 s passed.
+    /// Reads `topic` (without TLS) until `n` messages came or 15 s passed.
     pub fn read(&self, topic: &str, n: usize) -> Vec<KafkaMessage> {
-        read_topic(&self.broker(), topic, n)
+        let sasl = match &self.credentials {
+            Some((user, password)) => vec![
+                ("security.protocol", "sasl_plaintext"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.username", user.as_str()),
+                ("sasl.password", password.as_str()),
+            ],
+            None => Vec::new(),
+        };
+        read_topic(&self.broker(), topic, n, &sasl)
     }
 
     pub fn log(&self) -> Vec<String> {
@@ -135,7 +153,7 @@ impl Drop for SecureKafka {
 
 struct Proxy {
     upstream: SocketAddr,
-    tls: Arc<ServerConfig>,
+    tls: Option<Arc<ServerConfig>>,
     credentials: Option<(String, String)>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -147,24 +165,37 @@ impl Proxy {
         if conn.peek(&mut first)? == 0 {
             return Ok(());
         }
-        if first[0] != 0x16 {
-            // Not a TLS handshake: a client in the clear, passed through both ways.
-            let (mut from, mut to) = (conn.try_clone()?, up.try_clone()?);
-            std::thread::spawn(move || {
-                let _ = io::copy(&mut from, &mut to);
-                let _ = to.shutdown(Shutdown::Write);
-            });
-            let mut conn = conn;
-            let _ = io::copy(&mut up, &mut conn);
-            let _ = conn.shutdown(Shutdown::Both);
-            return Ok(());
+        match (first[0] == 0x16, &self.tls) {
+            (true, Some(tls)) => {
+                let session =
+                    rustls::ServerConnection::new(tls.clone()).map_err(io::Error::other)?;
+                self.log.lock().unwrap().push("tls".into());
+                self.requests(rustls::StreamOwned::new(session, conn), up)
+            }
+            // A TLS handshake where there is no TLS: nothing to say.
+            (true, None) => Ok(()),
+            (false, None) if self.credentials.is_some() => self.requests(conn, up),
+            (false, _) => {
+                // A client in the clear, passed through both ways.
+                let (mut from, mut to) = (conn.try_clone()?, up.try_clone()?);
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+                let mut conn = conn;
+                let _ = io::copy(&mut up, &mut conn);
+                let _ = conn.shutdown(Shutdown::Both);
+                Ok(())
+            }
         }
-        let session = rustls::ServerConnection::new(self.tls.clone()).map_err(io::Error::other)?;
-        let mut client = rustls::StreamOwned::new(session, conn);
-        self.log.lock().unwrap().push("tls".into());
+    }
+
+    /// Serves `client`'s requests: the SASL ones here, the others (once authenticated)
+    /// by the broker.
+    fn requests(&self, mut client: impl Read + Write, mut up: TcpStream) -> io::Result<()> {
         let mut authenticated = self.credentials.is_none();
-        // Requests one at a time: the producer waits for each response (acks), so
-        // nothing is lost by not pipelining.
+        // Requests one at a time: clients wait for each response (the producer's acks),
+        // so nothing is lost by not pipelining.
         while let Some(request) = read_frame(&mut client)? {
             let key = i16::from_be_bytes([request[0], request[1]]);
             let version = i16::from_be_bytes([request[2], request[3]]);

@@ -264,8 +264,7 @@ fn kafka_handler_over_tls_with_sasl() {
     std::fs::create_dir_all(&certs).unwrap();
     let ca = make_certificates(&certs);
     let kafka = SecureKafka::start(
-        &certs.join("server.pem"),
-        &certs.join("server.key"),
+        Some((&certs.join("server.pem"), &certs.join("server.key"))),
         Some(("farad", "s3cret")),
     );
     for topic in ["alerts", "svc"] {
@@ -343,4 +342,41 @@ fn kafka_handler_over_tls_with_sasl() {
     let r = f.get("/kapacitor/v1/config/kafka");
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.contains("s3cret"), "{}", r.body);
+}
+
+/// SASL without TLS (`sasl_plaintext`), SCRAM's names refused by a PLAIN-only broker.
+#[test]
+fn kafka_handler_with_sasl_in_the_clear() {
+    let kafka = SecureKafka::start(None, Some(("farad", "s3cret")));
+    kafka.create_topic("alerts", 1);
+    let dir = TempDir::new("kafka-sasl");
+    let cluster = |id: &str, extra: &str| {
+        format!(
+            "[[kafka]]\nenabled = true\nid = {id:?}\nbrokers = [{:?}]\nbatch-timeout = \"5ms\"\n\
+             timeout = \"3s\"\nsasl-username = \"farad\"\nsasl-password = \"s3cret\"\n{extra}",
+            kafka.broker()
+        )
+    };
+    let conf = [
+        cluster("plain", ""),
+        cluster("scram", "sasl-mechanism = \"SCRAM-SHA-256\"\n"),
+    ]
+    .concat();
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    let r = f.post(
+        "/kapacitor/v1/service-tests/kafka",
+        json!({"cluster": "plain", "topic": "alerts"}).to_string(),
+    );
+    assert_eq!(r.json()["success"], true, "{}", r.body);
+    let got = kafka.read("alerts", 1);
+    assert_eq!(got.len(), 1, "{:?}", kafka.log());
+    assert_eq!(got[0].payload, "test kafka message");
+    let r = f.post(
+        "/kapacitor/v1/service-tests/kafka",
+        json!({"cluster": "scram", "topic": "alerts"}).to_string(),
+    );
+    assert_eq!(r.json()["success"], false, "{}", r.body);
+    let log = kafka.log();
+    assert!(log.contains(&"authenticated farad".to_owned()), "{log:?}");
+    assert!(!log.contains(&"tls".to_owned()), "{log:?}");
 }
