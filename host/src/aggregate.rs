@@ -26,8 +26,7 @@ pub struct AggregateSpec {
 impl AggregateSpec {
     /// Renders the message for `count` events; checks the template when `count` is 0.
     pub fn message(&self, count: usize) -> Result<String, String> {
-        let t = gotmpl::Template::new("message")
-            .parse(&self.message)
+        let t = farad_runtime::template::text("message", &self.message)
             .map_err(|e| format!("invalid aggregate message template: {e}"))?;
         let mut data = std::collections::BTreeMap::new();
         data.insert("Count".to_string(), gotmpl::Value::Int(count as i64));

@@ -49,8 +49,7 @@ impl KafkaOptions {
             return Err("topic must not be empty".into());
         }
         if !o.template.is_empty() {
-            gotmpl::Template::new("kafka alert template")
-                .parse(&o.template)
+            farad_runtime::template::text("kafka alert template", &o.template)
                 .map_err(|e| format!("failed to parse template: {e}"))?;
         }
         o.partitioning()?;
@@ -110,8 +109,7 @@ impl Clusters {
             line.push(b'\n');
             line
         } else {
-            gotmpl::Template::new("kafka alert template")
-                .parse(&o.template)
+            farad_runtime::template::text("kafka alert template", &o.template)
                 .and_then(|t| t.execute_to_string(&event.alert_data()))
                 .map_err(|e| format!("failed to execute alert template: {e}"))?
                 .into_bytes()

@@ -56,8 +56,7 @@ impl TrapOptions {
         oid(&o.trap_oid).map_err(|e| format!("invalid trap Oid {:?}: {e}", o.trap_oid))?;
         for d in &o.data_list {
             oid(&d.oid).map_err(|e| format!("invalid data Oid {:?}: {e}", d.oid))?;
-            gotmpl::Template::new("data")
-                .parse(&d.value)
+            farad_runtime::template::text("data", &d.value)
                 .map_err(|e| format!("invalid data template {:?}: {e}", d.value))?;
             // The type letter is checked here; the value once rendered.
             if !matches!(
@@ -94,8 +93,7 @@ impl Trapper {
         if o.data_list.iter().any(|d| d.value.contains("{{")) {
             let data = event.template_data();
             for d in &mut o.data_list {
-                d.value = gotmpl::Template::new("data")
-                    .parse(&d.value)
+                d.value = farad_runtime::template::text("data", &d.value)
                     .and_then(|t| t.execute_to_string(&data))
                     .map_err(|e| format!("failed to handle event: {e}"))?;
             }

@@ -26,6 +26,7 @@ pub mod model;
 pub mod pipeline;
 pub mod query;
 pub mod recording;
+pub mod template;
 pub mod tick;
 pub mod time;
 pub mod wasm;

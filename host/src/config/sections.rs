@@ -266,7 +266,7 @@ impl HttpPost {
         if self.url.is_empty() {
             return Err(format!("[[httppost]] {name}: must specify url"));
         }
-        if let Err(e) = gotmpl::Template::new("url").parse(&self.url) {
+        if let Err(e) = farad_runtime::template::text("url", &self.url) {
             return Err(format!(
                 "[[httppost]] {name}: invalid URL template syntax {:?}: {e}",
                 self.url

@@ -335,8 +335,7 @@ impl TopicEvent {
 pub fn email_templates(srcs: &[String]) -> Result<Vec<gotmpl::Template>, String> {
     srcs.iter()
         .map(|s| {
-            gotmpl::Template::new("email address")
-                .parse(s)
+            crate::template::text("email address", s)
                 .map_err(|e| format!("bad template in email address template {s:?}: {e}"))
         })
         .collect()
@@ -510,10 +509,7 @@ impl PostEndpoint {
 /// An `[[httppost]]` template (URL, `alert-template`, `row-template`): Go's text/template
 /// with Kapacitor's `json` (Go's encoder, with its newline) and `jsonCompact`.
 pub fn post_template(name: &str, src: &str) -> Result<gotmpl::Template, String> {
-    gotmpl::Template::new(name)
-        .funcs(crate::gojson::template_funcs(gotmpl::Value::from))
-        .parse(src)
-        .map_err(|e| format!("error in {name} templating: {e}"))
+    crate::template::text(name, src).map_err(|e| format!("error in {name} templating: {e}"))
 }
 
 pub trait Io: Send + Sync {

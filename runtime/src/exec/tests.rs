@@ -743,6 +743,21 @@ fn alert_levels_resets_recovery_and_templates() {
 }
 
 #[test]
+fn alert_templates_print_floats_as_go() {
+    let script = "stream|from().measurement('cpu')|alert().crit(lambda: \"v\" > 90.0)\
+        .message('{{ index .Fields \"v\" }} {{ .Fields }}')\
+        .details('<i>{{ index .Fields \"v\" }}</i>').post('http://127.0.0.1:1/hook')";
+    let (mut t, posts) = alert_task(script);
+    t.push("db", "rp", &points("cpu v=2500000,n=3i 1\n"));
+    let ev = events(&posts);
+    assert_eq!(
+        ev[0]["message"], "2.5e+06 map[n:3 v:2.5e+06]",
+        "Go's fmt.Print"
+    );
+    assert_eq!(ev[0]["details"], "<i>2.5e&#43;06</i>");
+}
+
+#[test]
 fn alert_state_changes_only_and_no_recoveries() {
     let script = "stream|from()|alert().crit(lambda: \"v\" > 1.0).stateChangesOnly(10s).noRecoveries().post('http://127.0.0.1:1/')";
     let (mut t, posts) = alert_task(script);

@@ -5,7 +5,7 @@
 //! and nothing carries over. Its one way out is the `send` import, checked here against the
 //! origins its config section names and then handed to the host's [`PluginNet`].
 
-use gotmpl::{Template, Value as T};
+use gotmpl::Value as T;
 use serde_json::{Map, Value};
 use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Store, StoreContextMut};
@@ -179,8 +179,7 @@ impl bindings::HandlerImports for PluginHost {
                 self.template_data.insert(ev.template_data())
             }
         };
-        Template::new("handler")
-            .parse(&template)
+        crate::template::text("handler", &template)
             .map_err(|e| format!("invalid template: {e}"))?
             .execute_to_string(data)
             .map_err(|e| format!("template: {e}"))

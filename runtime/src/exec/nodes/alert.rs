@@ -289,21 +289,13 @@ struct Event {
 }
 
 fn template(name: &str, src: &str) -> Result<Template, String> {
-    Template::new(name)
-        .funcs(crate::gojson::template_funcs(T::from))
-        .parse(src)
-        .map_err(|e| format!("invalid {name} template: {e}"))
+    crate::template::text(name, src).map_err(|e| format!("invalid {name} template: {e}"))
 }
 
 /// The details template: Go's `html/template` (values HTML-escaped as their context
 /// needs), with Kapacitor's `json` and `jsonCompact` giving trusted JS.
 fn details_template(src: &str) -> Result<gotmpl::html::Template, String> {
-    gotmpl::html::Template::new("details")
-        .funcs(crate::gojson::template_funcs(|text| {
-            T::from(gotmpl::html::JS::from(text))
-        }))
-        .parse(src)
-        .map_err(|e| format!("invalid details template: {e}"))
+    crate::template::html("details", src).map_err(|e| format!("invalid details template: {e}"))
 }
 
 fn lambda(p: Option<&PropertyValue>) -> Result<Option<(Compiled, ExprState)>, String> {
