@@ -1,4 +1,4 @@
-//! A Kafka broker that wants TLS, or SASL/PLAIN, or both: one broker of librdkafka's mock
+//! A Kafka broker that wants TLS, or SASL (PLAIN or OAUTHBEARER), or both: one broker of librdkafka's mock
 //! cluster behind a proxy on 127.0.0.1 that terminates TLS and authenticates as a Kafka
 //! broker does (`SaslHandshake`, then `SaslAuthenticate`), then passes requests through.
 //! The broker advertises the proxy as its address, so clients come back to it after
@@ -29,8 +29,8 @@ pub struct SecureKafka {
     cluster: *mut rd::rd_kafka_mock_cluster_t,
     _client: Client<DefaultClientContext>,
     port: u16,
-    /// What happened at the proxy: `tls`, `authenticated <user>`, `refused <user>`,
-    /// `unauthenticated request`.
+    /// What happened at the proxy: `tls`, `authenticated <user>`, `refused <user>`
+    /// (OAUTHBEARER: the token, then its extensions as `k=v`), `unauthenticated request`.
     log: Arc<Mutex<Vec<String>>>,
     /// What the test's consumer logs in with: SASL without TLS asks it of everyone.
     credentials: Option<(String, String)>,
@@ -40,10 +40,67 @@ pub struct SecureKafka {
 unsafe impl Send for SecureKafka {}
 unsafe impl Sync for SecureKafka {}
 
+/// How clients log in to the broker.
+#[derive(Clone, Debug)]
+pub enum Login {
+    /// SASL/PLAIN with this user and password.
+    Plain(String, String),
+    /// SASL/OAUTHBEARER with any of these tokens (the test may add to them).
+    Bearer(Arc<Mutex<Vec<String>>>),
+}
+
+impl Login {
+    pub fn plain(user: &str, password: &str) -> Option<Login> {
+        Some(Login::Plain(user.into(), password.into()))
+    }
+
+    fn mechanism(&self) -> &'static str {
+        match self {
+            Login::Plain(..) => "PLAIN",
+            Login::Bearer(_) => "OAUTHBEARER",
+        }
+    }
+
+    /// Whether `auth` (a `SaslAuthenticate` request's bytes) logs in, and who it names.
+    fn check(&self, auth: &[u8]) -> (bool, String) {
+        match self {
+            Login::Plain(user, password) => {
+                // Authorization id, user and password, NUL-separated.
+                let parts: Vec<&[u8]> = auth.split(|b| *b == 0).collect();
+                let given = parts
+                    .get(1)
+                    .map(|u| String::from_utf8_lossy(u).into_owned());
+                let good = parts.len() == 3
+                    && parts[1] == user.as_bytes()
+                    && parts[2] == password.as_bytes();
+                (good, given.unwrap_or_default())
+            }
+            Login::Bearer(tokens) => {
+                // RFC 7628: `n,,` ^A `auth=Bearer <token>` ^A (key=value ^A)* ^A
+                let text = String::from_utf8_lossy(auth);
+                let mut parts = text.split('\x01').filter(|p| !p.is_empty());
+                let header = parts.next().unwrap_or_default();
+                let mut token = None;
+                let mut extensions = Vec::new();
+                for p in parts {
+                    match p.strip_prefix("auth=Bearer ") {
+                        Some(t) => token = Some(t.to_owned()),
+                        None => extensions.push(p.to_owned()),
+                    }
+                }
+                let token = token.unwrap_or_default();
+                let good = header == "n,," && tokens.lock().unwrap().contains(&token);
+                extensions.insert(0, token);
+                (good, extensions.join(" "))
+            }
+        }
+    }
+}
+
 impl SecureKafka {
-    /// TLS with the certificate and key of `tls` (PEM files) if given, and SASL/PLAIN for
-    /// `user` and `password` if given.
-    pub fn start(tls: Option<(&Path, &Path)>, credentials: Option<(&str, &str)>) -> SecureKafka {
+    /// TLS with the certificate and key of `tls` (PEM files) if given, and SASL with
+    /// `login` if given.
+    pub fn start(tls: Option<(&Path, &Path)>, login: Option<Login>) -> SecureKafka {
         let config = ClientConfig::new();
         let client = Client::new(
             &config,
@@ -85,11 +142,16 @@ impl SecureKafka {
 
         let log = Arc::new(Mutex::new(Vec::new()));
         let with_tls = tls.is_some();
-        let credentials = credentials.map(|(u, p)| (u.to_owned(), p.to_owned()));
+        let credentials = match &login {
+            Some(Login::Plain(user, password)) if !with_tls => {
+                Some((user.clone(), password.clone()))
+            }
+            _ => None,
+        };
         let proxy = Proxy {
             upstream,
             tls,
-            credentials: credentials.clone(),
+            login,
             log: log.clone(),
         };
         let proxy = Arc::new(proxy);
@@ -106,7 +168,7 @@ impl SecureKafka {
             _client: client,
             port,
             log,
-            credentials: credentials.filter(|_| !with_tls),
+            credentials,
         }
     }
 
@@ -126,7 +188,8 @@ impl SecureKafka {
         );
     }
 
-    /// Reads `topic` (without TLS) until `n` messages came or 15 s passed.
+    /// Reads `topic` (without TLS; logging in with PLAIN if the broker wants it) until `n`
+    /// messages came or 15 s passed.
     pub fn read(&self, topic: &str, n: usize) -> Vec<KafkaMessage> {
         let sasl = match &self.credentials {
             Some((user, password)) => vec![
@@ -154,7 +217,7 @@ impl Drop for SecureKafka {
 struct Proxy {
     upstream: SocketAddr,
     tls: Option<Arc<ServerConfig>>,
-    credentials: Option<(String, String)>,
+    login: Option<Login>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -174,7 +237,7 @@ impl Proxy {
             }
             // A TLS handshake where there is no TLS: nothing to say.
             (true, None) => Ok(()),
-            (false, None) if self.credentials.is_some() => self.requests(conn, up),
+            (false, None) if self.login.is_some() => self.requests(conn, up),
             (false, _) => {
                 // A client in the clear, passed through both ways.
                 let (mut from, mut to) = (conn.try_clone()?, up.try_clone()?);
@@ -193,7 +256,7 @@ impl Proxy {
     /// Serves `client`'s requests: the SASL ones here, the others (once authenticated)
     /// by the broker.
     fn requests(&self, mut client: impl Read + Write, mut up: TcpStream) -> io::Result<()> {
-        let mut authenticated = self.credentials.is_none();
+        let mut authenticated = self.login.is_none();
         // Requests one at a time: clients wait for each response (the producer's acks),
         // so nothing is lost by not pipelining.
         while let Some(request) = read_frame(&mut client)? {
@@ -202,32 +265,23 @@ impl Proxy {
             let correlation = &request[4..8];
             let client_id_len = i16::from_be_bytes([request[8], request[9]]).max(0) as usize;
             let body = &request[10 + client_id_len..];
-            match (key, &self.credentials) {
-                (SASL_HANDSHAKE, Some(_)) => {
-                    let mechanism = string(body);
+            match (key, &self.login) {
+                (SASL_HANDSHAKE, Some(login)) => {
+                    let offered = login.mechanism();
                     let mut out = Vec::new();
-                    let error: i16 = if mechanism == "PLAIN" { 0 } else { 33 };
+                    let error: i16 = if string(body) == offered { 0 } else { 33 };
                     out.extend_from_slice(&error.to_be_bytes());
                     out.extend_from_slice(&1i32.to_be_bytes());
-                    out.extend_from_slice(&5i16.to_be_bytes());
-                    out.extend_from_slice(b"PLAIN");
+                    out.extend_from_slice(&(offered.len() as i16).to_be_bytes());
+                    out.extend_from_slice(offered.as_bytes());
                     write_frame(&mut client, correlation, &out)?;
                 }
-                (SASL_AUTHENTICATE, Some((user, password))) => {
+                (SASL_AUTHENTICATE, Some(login)) => {
                     let len = i32::from_be_bytes(body[..4].try_into().unwrap()).max(0) as usize;
-                    let token = &body[4..4 + len];
-                    // PLAIN: authorization id, user and password, NUL-separated.
-                    let parts: Vec<&[u8]> = token.split(|b| *b == 0).collect();
-                    let given = parts
-                        .get(1)
-                        .map(|u| String::from_utf8_lossy(u).into_owned());
-                    let good = parts.len() == 3
-                        && parts[1] == user.as_bytes()
-                        && parts[2] == password.as_bytes();
+                    let (good, given) = login.check(&body[4..4 + len]);
                     self.log.lock().unwrap().push(format!(
-                        "{} {}",
+                        "{} {given}",
                         if good { "authenticated" } else { "refused" },
-                        given.unwrap_or_default()
                     ));
                     let mut out = Vec::new();
                     if good {
@@ -262,7 +316,7 @@ impl Proxy {
                     let Some(mut response) = read_frame(&mut up)? else {
                         return Ok(());
                     };
-                    if key == API_VERSIONS && self.credentials.is_some() {
+                    if key == API_VERSIONS && self.login.is_some() {
                         advertise_sasl(&mut response);
                     }
                     client.write_all(&(response.len() as i32).to_be_bytes())?;

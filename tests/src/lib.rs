@@ -16,7 +16,7 @@ mod snmptrapd;
 
 pub use influxd::{Influxd, free_port, make_certificates};
 pub use kafka::{KafkaCluster, KafkaMessage};
-pub use kafka_tls::SecureKafka;
+pub use kafka_tls::{Login, SecureKafka};
 pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;

@@ -41,6 +41,8 @@ pub struct HttpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    /// What answers carry: content type and body.
+    reply: Arc<Mutex<(String, Vec<u8>)>>,
     tls: bool,
 }
 
@@ -75,16 +77,22 @@ impl HttpSink {
         let addr = listener.local_addr().expect("sink address");
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
-        let (rec, st, config) = (received.clone(), status.clone(), tls.clone());
+        let reply = Arc::new(Mutex::new((String::new(), b"ok".to_vec())));
+        let answer = Answer {
+            received: received.clone(),
+            status: status.clone(),
+            reply: reply.clone(),
+        };
+        let config = tls.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (rec, st, config) = (rec.clone(), st.clone(), config.clone());
+                let (answer, config) = (answer.clone(), config.clone());
                 std::thread::spawn(move || match config {
-                    None => serve(conn, &rec, &st),
+                    None => answer.serve(conn),
                     Some(config) => {
                         if let Ok(tls) = rustls::ServerConnection::new(config) {
-                            serve(rustls::StreamOwned::new(tls, conn), &rec, &st)
+                            answer.serve(rustls::StreamOwned::new(tls, conn))
                         }
                     }
                 });
@@ -94,6 +102,7 @@ impl HttpSink {
             addr,
             received,
             status,
+            reply,
             tls: tls.is_some(),
         }
     }
@@ -106,6 +115,11 @@ impl HttpSink {
     /// The status code of the next answers.
     pub fn answer(&self, code: u16) {
         self.status.store(code, Relaxed);
+    }
+
+    /// The content type and body of the next answers (none and `ok` at first).
+    pub fn reply_with(&self, content_type: &str, body: &str) {
+        *self.reply.lock().unwrap() = (content_type.to_owned(), body.as_bytes().to_vec());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -130,51 +144,67 @@ impl HttpSink {
     }
 }
 
-/// Serves the requests of one keep-alive connection.
-fn serve(conn: impl Read + Write, received: &Mutex<Vec<Received>>, status: &AtomicU16) {
-    let mut reader = BufReader::new(conn);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_owned();
-        let target = parts.next().unwrap_or_default().to_owned();
-        let mut headers = Vec::new();
+/// What a connection's thread records requests into and answers from.
+#[derive(Clone)]
+struct Answer {
+    received: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+    reply: Arc<Mutex<(String, Vec<u8>)>>,
+}
+
+impl Answer {
+    /// Serves the requests of one keep-alive connection.
+    fn serve(&self, conn: impl Read + Write) {
+        let mut reader = BufReader::new(conn);
         loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 return;
             }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or_default().to_owned();
+            let target = parts.next().unwrap_or_default().to_owned();
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                }
             }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            let len = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                return;
             }
-        }
-        let len = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        received.lock().unwrap().push(Received {
-            method,
-            target,
-            headers,
-            body,
-        });
-        let code = status.load(Relaxed);
-        let reply = format!("HTTP/1.1 {code} X\r\ncontent-length: 2\r\n\r\nok");
-        let conn = reader.get_mut();
-        if conn.write_all(reply.as_bytes()).is_err() || conn.flush().is_err() {
-            return;
+            self.received.lock().unwrap().push(Received {
+                method,
+                target,
+                headers,
+                body,
+            });
+            let code = self.status.load(Relaxed);
+            let (content_type, body) = self.reply.lock().unwrap().clone();
+            let mut reply = format!("HTTP/1.1 {code} X\r\ncontent-length: {}\r\n", body.len());
+            if !content_type.is_empty() {
+                reply += &format!("content-type: {content_type}\r\n");
+            }
+            let mut reply = (reply + "\r\n").into_bytes();
+            reply.extend_from_slice(&body);
+            let conn = reader.get_mut();
+            if conn.write_all(&reply).is_err() || conn.flush().is_err() {
+                return;
+            }
         }
     }
 }

@@ -2,7 +2,9 @@
 //! snmptrapd, and librdkafka's mock Kafka cluster read by a Kafka consumer. Each from an
 //! alert node, as a topic handler and as a service test.
 
-use farad_tests::{Farad, KafkaCluster, SecureKafka, Snmptrapd, TempDir, make_certificates};
+use farad_tests::{
+    Farad, HttpSink, KafkaCluster, Login, SecureKafka, Snmptrapd, TempDir, make_certificates,
+};
 use serde_json::json;
 
 fn define(f: &Farad, id: &str, script: &str) {
@@ -265,7 +267,7 @@ fn kafka_handler_over_tls_with_sasl() {
     let ca = make_certificates(&certs);
     let kafka = SecureKafka::start(
         Some((&certs.join("server.pem"), &certs.join("server.key"))),
-        Some(("farad", "s3cret")),
+        Login::plain("farad", "s3cret"),
     );
     for topic in ["alerts", "svc"] {
         kafka.create_topic(topic, 1);
@@ -347,7 +349,7 @@ fn kafka_handler_over_tls_with_sasl() {
 /// SASL without TLS (`sasl_plaintext`), SCRAM's names refused by a PLAIN-only broker.
 #[test]
 fn kafka_handler_with_sasl_in_the_clear() {
-    let kafka = SecureKafka::start(None, Some(("farad", "s3cret")));
+    let kafka = SecureKafka::start(None, Login::plain("farad", "s3cret"));
     kafka.create_topic("alerts", 1);
     let dir = TempDir::new("kafka-sasl");
     let cluster = |id: &str, extra: &str| {
@@ -379,4 +381,127 @@ fn kafka_handler_with_sasl_in_the_clear() {
     let log = kafka.log();
     assert!(log.contains(&"authenticated farad".to_owned()), "{log:?}");
     assert!(!log.contains(&"tls".to_owned()), "{log:?}");
+}
+
+/// OAUTHBEARER: a token from the config (with extensions) and tokens fetched by OAuth 2
+/// client credentials from a token endpoint on 127.0.0.1, renewed before they expire.
+#[test]
+fn kafka_handler_logs_in_with_oauth_tokens() {
+    let dir = TempDir::new("kafka-oauth");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = make_certificates(&certs);
+    let tokens = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        "static-t".to_owned(),
+        "fetched-1".to_owned(),
+    ]));
+    let kafka = SecureKafka::start(
+        Some((&certs.join("server.pem"), &certs.join("server.key"))),
+        Some(Login::Bearer(tokens)),
+    );
+    for topic in ["alerts", "svc"] {
+        kafka.create_topic(topic, 1);
+    }
+    let issuer = HttpSink::start();
+    // Good for 12 s, renewed 10 s before: the second fetch comes 2 s after the first.
+    issuer.reply_with(
+        "application/json",
+        r#"{"access_token":"fetched-1","token_type":"bearer","expires_in":12}"#,
+    );
+    let cluster = |id: &str, extra: &str| {
+        format!(
+            "[[kafka]]\nenabled = true\nid = {id:?}\nbrokers = [{:?}]\nbatch-timeout = \"5ms\"\n\
+             timeout = \"3s\"\nuse-ssl = true\nssl-ca = {:?}\nsasl-mechanism = \"OAUTHBEARER\"\n{extra}",
+            kafka.broker(),
+            ca.display().to_string(),
+        )
+    };
+    let conf = [
+        cluster(
+            "static",
+            "sasl-access-token = \"static-t\"\n[kafka.sasl_extensions]\nlogicalCluster = \"lkc-1\"\n",
+        ),
+        cluster("wrong", "sasl-access-token = \"guess\"\n"),
+        cluster(
+            "fetched",
+            &format!(
+                "sasl-oauth-client-id = \"farad-id\"\nsasl-oauth-client-secret = \"s3cr&t\"\n\
+                 sasl-oauth-token-url = \"{}/oauth/token\"\nsasl-oauth-scopes = [\"kafka\", \"write\"]\n\
+                 [kafka.sasl-oauth-parameters]\naudience = \"brokers\"\n",
+                issuer.url()
+            ),
+        ),
+    ]
+    .concat();
+    let f = Farad::start_in(&dir.path().join("data"), &conf);
+    define(
+        &f,
+        "cpu",
+        r#"stream|from().measurement('cpu')
+    |alert().id('cpu').crit(lambda: "value" > 90.0).kafka().cluster('fetched').kafkaTopic('alerts')"#,
+    );
+    write(&f, "cpu value=95 1\n");
+    let events = kafka.read("alerts", 1);
+    assert_eq!(events.len(), 1, "{:?}", kafka.log());
+    assert_eq!(events[0].key, "cpu");
+
+    let fetches = issuer.wait_for(2);
+    for r in &fetches {
+        assert_eq!(
+            (r.method.as_str(), r.target.as_str()),
+            ("POST", "/oauth/token")
+        );
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        // Go's oauth2 escapes the id and secret before basic auth: `farad-id:s3cr%26t`.
+        assert_eq!(
+            r.header("authorization"),
+            Some("Basic ZmFyYWQtaWQ6czNjciUyNnQ=")
+        );
+        let mut form: Vec<(String, String)> = String::from_utf8_lossy(&r.body)
+            .split('&')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_owned(), v.replace('+', " "))
+            })
+            .collect();
+        form.sort();
+        assert_eq!(
+            form,
+            [
+                ("audience".into(), "brokers".into()),
+                ("grant_type".into(), "client_credentials".into()),
+                ("scope".into(), "kafka write".into()),
+            ],
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
+    let test = |cluster: &str| {
+        let r = f.post(
+            "/kapacitor/v1/service-tests/kafka",
+            json!({"cluster": cluster, "topic": "svc"}).to_string(),
+        );
+        r.json()
+    };
+    assert_eq!(test("static")["success"], true);
+    assert_eq!(kafka.read("svc", 1).len(), 1);
+    assert_eq!(test("wrong")["success"], false);
+    let log = kafka.log();
+    for line in [
+        "authenticated fetched-1",
+        "authenticated static-t logicalCluster=lkc-1",
+        "refused guess",
+    ] {
+        assert!(log.contains(&line.to_owned()), "{line:?} not in {log:?}");
+    }
+    let r = f.get("/kapacitor/v1/config/kafka");
+    assert!(
+        !r.body.contains("static-t") && !r.body.contains("s3cr&t"),
+        "{}",
+        r.body
+    );
 }

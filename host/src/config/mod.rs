@@ -221,6 +221,56 @@ data_dir = "/tmp/x"
         .unwrap();
         assert!(c.kafka[0].sasl() && c.kafka[0].use_ssl);
         assert!(!kafka("").unwrap().kafka[0].sasl());
+        let oauth = "sasl-mechanism = \"OAUTHBEARER\"\n";
+        let c = kafka(&format!(
+            "{oauth}sasl-oauth-service = \"Auth0\"\nsasl-oauth-client-id = \"i\"\n\
+             sasl-oauth-client-secret = \"s\"\nsasl-oauth-token-url = \"https://a/t\"\n\
+             sasl-oauth-scopes = [\"a\", \"b\"]\nsasl-oauth-token-expiry-margin = \"30s\"\n\
+             [kafka.sasl-oauth-parameters]\naudience = \"x\"\n\
+             [kafka.sasl_extensions]\nlogicalCluster = \"lkc-1\"\n"
+        ))
+        .unwrap();
+        let k = &c.kafka[0];
+        assert_eq!(k.sasl_oauth_token_expiry_margin.0, 30_000_000_000);
+        assert_eq!(k.sasl_extensions["logicalCluster"], "lkc-1");
+        assert_eq!(k.sasl_oauth_scopes, ["a", "b"]);
+        assert!(kafka(oauth).unwrap_err().contains("client-id"));
+        let token = format!("{oauth}sasl-access-token = \"t\"\n");
+        assert_eq!(
+            kafka(&token).unwrap().kafka[0]
+                .sasl_oauth_token_expiry_margin
+                .0,
+            10_000_000_000,
+            "Kapacitor's default margin"
+        );
+        let credentials = "sasl-oauth-client-id = \"i\"\nsasl-oauth-client-secret = \"s\"\n";
+        for (extra, why) in [
+            (
+                format!("{token}sasl-oauth-token-url = \"u\"\n"),
+                "cannot set 'sasl-access-token'",
+            ),
+            (
+                format!("{oauth}{credentials}"),
+                "'sasl-oauth-token-url' required for custom",
+            ),
+            (
+                format!(
+                    "{oauth}{credentials}sasl-oauth-service = \"auth0\"\nsasl-oauth-token-url = \"u\"\n"
+                ),
+                "'audience' parameter is required",
+            ),
+            (
+                format!("{oauth}{credentials}sasl-oauth-service = \"azuread\"\n"),
+                "tenant-id",
+            ),
+            (
+                format!("{oauth}{credentials}sasl-oauth-service = \"okta\"\n"),
+                "okta not supported",
+            ),
+        ] {
+            let err = kafka(&extra).unwrap_err();
+            assert!(err.contains(why), "{extra}: {err}");
+        }
         for (extra, why) in [
             ("sasl-mechanism = \"MD5\"\n", "invalid sasl-mechanism"),
             ("sasl-mechanism = \"GSSAPI\"\n", "GSSAPI is not supported"),

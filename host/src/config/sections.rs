@@ -578,12 +578,31 @@ pub struct Kafka {
     /// SASL authentication, on when a user name or a mechanism is given.
     pub sasl_username: String,
     pub sasl_password: String,
-    /// `PLAIN` (the default), `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    /// `PLAIN` (the default), `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER`.
     pub sasl_mechanism: String,
     /// Kapacitor's SASL handshake version (0 or 1); librdkafka negotiates it with the broker.
     pub sasl_version: Option<i64>,
-    /// Kapacitor's options for the mechanisms Farad does not offer (GSSAPI, OAUTHBEARER),
-    /// kept as written so its files load.
+    /// OAUTHBEARER: key/value pairs sent with the token (Confluent Cloud's
+    /// `logicalCluster`, `identityPoolId`).
+    #[serde(rename = "sasl_extensions")]
+    pub sasl_extensions: BTreeMap<String, String>,
+    /// OAUTHBEARER with a token given here, never refreshed.
+    pub sasl_access_token: String,
+    /// OAUTHBEARER with tokens fetched by OAuth 2 client credentials: from
+    /// `sasl-oauth-token-url` (service empty or `custom`, and `auth0`), or Azure AD's
+    /// endpoint for `sasl-oauth-tenant-id` (`azuread`).
+    pub sasl_oauth_service: String,
+    pub sasl_oauth_client_id: String,
+    pub sasl_oauth_client_secret: String,
+    pub sasl_oauth_token_url: String,
+    pub sasl_oauth_scopes: Vec<String>,
+    /// More form fields of the token request (Auth0's `audience`).
+    pub sasl_oauth_parameters: BTreeMap<String, String>,
+    /// A token is replaced this long before it expires.
+    pub sasl_oauth_token_expiry_margin: GoDuration,
+    pub sasl_oauth_tenant_id: String,
+    /// Kapacitor's GSSAPI (Kerberos) options, which Farad does not offer, kept as written
+    /// so its files load.
     #[serde(flatten)]
     pub sasl_other: BTreeMap<String, toml::Value>,
 }
@@ -606,6 +625,16 @@ impl Default for Kafka {
             sasl_password: String::new(),
             sasl_mechanism: String::new(),
             sasl_version: None,
+            sasl_extensions: BTreeMap::new(),
+            sasl_access_token: String::new(),
+            sasl_oauth_service: String::new(),
+            sasl_oauth_client_id: String::new(),
+            sasl_oauth_client_secret: String::new(),
+            sasl_oauth_token_url: String::new(),
+            sasl_oauth_scopes: Vec::new(),
+            sasl_oauth_parameters: BTreeMap::new(),
+            sasl_oauth_token_expiry_margin: GoDuration(10_000_000_000),
+            sasl_oauth_tenant_id: String::new(),
             sasl_other: BTreeMap::new(),
         }
     }
@@ -646,9 +675,12 @@ impl Kafka {
         }
         match self.sasl_mechanism.as_str() {
             "" | "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" => {}
-            m @ ("GSSAPI" | "OAUTHBEARER") => {
+            "OAUTHBEARER" => self
+                .validate_oauth()
+                .map_err(|e| format!("[[kafka]] {id}: {e}"))?,
+            "GSSAPI" => {
                 return Err(format!(
-                    "[[kafka]] {id}: sasl-mechanism {m} is not supported (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are)"
+                    "[[kafka]] {id}: sasl-mechanism GSSAPI is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER are)"
                 ));
             }
             _ => return Err(format!("[[kafka]] {id}: invalid sasl-mechanism")),
@@ -660,6 +692,48 @@ impl Kafka {
             return Err(format!("[[kafka]] {id}: unknown option {k:?}"));
         }
         Ok(())
+    }
+
+    /// Kapacitor's checks of the OAUTHBEARER options, but that a static token needs no
+    /// client credentials (Kapacitor asks for them and does not use them).
+    fn validate_oauth(&self) -> Result<(), String> {
+        if !self.sasl_access_token.is_empty() {
+            if !self.sasl_oauth_service.is_empty() || !self.sasl_oauth_token_url.is_empty() {
+                return Err("cannot set 'sasl-access-token' with 'sasl-oauth-service' and 'sasl-oauth-token-url'".into());
+            }
+            return Ok(());
+        }
+        if self.sasl_oauth_client_id.is_empty() || self.sasl_oauth_client_secret.is_empty() {
+            return Err(
+                "'sasl-oauth-client-id' and 'sasl-oauth-client-secret' are required".into(),
+            );
+        }
+        match self.sasl_oauth_service.to_lowercase().as_str() {
+            "" | "custom" if self.sasl_oauth_token_url.is_empty() => {
+                Err("'sasl-oauth-token-url' required for custom service".into())
+            }
+            "auth0" if self.sasl_oauth_token_url.is_empty() => {
+                Err("'sasl-oauth-token-url' required for Auth0".into())
+            }
+            "auth0"
+                if self
+                    .sasl_oauth_parameters
+                    .get("audience")
+                    .is_none_or(|a| a.is_empty()) =>
+            {
+                Err("'audience' parameter is required for Auth0".into())
+            }
+            "" | "custom" | "auth0" => Ok(()),
+            "azuread" if self.sasl_oauth_tenant_id.is_empty() => {
+                Err("'sasl-oauth-tenant-id' required for AzureAD".into())
+            }
+            "azuread" if !self.sasl_oauth_token_url.is_empty() => Err(format!(
+                "'sasl-oauth-token-url' cannot be set for service {}",
+                self.sasl_oauth_service
+            )),
+            "azuread" => Ok(()),
+            _ => Err(format!("service {} not supported", self.sasl_oauth_service)),
+        }
     }
 
     /// Whether the connection authenticates with SASL (Kapacitor's rule).

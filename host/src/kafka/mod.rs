@@ -7,7 +7,10 @@
 //! murmur2, murmur3, fnv-1a; fnv-1a also when `disablePartitionById`, sarama's default), so
 //! a Kafka consumer sees one event's history on one partition, in order.
 
+mod oauth;
+
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use farad_runtime::exec::TopicEvent;
@@ -83,7 +86,7 @@ enum Hash {
 #[derive(Default)]
 pub struct Clusters {
     configs: HashMap<String, Kafka>,
-    producers: Mutex<HashMap<(String, Hash), ThreadedProducer<Delivery, KeyHash>>>,
+    producers: Mutex<HashMap<(String, Hash), Arc<KafkaProducer>>>,
 }
 
 impl Clusters {
@@ -155,7 +158,25 @@ impl Clusters {
     }
 }
 
-fn producer(c: &Kafka, hash: Hash) -> Result<ThreadedProducer<Delivery, KeyHash>, String> {
+/// The cluster's producer for `hash`, logged in (OAUTHBEARER: with a token fetched first).
+fn producer(c: &Kafka, hash: Hash) -> Result<Arc<KafkaProducer>, String> {
+    let fail = |e: String| format!("[[kafka]] {}: {e}", c.id);
+    let oauth = oauth::TokenSource::new(c).map_err(fail)?;
+    // Fetched before the producer connects, so that its first login has it.
+    let token = oauth
+        .as_ref()
+        .map(|o| o.token())
+        .transpose()
+        .map_err(fail)?;
+    let producer = Arc::new(new_producer(c, hash)?);
+    if let (Some(source), Some(token)) = (oauth, token) {
+        source.hand_over(&producer, &token).map_err(fail)?;
+        oauth::keep_fresh(&c.id, source, Arc::downgrade(&producer), token);
+    }
+    Ok(producer)
+}
+
+fn new_producer(c: &Kafka, hash: Hash) -> Result<KafkaProducer, String> {
     let ms = |d: crate::config::GoDuration, default: u64| {
         if d.0 > 0 {
             (d.0 / 1_000_000).max(1) as u64
@@ -189,15 +210,18 @@ fn producer(c: &Kafka, hash: Hash) -> Result<ThreadedProducer<Delivery, KeyHash>
                 .set("ssl.endpoint.identification.algorithm", "none");
         }
     }
-    if c.sasl() {
-        let mechanism = match c.sasl_mechanism.as_str() {
-            "" => "PLAIN",
-            m => m,
-        };
-        config
-            .set("sasl.mechanism", mechanism)
-            .set("sasl.username", &c.sasl_username)
-            .set("sasl.password", &c.sasl_password);
+    match c.sasl_mechanism.as_str() {
+        _ if !c.sasl() => {}
+        // Tokens are handed over by `oauth`.
+        "OAUTHBEARER" => {
+            config.set("sasl.mechanism", "OAUTHBEARER");
+        }
+        m => {
+            config
+                .set("sasl.mechanism", if m.is_empty() { "PLAIN" } else { m })
+                .set("sasl.username", &c.sasl_username)
+                .set("sasl.password", &c.sasl_password);
+        }
     }
     config
         .set("bootstrap.servers", c.brokers.join(","))
@@ -219,6 +243,8 @@ fn producer(c: &Kafka, hash: Hash) -> Result<ThreadedProducer<Delivery, KeyHash>
         })
         .map_err(|e| format!("[[kafka]] {}: {e}", c.id))
 }
+
+type KafkaProducer = ThreadedProducer<Delivery, KeyHash>;
 
 /// Logs messages that could not be delivered.
 struct Delivery {
