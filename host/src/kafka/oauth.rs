@@ -42,6 +42,7 @@ pub struct TokenSource {
 }
 
 /// A token and when it stops being good.
+#[derive(Debug)]
 pub struct Token {
     pub value: String,
     pub expires: Option<SystemTime>,
@@ -319,4 +320,115 @@ fn query_escape(s: &str) -> String {
         .remove(b'~')
         .remove(b' ');
     utf8_percent_encode(s, SET).to_string().replace(' ', "+")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    /// A token endpoint on 127.0.0.1 that answers each request (closing the connection)
+    /// with what `answer` makes of its headers and body; returns its URL.
+    fn endpoint(answer: fn(&str, &str) -> String) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let mut r = BufReader::new(conn);
+                let mut head = String::new();
+                while r.read_line(&mut head).unwrap_or(0) > 2 && !head.ends_with("\r\n\r\n") {}
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).unwrap();
+                let reply = answer(&head.to_lowercase(), &String::from_utf8_lossy(&body));
+                let _ = r.get_mut().write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    fn source(service: &str, url: &str) -> TokenSource {
+        let c = Kafka {
+            sasl_mechanism: "OAUTHBEARER".into(),
+            sasl_oauth_service: service.into(),
+            sasl_oauth_client_id: "id".into(),
+            sasl_oauth_client_secret: "secret".into(),
+            sasl_oauth_token_url: url.into(),
+            ..Kafka::default()
+        };
+        TokenSource::new(&c).unwrap().unwrap()
+    }
+
+    fn reply(status: &str, content_type: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-type: {content_type}\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[test]
+    fn a_server_refusing_basic_auth_gets_the_credentials_as_form_fields() {
+        // Refuses basic auth, and answers in form encoding (as GitHub's endpoint does).
+        let url = endpoint(|head, body| {
+            if head.contains("authorization: basic") {
+                return reply(
+                    "401 Unauthorized",
+                    "application/json",
+                    r#"{"error":"invalid_client"}"#,
+                );
+            }
+            assert!(body.contains("client_id=id&client_secret=secret"), "{body}");
+            reply(
+                "200 OK",
+                "application/x-www-form-urlencoded",
+                "access_token=t%2B1&expires_in=3600",
+            )
+        });
+        let s = source("", &url);
+        let t = s.token().unwrap();
+        assert_eq!(t.value, "t+1");
+        let left = t
+            .expires
+            .unwrap()
+            .duration_since(SystemTime::now())
+            .unwrap();
+        assert!(left > Duration::from_secs(3590), "{left:?}");
+        // Renewed 10 s (the default margin) before it expires.
+        let renewal = s.renewal(&t);
+        assert!(renewal > Duration::from_secs(3580) && renewal <= Duration::from_secs(3590));
+        // Remembered: the next fetch goes straight to form fields.
+        assert!(s.probed_params.load(Relaxed));
+        assert_eq!(s.token().unwrap().value, "t+1");
+    }
+
+    #[test]
+    fn token_errors_say_what_the_server_said() {
+        let url = endpoint(|_, _| {
+            reply(
+                "400 Bad Request",
+                "application/json",
+                r#"{"error":"invalid_scope"}"#,
+            )
+        });
+        let e = source("auth0", &url).token().unwrap_err();
+        assert!(e.contains("400") && e.contains("invalid_scope"), "{e}");
+        let url =
+            endpoint(|_, _| reply("200 OK", "application/json", r#"{"token_type":"bearer"}"#));
+        let e = source("", &url).token().unwrap_err();
+        assert_eq!(e, "oauth2: server response missing access_token");
+        // No expiry: used as long as it is given, handed over again now and then.
+        let url = endpoint(|_, _| reply("200 OK", "application/json", r#"{"access_token":"a"}"#));
+        let s = source("custom", &url);
+        let t = s.token().unwrap();
+        assert!(t.expires.is_none());
+        assert_eq!(s.renewal(&t), NO_EXPIRY * 4 / 5);
+    }
 }
