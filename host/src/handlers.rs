@@ -1,7 +1,7 @@
 //! Topic handlers: specs in Kapacitor's format (`id`, `topic`, `kind`, `options`, `match`),
 //! checked when defined, and run on every event their topic collects.
 
-use farad_runtime::exec::{HttpRequest, Output};
+use farad_runtime::exec::{HttpRequest, Output, PostEndpoint};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -32,6 +32,56 @@ pub struct HandlerSpec {
     pub options: Map<String, Value>,
     #[serde(default, rename = "match")]
     pub match_: String,
+}
+
+/// A `post` handler's options, read once (its URL's template parsed).
+#[derive(Debug)]
+pub struct PostHandler {
+    target: PostTarget,
+    headers: Vec<(String, String)>,
+    timeout_ns: i64,
+    capture_response: bool,
+}
+
+#[derive(Debug)]
+enum PostTarget {
+    Url(PostEndpoint),
+    /// An `[[httppost]]` endpoint, looked up when an event comes: config may name it by
+    /// then, or change it.
+    Endpoint(String),
+}
+
+impl PostHandler {
+    /// The request for `event`, whose JSON line is `line`.
+    pub fn request(
+        &self,
+        event: Option<&farad_runtime::exec::TopicEvent>,
+        line: Vec<u8>,
+        endpoint: &dyn Fn(&str) -> Option<PostEndpoint>,
+    ) -> Result<HttpRequest, String> {
+        let named;
+        let target = match &self.target {
+            PostTarget::Url(url) => url,
+            PostTarget::Endpoint(name) => {
+                named = endpoint(name)
+                    .ok_or_else(|| format!("no [[httppost]] endpoint named {name:?}"))?;
+                &named
+            }
+        };
+        Ok(HttpRequest {
+            timeout_ns: self.timeout_ns,
+            capture_response: self.capture_response,
+            ..target.alert_post(event, line, self.headers.iter().cloned())?
+        })
+    }
+}
+
+/// An event's JSON as Kapacitor's handlers write it, with a JSON encoder: one line.
+pub fn line(json: &[u8]) -> Vec<u8> {
+    let mut l = Vec::with_capacity(json.len() + 1);
+    l.extend_from_slice(json);
+    l.push(b'\n');
+    l
 }
 
 /// What running a handler on one event does.
@@ -148,8 +198,6 @@ impl HandlerSpec {
             .map(|_| ())
     }
 
-    /// What the handler does with an event whose JSON is `body`; `endpoint` resolves
-    /// `[[httppost]]` names.
     /// Where a `log` handler appends (option `path`), and the mode of a file it creates
     /// (`mode`, 0600 by default).
     pub fn log_file(&self) -> Result<(String, u32), String> {
@@ -170,20 +218,53 @@ impl HandlerSpec {
         Ok((path.to_owned(), mode))
     }
 
+    /// A `post` handler's options: where it posts, with what headers, how long it waits.
+    pub fn post_handler(&self) -> Result<PostHandler, String> {
+        let o = &self.options;
+        if self.kind != "post" {
+            return Err(format!("a {} handler does not post", self.kind));
+        }
+        let target = match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
+            (Some(url), _) if !url.is_empty() => {
+                PostTarget::Url(PostEndpoint::new(url.to_owned())?)
+            }
+            (_, Some(name)) if !name.is_empty() => PostTarget::Endpoint(name.to_owned()),
+            _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
+        };
+        let mut headers = Vec::new();
+        match o.get("headers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(h)) => {
+                for (k, v) in h {
+                    let v = v.as_str().ok_or("option \"headers\" must map to strings")?;
+                    headers.push((k.clone(), v.to_owned()));
+                }
+            }
+            Some(_) => return Err("option \"headers\" must be an object".into()),
+        }
+        let capture_response = match o.get("capture-response") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("option \"capture-response\" must be a boolean".into()),
+        };
+        Ok(PostHandler {
+            target,
+            headers,
+            timeout_ns: duration(o, "timeout")?,
+            capture_response,
+        })
+    }
+
+    /// What the handler does with an event whose JSON is `body`; `endpoint` resolves
+    /// `[[httppost]]` names.
     pub fn actions(
         &self,
         event: Option<&farad_runtime::exec::TopicEvent>,
         body: &[u8],
-        endpoint: &dyn Fn(&str) -> Option<farad_runtime::exec::PostEndpoint>,
+        endpoint: &dyn Fn(&str) -> Option<PostEndpoint>,
     ) -> Result<Action, String> {
         let o = &self.options;
-        // Kapacitor writes events with a JSON encoder: one line each.
-        let line = || {
-            let mut l = Vec::with_capacity(body.len() + 1);
-            l.extend_from_slice(body);
-            l.push(b'\n');
-            l
-        };
+        let line = || self::line(body);
         Ok(match self.kind.as_str() {
             "log" => {
                 let (path, mode) = self.log_file()?;
@@ -205,38 +286,7 @@ impl HandlerSpec {
                     stdin: line(),
                 })
             }
-            "post" => {
-                let target = match (str_opt(o, "url")?, str_opt(o, "endpoint")?) {
-                    (Some(url), _) if !url.is_empty() => farad_runtime::exec::PostEndpoint {
-                        url: url.to_owned(),
-                        ..Default::default()
-                    },
-                    (_, Some(name)) if !name.is_empty() => endpoint(name)
-                        .ok_or_else(|| format!("no [[httppost]] endpoint named {name:?}"))?,
-                    _ => return Err("post handler needs option \"url\" or \"endpoint\"".into()),
-                };
-                let mut headers = Vec::new();
-                match o.get("headers") {
-                    None | Some(Value::Null) => {}
-                    Some(Value::Object(h)) => {
-                        for (k, v) in h {
-                            let v = v.as_str().ok_or("option \"headers\" must map to strings")?;
-                            headers.push((k.clone(), v.to_owned()));
-                        }
-                    }
-                    Some(_) => return Err("option \"headers\" must be an object".into()),
-                }
-                let capture_response = match o.get("capture-response") {
-                    None | Some(Value::Null) => false,
-                    Some(Value::Bool(b)) => *b,
-                    Some(_) => return Err("option \"capture-response\" must be a boolean".into()),
-                };
-                Action::Post(HttpRequest {
-                    timeout_ns: duration(o, "timeout")?,
-                    capture_response,
-                    ..target.alert_post(event, line(), headers)?
-                })
-            }
+            "post" => Action::Post(self.post_handler()?.request(event, line(), endpoint)?),
             "publish" => {
                 let topics = strings(o, "topics")?;
                 if topics.is_empty() {

@@ -385,9 +385,7 @@ impl Io for Outputs {
                     ev.write_json(&mut body);
                     body
                 });
-                match spec.actions(Some(&ev), body, &|name| {
-                    self.endpoints.get().get(name).cloned()
-                }) {
+                match h.actions(&ev, body, &|name| self.endpoints.get().get(name).cloned()) {
                     Ok(Action::Send(out)) => self.send(out),
                     Ok(Action::Post(req)) => self.post(req),
                     Ok(Action::Mqtt {
@@ -618,17 +616,12 @@ fn post_endpoints(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let auth = &h.basic_auth;
-        endpoints.insert(
-            h.endpoint.clone(),
-            PostEndpoint {
-                url: h.url.clone(),
-                headers,
-                basic_auth: (!auth.username.is_empty() && !auth.password.is_empty())
-                    .then(|| (auth.username.clone(), auth.password.clone())),
-                row_template: h.row_template()?,
-                alert_template: h.alert_template()?,
-            },
-        );
+        let mut endpoint = PostEndpoint::new(h.url.clone())?
+            .with_templates(h.row_template()?.as_deref(), h.alert_template()?.as_deref())?;
+        endpoint.headers = headers;
+        endpoint.basic_auth = (!auth.username.is_empty() && !auth.password.is_empty())
+            .then(|| (auth.username.clone(), auth.password.clone()));
+        endpoints.insert(h.endpoint.clone(), endpoint);
     }
     Ok(endpoints)
 }

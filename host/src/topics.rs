@@ -124,6 +124,26 @@ pub struct TopicHandler {
     pub matcher: Option<farad_runtime::expr::EventMatch>,
     /// A `log` handler's file and mode, read from its options once.
     pub log_file: Option<(String, u32)>,
+    /// A `post` handler's target and options, read once.
+    pub post: Option<crate::handlers::PostHandler>,
+}
+
+impl TopicHandler {
+    /// What the handler does with `event`, whose JSON is `body`; `endpoint` resolves
+    /// `[[httppost]]` names.
+    pub fn actions(
+        &self,
+        event: &farad_runtime::exec::TopicEvent,
+        body: &[u8],
+        endpoint: &dyn Fn(&str) -> Option<farad_runtime::exec::PostEndpoint>,
+    ) -> Result<crate::handlers::Action, String> {
+        match &self.post {
+            Some(post) => post
+                .request(Some(event), crate::handlers::line(body), endpoint)
+                .map(crate::handlers::Action::Post),
+            None => self.spec.actions(Some(event), body, endpoint),
+        }
+    }
 }
 
 /// Every topic, by id, and the handlers of each. With a store attached, topic state is
@@ -285,11 +305,11 @@ impl Topics {
             .entry(spec.topic.clone())
             .or_default()
             .insert(spec.id.clone(), {
-                let log_file = spec.log_file().ok();
                 Arc::new(TopicHandler {
+                    log_file: spec.log_file().ok(),
+                    post: spec.post_handler().ok(),
                     spec,
                     matcher,
-                    log_file,
                 })
             });
     }

@@ -1,5 +1,6 @@
-//! Go's JSON for template data: Kapacitor's `json` and `jsonCompact` template functions,
-//! which know Kapacitor's template structs. The plain encoder is `farad-gojson`'s.
+//! Go's JSON for template data, as Kapacitor's `json` and `jsonCompact` template functions
+//! write it (`template.rs` makes them): it knows Kapacitor's template structs. The plain
+//! encoder is `farad-gojson`'s.
 
 pub use farad_gojson::*;
 
@@ -155,27 +156,6 @@ pub fn write_template_value(out: &mut Vec<u8>, v: &gotmpl::Value) {
         }
         other => write_str(out, &other.to_string()),
     }
-}
-
-/// Kapacitor's template functions `json` (Go's encoder: the value and a newline) and
-/// `jsonCompact` (the same without the newline), their text made a template value by
-/// `wrap` (a plain string, or trusted JS in an `html/template`).
-pub fn template_funcs(wrap: fn(String) -> gotmpl::Value) -> gotmpl::FuncMap {
-    let json = move |newline: bool| -> gotmpl::ValueFunc {
-        std::sync::Arc::new(move |args: &[gotmpl::Value]| {
-            let mut out = Vec::new();
-            write_template_value(&mut out, args.first().unwrap_or(&gotmpl::Value::Nil));
-            if newline {
-                out.push(b'\n');
-            }
-            Ok(wrap(String::from_utf8(out).expect("JSON is UTF-8")))
-        })
-    };
-    [
-        ("json".to_owned(), json(true)),
-        ("jsonCompact".to_owned(), json(false)),
-    ]
-    .into()
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use gotmpl::Value;
 pub fn text(name: &str, src: &str) -> gotmpl::Result<gotmpl::Template> {
     let make = |src: &str| {
         gotmpl::Template::new(name)
-            .funcs(crate::gojson::template_funcs(Value::from))
+            .funcs(json_funcs(Value::from))
             .func("goprint", goprint)
             .parse(src)
     };
@@ -26,13 +26,70 @@ pub fn text(name: &str, src: &str) -> gotmpl::Result<gotmpl::Template> {
 pub fn html(name: &str, src: &str) -> gotmpl::Result<gotmpl::html::Template> {
     let make = |src: &str| {
         gotmpl::html::Template::new(name)
-            .funcs(crate::gojson::template_funcs(|text| {
-                Value::from(gotmpl::html::JS::from(text))
-            }))
+            .funcs(json_funcs(|text| Value::from(gotmpl::html::JS::from(text))))
             .func("goprint", goprint)
             .parse(src)
     };
     with_go_printing(src, make)
+}
+
+/// Kapacitor's template functions `json` (Go's encoder: the value and a newline) and
+/// `jsonCompact` (the same without the newline), their text made a template value by
+/// `wrap` (a plain string, or trusted JS in an `html/template`).
+fn json_funcs(wrap: fn(String) -> Value) -> gotmpl::FuncMap {
+    let json = move |newline: bool| -> gotmpl::ValueFunc {
+        Arc::new(move |args: &[Value]| {
+            let mut out = Vec::new();
+            crate::gojson::write_template_value(&mut out, args.first().unwrap_or(&Value::Nil));
+            if newline {
+                out.push(b'\n');
+            }
+            Ok(wrap(String::from_utf8(out).expect("JSON is UTF-8")))
+        })
+    };
+    [
+        ("json".to_owned(), json(true)),
+        ("jsonCompact".to_owned(), json(false)),
+    ]
+    .into()
+}
+
+/// A text template parsed once and shared by whoever holds a copy (an `[[httppost]]`
+/// endpoint, a handler): what it was parsed from shows it and tells two apart.
+#[derive(Clone)]
+pub struct Shared {
+    source: Arc<str>,
+    template: Arc<gotmpl::Template>,
+}
+
+impl Shared {
+    /// [`text`], kept.
+    pub fn text(name: &str, src: &str) -> gotmpl::Result<Shared> {
+        Ok(Shared {
+            source: src.into(),
+            template: Arc::new(text(name, src)?),
+        })
+    }
+
+    pub fn execute(&self, data: &Value) -> gotmpl::Result<String> {
+        self.template.execute_to_string(data)
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Template").field(&self.source).finish()
+    }
+}
+
+impl PartialEq for Shared {
+    fn eq(&self, other: &Shared) -> bool {
+        self.source == other.source
+    }
 }
 
 /// Parses `src` with its printing actions piped through `goprint`; a template that does not
@@ -86,17 +143,7 @@ fn action_end(b: &[u8], start: usize) -> Option<(usize, usize)> {
     let mut i = start;
     while i < b.len() {
         match b[i] {
-            b'"' | b'\'' => {
-                let quote = b[i];
-                i += 1;
-                while i < b.len() && b[i] != quote {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'`' => {
-                i += 1 + b[i + 1..].iter().position(|&c| c == b'`')? + 1;
-            }
+            b'"' | b'\'' | b'`' => i = skip_literal(b, i)?,
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 i += 2 + b[i + 2..].windows(2).position(|w| w == b"*/")? + 2;
             }
@@ -147,19 +194,13 @@ fn declares(body: &str) -> bool {
     let (mut depth, mut i) = (0i32, 0);
     while i < b.len() {
         match b[i] {
-            b'"' | b'\'' => {
-                let quote = b[i];
-                i += 1;
-                while i < b.len() && b[i] != quote {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
+            b'"' | b'\'' | b'`' => match skip_literal(b, i) {
+                Some(after) => {
+                    i = after;
+                    continue;
                 }
-            }
-            b'`' => {
-                i += 1;
-                while i < b.len() && b[i] != b'`' {
-                    i += 1;
-                }
-            }
+                None => return false,
+            },
             b'(' => depth += 1,
             b')' => depth -= 1,
             b'=' if depth == 0 => return true,
@@ -168,6 +209,17 @@ fn declares(body: &str) -> bool {
         i += 1;
     }
     false
+}
+
+/// Past the string (`"..."`), character (`'.'`) or raw string (`` `...` ``) starting at
+/// `b[i]`; `None` if it does not end.
+fn skip_literal(b: &[u8], i: usize) -> Option<usize> {
+    let quote = b[i];
+    let mut j = i + 1;
+    while j < b.len() && b[j] != quote {
+        j += if quote != b'`' && b[j] == b'\\' { 2 } else { 1 };
+    }
+    (j < b.len()).then_some(j + 1)
 }
 
 /// Floats as Go prints them; other values as they are.

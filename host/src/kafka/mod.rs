@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use farad_runtime::exec::TopicEvent;
+use farad_runtime::template::Shared;
 use parking_lot::Mutex;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{
@@ -87,6 +88,8 @@ enum Hash {
 pub struct Clusters {
     configs: HashMap<String, Kafka>,
     producers: Mutex<HashMap<(String, Hash), Arc<KafkaProducer>>>,
+    /// Handlers' templates by source, parsed on first use (a few per config; bounded).
+    templates: Mutex<HashMap<String, Shared>>,
 }
 
 impl Clusters {
@@ -98,12 +101,13 @@ impl Clusters {
                 .map(|c| (c.id.clone(), c.clone()))
                 .collect(),
             producers: Mutex::default(),
+            templates: Mutex::default(),
         }
     }
 
     /// Writes `event` as the handler's options say.
     pub fn handle(&self, options: &Map<String, Value>, event: &TopicEvent) -> Result<(), String> {
-        // Checked when the handler was defined; its templates compile once, below.
+        // Checked when the handler was defined.
         let o = KafkaOptions::read(options)?;
         let body = if o.template.is_empty() {
             // Go's encoder: `alert.Data`'s field order, and its newline.
@@ -112,12 +116,27 @@ impl Clusters {
             line.push(b'\n');
             line
         } else {
-            farad_runtime::template::text("kafka alert template", &o.template)
-                .and_then(|t| t.execute_to_string(&event.alert_data()))
+            self.template(&o.template)?
+                .execute(&event.alert_data())
                 .map_err(|e| format!("failed to execute alert template: {e}"))?
                 .into_bytes()
         };
         self.write(&o, event.id.as_bytes(), &body)
+    }
+
+    /// The handler template `src`, parsed once.
+    fn template(&self, src: &str) -> Result<Shared, String> {
+        let mut templates = self.templates.lock();
+        if let Some(t) = templates.get(src) {
+            return Ok(t.clone());
+        }
+        let t = Shared::text("kafka alert template", src)
+            .map_err(|e| format!("failed to parse template: {e}"))?;
+        if templates.len() >= 64 {
+            templates.clear();
+        }
+        templates.insert(src.to_owned(), t.clone());
+        Ok(t)
     }
 
     /// Queues one message on the cluster's producer.

@@ -2,6 +2,7 @@
 //! other systems (`httpPost`, later alert handlers) hand requests to an [`Io`] the host
 //! provides, which queues them for its own workers.
 
+use crate::template::Shared;
 use std::sync::Arc;
 
 /// An HTTP request a node wants sent.
@@ -432,23 +433,56 @@ pub struct InfluxCounters {
     pub errors: std::sync::atomic::AtomicI64,
 }
 
-/// A named `[[httppost]]` endpoint from the host's configuration.
+/// A named `[[httppost]]` endpoint from the host's configuration, its templates parsed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PostEndpoint {
-    /// A Go template over the row (`{{ .Name }}`, `{{ index .Tags "host" }}`).
+    /// Where requests go, or a Go template over the row or event making it
+    /// (`{{ .Name }}`, `{{ index .Tags "host" }}`).
     pub url: String,
+    url_template: Option<Shared>,
     pub headers: Vec<(String, String)>,
     pub basic_auth: Option<(String, String)>,
     /// A Go template for the body instead of the JSON row.
-    pub row_template: Option<String>,
+    pub row_template: Option<Shared>,
     /// A Go template for the body instead of an alert event's JSON.
-    pub alert_template: Option<String>,
+    pub alert_template: Option<Shared>,
 }
 
 impl PostEndpoint {
+    /// An endpoint posting to `url`, a template if it has `{{`.
+    pub fn new(url: String) -> Result<PostEndpoint, String> {
+        let url_template = url
+            .contains("{{")
+            .then(|| post_template("url", &url))
+            .transpose()?;
+        Ok(PostEndpoint {
+            url,
+            url_template,
+            ..PostEndpoint::default()
+        })
+    }
+
+    /// The endpoint with these body templates (`row-template`, `alert-template`).
+    pub fn with_templates(
+        self,
+        row: Option<&str>,
+        alert: Option<&str>,
+    ) -> Result<PostEndpoint, String> {
+        Ok(PostEndpoint {
+            row_template: row.map(|t| post_template("row", t)).transpose()?,
+            alert_template: alert.map(|t| post_template("alert", t)).transpose()?,
+            ..self
+        })
+    }
+
+    /// The URL's template, if it is one.
+    pub fn url_template(&self) -> Option<&Shared> {
+        self.url_template.as_ref()
+    }
+
     /// Whether an alert event's request needs its template data (a URL or body template).
     pub fn templated(&self) -> bool {
-        self.url.contains("{{") || self.alert_template.is_some()
+        self.url_template.is_some() || self.alert_template.is_some()
     }
 
     /// What Kapacitor's post handler sends for an alert event through this endpoint: the
@@ -466,16 +500,15 @@ impl PostEndpoint {
             Some(ev) if self.templated() => Some(ev.alert_data()),
             _ => None,
         };
-        let url = match &data {
-            Some(data) if self.url.contains("{{") => post_template("url", &self.url)?
-                .execute_to_string(data)
+        let url = match (&data, &self.url_template) {
+            (Some(data), Some(t)) => t
+                .execute(data)
                 .map_err(|e| format!("failed to execute url template: {e}"))?,
             _ => self.url.clone(),
         };
         let body = match (&data, &self.alert_template) {
-            (Some(data), Some(src)) => Some(
-                post_template("alert", src)?
-                    .execute_to_string(data)
+            (Some(data), Some(t)) => Some(
+                t.execute(data)
                     .map_err(|e| format!("failed to execute alert template: {e}"))?
                     .into_bytes(),
             ),
@@ -508,8 +541,8 @@ impl PostEndpoint {
 
 /// An `[[httppost]]` template (URL, `alert-template`, `row-template`): Go's text/template
 /// with Kapacitor's `json` (Go's encoder, with its newline) and `jsonCompact`.
-pub fn post_template(name: &str, src: &str) -> Result<gotmpl::Template, String> {
-    crate::template::text(name, src).map_err(|e| format!("error in {name} templating: {e}"))
+pub fn post_template(name: &str, src: &str) -> Result<Shared, String> {
+    Shared::text(name, src).map_err(|e| format!("error in {name} templating: {e}"))
 }
 
 pub trait Io: Send + Sync {

@@ -339,10 +339,7 @@ impl Alert {
                         }
                     };
                     let mut target = match (str_of(Some(p)), str_of(sub("endpoint"))) {
-                        (Some(u), _) if !u.is_empty() => crate::exec::PostEndpoint {
-                            url: u,
-                            ..Default::default()
-                        },
+                        (Some(u), _) if !u.is_empty() => crate::exec::PostEndpoint::new(u)?,
                         (_, Some(name)) => env
                             .io
                             .endpoint(&name)

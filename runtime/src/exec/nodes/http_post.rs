@@ -7,20 +7,21 @@
 
 use std::sync::Arc;
 
-use gotmpl::{Template, Value as T};
+use gotmpl::Value as T;
 
 use super::NodeExec;
 use super::http_out::series_json;
 use crate::exec::{HttpRequest, Io, Msg, StreamPoint};
 use crate::model::{Batch, BatchPoint, Name, Value};
 use crate::pipeline::{PlanNode, Value as PV};
+use crate::template::Shared;
 
 pub struct HttpPost {
     io: Arc<dyn Io>,
     url: Url,
     headers: Vec<(String, String)>,
     basic_auth: Option<(String, String)>,
-    row_template: Option<Template>,
+    row_template: Option<Shared>,
     code_field: Option<Name>,
     capture_response: bool,
     timeout: i64,
@@ -28,11 +29,7 @@ pub struct HttpPost {
 
 enum Url {
     Plain(String),
-    Template(Box<Template>),
-}
-
-fn template(name: &str, src: &str) -> Result<Template, String> {
-    crate::exec::io::post_template(name, src)
+    Template(Shared),
 }
 
 impl HttpPost {
@@ -57,36 +54,30 @@ impl HttpPost {
         if urls.len() + endpoints.len() != 1 {
             return Err("httpPost needs exactly one URL or one .endpoint()".into());
         }
-        let mut headers: Vec<(String, String)> = Vec::new();
-        let (url, basic_auth, row_template) = match (urls.first(), endpoints.first()) {
-            (Some(u), _) => (u.to_string(), None, None),
-            (None, Some(name)) => {
-                let e = io
-                    .endpoint(name)
-                    .ok_or_else(|| format!("endpoint '{name}' does not exist"))?;
-                headers = e.headers;
-                let row = e.row_template.map(|t| template("row", &t)).transpose()?;
-                (e.url, e.basic_auth, row)
-            }
+        let endpoint = match (urls.first(), endpoints.first()) {
+            (Some(u), _) => crate::exec::PostEndpoint::new(u.to_string())?,
+            (None, Some(name)) => io
+                .endpoint(name)
+                .ok_or_else(|| format!("endpoint '{name}' does not exist"))?,
             (None, None) => unreachable!("counted above"),
         };
+        let url = match endpoint.url_template() {
+            Some(t) => Url::Template(t.clone()),
+            None => Url::Plain(endpoint.url),
+        };
+        let mut headers = endpoint.headers;
         for p in node.properties.iter().filter(|p| p.name == "header") {
             if let [PV::Str(k), PV::Str(v)] = p.args.as_slice() {
                 headers.retain(|(hk, _)| !hk.eq_ignore_ascii_case(k));
                 headers.push((k.clone(), v.clone()));
             }
         }
-        let url = if url.contains("{{") {
-            Url::Template(Box::new(template("url", &url)?))
-        } else {
-            Url::Plain(url)
-        };
         Ok(HttpPost {
             io,
             url,
             headers,
-            basic_auth,
-            row_template,
+            basic_auth: endpoint.basic_auth,
+            row_template: endpoint.row_template,
             code_field: super::prop_str(node, "codeField")
                 .filter(|s| !s.is_empty())
                 .map(|s| Name::new(&s)),
@@ -108,13 +99,13 @@ impl HttpPost {
         let url = match &self.url {
             Url::Plain(u) => u.clone(),
             Url::Template(t) => t
-                .execute_to_string(mapped.as_ref().expect("made above"))
+                .execute(mapped.as_ref().expect("made above"))
                 .map_err(|e| format!("failed to execute url template: {e}"))?,
         };
         let mut headers = self.headers.clone();
         let body = match &self.row_template {
             Some(t) => t
-                .execute_to_string(mapped.as_ref().expect("made above"))
+                .execute(mapped.as_ref().expect("made above"))
                 .map_err(|e| format!("failed to execute template: {e}"))?
                 .into_bytes(),
             None => {
