@@ -22,6 +22,34 @@ fn write(f: &Farad, lines: &str) {
     assert_eq!(r.status, 204, "{}", r.body);
 }
 
+/// Kafka's service test of `cluster`, writing to `topic`: its answer.
+fn test_kafka(f: &Farad, cluster: &str, topic: &str) -> serde_json::Value {
+    let r = f.post(
+        "/kapacitor/v1/service-tests/kafka",
+        json!({"cluster": cluster, "topic": topic}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+/// A CRITICAL alert `cpu` sent by a task's `.kafka()` through `cluster` to topic `alerts`
+/// of `kafka`: the message it got.
+fn alert_through(f: &Farad, cluster: &str, kafka: &SecureKafka) -> farad_tests::KafkaMessage {
+    define(
+        f,
+        "cpu",
+        &format!(
+            r#"stream|from().measurement('cpu')
+    |alert().id('cpu').crit(lambda: "value" > 90.0).kafka().cluster('{cluster}').kafkaTopic('alerts')"#
+        ),
+    );
+    write(f, "cpu value=95 1\n");
+    let mut events = kafka.read("alerts", 1);
+    assert_eq!(events.len(), 1, "{:?}", kafka.log());
+    assert_eq!(events[0].key, "cpu");
+    events.remove(0)
+}
+
 /// Traps carry sysUpTime, the trap OID and the handler's data, each of its type, the values
 /// rendered from the event; bad OIDs and types are refused when the handler is defined.
 #[test]
@@ -239,11 +267,8 @@ fn kafka_handler_writes_events_keyed_by_id() {
         "{from_topic:?}"
     );
 
-    let r = f.post(
-        "/kapacitor/v1/service-tests/kafka",
-        json!({"cluster": "local", "topic": "svc"}).to_string(),
-    );
-    assert_eq!(r.json()["success"], true, "{}", r.body);
+    let r = test_kafka(&f, "local", "svc");
+    assert_eq!(r["success"], true, "{r}");
     let svc = kafka.read("svc", 1);
     assert_eq!(svc.len(), 1);
     assert_eq!(
@@ -294,29 +319,14 @@ fn kafka_handler_over_tls_with_sasl() {
     ]
     .concat();
     let f = Farad::start_in(&dir.path().join("data"), &conf);
-    define(
-        &f,
-        "cpu",
-        r#"stream|from().measurement('cpu')
-    |alert().id('cpu').crit(lambda: "value" > 90.0).kafka().cluster('secure').kafkaTopic('alerts')"#,
-    );
-    write(&f, "cpu value=95 1\n");
-    let events = kafka.read("alerts", 1);
-    assert_eq!(events.len(), 1, "{:?}", kafka.log());
-    assert_eq!(events[0].key, "cpu");
+    let event = alert_through(&f, "secure", &kafka);
     assert!(
-        events[0].payload.contains("\"level\":\"CRITICAL\""),
+        event.payload.contains("\"level\":\"CRITICAL\""),
         "{}",
-        events[0].payload
+        event.payload
     );
 
-    let test = |cluster: &str| {
-        let r = f.post(
-            "/kapacitor/v1/service-tests/kafka",
-            json!({"cluster": cluster, "topic": "svc"}).to_string(),
-        );
-        r.json()
-    };
+    let test = |cluster: &str| test_kafka(&f, cluster, "svc");
     let r = test("wrong-password");
     assert_eq!(r["success"], false, "{r}");
     assert!(
@@ -365,19 +375,13 @@ fn kafka_handler_with_sasl_in_the_clear() {
     ]
     .concat();
     let f = Farad::start_in(&dir.path().join("data"), &conf);
-    let r = f.post(
-        "/kapacitor/v1/service-tests/kafka",
-        json!({"cluster": "plain", "topic": "alerts"}).to_string(),
-    );
-    assert_eq!(r.json()["success"], true, "{}", r.body);
+    let r = test_kafka(&f, "plain", "alerts");
+    assert_eq!(r["success"], true, "{r}");
     let got = kafka.read("alerts", 1);
     assert_eq!(got.len(), 1, "{:?}", kafka.log());
     assert_eq!(got[0].payload, "test kafka message");
-    let r = f.post(
-        "/kapacitor/v1/service-tests/kafka",
-        json!({"cluster": "scram", "topic": "alerts"}).to_string(),
-    );
-    assert_eq!(r.json()["success"], false, "{}", r.body);
+    let r = test_kafka(&f, "scram", "alerts");
+    assert_eq!(r["success"], false, "{r}");
     let log = kafka.log();
     assert!(log.contains(&"authenticated farad".to_owned()), "{log:?}");
     assert!(!log.contains(&"tls".to_owned()), "{log:?}");
@@ -434,16 +438,7 @@ fn kafka_handler_logs_in_with_oauth_tokens() {
     ]
     .concat();
     let f = Farad::start_in(&dir.path().join("data"), &conf);
-    define(
-        &f,
-        "cpu",
-        r#"stream|from().measurement('cpu')
-    |alert().id('cpu').crit(lambda: "value" > 90.0).kafka().cluster('fetched').kafkaTopic('alerts')"#,
-    );
-    write(&f, "cpu value=95 1\n");
-    let events = kafka.read("alerts", 1);
-    assert_eq!(events.len(), 1, "{:?}", kafka.log());
-    assert_eq!(events[0].key, "cpu");
+    alert_through(&f, "fetched", &kafka);
 
     let fetches = issuer.wait_for(2);
     for r in &fetches {
@@ -480,16 +475,9 @@ fn kafka_handler_logs_in_with_oauth_tokens() {
         );
     }
 
-    let test = |cluster: &str| {
-        let r = f.post(
-            "/kapacitor/v1/service-tests/kafka",
-            json!({"cluster": cluster, "topic": "svc"}).to_string(),
-        );
-        r.json()
-    };
-    assert_eq!(test("static")["success"], true);
+    assert_eq!(test_kafka(&f, "static", "svc")["success"], true);
     assert_eq!(kafka.read("svc", 1).len(), 1);
-    assert_eq!(test("wrong")["success"], false);
+    assert_eq!(test_kafka(&f, "wrong", "svc")["success"], false);
     let log = kafka.log();
     for line in [
         "authenticated fetched-1",
