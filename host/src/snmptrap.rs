@@ -75,6 +75,7 @@ pub struct Trapper {
     config: SnmpTrap,
     started: Instant,
     request_id: AtomicI32,
+    templates: farad_runtime::template::Cache,
 }
 
 impl Trapper {
@@ -83,18 +84,21 @@ impl Trapper {
             config: config.clone(),
             started: Instant::now(),
             request_id: AtomicI32::new(1),
+            templates: Default::default(),
         }
     }
 
     /// Renders the data's templates over `event` and sends the trap.
     pub fn handle(&self, options: &Map<String, Value>, event: &TopicEvent) -> Result<(), String> {
-        // Checked when the handler was defined; its templates compile once, below.
+        // Checked when the handler was defined; its templates are parsed once.
         let mut o = TrapOptions::read(options)?;
         if o.data_list.iter().any(|d| d.value.contains("{{")) {
             let data = event.template_data();
             for d in &mut o.data_list {
-                d.value = farad_runtime::template::text("data", &d.value)
-                    .and_then(|t| t.execute_to_string(&data))
+                d.value = self
+                    .templates
+                    .text("data", &d.value)
+                    .and_then(|t| t.execute(&data))
                     .map_err(|e| format!("failed to handle event: {e}"))?;
             }
         }

@@ -74,9 +74,28 @@ impl Shared {
     pub fn execute(&self, data: &Value) -> gotmpl::Result<String> {
         self.template.execute_to_string(data)
     }
+}
 
-    pub fn source(&self) -> &str {
-        &self.source
+/// Handlers' templates by source, parsed on first use, for handlers whose options come
+/// with each event (Kafka, SNMP traps). Bounded: emptied when it reaches 64.
+#[derive(Default)]
+pub struct Cache {
+    parsed: parking_lot::Mutex<std::collections::HashMap<String, Shared>>,
+}
+
+impl Cache {
+    /// The text template `src`, named `name` in errors.
+    pub fn text(&self, name: &str, src: &str) -> gotmpl::Result<Shared> {
+        let mut parsed = self.parsed.lock();
+        if let Some(t) = parsed.get(src) {
+            return Ok(t.clone());
+        }
+        let t = Shared::text(name, src)?;
+        if parsed.len() >= 64 {
+            parsed.clear();
+        }
+        parsed.insert(src.to_owned(), t.clone());
+        Ok(t)
     }
 }
 

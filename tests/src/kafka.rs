@@ -1,6 +1,7 @@
 //! A Kafka cluster on 127.0.0.1: librdkafka's mock cluster, a real broker protocol served
 //! in this process, and a consumer that keeps what is written to a topic.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -48,6 +49,8 @@ impl KafkaCluster {
 
 /// Reads `topic` from `brokers` from the beginning until `n` messages came or 15 s passed,
 /// with `extra` client settings.
+static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 pub(crate) fn read_topic(
     brokers: &str,
     topic: &str,
@@ -60,7 +63,12 @@ pub(crate) fn read_topic(
     }
     let consumer: BaseConsumer = config
         .set("bootstrap.servers", brokers)
-        .set("group.id", format!("test-{topic}"))
+        // A group of its own each time, from the start: a group's earlier consumer, gone
+        // without leaving, would hold the partitions until its session times out.
+        .set(
+            "group.id",
+            format!("test-{topic}-{}", READS.fetch_add(1, Relaxed)),
+        )
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()

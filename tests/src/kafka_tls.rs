@@ -32,6 +32,8 @@ pub struct SecureKafka {
     /// What happened at the proxy: `tls`, `authenticated <user>`, `refused <user>`
     /// (OAUTHBEARER: the token, then its extensions as `k=v`), `unauthenticated request`.
     log: Arc<Mutex<Vec<String>>>,
+    /// The clients' connections to the proxy.
+    connections: Arc<Mutex<Vec<TcpStream>>>,
     /// What the test's consumer logs in with: SASL without TLS asks it of everyone.
     credentials: Option<(String, String)>,
 }
@@ -45,7 +47,8 @@ unsafe impl Sync for SecureKafka {}
 pub enum Login {
     /// SASL/PLAIN with this user and password.
     Plain(String, String),
-    /// SASL/OAUTHBEARER with any of these tokens (the test may add to them).
+    /// SASL/OAUTHBEARER with any of these tokens (the test may change them, and then
+    /// [`SecureKafka::drop_connections`] to have clients log in again).
     Bearer(Arc<Mutex<Vec<String>>>),
 }
 
@@ -148,11 +151,13 @@ impl SecureKafka {
             }
             _ => None,
         };
+        let connections = Arc::new(Mutex::new(Vec::new()));
         let proxy = Proxy {
             upstream,
             tls,
             login,
             log: log.clone(),
+            connections: connections.clone(),
         };
         let proxy = Arc::new(proxy);
         std::thread::spawn(move || {
@@ -168,6 +173,7 @@ impl SecureKafka {
             _client: client,
             port,
             log,
+            connections,
             credentials,
         }
     }
@@ -206,6 +212,13 @@ impl SecureKafka {
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
+
+    /// Closes every client's connection: they connect and log in again.
+    pub fn drop_connections(&self) {
+        for c in self.connections.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 impl Drop for SecureKafka {
@@ -219,10 +232,12 @@ struct Proxy {
     tls: Option<Arc<ServerConfig>>,
     login: Option<Login>,
     log: Arc<Mutex<Vec<String>>>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Proxy {
     fn serve(&self, conn: TcpStream) -> io::Result<()> {
+        self.connections.lock().unwrap().push(conn.try_clone()?);
         let mut up = TcpStream::connect(self.upstream)?;
         let mut first = [0u8; 1];
         if conn.peek(&mut first)? == 0 {

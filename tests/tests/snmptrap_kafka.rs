@@ -401,13 +401,13 @@ fn kafka_handler_logs_in_with_oauth_tokens() {
     ]));
     let kafka = SecureKafka::start(
         Some((&certs.join("server.pem"), &certs.join("server.key"))),
-        Some(Login::Bearer(tokens)),
+        Some(Login::Bearer(tokens.clone())),
     );
     for topic in ["alerts", "svc"] {
         kafka.create_topic(topic, 1);
     }
     let issuer = HttpSink::start();
-    // Good for 12 s, renewed 10 s before: the second fetch comes 2 s after the first.
+    // Good for 12 s, renewed 10 s before: the next fetch comes 2 s after each.
     issuer.reply_with(
         "application/json",
         r#"{"access_token":"fetched-1","token_type":"bearer","expires_in":12}"#,
@@ -440,7 +440,27 @@ fn kafka_handler_logs_in_with_oauth_tokens() {
     let f = Farad::start_in(&dir.path().join("data"), &conf);
     alert_through(&f, "fetched", &kafka);
 
-    let fetches = issuer.wait_for(2);
+    // The next fetch gets a new token; the broker takes only that one from now on, and
+    // makes every client log in again.
+    issuer.reply_with(
+        "application/json",
+        r#"{"access_token":"fetched-2","token_type":"bearer","expires_in":3600}"#,
+    );
+    let fetched = issuer.received().len();
+    issuer.wait_for(fetched + 1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    *tokens.lock().unwrap() = vec!["static-t".to_owned(), "fetched-2".to_owned()];
+    kafka.drop_connections();
+    write(&f, "cpu value=10 2\n");
+    let events = kafka.read("alerts", 2);
+    assert_eq!(events.len(), 2, "the recovery: {:?}", kafka.log());
+    assert!(
+        events[1].payload.contains("\"level\":\"OK\""),
+        "{}",
+        events[1].payload
+    );
+
+    let fetches = issuer.received();
     for r in &fetches {
         assert_eq!(
             (r.method.as_str(), r.target.as_str()),
@@ -481,6 +501,7 @@ fn kafka_handler_logs_in_with_oauth_tokens() {
     let log = kafka.log();
     for line in [
         "authenticated fetched-1",
+        "authenticated fetched-2",
         "authenticated static-t logicalCluster=lkc-1",
         "refused guess",
     ] {

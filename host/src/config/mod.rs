@@ -267,6 +267,10 @@ data_dir = "/tmp/x"
                 format!("{oauth}{credentials}sasl-oauth-service = \"okta\"\n"),
                 "okta not supported",
             ),
+            (
+                format!("{token}[kafka.sasl_extensions]\npool_id = \"x\"\n"),
+                "invalid key \"pool_id\"",
+            ),
         ] {
             let err = kafka(&extra).unwrap_err();
             assert!(err.contains(why), "{extra}: {err}");

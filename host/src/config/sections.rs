@@ -697,6 +697,18 @@ impl Kafka {
     /// Kapacitor's checks of the OAUTHBEARER options, but that a static token needs no
     /// client credentials (Kapacitor asks for them and does not use them).
     fn validate_oauth(&self) -> Result<(), String> {
+        // RFC 7628's rules, which librdkafka holds them to when it logs in.
+        for (k, v) in &self.sasl_extensions {
+            if k == "auth" || k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(format!(
+                    "sasl_extensions: invalid key {k:?}: letters only, and not \"auth\""
+                ));
+            }
+            let allowed = |b: u8| matches!(b, 0x21..=0x7e | b' ' | b'\t' | b'\r' | b'\n');
+            if !v.bytes().all(allowed) {
+                return Err(format!("sasl_extensions: invalid value of {k:?}"));
+            }
+        }
         if !self.sasl_access_token.is_empty() {
             if !self.sasl_oauth_service.is_empty() || !self.sasl_oauth_token_url.is_empty() {
                 return Err("cannot set 'sasl-access-token' with 'sasl-oauth-service' and 'sasl-oauth-token-url'".into());

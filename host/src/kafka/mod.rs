@@ -12,9 +12,9 @@ mod oauth;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 use farad_runtime::exec::TopicEvent;
-use farad_runtime::template::Shared;
 use parking_lot::Mutex;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{
@@ -88,9 +88,13 @@ enum Hash {
 pub struct Clusters {
     configs: HashMap<String, Kafka>,
     producers: Mutex<HashMap<(String, Hash), Arc<KafkaProducer>>>,
-    /// Handlers' templates by source, parsed on first use (a few per config; bounded).
-    templates: Mutex<HashMap<String, Shared>>,
+    /// Why a producer could not be made, and when: not tried again for [`RETRY`].
+    failed: Mutex<HashMap<(String, Hash), (Instant, String)>>,
+    templates: farad_runtime::template::Cache,
 }
+
+/// How long a producer that could not be made (no token, say) is not tried again.
+const RETRY: Duration = Duration::from_secs(10);
 
 impl Clusters {
     pub fn new(configs: &[Kafka]) -> Clusters {
@@ -101,7 +105,8 @@ impl Clusters {
                 .map(|c| (c.id.clone(), c.clone()))
                 .collect(),
             producers: Mutex::default(),
-            templates: Mutex::default(),
+            failed: Mutex::default(),
+            templates: Default::default(),
         }
     }
 
@@ -116,27 +121,14 @@ impl Clusters {
             line.push(b'\n');
             line
         } else {
-            self.template(&o.template)?
+            self.templates
+                .text("kafka alert template", &o.template)
+                .map_err(|e| format!("failed to parse template: {e}"))?
                 .execute(&event.alert_data())
                 .map_err(|e| format!("failed to execute alert template: {e}"))?
                 .into_bytes()
         };
         self.write(&o, event.id.as_bytes(), &body)
-    }
-
-    /// The handler template `src`, parsed once.
-    fn template(&self, src: &str) -> Result<Shared, String> {
-        let mut templates = self.templates.lock();
-        if let Some(t) = templates.get(src) {
-            return Ok(t.clone());
-        }
-        let t = Shared::text("kafka alert template", src)
-            .map_err(|e| format!("failed to parse template: {e}"))?;
-        if templates.len() >= 64 {
-            templates.clear();
-        }
-        templates.insert(src.to_owned(), t.clone());
-        Ok(t)
     }
 
     /// Queues one message on the cluster's producer.
@@ -145,16 +137,34 @@ impl Clusters {
             .configs
             .get(&o.cluster)
             .ok_or_else(|| format!("unknown cluster {:?}", o.cluster))?;
-        let hash = o.partitioning()?;
-        let mut producers = self.producers.lock();
-        let producer = match producers.entry((o.cluster.clone(), hash)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(producer(config, hash)?),
+        let which = (o.cluster.clone(), o.partitioning()?);
+        let made = self.producers.lock().get(&which).cloned();
+        let producer = match made {
+            Some(p) => p,
+            None => self.start(config, which)?,
         };
         let record = BaseRecord::to(&o.topic).key(key).payload(body);
         producer
             .send(record)
             .map_err(|(e, _)| format!("failed to write message to kafka: {e}"))
+    }
+
+    /// Makes the producer for `key`, outside the lock: logging in may mean fetching a token
+    /// first, which other clusters need not wait for.
+    fn start(&self, config: &Kafka, key: (String, Hash)) -> Result<Arc<KafkaProducer>, String> {
+        if let Some((at, e)) = self.failed.lock().get(&key)
+            && at.elapsed() < RETRY
+        {
+            return Err(e.clone());
+        }
+        match producer(config, key.1) {
+            // Had another thread made one meanwhile, the first stays.
+            Ok(p) => Ok(self.producers.lock().entry(key).or_insert(p).clone()),
+            Err(e) => {
+                self.failed.lock().insert(key, (Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     /// Waits up to `timeout` for queued messages to be delivered (reconfiguration).

@@ -9,7 +9,7 @@
 
 use std::ffi::{CString, c_char};
 use std::sync::Weak;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::producer::ThreadedProducer;
@@ -21,6 +21,13 @@ use crate::config::Kafka;
 const NO_EXPIRY: Duration = Duration::from_secs(3600);
 /// Wait before trying again to fetch a token.
 const RETRY: Duration = Duration::from_secs(10);
+/// Go's `oauth2` replaces a token this long before it expires unless told otherwise.
+const DEFAULT_MARGIN: Duration = Duration::from_secs(10);
+
+/// What the auto-detecting client learnt of its server (Go's style cache).
+const UNKNOWN: u8 = 0;
+const IN_HEADER: u8 = 1;
+const IN_PARAMS: u8 = 2;
 
 /// Where a cluster's tokens come from.
 pub struct TokenSource {
@@ -28,11 +35,10 @@ pub struct TokenSource {
     client_id: String,
     client_secret: String,
     token_url: String,
-    /// Client id and secret as form fields (Auth0, Azure AD), not basic auth.
-    in_params: bool,
-    /// Go's auto-detection: basic auth first, then form fields if the server refuses it.
-    probe: bool,
-    probed_params: AtomicBool,
+    /// Where the client id and secret go: [`IN_HEADER`] (basic auth) or [`IN_PARAMS`]
+    /// (form fields), or [`UNKNOWN`] until a request shows (Go's auto-detection: basic
+    /// auth first, then form fields if the server refuses it).
+    style: AtomicU8,
     form: Vec<(String, String)>,
     margin: Duration,
     /// Key, value, key, value ... for librdkafka.
@@ -42,7 +48,7 @@ pub struct TokenSource {
 }
 
 /// A token and when it stops being good.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Token {
     pub value: String,
     pub expires: Option<SystemTime>,
@@ -75,6 +81,11 @@ impl TokenSource {
                 form.push((k.clone(), v.clone()));
             }
         }
+        let style = match service.as_str() {
+            // Go's endpoint for Azure AD leaves the style to be detected.
+            "" | "custom" | "azuread" => UNKNOWN,
+            _ => IN_PARAMS,
+        };
         let cstring =
             |s: &str| CString::new(s).map_err(|_| format!("{s:?}: NUL in an OAUTHBEARER setting"));
         let mut extensions = Vec::new();
@@ -96,11 +107,12 @@ impl TokenSource {
             client_id: c.sasl_oauth_client_id.clone(),
             client_secret: c.sasl_oauth_client_secret.clone(),
             token_url,
-            in_params: matches!(service.as_str(), "auth0" | "azuread"),
-            probe: matches!(service.as_str(), "" | "custom"),
-            probed_params: AtomicBool::new(false),
+            style: AtomicU8::new(style),
             form,
-            margin: Duration::from_nanos(c.sasl_oauth_token_expiry_margin.0.max(0) as u64),
+            margin: match c.sasl_oauth_token_expiry_margin.0 {
+                m if m > 0 => Duration::from_nanos(m as u64),
+                _ => DEFAULT_MARGIN,
+            },
             extensions,
             principal: cstring(principal)?,
             agent,
@@ -115,15 +127,17 @@ impl TokenSource {
                 expires: None,
             });
         }
-        let in_params = self.in_params || self.probed_params.load(Relaxed);
-        match self.fetch(in_params) {
-            Err(e) if self.probe && !in_params => {
-                let token = self.fetch(true).map_err(|_| e)?;
-                self.probed_params.store(true, Relaxed);
-                Ok(token)
-            }
-            result => result,
+        let style = self.style.load(Relaxed);
+        if style != UNKNOWN {
+            return self.fetch(style == IN_PARAMS);
         }
+        let (token, learnt) = match self.fetch(false) {
+            Ok(token) => (token, IN_HEADER),
+            // As Go: the second attempt's error is the one reported.
+            Err(_) => (self.fetch(true)?, IN_PARAMS),
+        };
+        self.style.store(learnt, Relaxed);
+        Ok(token)
     }
 
     /// One client-credentials request: the client's id and secret as basic auth or as
@@ -132,9 +146,15 @@ impl TokenSource {
         let mut form = self.form.clone();
         let mut request = self.agent.post(&self.token_url);
         if in_params {
-            form.push(("client_id".into(), self.client_id.clone()));
-            if !self.client_secret.is_empty() {
-                form.push(("client_secret".into(), self.client_secret.clone()));
+            // Go sets them, replacing what the parameters said.
+            for (k, v) in [
+                ("client_id", &self.client_id),
+                ("client_secret", &self.client_secret),
+            ] {
+                if !v.is_empty() {
+                    form.retain(|(name, _)| name != k);
+                    form.push((k.to_owned(), v.clone()));
+                }
             }
         } else {
             use base64::Engine;
@@ -162,48 +182,53 @@ impl TokenSource {
             .body_mut()
             .read_to_string()
             .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
-        if !status.is_success() {
+        let failed = !status.is_success();
+        // The fields of a token, or of an error (RFC 6749 5.2), in either encoding.
+        let mut answer = Answer::default();
+        if form_body {
+            for (k, v) in form_urlencoded::parse(body.as_bytes()) {
+                let v = v.into_owned();
+                match &*k {
+                    "access_token" => answer.access_token = v,
+                    "expires_in" => answer.expires_in = v.parse().unwrap_or(0),
+                    "error" => answer.error = v,
+                    "error_description" => answer.error_description = v,
+                    "error_uri" => answer.error_uri = v,
+                    _ => {}
+                }
+            }
+        } else {
+            match serde_json::from_str::<JsonAnswer>(&body) {
+                Ok(a) => answer = a.into(),
+                Err(_) if failed => {}
+                Err(e) => return Err(format!("oauth2: cannot parse json: {e}")),
+            }
+        }
+        if !answer.error.is_empty() {
+            // Go's `RetrieveError` with a code, even in a 200 answer.
+            let mut e = format!("oauth2: {:?}", answer.error);
+            for more in [&answer.error_description, &answer.error_uri] {
+                if !more.is_empty() {
+                    e += &format!(" {more:?}");
+                }
+            }
+            return Err(e);
+        }
+        if failed {
             return Err(format!(
                 "oauth2: cannot fetch token: {status}\nResponse: {}",
                 body.trim_end()
             ));
         }
-        let (value, expires_in) = if form_body {
-            let mut value = String::new();
-            let mut expires_in = 0;
-            for (k, v) in form_urlencoded::parse(body.as_bytes()) {
-                match &*k {
-                    "access_token" => value = v.into_owned(),
-                    "expires_in" => expires_in = v.parse().unwrap_or(0),
-                    _ => {}
-                }
-            }
-            (value, expires_in)
-        } else {
-            #[derive(serde::Deserialize)]
-            struct Answer {
-                #[serde(default)]
-                access_token: String,
-                #[serde(default)]
-                expires_in: Option<serde_json::Value>,
-            }
-            let a: Answer = serde_json::from_str(&body)
-                .map_err(|e| format!("oauth2: cannot parse json: {e}"))?;
-            // Go takes a number or a string of one.
-            let expires_in = match a.expires_in {
-                Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
-                Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
-                _ => 0,
-            };
-            (a.access_token, expires_in)
-        };
-        if value.is_empty() {
+        if answer.access_token.is_empty() {
             return Err("oauth2: server response missing access_token".into());
         }
+        // Go reads `expires_in` as an int32.
+        let expires_in = answer.expires_in.clamp(0, i32::MAX.into()) as u64;
+        let value = answer.access_token;
         Ok(Token {
             value,
-            expires: (expires_in > 0)
-                .then(|| SystemTime::now() + Duration::from_secs(expires_in as u64)),
+            expires: (expires_in > 0).then(|| SystemTime::now() + Duration::from_secs(expires_in)),
         })
     }
 
@@ -254,15 +279,63 @@ impl TokenSource {
         ))
     }
 
-    /// When the token after `token` is needed.
+    /// When the token after `token` is needed: `margin` before it expires, but not in
+    /// the last tenth of its time (a margin as long as the token's life would otherwise
+    /// fetch tokens without a pause), nor sooner than in two seconds.
     fn renewal(&self, token: &Token) -> Duration {
-        let until = |t: SystemTime| t.duration_since(SystemTime::now()).unwrap_or_default();
         match token.expires {
-            Some(expires) => until(expires).saturating_sub(self.margin),
+            Some(expires) => {
+                let left = expires
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+                left.saturating_sub(self.margin).max(left / 10)
+            }
             // Handed over again well within librdkafka's lifetime for it.
             None => NO_EXPIRY * 4 / 5,
         }
-        .max(Duration::from_secs(1))
+        .max(Duration::from_secs(2))
+    }
+}
+
+/// A token endpoint's answer: a token or an error.
+#[derive(Default)]
+struct Answer {
+    access_token: String,
+    expires_in: i64,
+    error: String,
+    error_description: String,
+    error_uri: String,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonAnswer {
+    #[serde(default)]
+    access_token: String,
+    /// Go takes a number or a string of one.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+    #[serde(default)]
+    error_uri: String,
+}
+
+impl From<JsonAnswer> for Answer {
+    fn from(a: JsonAnswer) -> Answer {
+        let expires_in = match a.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(i64::MAX),
+            Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Answer {
+            access_token: a.access_token,
+            expires_in,
+            error: a.error,
+            error_description: a.error_description,
+            error_uri: a.error_uri,
+        }
     }
 }
 
@@ -282,6 +355,7 @@ pub fn keep_fresh<C, P>(
         .name("kafka-token".into())
         .spawn(move || {
             let mut wait = source.renewal(&token);
+            let mut token = token;
             loop {
                 // Checks now and then that the producer is still there.
                 while !wait.is_zero() {
@@ -292,12 +366,19 @@ pub fn keep_fresh<C, P>(
                         return;
                     }
                 }
+                // One that does not expire is kept (as Go keeps it), only handed over again.
+                let next = match token.expires {
+                    None => Ok(token.clone()),
+                    Some(_) => source.token(),
+                };
+                // Taken after the fetch: a producer being dropped is not held up by it.
                 let Some(p) = producer.upgrade() else { return };
-                wait = match source
-                    .token()
-                    .and_then(|t| source.hand_over(&p, &t).map(|()| t))
-                {
-                    Ok(t) => source.renewal(&t),
+                wait = match next.and_then(|t| source.hand_over(&p, &t).map(|()| t)) {
+                    Ok(t) => {
+                        let wait = source.renewal(&t);
+                        token = t;
+                        wait
+                    }
                     Err(e) => {
                         tracing::error!(cluster, error = e, "kafka OAUTHBEARER token not renewed");
                         RETRY
@@ -376,9 +457,12 @@ mod tests {
 
     #[test]
     fn a_server_refusing_basic_auth_gets_the_credentials_as_form_fields() {
+        use std::sync::atomic::AtomicUsize;
+        static BASIC: AtomicUsize = AtomicUsize::new(0);
         // Refuses basic auth, and answers in form encoding (as GitHub's endpoint does).
         let url = endpoint(|head, body| {
             if head.contains("authorization: basic") {
+                BASIC.fetch_add(1, Relaxed);
                 return reply(
                     "401 Unauthorized",
                     "application/json",
@@ -405,30 +489,77 @@ mod tests {
         let renewal = s.renewal(&t);
         assert!(renewal > Duration::from_secs(3580) && renewal <= Duration::from_secs(3590));
         // Remembered: the next fetch goes straight to form fields.
-        assert!(s.probed_params.load(Relaxed));
         assert_eq!(s.token().unwrap().value, "t+1");
+        assert_eq!(BASIC.load(Relaxed), 1);
     }
 
     #[test]
-    fn token_errors_say_what_the_server_said() {
+    fn token_errors_say_what_the_server_said_as_go_does() {
         let url = endpoint(|_, _| {
             reply(
                 "400 Bad Request",
                 "application/json",
-                r#"{"error":"invalid_scope"}"#,
+                r#"{"error":"invalid_scope","error_description":"no such scope"}"#,
             )
         });
         let e = source("auth0", &url).token().unwrap_err();
-        assert!(e.contains("400") && e.contains("invalid_scope"), "{e}");
+        assert_eq!(e, r#"oauth2: "invalid_scope" "no such scope""#);
+        // Some servers say it with a 200.
+        let url = endpoint(|_, _| {
+            reply(
+                "200 OK",
+                "application/json",
+                r#"{"access_token":"a","error":"bad"}"#,
+            )
+        });
+        assert_eq!(
+            source("auth0", &url).token().unwrap_err(),
+            r#"oauth2: "bad""#
+        );
+        let url = endpoint(|_, _| reply("503 Service Unavailable", "text/html", "<p>down</p>"));
+        let e = source("auth0", &url).token().unwrap_err();
+        assert_eq!(
+            e,
+            "oauth2: cannot fetch token: 503 Service Unavailable\nResponse: <p>down</p>"
+        );
         let url =
             endpoint(|_, _| reply("200 OK", "application/json", r#"{"token_type":"bearer"}"#));
-        let e = source("", &url).token().unwrap_err();
+        let e = source("auth0", &url).token().unwrap_err();
         assert_eq!(e, "oauth2: server response missing access_token");
-        // No expiry: used as long as it is given, handed over again now and then.
+    }
+
+    #[test]
+    fn tokens_are_renewed_before_they_expire_and_not_in_a_loop() {
         let url = endpoint(|_, _| reply("200 OK", "application/json", r#"{"access_token":"a"}"#));
         let s = source("custom", &url);
         let t = s.token().unwrap();
+        // No expiry: kept as long as it is given, handed over again now and then.
         assert!(t.expires.is_none());
         assert_eq!(s.renewal(&t), NO_EXPIRY * 4 / 5);
+        let expiring = |secs| Token {
+            value: "a".into(),
+            expires: Some(SystemTime::now() + Duration::from_secs(secs)),
+        };
+        let about = |d: Duration, secs: u64| d.as_secs_f64().round() as u64 == secs;
+        assert!(about(s.renewal(&expiring(100)), 90), "the default margin");
+        // A margin as long as the token's life: renewed in its last tenth, not at once.
+        assert!(about(s.renewal(&expiring(10)), 2));
+        assert!(about(s.renewal(&expiring(50)), 40));
+        assert!(about(s.renewal(&expiring(5)), 2), "never sooner than 2 s");
+        // A lifetime beyond Go's int32 is cut to it.
+        let url = endpoint(|_, _| {
+            reply(
+                "200 OK",
+                "application/json",
+                r#"{"access_token":"a","expires_in":99999999999999}"#,
+            )
+        });
+        let t = source("custom", &url).token().unwrap();
+        let left = t
+            .expires
+            .unwrap()
+            .duration_since(SystemTime::now())
+            .unwrap();
+        assert!(about(left, i32::MAX as u64), "{left:?}");
     }
 }
