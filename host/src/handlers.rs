@@ -358,6 +358,69 @@ mod tests {
     }
 
     #[test]
+    fn post_handlers_read_their_options_once_and_template_the_url() {
+        use farad_runtime::exec::{EventData, TopicEvent};
+        use serde_json::json;
+        let event = TopicEvent {
+            topic: "cpu".into(),
+            id: "cpu:a".into(),
+            level: "CRITICAL",
+            message: "m".into(),
+            details: String::new(),
+            time: 0,
+            duration: 0,
+            previous_level: "OK",
+            recoverable: true,
+            task: "t".into(),
+            row: EventData::Json(json!({"name": "cpu"})),
+            group: farad_runtime::model::GroupKey::NIL,
+        };
+        let post = spec(
+            "post",
+            json!({"url": "http://127.0.0.1/{{ .Level }}/{{ .ID }}", "headers": {"X-A": "b"},
+                "timeout": "5s", "capture-response": true}),
+        )
+        .post_handler()
+        .unwrap();
+        let none = |_: &str| None;
+        let req = post.request(Some(&event), b"{}\n".to_vec(), &none).unwrap();
+        assert_eq!(req.url, "http://127.0.0.1/CRITICAL/cpu:a");
+        assert_eq!(
+            (req.timeout_ns, req.capture_response),
+            (5_000_000_000, true)
+        );
+        assert!(
+            req.headers.contains(&("X-A".into(), "b".into())),
+            "{:?}",
+            req.headers
+        );
+        assert_eq!(req.body, b"{}\n");
+        // A named endpoint is looked up per event: one added to the config later is found.
+        let named = spec("post", json!({"endpoint": "later"}))
+            .post_handler()
+            .unwrap();
+        let e = named.request(Some(&event), Vec::new(), &none).unwrap_err();
+        assert!(
+            e.contains("no [[httppost]] endpoint named \"later\""),
+            "{e}"
+        );
+        let later =
+            |_: &str| farad_runtime::exec::PostEndpoint::new("http://127.0.0.1/l".into()).ok();
+        assert_eq!(
+            named.request(Some(&event), Vec::new(), &later).unwrap().url,
+            "http://127.0.0.1/l"
+        );
+        // A URL that is not a template is refused when the handler is defined.
+        let bad = spec("post", json!({"url": "http://127.0.0.1/{{ .Level"}));
+        assert!(bad.validate(plugins()).unwrap_err().contains("url"));
+        assert!(
+            spec("log", json!({"path": "/tmp/x"}))
+                .post_handler()
+                .is_err()
+        );
+    }
+
+    #[test]
     fn specs_are_checked_by_kind() {
         use serde_json::json;
         assert!(
