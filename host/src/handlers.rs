@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Kinds that run today; others are refused by name when a spec is defined.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "log",
     "tcp",
     "exec",
@@ -14,6 +14,7 @@ pub const KINDS: [&str; 10] = [
     "publish",
     "aggregate",
     "email",
+    "smtp",
     "mqtt",
     "snmptrap",
     "kafka",
@@ -41,6 +42,7 @@ pub struct PostHandler {
     headers: Vec<(String, String)>,
     timeout_ns: i64,
     capture_response: bool,
+    skip_ssl_verification: bool,
 }
 
 #[derive(Debug)]
@@ -71,8 +73,30 @@ impl PostHandler {
         Ok(HttpRequest {
             timeout_ns: self.timeout_ns,
             capture_response: self.capture_response,
+            skip_ssl_verification: self.skip_ssl_verification,
             ..target.alert_post(event, line, self.headers.iter().cloned())?
         })
+    }
+}
+
+/// An `mqtt` handler's topic for `event`: a template over it (parsed once) when it has `{{`,
+/// as Kapacitor renders it. Without an event, the template is only checked.
+fn mqtt_topic(
+    given: &str,
+    event: Option<&farad_runtime::exec::TopicEvent>,
+) -> Result<String, String> {
+    use farad_runtime::exec::MqttTopic;
+    static TEMPLATES: std::sync::LazyLock<farad_runtime::template::Cache> =
+        std::sync::LazyLock::new(Default::default);
+    if !given.contains("{{") {
+        return Ok(given.to_owned());
+    }
+    let topic = TEMPLATES
+        .text("topic", given)
+        .map_err(|e| format!("invalid topic template: {e}"))?;
+    match event {
+        Some(_) => MqttTopic::Template(topic).render(event),
+        None => Ok(given.to_owned()),
     }
 }
 
@@ -242,16 +266,17 @@ impl HandlerSpec {
             }
             Some(_) => return Err("option \"headers\" must be an object".into()),
         }
-        let capture_response = match o.get("capture-response") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err("option \"capture-response\" must be a boolean".into()),
+        let flag = |name: &str| match o.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(format!("option {name:?} must be a boolean")),
         };
         Ok(PostHandler {
             target,
             headers,
             timeout_ns: duration(o, "timeout")?,
-            capture_response,
+            capture_response: flag("capture-response")?,
+            skip_ssl_verification: flag("skip-ssl-verification")?,
         })
     }
 
@@ -294,13 +319,14 @@ impl HandlerSpec {
                 }
                 Action::Publish(topics)
             }
-            "email" => Action::Email {
+            // Kapacitor's kind is `smtp`; `email` is the alert node's name for it.
+            "smtp" | "email" => Action::Email {
                 to: strings(o, "to")?,
                 templates: farad_runtime::exec::email_templates(&strings(o, "to-field")?)?,
             },
             "mqtt" => Action::Mqtt {
                 broker: str_opt(o, "broker-name")?.unwrap_or_default().to_owned(),
-                topic: required(o, "mqtt", "topic")?.to_owned(),
+                topic: mqtt_topic(required(o, "mqtt", "topic")?, event)?,
                 qos: match o.get("qos") {
                     None | Some(Value::Null) => 0,
                     Some(Value::Number(n)) if n.as_u64().is_some_and(|q| q <= 2) => {
@@ -357,11 +383,8 @@ mod tests {
         })
     }
 
-    #[test]
-    fn post_handlers_read_their_options_once_and_template_the_url() {
-        use farad_runtime::exec::{EventData, TopicEvent};
-        use serde_json::json;
-        let event = TopicEvent {
+    fn event() -> farad_runtime::exec::TopicEvent {
+        farad_runtime::exec::TopicEvent {
             topic: "cpu".into(),
             id: "cpu:a".into(),
             level: "CRITICAL",
@@ -372,13 +395,49 @@ mod tests {
             previous_level: "OK",
             recoverable: true,
             task: "t".into(),
-            row: EventData::Json(json!({"name": "cpu"})),
+            row: farad_runtime::exec::EventData::Json(serde_json::json!({"name": "cpu"})),
             group: farad_runtime::model::GroupKey::NIL,
-        };
+        }
+    }
+
+    #[test]
+    fn mqtt_topics_are_templates_and_smtp_is_the_email_kind() {
+        use serde_json::json;
+        let ev = event();
+        let none = |_: &str| None;
+        let mqtt = spec(
+            "mqtt",
+            json!({"topic": "alerts/{{ .TaskName }}/{{ .Level }}"}),
+        );
+        assert!(mqtt.validate(plugins()).is_ok());
+        match mqtt.actions(Some(&ev), b"{}", &none) {
+            Ok(Action::Mqtt { topic, .. }) => assert_eq!(topic, "alerts/t/CRITICAL"),
+            _ => panic!("an mqtt action"),
+        }
+        let bad = spec("mqtt", json!({"topic": "alerts/{{ .Level"}));
+        assert!(
+            bad.validate(plugins())
+                .unwrap_err()
+                .contains("topic template")
+        );
+        for kind in ["smtp", "email"] {
+            let mail = spec(kind, json!({"to": ["ops@example.com"]}));
+            assert!(mail.validate(plugins()).is_ok(), "{kind}");
+            assert!(matches!(
+                mail.actions(Some(&ev), b"{}", &none),
+                Ok(Action::Email { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn post_handlers_read_their_options_once_and_template_the_url() {
+        use serde_json::json;
+        let event = event();
         let post = spec(
             "post",
             json!({"url": "http://127.0.0.1/{{ .Level }}/{{ .ID }}", "headers": {"X-A": "b"},
-                "timeout": "5s", "capture-response": true}),
+                "timeout": "5s", "capture-response": true, "skip-ssl-verification": true}),
         )
         .post_handler()
         .unwrap();

@@ -123,6 +123,7 @@ pub fn run(
                 body: br#"{"test":"httppost"}"#.to_vec(),
                 timeout_ns: 0,
                 capture_response: false,
+                skip_ssl_verification: false,
             });
             if (200..300).contains(&code) {
                 Ok(())

@@ -641,7 +641,8 @@ fn email_handler_sends_through_smtp() {
     });
     let r = f.post("/kapacitor/v1/tasks", task.to_string());
     assert_eq!(r.json()["executing"], true, "{}", r.body);
-    let spec = json!({"id": "mail", "kind": "email", "options": {}});
+    // `smtp`, Kapacitor's name of the kind (`email` is taken too).
+    let spec = json!({"id": "mail", "kind": "smtp", "options": {}});
     let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -777,7 +778,7 @@ fn global_email_sends_state_changes_only() {
 }
 
 /// The MQTT handler publishes an alert's message to a real broker (mosquitto), from an alert
-/// node and as a topic handler, with its topic, QoS and retained flag.
+/// node and as a topic handler, with its topic (a template), QoS and retained flag.
 #[test]
 fn mqtt_handler_publishes_to_the_broker() {
     let dir = TempDir::new("mqtt");
@@ -788,22 +789,25 @@ fn mqtt_handler_publishes_to_the_broker() {
         broker.port
     );
     let f = Farad::start_in(&dir.path().join("data"), &conf);
-    let script = "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu').mqtt('alerts/node').qos(1).retained(TRUE)";
+    let script = "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu').mqtt('alerts/node/{{ .TaskName }}').qos(1).retained(TRUE)";
     let task = json!({
         "id": "t", "type": "stream", "status": "enabled", "script": script,
         "dbrps": [{"db": "db", "rp": "rp"}],
     });
     let r = f.post("/kapacitor/v1/tasks", task.to_string());
     assert_eq!(r.json()["executing"], true, "{}", r.body);
-    let spec = json!({"id": "m", "kind": "mqtt", "options": {"broker-name": "local", "topic": "alerts/topic"}});
+    // Topics are templates over the event, as Kapacitor renders them.
+    let spec = json!({"id": "m", "kind": "mqtt", "options": {"broker-name": "local",
+        "topic": "alerts/topic/{{ .Level }}/{{ .ID }}"}});
     let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
-    let bad = json!({"id": "q", "kind": "mqtt", "options": {"topic": "x", "qos": 3}});
-    assert_eq!(
-        f.post("/kapacitor/v1/alerts/topics/cpu/handlers", bad.to_string())
-            .status,
-        400
-    );
+    for bad in [
+        json!({"id": "q", "kind": "mqtt", "options": {"topic": "x", "qos": 3}}),
+        json!({"id": "q", "kind": "mqtt", "options": {"topic": "alerts/{{ .Level"}}),
+    ] {
+        let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", bad.to_string());
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
     assert_eq!(
         f.post("/write?db=db&rp=rp&precision=s", "cpu value=95 1\n")
             .status,
@@ -814,9 +818,9 @@ fn mqtt_handler_publishes_to_the_broker() {
         let mut msgs = got.lock().unwrap().clone();
         if msgs.len() >= 2 {
             msgs.sort();
-            assert_eq!(msgs[0].0, "alerts/node");
+            assert_eq!(msgs[0].0, "alerts/node/t");
             assert_eq!(msgs[0].1, "cpu is CRITICAL");
-            assert_eq!(msgs[1].0, "alerts/topic");
+            assert_eq!(msgs[1].0, "alerts/topic/CRITICAL/cpu");
             assert_eq!(msgs[1].1, "cpu is CRITICAL");
             break;
         }
@@ -824,7 +828,7 @@ fn mqtt_handler_publishes_to_the_broker() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Retained: a late subscriber still gets the node's message.
-    let late = broker.subscribe("alerts/node");
+    let late = broker.subscribe("alerts/node/t");
     let deadline = Instant::now() + Duration::from_secs(10);
     while late.lock().unwrap().is_empty() {
         assert!(Instant::now() < deadline, "no retained message");

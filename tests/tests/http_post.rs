@@ -240,3 +240,37 @@ fn an_endpoints_alert_template_and_url_template_shape_alert_posts() {
         assert_eq!(r.header("x-team"), Some("ops"));
     }
 }
+
+/// A topic `post` handler's `skip-ssl-verification`: a receiver whose certificate no root
+/// vouches for gets the event only from the handler that skips verification.
+#[test]
+fn post_handlers_may_skip_ssl_verification() {
+    let dir = TempDir::new("post-skip-ssl");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    farad_tests::make_certificates(&certs);
+    let sink = HttpSink::start_tls(&certs.join("server.pem"), &certs.join("server.key"));
+    let f = Farad::start_in(&dir.path().join("data"), "");
+    define(
+        &f,
+        "t",
+        "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu')",
+    );
+    for (id, skip) in [("verified", false), ("skipped", true)] {
+        let spec = json!({"id": id, "kind": "post", "options": {
+            "url": format!("{}/{id}", sink.url()), "skip-ssl-verification": skip}});
+        let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let bad = json!({"id": "b", "kind": "post", "options": {
+        "url": sink.url(), "skip-ssl-verification": "yes"}});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    write(&f, "cpu value=95 1\n");
+    let got = sink.wait_for(1);
+    assert_eq!(got[0].target, "/skipped");
+    assert!(String::from_utf8_lossy(&got[0].body).contains("CRITICAL"));
+    // The verified one was refused by the client: nothing more arrives.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(sink.received().len(), 1, "{:?}", sink.received());
+}

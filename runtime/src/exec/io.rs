@@ -16,6 +16,8 @@ pub struct HttpRequest {
     pub timeout_ns: i64,
     /// Log the response body of a failed request.
     pub capture_response: bool,
+    /// Accept any server certificate (a `post` topic handler's `skip-ssl-verification`).
+    pub skip_ssl_verification: bool,
 }
 
 /// An alert event as a topic keeps it: the event's latest state, by topic and event id.
@@ -535,7 +537,43 @@ impl PostEndpoint {
             body,
             timeout_ns: 0,
             capture_response: false,
+            skip_ssl_verification: false,
         })
+    }
+}
+
+/// An MQTT handler's topic: as given, or (with `{{`) a template over the event's template
+/// data, as Kapacitor renders it for every event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MqttTopic {
+    Plain(String),
+    Template(Shared),
+}
+
+impl MqttTopic {
+    pub fn new(topic: String) -> Result<MqttTopic, String> {
+        if !topic.contains("{{") {
+            return Ok(MqttTopic::Plain(topic));
+        }
+        Shared::text("topic", &topic)
+            .map(MqttTopic::Template)
+            .map_err(|e| format!("invalid topic template: {e}"))
+    }
+
+    /// Whether rendering needs the event.
+    pub fn templated(&self) -> bool {
+        matches!(self, MqttTopic::Template(_))
+    }
+
+    /// The topic of `event` (needed when [`templated`](Self::templated)).
+    pub fn render(&self, event: Option<&TopicEvent>) -> Result<String, String> {
+        match (self, event) {
+            (MqttTopic::Plain(t), _) => Ok(t.clone()),
+            (MqttTopic::Template(t), Some(ev)) => t
+                .execute(&ev.template_data())
+                .map_err(|e| format!("failed to create MQTT topic from template: {e}")),
+            (MqttTopic::Template(_), None) => Err("an MQTT topic template needs its event".into()),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ mod stats;
 mod task;
 
 pub use io::{
-    EventData, HttpRequest, InfluxCounters, InfluxWrite, Io, KnownEvent, NoIo, Output,
+    EventData, HttpRequest, InfluxCounters, InfluxWrite, Io, KnownEvent, MqttTopic, NoIo, Output,
     PostEndpoint, SideloadSource, TaskEnv, TopicEvent, email_templates, no_io,
 };
 pub use msg::{Dims, Msg, StreamPoint};

@@ -17,7 +17,7 @@ use gotmpl::{Template, Value as T};
 use super::NodeExec;
 use crate::exec::groups::{GroupTable, Groups};
 use crate::exec::inhibit::{InhibitorHandle, Inhibitors};
-use crate::exec::{EventData, HttpRequest, Io, Msg, StreamPoint, TaskEnv};
+use crate::exec::{EventData, HttpRequest, Io, MqttTopic, Msg, StreamPoint, TaskEnv};
 use crate::expr::{Compiled, ExprState, Scope};
 use crate::model::{Batch, BatchPoint, Fields, GroupKey, Name, Series, Value};
 use crate::pipeline::plan::PropertyValue;
@@ -81,7 +81,8 @@ enum Handler {
     /// `.mqtt(topic)`: the message, published to a broker.
     Mqtt {
         broker: String,
-        topic: String,
+        /// A template over the event (`alerts/{{ .TaskName }}`) when it has `{{`.
+        topic: MqttTopic,
         qos: u8,
         retained: bool,
     },
@@ -423,7 +424,7 @@ impl Alert {
                     };
                     handlers.push(Handler::Mqtt {
                         broker: text(sub("brokerName").and_then(|s| s.args.first())),
-                        topic,
+                        topic: MqttTopic::new(topic).map_err(|e| format!("alert .mqtt(): {e}"))?,
                         qos,
                         retained: matches!(
                             sub("retained").and_then(|s| s.args.first()),
@@ -1000,6 +1001,7 @@ impl Alert {
                     Handler::Plugin { .. } => true,
                     Handler::Email { to_templates, .. } => !to_templates.is_empty(),
                     Handler::Post { target, .. } => target.templated(),
+                    Handler::Mqtt { topic, .. } => topic.templated(),
                     _ => false,
                 }) {
                     kept_event = Some(anon.clone());
@@ -1041,13 +1043,18 @@ impl Alert {
                     topic,
                     qos,
                     retained,
-                } => self.io.send(crate::exec::Output::Mqtt {
-                    broker: broker.clone(),
-                    topic: topic.clone(),
-                    qos: *qos,
-                    retained: *retained,
-                    payload: e.message.clone().into_bytes(),
-                }),
+                } => match topic.render(kept_event.as_ref()) {
+                    Ok(topic) => self.io.send(crate::exec::Output::Mqtt {
+                        broker: broker.clone(),
+                        topic,
+                        qos: *qos,
+                        retained: *retained,
+                        payload: e.message.clone().into_bytes(),
+                    }),
+                    Err(error) => {
+                        tracing::error!(task = %self.task, error, "alert handler failed")
+                    }
+                },
                 Handler::Plugin { kind, options } => self.io.send(crate::exec::Output::Plugin {
                     kind: kind.clone(),
                     options: options.clone(),

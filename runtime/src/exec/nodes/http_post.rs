@@ -128,6 +128,7 @@ impl HttpPost {
             body,
             timeout_ns: self.timeout,
             capture_response: self.capture_response,
+            skip_ssl_verification: false,
         };
         Ok(match self.code_field {
             Some(_) => self.io.post_and_wait(req),
