@@ -85,19 +85,20 @@ fn mqtt_topic(
     given: &str,
     event: Option<&farad_runtime::exec::TopicEvent>,
 ) -> Result<String, String> {
-    use farad_runtime::exec::MqttTopic;
-    static TEMPLATES: std::sync::LazyLock<farad_runtime::template::Cache> =
-        std::sync::LazyLock::new(Default::default);
-    if !given.contains("{{") {
-        return Ok(given.to_owned());
-    }
-    let topic = TEMPLATES
-        .text("topic", given)
-        .map_err(|e| format!("invalid topic template: {e}"))?;
+    let topic = farad_runtime::exec::MqttTopic::cached(given)?;
     match event {
-        Some(_) => MqttTopic::Template(topic).render(event),
+        Some(_) => topic.render(event),
         None => Ok(given.to_owned()),
     }
+}
+
+/// A native handler kind's options (Kafka's, SNMP traps'), as given: checked when the
+/// handler is defined, read again for each event since they travel with it.
+pub fn read_options<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    options: &serde_json::Map<String, serde_json::Value>,
+) -> Result<T, String> {
+    T::deserialize(options).map_err(|e| format!("{kind} options: {e}"))
 }
 
 /// An event's JSON as Kapacitor's handlers write it, with a JSON encoder: one line.

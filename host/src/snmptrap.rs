@@ -44,15 +44,9 @@ pub struct TrapData {
 }
 
 impl TrapOptions {
-    /// The options as given; checked when the handler is defined ([`TrapOptions::parse`]).
-    fn read(options: &Map<String, Value>) -> Result<TrapOptions, String> {
-        serde_json::from_value(Value::Object(options.clone()))
-            .map_err(|e| format!("snmptrap options: {e}"))
-    }
-
     /// The options, checked (templates compiled) as when a handler is defined.
     pub fn parse(options: &Map<String, Value>) -> Result<TrapOptions, String> {
-        let o = TrapOptions::read(options)?;
+        let o = crate::handlers::read_options::<TrapOptions>("snmptrap", options)?;
         oid(&o.trap_oid).map_err(|e| format!("invalid trap Oid {:?}: {e}", o.trap_oid))?;
         for d in &o.data_list {
             oid(&d.oid).map_err(|e| format!("invalid data Oid {:?}: {e}", d.oid))?;
@@ -75,7 +69,6 @@ pub struct Trapper {
     config: SnmpTrap,
     started: Instant,
     request_id: AtomicI32,
-    templates: farad_runtime::template::Cache,
 }
 
 impl Trapper {
@@ -84,19 +77,17 @@ impl Trapper {
             config: config.clone(),
             started: Instant::now(),
             request_id: AtomicI32::new(1),
-            templates: Default::default(),
         }
     }
 
     /// Renders the data's templates over `event` and sends the trap.
     pub fn handle(&self, options: &Map<String, Value>, event: &TopicEvent) -> Result<(), String> {
         // Checked when the handler was defined; its templates are parsed once.
-        let mut o = TrapOptions::read(options)?;
+        let mut o = crate::handlers::read_options::<TrapOptions>("snmptrap", options)?;
         if o.data_list.iter().any(|d| d.value.contains("{{")) {
             let data = event.template_data();
             for d in &mut o.data_list {
-                d.value = self
-                    .templates
+                d.value = farad_runtime::template::Cache::shared()
                     .text("data", &d.value)
                     .and_then(|t| t.execute(&data))
                     .map_err(|e| format!("failed to handle event: {e}"))?;

@@ -77,13 +77,19 @@ impl Shared {
 }
 
 /// Handlers' templates by source, parsed on first use, for handlers whose options come
-/// with each event (Kafka, SNMP traps). Bounded: emptied when it reaches 64.
+/// with each event (Kafka, SNMP traps, MQTT topics). Bounded: emptied when it reaches 256.
 #[derive(Default)]
 pub struct Cache {
     parsed: parking_lot::Mutex<std::collections::HashMap<String, Shared>>,
 }
 
 impl Cache {
+    /// The process's one cache, shared by all such handlers.
+    pub fn shared() -> &'static Cache {
+        static SHARED: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Cache::default);
+        &SHARED
+    }
+
     /// The text template `src`, named `name` in errors.
     pub fn text(&self, name: &str, src: &str) -> gotmpl::Result<Shared> {
         let mut parsed = self.parsed.lock();
@@ -91,7 +97,7 @@ impl Cache {
             return Ok(t.clone());
         }
         let t = Shared::text(name, src)?;
-        if parsed.len() >= 64 {
+        if parsed.len() >= 256 {
             parsed.clear();
         }
         parsed.insert(src.to_owned(), t.clone());

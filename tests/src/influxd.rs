@@ -15,73 +15,6 @@ pub struct Influxd {
     pub ca: Option<PathBuf>,
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, in `dir` (`server.pem`, `server.key`);
-/// the CA's file.
-pub fn make_certificates(dir: &Path) -> PathBuf {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("running openssl (install it to test HTTPS)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n",
-    )
-    .expect("writing the certificate extensions");
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=farad-test-ca",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    dir.join("ca.pem")
-}
-
 /// A port on 127.0.0.1 nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -116,7 +49,7 @@ impl Influxd {
         let d = dir.display();
         let config = dir.join("influxdb.conf");
         std::fs::create_dir_all(dir).expect("influxd dir");
-        let ca = tls.then(|| make_certificates(dir));
+        let ca = tls.then(|| crate::certificates(dir).ca);
         let https = if tls {
             format!(
                 "  https-enabled = true\n  https-certificate = \"{d}/server.pem\"\n  \

@@ -6,6 +6,7 @@
 //! `scripts/test`'s build, where `-p farad` alone would rebuild wasmtime with other features)
 //! and uses `target/<profile>/farad`.
 
+mod certs;
 mod influxd;
 mod kafka;
 mod kafka_tls;
@@ -14,7 +15,8 @@ mod sink;
 mod smtp;
 mod snmptrapd;
 
-pub use influxd::{Influxd, free_port, make_certificates};
+pub use certs::{Certificates, certificates};
+pub use influxd::{Influxd, free_port};
 pub use kafka::{KafkaCluster, KafkaMessage};
 pub use kafka_tls::{Login, SecureKafka};
 pub use mqtt::Mosquitto;

@@ -246,10 +246,8 @@ fn an_endpoints_alert_template_and_url_template_shape_alert_posts() {
 #[test]
 fn post_handlers_may_skip_ssl_verification() {
     let dir = TempDir::new("post-skip-ssl");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    farad_tests::make_certificates(&certs);
-    let sink = HttpSink::start_tls(&certs.join("server.pem"), &certs.join("server.key"));
+    let certs = farad_tests::certificates(&dir.path().join("certs"));
+    let sink = HttpSink::start_tls(&certs.cert, &certs.key);
     let f = Farad::start_in(&dir.path().join("data"), "");
     define(
         &f,

@@ -2,16 +2,14 @@
 //! its key beside it or in `https-private-key`); the CLI with `-skipVerify`; a bad
 //! certificate stops the start with the reason.
 
-use farad_tests::{Farad, TempDir, farad_bin, make_certificates};
+use farad_tests::{Farad, TempDir, farad_bin};
 use serde_json::json;
 
 #[test]
 fn the_api_is_served_over_tls() {
     let dir = TempDir::new("https");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let ca = make_certificates(&certs);
-    let (cert, key) = (certs.join("server.pem"), certs.join("server.key"));
+    let certs = farad_tests::certificates(&dir.path().join("certs"));
+    let (ca, cert, key) = (certs.ca, certs.cert, certs.key);
     let f = Farad::start_trusting(
         &dir.path().join("data"),
         "",
@@ -44,7 +42,7 @@ fn the_api_is_served_over_tls() {
     assert!(out.contains("t "), "{out}");
 
     // The key in the certificate's own file, as Kapacitor's default expects.
-    let both = certs.join("both.pem");
+    let both = dir.path().join("certs/both.pem");
     let mut pem = std::fs::read(&cert).unwrap();
     pem.extend(std::fs::read(&key).unwrap());
     std::fs::write(&both, pem).unwrap();

@@ -601,10 +601,8 @@ fn sensu_writes_check_results_to_the_client_socket() {
 #[test]
 fn slack_over_tls_trusts_its_ssl_ca_or_skips_verification() {
     let dir = TempDir::new("saas-slack-tls");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let ca = farad_tests::make_certificates(&certs);
-    let sink = HttpSink::start_tls(&certs.join("server.pem"), &certs.join("server.key"));
+    let certs = farad_tests::certificates(&dir.path().join("certs"));
+    let (ca, sink) = (&certs.ca, HttpSink::start_tls(&certs.cert, &certs.key));
     let url = sink.url();
     assert!(url.starts_with("https://"), "{url}");
     let f = Farad::start_in(

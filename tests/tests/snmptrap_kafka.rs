@@ -2,9 +2,7 @@
 //! snmptrapd, and librdkafka's mock Kafka cluster read by a Kafka consumer. Each from an
 //! alert node, as a topic handler and as a service test.
 
-use farad_tests::{
-    Farad, HttpSink, KafkaCluster, Login, SecureKafka, Snmptrapd, TempDir, make_certificates,
-};
+use farad_tests::{Farad, HttpSink, KafkaCluster, Login, SecureKafka, Snmptrapd, TempDir};
 use serde_json::json;
 
 fn define(f: &Farad, id: &str, script: &str) {
@@ -287,11 +285,10 @@ fn kafka_handler_writes_events_keyed_by_id() {
 #[test]
 fn kafka_handler_over_tls_with_sasl() {
     let dir = TempDir::new("kafka-tls");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let ca = make_certificates(&certs);
+    let certs = farad_tests::certificates(&dir.path().join("certs"));
+    let ca = &certs.ca;
     let kafka = SecureKafka::start(
-        Some((&certs.join("server.pem"), &certs.join("server.key"))),
+        Some((&certs.cert, &certs.key)),
         Login::plain("farad", "s3cret"),
     );
     for topic in ["alerts", "svc"] {
@@ -392,15 +389,14 @@ fn kafka_handler_with_sasl_in_the_clear() {
 #[test]
 fn kafka_handler_logs_in_with_oauth_tokens() {
     let dir = TempDir::new("kafka-oauth");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let ca = make_certificates(&certs);
+    let certs = farad_tests::certificates(&dir.path().join("certs"));
+    let ca = &certs.ca;
     let tokens = std::sync::Arc::new(std::sync::Mutex::new(vec![
         "static-t".to_owned(),
         "fetched-1".to_owned(),
     ]));
     let kafka = SecureKafka::start(
-        Some((&certs.join("server.pem"), &certs.join("server.key"))),
+        Some((&certs.cert, &certs.key)),
         Some(Login::Bearer(tokens.clone())),
     );
     for topic in ["alerts", "svc"] {

@@ -40,15 +40,9 @@ pub struct KafkaOptions {
 }
 
 impl KafkaOptions {
-    /// The options as given; checked when the handler is defined ([`KafkaOptions::parse`]).
-    fn read(options: &Map<String, Value>) -> Result<KafkaOptions, String> {
-        serde_json::from_value(Value::Object(options.clone()))
-            .map_err(|e| format!("kafka options: {e}"))
-    }
-
     /// The options, checked (templates compiled) as when a handler is defined.
     pub fn parse(options: &Map<String, Value>) -> Result<KafkaOptions, String> {
-        let o = KafkaOptions::read(options)?;
+        let o = crate::handlers::read_options::<KafkaOptions>("kafka", options)?;
         if o.topic.is_empty() {
             return Err("topic must not be empty".into());
         }
@@ -90,7 +84,6 @@ pub struct Clusters {
     producers: Mutex<HashMap<(String, Hash), Arc<KafkaProducer>>>,
     /// Why a producer could not be made, and when: not tried again for [`RETRY`].
     failed: Mutex<HashMap<(String, Hash), (Instant, String)>>,
-    templates: farad_runtime::template::Cache,
 }
 
 /// How long a producer that could not be made (no token, say) is not tried again.
@@ -106,14 +99,13 @@ impl Clusters {
                 .collect(),
             producers: Mutex::default(),
             failed: Mutex::default(),
-            templates: Default::default(),
         }
     }
 
     /// Writes `event` as the handler's options say.
     pub fn handle(&self, options: &Map<String, Value>, event: &TopicEvent) -> Result<(), String> {
         // Checked when the handler was defined.
-        let o = KafkaOptions::read(options)?;
+        let o = crate::handlers::read_options::<KafkaOptions>("kafka", options)?;
         let body = if o.template.is_empty() {
             // Go's encoder: `alert.Data`'s field order, and its newline.
             let mut line = Vec::with_capacity(512);
@@ -121,7 +113,7 @@ impl Clusters {
             line.push(b'\n');
             line
         } else {
-            self.templates
+            farad_runtime::template::Cache::shared()
                 .text("kafka alert template", &o.template)
                 .map_err(|e| format!("failed to parse template: {e}"))?
                 .execute(&event.alert_data())

@@ -560,6 +560,18 @@ impl MqttTopic {
             .map_err(|e| format!("invalid topic template: {e}"))
     }
 
+    /// [`MqttTopic::new`] for topics that come with each event (topic handlers' options):
+    /// templates parsed once, kept in the shared [`crate::template::Cache`].
+    pub fn cached(topic: &str) -> Result<MqttTopic, String> {
+        if !topic.contains("{{") {
+            return Ok(MqttTopic::Plain(topic.to_owned()));
+        }
+        crate::template::Cache::shared()
+            .text("topic", topic)
+            .map(MqttTopic::Template)
+            .map_err(|e| format!("invalid topic template: {e}"))
+    }
+
     /// Whether rendering needs the event.
     pub fn templated(&self) -> bool {
         matches!(self, MqttTopic::Template(_))
