@@ -82,6 +82,7 @@ fn log_tcp_and_exec_handlers() {
 
 /// Topics: an alert node's `.topic()` and its own handlers' anonymous topic
 /// (`main:task:node`) keep each event's latest state, listed and read as Kapacitor's API does.
+/// The details call Go's methods on `.Time` and `.Duration`.
 #[test]
 fn topics_keep_event_state() {
     let dir = TempDir::new("alert-topics");
@@ -89,7 +90,7 @@ fn topics_keep_event_state() {
     let log = dir.path().join("alerts.log");
     let script = format!(
         "stream|from().measurement('cpu').groupBy('host')|alert().id('cpu:{{{{ index .Tags \"host\" }}}}')\
-         .message('{{{{ .ID }}}} is {{{{ .Level }}}}').details('{{{{ .TaskName }}}} saw {{{{ index .Fields \"value\" }}}}')\
+         .message('{{{{ .ID }}}} is {{{{ .Level }}}}').details('{{{{ .TaskName }}}} saw {{{{ index .Fields \"value\" }}}} at {{{{ .Time.Format \"15:04:05\" }}}} ({{{{ .Time.Unix }}}}), {{{{ .Duration.Seconds }}}}s in')\
          .warn(lambda: \"value\" > 70.0).crit(lambda: \"value\" > 90.0).topic('cpu').log('{}')",
         log.display()
     );
@@ -131,7 +132,8 @@ fn topics_keep_event_state() {
     let a = &events[0]["state"];
     assert_eq!(a["level"], "OK");
     assert_eq!(a["message"], "cpu:a is OK");
-    assert_eq!(a["details"], "t saw 10");
+    // Go's methods on `.Time` and `.Duration`.
+    assert_eq!(a["details"], "t saw 10 at 00:01:01 (61), 60s in");
     assert_eq!(a["time"], "1970-01-01T00:01:01Z");
     assert_eq!(a["duration"], "1m0s");
     let b = f.get("/kapacitor/v1/alerts/topics/cpu/events/cpu:b").json();

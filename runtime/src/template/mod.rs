@@ -10,11 +10,14 @@ use std::sync::Arc;
 
 use gotmpl::Value;
 
+mod methods;
+
 /// A `text/template` with Kapacitor's `json`/`jsonCompact` and Go's printing.
 pub fn text(name: &str, src: &str) -> gotmpl::Result<gotmpl::Template> {
     let make = |src: &str| {
         gotmpl::Template::new(name)
             .funcs(json_funcs(Value::from))
+            .funcs(methods::funcs())
             .func("goprint", goprint)
             .parse(src)
     };
@@ -27,6 +30,7 @@ pub fn html(name: &str, src: &str) -> gotmpl::Result<gotmpl::html::Template> {
     let make = |src: &str| {
         gotmpl::html::Template::new(name)
             .funcs(json_funcs(|text| Value::from(gotmpl::html::JS::from(text))))
+            .funcs(methods::funcs())
             .func("goprint", goprint)
             .parse(src)
     };
@@ -117,12 +121,14 @@ impl PartialEq for Shared {
     }
 }
 
-/// Parses `src` with its printing actions piped through `goprint`; a template that does not
-/// parse is parsed as written, so that its error points at what the user wrote.
+/// Parses `src` with Go's methods on times and durations made calls and its printing
+/// actions piped through `goprint`; a template that does not parse is parsed as written, so
+/// that its error points at what the user wrote.
 fn with_go_printing<T>(src: &str, make: impl Fn(&str) -> gotmpl::Result<T>) -> gotmpl::Result<T> {
-    match go_printing(src) {
-        Cow::Borrowed(src) => make(src),
-        Cow::Owned(piped) => make(&piped).or_else(|_| make(src)),
+    let called = methods::rewrite(src);
+    match go_printing(&called) {
+        Cow::Borrowed(same) if same.len() == src.len() => make(src),
+        rewritten => make(&rewritten).or_else(|_| make(src)),
     }
 }
 
