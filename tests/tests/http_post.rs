@@ -241,18 +241,23 @@ fn an_endpoints_alert_template_and_url_template_shape_alert_posts() {
     }
 }
 
-/// A topic `post` handler's `skip-ssl-verification`: a receiver whose certificate no root
-/// vouches for gets the event only from the handler that skips verification.
+/// A topic `post` handler's `skip-ssl-verification` and the alert node's
+/// `.post().skipSSLVerification()`: a receiver whose certificate no root vouches for gets the
+/// event only from the handlers that skip verification.
 #[test]
 fn post_handlers_may_skip_ssl_verification() {
     let dir = TempDir::new("post-skip-ssl");
     let certs = farad_tests::certificates(&dir.path().join("certs"));
     let sink = HttpSink::start_tls(&certs.cert, &certs.key);
     let f = Farad::start_in(&dir.path().join("data"), "");
+    let url = sink.url();
     define(
         &f,
         "t",
-        "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu')",
+        &format!(
+            "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu')\
+             .post('{url}/node-verified').post('{url}/node-skipped', '{url}/unused').skipSSLVerification()"
+        ),
     );
     for (id, skip) in [("verified", false), ("skipped", true)] {
         let spec = json!({"id": id, "kind": "post", "options": {
@@ -265,10 +270,12 @@ fn post_handlers_may_skip_ssl_verification() {
     let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", bad.to_string());
     assert_eq!(r.status, 400, "{}", r.body);
     write(&f, "cpu value=95 1\n");
-    let got = sink.wait_for(1);
-    assert_eq!(got[0].target, "/skipped");
+    let got = sink.wait_for(2);
+    let mut targets: Vec<&str> = got.iter().map(|r| r.target.as_str()).collect();
+    targets.sort();
+    assert_eq!(targets, ["/node-skipped", "/skipped"]);
     assert!(String::from_utf8_lossy(&got[0].body).contains("CRITICAL"));
-    // The verified one was refused by the client: nothing more arrives.
+    // The verified ones were refused by the client: nothing more arrives.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(sink.received().len(), 1, "{:?}", sink.received());
+    assert_eq!(sink.received().len(), 2, "{:?}", sink.received());
 }

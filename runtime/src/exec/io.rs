@@ -488,9 +488,9 @@ impl PostEndpoint {
     }
 
     /// What Kapacitor's post handler sends for an alert event through this endpoint: the
-    /// URL (a template over the event's `alert.Data`), the endpoint's headers and then
-    /// `headers`, and the body: the endpoint's alert template over that data, or
-    /// `json_line` (the event's JSON) with a JSON content type unless a header names one.
+    /// URL (a template over the event's `alert.Data`), the endpoint's headers (those named
+    /// in `headers` replaced), and the body: the endpoint's alert template over that data,
+    /// or `json_line` (the event's JSON) as `application/json`, whatever the headers say.
     /// `event` is needed only when the endpoint is [`templated`](Self::templated).
     pub fn alert_post(
         &self,
@@ -516,17 +516,18 @@ impl PostEndpoint {
             ),
             _ => None,
         };
+        // As Kapacitor: the handler's headers replace the endpoint's of the same name, and
+        // a JSON body is sent as JSON whatever they say.
         let mut all: Vec<(String, String)> = self.headers.clone();
-        all.extend(headers);
+        for (k, v) in headers {
+            all.retain(|(have, _)| !have.eq_ignore_ascii_case(&k));
+            all.push((k, v));
+        }
         let body = match body {
             Some(body) => body,
             None => {
-                if !all
-                    .iter()
-                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    all.insert(0, ("Content-Type".into(), "application/json".into()));
-                }
+                all.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+                all.insert(0, ("Content-Type".into(), "application/json".into()));
                 json_line
             }
         };
@@ -789,6 +790,34 @@ pub fn no_io() -> Arc<dyn Io> {
 mod tests {
     use super::*;
     use crate::model::{BatchPoint, GroupKey, Name, Series, Value};
+
+    /// As Kapacitor's post handler: its headers replace the endpoint's of the same name, and
+    /// an event's JSON goes as `application/json` whatever the headers say.
+    #[test]
+    fn alert_posts_set_headers_as_kapacitor() {
+        let mut e = PostEndpoint::new("http://127.0.0.1:1/".into()).unwrap();
+        e.headers = vec![
+            ("Content-Type".into(), "text/plain".into()),
+            ("X-Team".into(), "ops".into()),
+            ("X-Keep".into(), "1".into()),
+        ];
+        let req = e
+            .alert_post(None, b"{}\n".to_vec(), [("x-team".into(), "db".into())])
+            .unwrap();
+        let headers: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("Content-Type", "application/json"),
+                ("X-Keep", "1"),
+                ("x-team", "db")
+            ]
+        );
+    }
 
     fn event(row: EventData) -> TopicEvent {
         TopicEvent {

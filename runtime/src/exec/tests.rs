@@ -800,6 +800,44 @@ fn alert_flapping_suppresses_events() {
     );
 }
 
+/// As Kapacitor: `.history(n)` below 2 remembers 2 levels; flapping thresholds above 1 are
+/// refused with its message; `.post()` takes several URLs and posts to the first.
+#[test]
+fn alert_history_flapping_and_post_bounds_are_kapacitors() {
+    let lp: String = (0..6)
+        .map(|i| format!("m v={} {}\n", i % 2 * 2, i + 1))
+        .collect();
+    let base = "stream|from()|alert().warn(lambda: \"v\" > 1.0).flapping(0.25, 0.5)";
+    let sent: Vec<usize> = ["0", "1", "2", "21"]
+        .iter()
+        .map(|history| {
+            let (mut t, posts) = alert_task(&format!(
+                "{base}.history({history}).post('http://127.0.0.1:1/a', 'http://127.0.0.1:1/b')"
+            ));
+            t.push("db", "rp", &points(&lp));
+            let posts = posts.0.lock().unwrap();
+            assert!(posts.iter().all(|r| r.url == "http://127.0.0.1:1/a"));
+            posts.len()
+        })
+        .collect();
+    assert_eq!(sent[0], sent[2], "history(0) is history(2)");
+    assert_eq!(sent[1], sent[2], "history(1) is history(2)");
+    assert_ne!(sent[2], sent[3], "history(21) differs: {sent:?}");
+    let opts = BuildOptions {
+        task_type: Some(TaskType::Stream),
+        ..BuildOptions::default()
+    };
+    let script =
+        "stream|from()|alert().warn(lambda: \"v\" > 1.0).flapping(0.5, 1.5).post('http://x/')";
+    let plan = compile(script, &opts).unwrap();
+    let err = Task::new(&plan).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("alert flap thresholds are percentages"),
+        "{err}"
+    );
+}
+
 #[test]
 fn batch_tasks_run_replayed_batches() {
     let opts = BuildOptions {

@@ -168,9 +168,10 @@ const ALERT_PROPS: &[Property] = &[
     prop("stateChangesOnly", optional(&[Arg::Duration])),
     multi("inhibit", then_many(&[Arg::String], Arg::String)),
     // Handlers. Each call adds one handler; its sub-properties configure that handler.
+    // Kapacitor takes any number of URLs and posts to the first.
     handler(
         "post",
-        optional(&[Arg::String]),
+        STRS,
         &[
             prop("endpoint", STR),
             multi("header", KEY_STR),

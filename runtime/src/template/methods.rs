@@ -431,18 +431,42 @@ mod run {
     #[test]
     fn methods_of_times_and_durations_run_as_go_runs_them() {
         for (src, want) in [
-            (r#"{{ .Time.Format "2006-01-02T15:04 Mon" }}"#, "2009-11-10T23:04 Tue"),
-            ("{{ .Time.Unix }} {{ .Time.UnixMilli }}", "1257894245 1257894245012"),
-            ("{{ .Time.Weekday }} {{ .Time.Month }} {{ .Time.Year }}", "Tuesday November 2009"),
-            ("{{ .Time.Hour }}:{{ .Time.Minute }} day {{ .Time.YearDay }}", "23:4 day 314"),
+            (
+                r#"{{ .Time.Format "2006-01-02T15:04 Mon" }}"#,
+                "2009-11-10T23:04 Tue",
+            ),
+            (
+                "{{ .Time.Unix }} {{ .Time.UnixMilli }}",
+                "1257894245 1257894245012",
+            ),
+            (
+                "{{ .Time.Weekday }} {{ .Time.Month }} {{ .Time.Year }}",
+                "Tuesday November 2009",
+            ),
+            (
+                "{{ .Time.Hour }}:{{ .Time.Minute }} day {{ .Time.YearDay }}",
+                "23:4 day 314",
+            ),
             ("{{ .Time.UTC }}", "2009-11-10 23:04:05.0123 +0000 UTC"),
-            (r#"{{ .Time.Truncate "1h" }}"#, "2009-11-10 23:00:00 +0000 UTC"),
+            (
+                r#"{{ .Time.Truncate "1h" }}"#,
+                "2009-11-10 23:00:00 +0000 UTC",
+            ),
             (r#"{{ .Time.Round "1h" }}"#, "2009-11-10 23:00:00 +0000 UTC"),
-            ("{{ .Time.Add .Duration }}", "2009-11-10 23:05:35.0123 +0000 UTC"),
+            (
+                "{{ .Time.Add .Duration }}",
+                "2009-11-10 23:05:35.0123 +0000 UTC",
+            ),
             ("{{ .Duration.Minutes }} {{ .Duration.Seconds }}", "1.5 90"),
             (r#"{{ printf "%.3f" .Duration.Hours }}"#, "0.025"),
-            ("{{ .Duration.Milliseconds }} {{ .Duration }}", "90000 1m30s"),
-            (r#"{{ .Duration.Round "1m" }} {{ .Duration.Truncate "1m" }}"#, "2m0s 1m0s"),
+            (
+                "{{ .Duration.Milliseconds }} {{ .Duration }}",
+                "90000 1m30s",
+            ),
+            (
+                r#"{{ .Duration.Round "1m" }} {{ .Duration.Truncate "1m" }}"#,
+                "2m0s 1m0s",
+            ),
             ("{{ if gt .Duration.Seconds 60.0 }}long{{ end }}", "long"),
             (r#"{{ "15:04" | .Time.Format }}"#, "23:04"),
         ] {

@@ -70,6 +70,8 @@ enum Handler {
         /// The URL or `[[httppost]]` endpoint, with the node's headers added.
         target: crate::exec::PostEndpoint,
         capture_response: bool,
+        /// `.skipSSLVerification()`: any server certificate is accepted.
+        skip_ssl_verification: bool,
         timeout: i64,
     },
     /// `.log(path)`: the event's JSON, one line per event, appended to a file.
@@ -349,12 +351,17 @@ impl Alert {
                     };
                     for h in p.sub.iter().filter(|s| s.name == "header") {
                         if let [PV::Str(k), PV::Str(v)] = h.args.as_slice() {
+                            // Replacing the endpoint's, as Kapacitor sets them.
+                            target
+                                .headers
+                                .retain(|(have, _)| !have.eq_ignore_ascii_case(k));
                             target.headers.push((k.clone(), v.clone()));
                         }
                     }
                     handlers.push(Handler::Post {
                         target,
                         capture_response: sub("captureResponse").is_some(),
+                        skip_ssl_verification: sub("skipSSLVerification").is_some(),
                         timeout: match sub("timeout").and_then(|s| s.args.first()) {
                             Some(PV::Duration(d)) => *d,
                             _ => 0,
@@ -510,15 +517,18 @@ impl Alert {
                 _ => None,
             })
             .collect();
+        // Kapacitor remembers at least two levels, whatever `.history()` says.
         let history = match node.property("history").and_then(|p| p.args.first()) {
-            Some(PV::Int(n)) if *n >= 2 => *n as usize,
-            Some(PV::Int(_)) => return Err("alert history count must be >= 2".into()),
+            Some(PV::Int(n)) => (*n).max(2) as usize,
             _ => 21,
         };
         let flapping = match node.property("flapping").map(|p| p.args.as_slice()) {
             Some([PV::Float(low), PV::Float(high)]) => {
-                if low > high {
-                    return Err("flapping low must be less than or equal to flapping high".into());
+                if *low > 1.0 || *high > 1.0 {
+                    return Err(
+                        "alert flap thresholds are percentages and should be between 0 and 1"
+                            .into(),
+                    );
                 }
                 Some((*low, *high))
             }
@@ -1071,11 +1081,13 @@ impl Alert {
                 Handler::Post {
                     target,
                     capture_response,
+                    skip_ssl_verification,
                     timeout,
                 } => match target.alert_post(kept_event.as_ref(), line(), []) {
                     Ok(req) => self.io.post(HttpRequest {
                         timeout_ns: *timeout,
                         capture_response: *capture_response,
+                        skip_ssl_verification: *skip_ssl_verification,
                         ..req
                     }),
                     Err(error) => {
