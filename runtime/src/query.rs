@@ -37,6 +37,9 @@ pub struct BatchQuery {
 
 impl BatchQuery {
     pub fn from_node(node: &PlanNode) -> Result<BatchQuery, String> {
+        if node.kind == crate::pipeline::schema::NodeKind::QueryFlux {
+            return Err("queryFlux nodes do not run yet (Flux queries to InfluxDB 2)".into());
+        }
         let Some(PV::Str(text)) = node.args.first() else {
             return Err("query needs an InfluxQL statement".into());
         };
@@ -545,6 +548,24 @@ mod tests {
     }
 
     const T0: i64 = 1_700_000_000_000_000_000;
+
+    #[test]
+    fn flux_queries_are_refused_by_name() {
+        let opts = BuildOptions {
+            task_type: Some(TaskType::Batch),
+            ..BuildOptions::default()
+        };
+        let script =
+            "batch|queryFlux('from(bucket: \"b\") |> range(start: -1m)').period(1m).every(1m)";
+        let plan = compile(script, &opts).unwrap_or_else(|d| panic!("{}", d.one_line(script)));
+        let node = plan
+            .nodes
+            .iter()
+            .find(|n| n.kind == crate::pipeline::schema::NodeKind::QueryFlux)
+            .unwrap();
+        let err = BatchQuery::from_node(node).err().unwrap();
+        assert!(err.starts_with("queryFlux nodes do not run yet"), "{err}");
+    }
 
     #[test]
     fn rewrites_the_statement_for_each_run() {

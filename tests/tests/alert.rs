@@ -27,6 +27,7 @@ fn wait_for_lines(read: impl Fn() -> String, n: usize) -> Vec<serde_json::Value>
     }
 }
 
+/// `.tcp(addr).address(other)` sends to `other`, as in Kapacitor.
 #[test]
 fn log_tcp_and_exec_handlers() {
     let dir = TempDir::new("alert-handlers");
@@ -45,7 +46,7 @@ fn log_tcp_and_exec_handlers() {
     });
     let f = Farad::start_in(&dir.path().join("data"), "");
     let script = format!(
-        "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).log('{}').tcp('{addr}').exec('/bin/sh', '-c', 'cat >> {}')",
+        "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).log('{}').tcp('127.0.0.1:1').address('{addr}').exec('/bin/sh', '-c', 'cat >> {}')",
         log.display(),
         exec_out.display()
     );

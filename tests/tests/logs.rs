@@ -96,6 +96,18 @@ fn log_sessions_stream_the_records_a_task_writes() {
     );
     wait_line(&f, &json_lines, |l| l.contains("\"point\""));
     assert!(errors_only.try_recv().is_err());
+    // `.level('error')` (any case, as Kapacitor) logs the points at that level.
+    let task = json!({"id": "e", "type": "stream", "status": "enabled",
+        "dbrps": [{"db": "db", "rp": "rp"}],
+        "script": "stream|from().measurement('cpu')|log().level('error')|httpOut('out')"});
+    assert_eq!(f.post("/kapacitor/v1/tasks", task.to_string()).status, 200);
+    let line = wait_line(&f, &errors_only, |l| l.contains("\"point\""));
+    let rec: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&rec["lvl"], &rec["task"]),
+        (&json!("error"), &json!("e")),
+        "{rec}"
+    );
 
     let r = f.get("/kapacitor/v1preview/logs?task=a&task=b");
     assert_eq!(r.status, 400, "{}", r.body);

@@ -40,6 +40,8 @@ pub struct Task {
     queries: Vec<usize>,
     /// Last error per node, for logs.
     pub last_error: Option<String>,
+    /// Per node, how its errors are reported.
+    quiet: Vec<Quiet>,
     /// Output buffers, reused so that a message does not allocate one.
     buffers: Vec<Vec<Msg>>,
     /// Messages seen per node, to pick the ones to time.
@@ -54,6 +56,15 @@ pub struct Task {
     order: Vec<usize>,
     /// Per node, the per-group output counts a `stats` node reads, when one watches it.
     watched: Vec<Option<nodes::GroupCounts>>,
+}
+
+/// How a node's errors are reported (`.quiet()`): as Kapacitor, a quiet node's errors are
+/// counted but not logged, and a quiet `eval`'s neither.
+#[derive(Clone, Copy, PartialEq)]
+enum Quiet {
+    No,
+    Counted,
+    Silent,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -147,6 +158,15 @@ impl Task {
             source,
             queries,
             last_error: None,
+            quiet: plan
+                .nodes
+                .iter()
+                .map(|n| match (n.property("quiet").is_some(), n.kind) {
+                    (false, _) => Quiet::No,
+                    (true, NodeKind::Eval) => Quiet::Silent,
+                    (true, _) => Quiet::Counted,
+                })
+                .collect(),
             buffers: Vec::new(),
             sampled: vec![0; plan.nodes.len()],
             now: 0,
@@ -357,6 +377,16 @@ impl Task {
         problems
     }
 
+    /// A node's error: counted and kept for the log, as its `.quiet()` says.
+    fn failed(&mut self, node: usize, e: String) {
+        if self.quiet[node] != Quiet::Silent {
+            self.counts[node].errors += 1;
+        }
+        if self.quiet[node] == Quiet::No {
+            self.last_error = Some(format!("{}: {e}", self.stats[node].0));
+        }
+    }
+
     /// Makes the nodes that gather messages (UDFs) process them now; done after every write.
     pub fn flush(&mut self) {
         for i in 0..self.flushers.len() {
@@ -366,8 +396,7 @@ impl Task {
             let counts = &mut self.counts[node];
             counts.emitted += out.iter().filter(|m| m.is_data()).count() as u64;
             if let Err(e) = result {
-                counts.errors += 1;
-                self.last_error = Some(format!("{}: {e}", self.stats[node].0));
+                self.failed(node, e);
             }
             self.route(node, &mut out);
             self.buffers.push(out);
@@ -414,11 +443,7 @@ impl Task {
             match result {
                 Ok(true) => counts.emitted += 1,
                 Ok(false) => return,
-                Err(e) => {
-                    counts.errors += 1;
-                    self.last_error = Some(format!("{}: {e}", self.stats[node].0));
-                    return;
-                }
+                Err(e) => return self.failed(node, e),
             }
             match self.outputs[node].as_slice() {
                 [] => return,
@@ -464,8 +489,7 @@ impl Task {
             counts.exec_ns += start.elapsed().as_nanos() as u64 * TIMING_SAMPLE;
         }
         if let Err(e) = result {
-            counts.errors += 1;
-            self.last_error = Some(format!("{}: {e}", self.stats[node].0));
+            self.failed(node, e);
         }
         self.route(node, &mut out);
         self.buffers.push(out);

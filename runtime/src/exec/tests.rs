@@ -117,6 +117,28 @@ fn lambda_errors_count_and_drop() {
     );
 }
 
+/// `.quiet()`, as Kapacitor: a quiet node's errors are counted and not logged; a quiet
+/// `eval`'s are neither.
+#[test]
+fn quiet_nodes_do_not_log_their_errors() {
+    let errors = |t: &Task, node: &str| {
+        let stats = t.stats();
+        let s = &stats.iter().find(|(n, _)| n == node).unwrap().1;
+        s.errors.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let lp = points("cpu value=10.5 1\ncpu other=1 2\n");
+    let mut t = task("stream|from()|where(lambda: \"value\" > 5).quiet()|httpOut('out')");
+    t.push("db", "rp", &lp);
+    assert_eq!((errors(&t, "where2"), t.last_error.clone()), (1, None));
+    let mut t = task("stream|from()|eval(lambda: \"value\" * 2).as('x').quiet()|httpOut('out')");
+    t.push("db", "rp", &lp);
+    assert_eq!((errors(&t, "eval2"), t.last_error.clone()), (0, None));
+    let mut t = task("stream|from()|eval(lambda: \"value\" * 2).as('x')|httpOut('out')");
+    t.push("db", "rp", &lp);
+    assert_eq!(errors(&t, "eval2"), 2);
+    assert!(t.last_error.is_some());
+}
+
 /// Runs `script` (whose last node is `|httpOut('out')`) on line protocol (seconds) and returns
 /// the endpoint's `values` of each series, with tags.
 /// One series of an httpOut result: its tags and its rows.

@@ -1,8 +1,13 @@
 //! W5, end-to-end alert latency: single-point writes that cross a threshold, timed from just
 //! before the `POST /write` to the moment the alert's `post` handler reaches a receiver here
-//! on 127.0.0.1, while the main load (if any) runs.
+//! on 127.0.0.1, while the main load (if any) runs. Two moments of reaching it: when the
+//! receiver's thread has read the request, and when the request arrived at its socket (the
+//! kernel's receive timestamp, `SO_TIMESTAMPNS`), which leaves out how long this process
+//! waited to be scheduled.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +16,22 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 /// When each probe's alert arrived, by sequence number.
-type Arrivals = Arc<Mutex<Vec<Option<Instant>>>>;
+type Arrivals = Arc<Mutex<Vec<Option<Arrival>>>>;
+
+#[derive(Clone, Copy)]
+struct Arrival {
+    /// When the receiver had read it.
+    read: Instant,
+    /// When its last bytes reached the socket (nanoseconds of the real-time clock).
+    arrived_ns: Option<i128>,
+}
+
+/// Nanoseconds of the real-time clock, the kernel's receive timestamps' clock.
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
 
 pub struct Probe {
     url: String,
@@ -81,8 +101,9 @@ impl Probe {
     }
 
     /// Sends the probes, `every` apart, and waits for their alerts (up to 5 s after the
-    /// last); the latencies of those that arrived, and how many did not.
-    pub fn run(&self, every: Duration) -> Result<(Latencies, usize)> {
+    /// last); the latencies of those that arrived (until read, until they reached the
+    /// socket), and how many did not.
+    pub fn run(&self, every: Duration) -> Result<(Latencies, Latencies, usize)> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -104,12 +125,12 @@ impl Probe {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_nanos();
             let body = format!("probe,host=p value=95,seq={seq}i {ts}\n");
-            let at = Instant::now();
+            let (at, at_ns) = (Instant::now(), now_ns());
             let r = agent.post(&write).send(body.as_bytes())?;
             if r.status().as_u16() != 204 {
                 bail!("probe write: HTTP {}", r.status());
             }
-            sent.push(at);
+            sent.push((at, at_ns));
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline
@@ -126,66 +147,116 @@ impl Probe {
         let mut micros: Vec<u64> = sent
             .iter()
             .zip(&arrivals)
-            .filter_map(|(s, a)| Some(a.as_ref()?.saturating_duration_since(*s).as_micros() as u64))
+            .filter_map(|((s, _), a)| {
+                Some(a.as_ref()?.read.saturating_duration_since(*s).as_micros() as u64)
+            })
             .collect();
         micros.sort_unstable();
+        let mut arrived: Vec<u64> = sent
+            .iter()
+            .zip(&arrivals)
+            .filter_map(|((_, s), a)| Some(((a.as_ref()?.arrived_ns? - s).max(0) / 1000) as u64))
+            .collect();
+        arrived.sort_unstable();
         let missing = n - micros.len();
         agent
             .delete(format!("{}/kapacitor/v1/tasks/{}", self.url, self.task))
             .call()
             .ok();
-        Ok((Latencies(micros), missing))
+        Ok((Latencies(micros), Latencies(arrived), missing))
     }
 }
 
 /// One keep-alive connection from the server's `post` handler: each request's alert is
-/// stamped on arrival with the probe's `seq` field.
-fn serve(conn: TcpStream, arrivals: &Arrivals) {
+/// stamped with the probe's `seq` field when read, and with the kernel's receive time of the
+/// last read that completed it.
+fn serve(mut conn: TcpStream, arrivals: &Arrivals) {
     let _ = conn.set_nodelay(true);
-    let mut out = match conn.try_clone() {
-        Ok(c) => c,
-        Err(_) => return,
-    };
-    let mut r = BufReader::new(conn);
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and option value of the size given.
+    unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut arrived_ns = None;
     loop {
-        let mut length = 0usize;
-        let mut line = String::new();
-        // Request line and headers.
-        loop {
-            line.clear();
-            match r.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+        while let Some((used, body)) = request(&pending) {
+            let read = Instant::now();
+            if let Some(seq) = seq_of(&pending[body]) {
+                let mut a = arrivals.lock().expect("lock");
+                if let Some(slot) = a.get_mut(seq)
+                    && slot.is_none()
+                {
+                    *slot = Some(Arrival { read, arrived_ns });
+                }
             }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
+            pending.drain(..used);
+            if conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .is_err()
             {
-                length = v.trim().parse().unwrap_or(0);
+                return;
             }
         }
-        let mut body = vec![0; length];
-        if r.read_exact(&mut body).is_err() {
-            return;
-        }
-        let now = Instant::now();
-        if let Some(seq) = seq_of(&body) {
-            let mut a = arrivals.lock().expect("lock");
-            if let Some(slot) = a.get_mut(seq)
-                && slot.is_none()
-            {
-                *slot = Some(now);
+        match receive(&conn, &mut chunk) {
+            Ok((0, _)) | Err(_) => return,
+            Ok((n, ts)) => {
+                pending.extend_from_slice(&chunk[..n]);
+                arrived_ns = ts.or(arrived_ns);
             }
         }
-        if out
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            .is_err()
-        {
-            return;
+    }
+}
+
+/// The length of the first whole HTTP request in `buf` and where its body lies.
+fn request(buf: &[u8]) -> Option<(usize, std::ops::Range<usize>)> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buf[..head_end]).ok()?;
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    (buf.len() >= head_end + length).then_some((head_end + length, head_end..head_end + length))
+}
+
+/// One `recvmsg`: the bytes read and the kernel's receive timestamp of what was read.
+fn receive(conn: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<i128>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data; every pointer in it outlives the call, and the control
+    // messages are read within the length the kernel reports.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(conn.as_raw_fd(), &mut msg, 0);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
         }
+        let mut ts = None;
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let t: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                ts = Some(t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Ok((n as usize, ts))
     }
 }
 

@@ -136,11 +136,12 @@ fn main() -> Result<()> {
         "requests_failed": result.failed_requests,
         "accepted_per_s": result.accepted as f64 / result.elapsed.as_secs_f64(),
     });
-    if let Some((l, missing)) = &latencies {
-        report["probes"] = json!(l.0.len());
+    if let Some((read, arrived, missing)) = &latencies {
+        report["probes"] = json!(read.0.len());
         report["probes_missing"] = json!(missing);
         for (name, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("max", 100.0)] {
-            report[format!("latency_{name}_us")] = json!(l.percentile(p));
+            report[format!("latency_{name}_us")] = json!(read.percentile(p));
+            report[format!("latency_arrival_{name}_us")] = json!(arrived.percentile(p));
         }
     }
     if let Some((count, secs)) = processed {

@@ -332,15 +332,16 @@ impl Alert {
             .iter()
             .filter(|p| !p.sub.is_empty() || is_handler(p.name))
         {
+            // A handler's last sub-property of a name, and the text of a property.
+            let sub = |n: &str| p.sub.iter().rev().find(|s| s.name == n);
+            let str_of = |s: Option<&PropertyValue>| -> Option<String> {
+                match s.and_then(|s| s.args.first()) {
+                    Some(PV::Str(v)) => Some(v.clone()),
+                    _ => None,
+                }
+            };
             match p.name {
                 "post" => {
-                    let sub = |n: &str| p.sub.iter().rev().find(|s| s.name == n);
-                    let str_of = |s: Option<&PropertyValue>| -> Option<String> {
-                        match s.and_then(|s| s.args.first()) {
-                            Some(PV::Str(v)) => Some(v.clone()),
-                            _ => None,
-                        }
-                    };
                     let mut target = match (str_of(Some(p)), str_of(sub("endpoint"))) {
                         (Some(u), _) if !u.is_empty() => crate::exec::PostEndpoint::new(u)?,
                         (_, Some(name)) => env
@@ -388,10 +389,11 @@ impl Alert {
                     });
                 }
                 "tcp" => {
-                    let Some(PV::Str(addr)) = p.args.first() else {
+                    // `.address()` replaces the argument, as in Kapacitor.
+                    let Some(addr) = str_of(sub("address")).or_else(|| str_of(Some(p))) else {
                         return Err("alert .tcp() needs an address".into());
                     };
-                    handlers.push(Handler::Tcp { addr: addr.clone() });
+                    handlers.push(Handler::Tcp { addr });
                 }
                 "exec" => {
                     let argv: Vec<String> = p
@@ -408,7 +410,6 @@ impl Alert {
                     handlers.push(Handler::Exec { argv });
                 }
                 "mqtt" => {
-                    let sub = |n: &str| p.sub.iter().rev().find(|s| s.name == n);
                     let text = |v: Option<&PV>| match v {
                         Some(PV::Str(s)) => s.clone(),
                         _ => String::new(),

@@ -464,19 +464,37 @@ impl NodeExec for Delete {
 
 /// `log()`: logs every message and passes it on.
 pub struct Log {
+    /// `.level()`: Kapacitor's `DEBUG` and `ERROR`; anything else logs as `INFO`.
+    level: tracing::Level,
     prefix: String,
     /// The node's name (`log2`), a field of each record.
     node: String,
 }
 
+/// A `tracing` event at a level chosen at run time (the macros take a constant one).
+macro_rules! log_at {
+    ($level:expr, $($event:tt)+) => {
+        match $level {
+            tracing::Level::DEBUG => tracing::debug!($($event)+),
+            tracing::Level::ERROR => tracing::error!($($event)+),
+            _ => tracing::info!($($event)+),
+        }
+    };
+}
+
 impl Log {
     pub fn new(node: &PlanNode) -> Log {
-        let prefix = match node.property("prefix").and_then(|p| p.args.first()) {
+        let text = |name| match node.property(name).and_then(|p| p.args.first()) {
             Some(PV::Str(s)) => s.clone(),
             _ => String::new(),
         };
         Log {
-            prefix,
+            level: match text("level").to_ascii_uppercase().as_str() {
+                "DEBUG" => tracing::Level::DEBUG,
+                "ERROR" => tracing::Level::ERROR,
+                _ => tracing::Level::INFO,
+            },
+            prefix: text("prefix"),
             node: node.name(),
         }
     }
@@ -484,7 +502,8 @@ impl Log {
 
 impl NodeExec for Log {
     fn point(&mut self, p: StreamPoint, out: &mut Vec<Msg>) -> Result<(), String> {
-        tracing::info!(
+        log_at!(
+            self.level,
             node = self.node,
             prefix = self.prefix,
             name = %p.point.name(),
@@ -499,7 +518,8 @@ impl NodeExec for Log {
     }
 
     fn batch(&mut self, b: Batch, out: &mut Vec<Msg>) -> Result<(), String> {
-        tracing::info!(
+        log_at!(
+            self.level,
             node = self.node,
             prefix = self.prefix,
             name = %b.name,

@@ -187,7 +187,7 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
     };
     match node.kind {
         NodeKind::Stream | NodeKind::Batch | NodeKind::Noop => plain(Box::new(basic::Pass)),
-        NodeKind::Query | NodeKind::QueryFlux => plain(Box::<basic::Query>::default()),
+        NodeKind::Query => plain(Box::<basic::Query>::default()),
         NodeKind::From => plain(Box::new(from::From::new(node)?)),
         NodeKind::Where => plain(Box::new(basic::Where::new(node)?)),
         NodeKind::Eval => plain(Box::new(eval::Eval::new(node)?)),
