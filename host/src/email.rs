@@ -4,7 +4,7 @@
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{CertificateStore, Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 
 use crate::config::Smtp;
@@ -17,7 +17,14 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(config: &Smtp) -> Mailer {
         let transport = config.enabled.then(|| {
+            // The system's roots, as for every client; the bundled ones if it has none.
+            let store = if crate::tls::has_system_roots() {
+                CertificateStore::Default
+            } else {
+                CertificateStore::WebpkiRoots
+            };
             let tls = TlsParameters::builder(config.host.clone())
+                .certificate_store(store)
                 .dangerous_accept_invalid_certs(config.no_verify)
                 .build();
             let tls = match tls {

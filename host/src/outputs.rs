@@ -119,6 +119,7 @@ impl Outputs {
             .http_status_as_error(false)
             .timeout_global(Some(DEFAULT_TIMEOUT))
             .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")))
+            .tls_config(crate::tls::system())
             .build()
             .into();
         let stats = Arc::new(OutputStats::default());

@@ -106,9 +106,7 @@ fn agent(tls: Option<ureq::tls::TlsConfig>) -> ureq::Agent {
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
         .user_agent(concat!("farad/", env!("CARGO_PKG_VERSION")));
-    if let Some(tls) = tls {
-        b = b.tls_config(tls);
-    }
+    b = b.tls_config(tls.unwrap_or_else(crate::tls::system));
     b.build().into()
 }
 

@@ -1,13 +1,48 @@
 //! Client TLS as Kapacitor's sections write it: `ssl-ca`, `ssl-cert`, `ssl-key`,
-//! `insecure-skip-verify` (`[[influxdb]]`, and handler sections such as `[slack]`).
+//! `insecure-skip-verify` (`[[influxdb]]`, and handler sections such as `[slack]`). Without
+//! an `ssl-ca`, clients trust the system's roots, as Go's `crypto/x509` does.
 
 use serde_json::{Map, Value};
 use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
 
-/// PEM file paths and the verification switch; all empty is the default (public roots).
+/// The roots a client trusts when nothing names others: the system's, read as Go reads
+/// them (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the distribution's bundle), once; the bundled
+/// public roots on a system that has none.
+pub fn system_roots() -> RootCerts {
+    static ROOTS: std::sync::LazyLock<RootCerts> = std::sync::LazyLock::new(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::warn!(error = %e, "reading the system's certificates");
+        }
+        let certs: Vec<ureq::tls::Certificate<'static>> = found
+            .certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        if certs.is_empty() {
+            tracing::warn!("no system certificates found; trusting the bundled public roots");
+            RootCerts::WebPki
+        } else {
+            RootCerts::new_with_certs(&certs)
+        }
+    });
+    ROOTS.clone()
+}
+
+/// Whether the system has roots of its own (else [`system_roots`] are the bundled ones).
+pub fn has_system_roots() -> bool {
+    !matches!(system_roots(), RootCerts::WebPki)
+}
+
+/// TLS for a client that trusts the [`system_roots`].
+pub fn system() -> TlsConfig {
+    TlsConfig::builder().root_certs(system_roots()).build()
+}
+
+/// PEM file paths and the verification switch; all empty is the default (system roots).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ClientTls {
-    /// The only root to trust (else the public ones).
+    /// The only root to trust (else the system's).
     pub ca: String,
     /// A client certificate, with its key here or in `key`.
     pub cert: String,
@@ -44,7 +79,9 @@ impl ClientTls {
     /// certificate without its key) is an error naming it.
     pub fn config(&self) -> Result<TlsConfig, String> {
         let mut b = TlsConfig::builder().disable_verification(self.insecure_skip_verify);
-        if !self.ca.is_empty() {
+        if self.ca.is_empty() {
+            b = b.root_certs(system_roots());
+        } else {
             let roots = certs(&pem(&self.ca)?);
             if roots.is_empty() {
                 return Err(format!("ssl-ca {}: no certificate in it", self.ca));

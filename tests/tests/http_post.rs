@@ -279,3 +279,31 @@ fn post_handlers_may_skip_ssl_verification() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(sink.received().len(), 2, "{:?}", sink.received());
 }
+
+/// Without an `ssl-ca`, handlers trust the system's roots as Go's clients do (here
+/// `SSL_CERT_FILE`, naming the test CA): the alert reaches a receiver whose certificate only
+/// that CA vouches for.
+#[test]
+fn post_handlers_trust_the_systems_roots() {
+    let dir = TempDir::new("post-system-roots");
+    let certs = farad_tests::certificates(&dir.path().join("certs"));
+    let sink = HttpSink::start_tls(&certs.cert, &certs.key);
+    let ca = certs.ca.to_str().unwrap();
+    let f = Farad::start_trusting(&dir.path().join("data"), "", &[("SSL_CERT_FILE", ca)], None);
+    define(
+        &f,
+        "t",
+        &format!(
+            "stream|from().measurement('cpu')|alert().id('cpu').crit(lambda: \"value\" > 90.0).topic('cpu').post('{}/node')",
+            sink.url()
+        ),
+    );
+    let spec =
+        json!({"id": "h", "kind": "post", "options": {"url": format!("{}/topic", sink.url())}});
+    let r = f.post("/kapacitor/v1/alerts/topics/cpu/handlers", spec.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    write(&f, "cpu value=95 1\n");
+    let mut targets: Vec<String> = sink.wait_for(2).iter().map(|r| r.target.clone()).collect();
+    targets.sort();
+    assert_eq!(targets, ["/node", "/topic"]);
+}

@@ -1,5 +1,6 @@
 //! `[http] https-enabled`: the API over TLS with a certificate from `https-certificate` (and
-//! its key beside it or in `https-private-key`); the CLI with `-skipVerify`; a bad
+//! its key beside it or in `https-private-key`); the CLI with `-skipVerify` or trusting the
+//! system's roots (`SSL_CERT_FILE`); a bad
 //! certificate stops the start with the reason.
 
 use farad_tests::{Farad, TempDir, farad_bin};
@@ -40,6 +41,17 @@ fn the_api_is_served_over_tls() {
     let (code, out, err) = f.cli(&["-skipVerify", "list", "tasks"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("t "), "{out}");
+    // It trusts the system's roots, as Go's client does: `SSL_CERT_FILE` names them.
+    let out = std::process::Command::new(farad_bin())
+        .args(["-url", &f.url(), "list", "tasks"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The key in the certificate's own file, as Kapacitor's default expects.
     let both = dir.path().join("certs/both.pem");

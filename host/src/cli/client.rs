@@ -51,10 +51,11 @@ impl Client {
                     .filter(|u| !u.is_empty())
             })
             .unwrap_or_else(|| "http://localhost:9092".into());
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let mut agent = ureq::Agent::config_builder().http_status_as_error(false);
+        if base.starts_with("https:") {
+            agent = agent.tls_config(crate::tls::system());
+        }
+        let agent = agent.build().new_agent();
         let (base, authorization) = split_userinfo(base.trim_end_matches('/'));
         Client {
             base,

@@ -100,6 +100,7 @@ impl TokenSource {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
             .http_status_as_error(false)
+            .tls_config(crate::tls::system())
             .build()
             .new_agent();
         Ok(Some(TokenSource {
