@@ -42,5 +42,7 @@ pub mod tls;
 pub mod topics;
 pub mod udfs;
 
-/// Version reported in `X-Kapacitor-Version` and `debug/vars`.
-pub const VERSION: &str = concat!("farad-", env!("CARGO_PKG_VERSION"));
+/// Version reported in `X-Kapacitor-Version` and `debug/vars`: the Kapacitor release whose
+/// API Farad serves, Farad's own version as semver build metadata. Clients read the first
+/// part (Chronograf turns features on by the minor version).
+pub const VERSION: &str = concat!("1.8.2+farad.", env!("CARGO_PKG_VERSION"));

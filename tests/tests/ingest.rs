@@ -19,7 +19,7 @@ fn ping_answers_with_version() {
         assert!(
             r.header("X-Kapacitor-Version")
                 .unwrap()
-                .starts_with("farad-")
+                .starts_with("1.8.2+farad.")
         );
         assert!(r.header("Request-Id").is_some());
     }

@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::topics::glob;
+
 /// `http://user:password@host:port` as the URL without its userinfo and the basic auth
 /// header it asks for (Kapacitor's CLI takes credentials this way).
 fn split_userinfo(url: &str) -> (String, Option<String>) {
@@ -517,23 +519,9 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
     }
 }
 
-/// Kapacitor's CLI patterns: `*` matches any run of characters.
+/// Kapacitor's CLI patterns: Go's `path.Match` (`*`, `?`, `[...]`).
 fn matches_any(name: &str, patterns: &[String]) -> bool {
     patterns.is_empty() || patterns.iter().any(|p| glob(p, name))
-}
-
-fn glob(p: &str, s: &str) -> bool {
-    match p.split_once('*') {
-        None => p == s,
-        Some((head, rest)) => {
-            let Some(tail) = s.strip_prefix(head) else {
-                return false;
-            };
-            (0..=tail.len())
-                .filter(|&i| tail.is_char_boundary(i))
-                .any(|i| glob(rest, &tail[i..]))
-        }
-    }
 }
 
 /// Left-aligned columns separated by two spaces, as Kapacitor's tables.

@@ -67,13 +67,22 @@ impl Default for Config {
             load: Load::default(),
             config_override: ConfigOverride::default(),
             udp: Vec::new(),
-            httppost: Vec::new(),
+            // Kapacitor's defaults for these list sections: one element each, which its
+            // clients (Chronograf's config pages) expect to find and change.
+            httppost: vec![HttpPost {
+                endpoint: "example".into(),
+                url: "http://example.com".into(),
+                ..HttpPost::default()
+            }],
             influxdb: Vec::new(),
             udf: UdfSection::default(),
             smtp: Smtp::default(),
-            mqtt: Vec::new(),
+            mqtt: vec![Mqtt {
+                name: "default".into(),
+                ..Mqtt::default()
+            }],
             snmptrap: SnmpTrap::default(),
-            kafka: Vec::new(),
+            kafka: vec![Kafka::default()],
             other: BTreeMap::new(),
         }
     }

@@ -47,8 +47,8 @@ pub fn routes(
     let list = warp::path!("kapacitor" / "v1" / "tasks")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(warp::query::<ViewParams>())
-        .then(|s: Arc<State>, q: ViewParams| blocking(move || list(&s, &q)));
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(|s: Arc<State>, q: String| blocking(move || list(&s, &q)));
     let create = warp::path!("kapacitor" / "v1" / "tasks")
         .and(warp::post())
         .and(with_state(state.clone()))
@@ -191,19 +191,97 @@ fn task_json(state: &State, t: &TaskRecord, view: View) -> Value {
         "stats": state.tasks.stats_json(&t.id),
         "created": t.created,
         "modified": t.modified,
-        "last-enabled": t.last_enabled,
+        // Go's zero time for a task never enabled, as Kapacitor writes it (clients parse it).
+        "last-enabled": if t.last_enabled.is_empty() { "0001-01-01T00:00:00Z" } else { &t.last_enabled },
     })
 }
 
-fn list(state: &State, q: &ViewParams) -> ApiResult {
-    let formatted = q.formatted()?;
-    let tasks = state
+/// The fields of a task in a list, as Kapacitor names them.
+const TASK_FIELDS: [&str; 15] = [
+    "link",
+    "id",
+    "type",
+    "dbrps",
+    "script",
+    "dot",
+    "status",
+    "executing",
+    "error",
+    "stats",
+    "created",
+    "modified",
+    "last-enabled",
+    "vars",
+    "template-id",
+];
+
+/// `GET /kapacitor/v1/tasks` as Kapacitor answers it: tasks by id, those matching `pattern`
+/// (a glob), from `offset`, at most `limit` (100 by default, all if negative), with only the
+/// `fields` asked for (repeated; `id` and `link` always).
+fn list(state: &State, query: &str) -> ApiResult {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    let param = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let view = ViewParams {
+        script_format: param("script-format").to_owned(),
+        dot_view: param("dot-view").to_owned(),
+    }
+    .formatted()?;
+    let number = |k: &str, default: i64| match param(k) {
+        "" => Ok(default),
+        v => v.parse::<i64>().map_err(|e| {
+            ApiError::bad_request(format!(
+                "invalid {k} parameter {v:?} must be an integer: {e}"
+            ))
+        }),
+    };
+    let (offset, limit) = (number("offset", 0)?, number("limit", 100)?);
+    let mut fields: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "fields")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if let Some(f) = fields.iter().find(|f| !TASK_FIELDS.contains(f)) {
+        return Err(ApiError::bad_request(format!("unsupported field {f:?}")));
+    }
+    if !fields.is_empty() {
+        fields.extend(["id", "link"]);
+    }
+    let pattern = param("pattern");
+    let all = state
         .store
         .list(&store::TASKS)
         .map_err(ApiError::internal)?;
-    let tasks: Vec<Value> = tasks
+    let matching = all
         .iter()
-        .map(|(_, t)| task_json(state, t, formatted))
+        .filter(|(id, _)| pattern.is_empty() || crate::topics::glob(pattern, id));
+    // Kapacitor's page: at most `limit`, and none past `offset + limit` of all tasks.
+    let size = if limit < 0 {
+        usize::MAX
+    } else {
+        (offset.saturating_add(limit).min(all.len() as i64) - offset).max(0) as usize
+    };
+    let tasks: Vec<Value> = matching
+        .skip(offset.max(0) as usize)
+        .take(size)
+        .map(|(_, t)| {
+            let mut task = task_json(state, t, view);
+            if let Value::Object(m) = &mut task {
+                if t.template_id.is_empty() {
+                    m.remove("template-id");
+                }
+                if !fields.is_empty() {
+                    m.retain(|k, _| fields.contains(&k.as_str()));
+                }
+            }
+            task
+        })
         .collect();
     Ok(warp::reply::json(&json!({ "tasks": tasks })).into_response())
 }

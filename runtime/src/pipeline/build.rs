@@ -321,7 +321,11 @@ impl Builder<'_> {
                     }
                 }
             }
-            ExprKind::Binary { .. } => {
+            // Kapacitor evaluates an expression of values where it is written
+            // (`var idVar = name + ':{{.Group}}'`, as Chronograf writes, or `2 * 10s`): a
+            // lambda over no point, its variables substituted.
+            // One naming a field or tag is a lambda missing its `lambda:`.
+            ExprKind::Binary { .. } if names_a_reference(e) => {
                 self.err_hint(
                     e.span,
                     "an expression outside a lambda",
@@ -329,6 +333,7 @@ impl Builder<'_> {
                 );
                 return Err(());
             }
+            ExprKind::Binary { .. } => Val::Value(self.evaluate(e)?),
             ExprKind::Call {
                 kind: CallKind::Global,
                 name,
@@ -452,6 +457,41 @@ impl Builder<'_> {
     }
 
     /// A lambda with its variables replaced by their values; references stay.
+    /// The value of an expression outside a lambda, as Kapacitor evaluates it.
+    fn evaluate(&mut self, e: &Expr) -> R<Value> {
+        use crate::expr::Val as V;
+        let resolved = self.resolve_lambda(e)?;
+        let lowered = match lambda::lower(&resolved) {
+            Ok(l) => l,
+            Err(diags) => {
+                self.diags.extend(diags);
+                return Err(());
+            }
+        };
+        let result = crate::expr::Compiled::new(&lowered)
+            .map_err(|c| c.0)
+            .and_then(|c| {
+                let series = crate::model::Series::new(crate::model::Name::new(""), Vec::new());
+                c.eval(&mut crate::expr::Scope::of(&[], &series, 0))
+                    .map_err(|err| err.0)
+            });
+        match result {
+            Ok(V::Float(f)) => Ok(Value::Float(f)),
+            Ok(V::Int(i)) => Ok(Value::Int(i)),
+            Ok(V::Str(s)) => Ok(Value::Str(s.to_string())),
+            Ok(V::Bool(b)) => Ok(Value::Bool(b)),
+            Ok(V::Duration(d)) => Ok(Value::Duration(d)),
+            Ok(V::Time(t)) => Ok(Value::Int(t)),
+            Err(reason) => {
+                self.err(
+                    e.span,
+                    format!("cannot evaluate `{}`: {reason}", lowered.text),
+                );
+                Err(())
+            }
+        }
+    }
+
     fn resolve_lambda(&mut self, e: &Expr) -> R<Expr> {
         let mut out = e.clone();
         let mut ok = true;
@@ -1200,6 +1240,17 @@ fn var_fits(v: &Value, t: VarType) -> bool {
 }
 
 /// A value as a literal expression, to substitute a variable inside a lambda.
+/// Whether `e` names a field or tag (`"value"`).
+fn names_a_reference(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Reference(_) => true,
+        ExprKind::Unary { expr, .. } => names_a_reference(expr),
+        ExprKind::Binary { lhs, rhs, .. } => names_a_reference(lhs) || names_a_reference(rhs),
+        ExprKind::Call { args, .. } => args.iter().any(names_a_reference),
+        _ => false,
+    }
+}
+
 fn literal_expr(v: &Value) -> Option<ExprKind> {
     Some(match v {
         Value::Int(i) => ExprKind::Int(*i),

@@ -121,6 +121,36 @@ fn template_vars() {
     );
 }
 
+/// Expressions of values outside lambdas are evaluated where they stand, as Kapacitor does
+/// (Chronograf's rules build their alert ids so).
+#[test]
+fn expressions_outside_lambdas_are_evaluated() {
+    let src = "var name = 'cpu'\nvar idVar = name + ':{{.Group}}'\nvar every = 2 * 10s\n\
+               var n = 10 / 4\nvar big = 1.5 * 2.0 > 2.0\n\
+               stream|from().measurement(name)|window().period(every).every(every)\
+               |alert().id(idVar).crit(lambda: big AND \"value\" > n)";
+    let (p, _) = parse(src);
+    let (plan, d) = build(&p, &BuildOptions::default());
+    assert!(d.is_empty(), "{}", d.one_line(src));
+    let plan = plan.unwrap();
+    let args = |node: usize, prop: &str| {
+        plan.nodes[node]
+            .properties
+            .iter()
+            .find(|p| p.name == prop)
+            .unwrap()
+            .args
+            .clone()
+    };
+    assert_eq!(args(3, "id"), [Value::Str("cpu:{{.Group}}".into())]);
+    assert_eq!(args(2, "period"), [Value::Duration(20_000_000_000)]);
+    let crit = args(3, "crit");
+    let [Value::Lambda(crit)] = crit.as_slice() else {
+        panic!()
+    };
+    assert_eq!(crit.text, "TRUE AND \"value\" > 2");
+}
+
 /// The table of invalid scripts: each with the exact `line:col: reason` of its first error.
 #[test]
 fn invalid_scripts() {
@@ -367,7 +397,10 @@ fn invalid_scripts() {
             "2:1: cannot chain on a int: only nodes have `|` methods",
         ),
         ("var x = foo()", "1:9: no global function `foo` defined"),
-        ("var x = 1 + 2", "1:9: an expression outside a lambda"),
+        (
+            "var x = 1 + 2.0\nstream|from()",
+            "1:9: cannot evaluate `1 + 2.0`: mismatched type to binary operator. got int + float. see bool(), int(), float(), string(), duration()",
+        ),
         (
             "stream|from().where(lambda: sigm(\"v\") > 3)",
             "1:29: unknown function `sigm` in lambda; did you mean `sigma()`?",
