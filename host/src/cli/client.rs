@@ -416,7 +416,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             Ok(())
         }
         "tasks" => {
-            let all = c.get("/tasks")?;
+            let all = c.get("/tasks?limit=-1")?;
             let rows: Vec<Vec<String>> = super::tasks::task_rows(&all)
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
