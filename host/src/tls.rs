@@ -5,9 +5,10 @@
 use serde_json::{Map, Value};
 use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
 
-/// The roots a client trusts when nothing names others: the system's, read as Go reads
-/// them (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the distribution's bundle), once; the bundled
-/// public roots on a system that has none.
+/// The roots a client trusts when nothing names others: the system's (the file named by
+/// `SSL_CERT_FILE` and the directories of `SSL_CERT_DIR` instead of the distribution's
+/// bundle and directories, as Go takes them), read once; the bundled public roots on a
+/// system that has none.
 pub fn system_roots() -> RootCerts {
     static ROOTS: std::sync::LazyLock<RootCerts> = std::sync::LazyLock::new(|| {
         let found = rustls_native_certs::load_native_certs();

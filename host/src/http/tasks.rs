@@ -166,34 +166,56 @@ impl ViewParams {
 }
 
 fn task_json(state: &State, t: &TaskRecord, view: View) -> Value {
-    let dot = state
-        .tasks
-        .dot(&t.id, view.labels)
-        .unwrap_or_else(|| compile(state, t).map(|p| p.dot(&t.id)).unwrap_or_default());
-    let script = match farad_runtime::tick::parse(&t.script) {
-        (program, diags) if view.formatted && diags.is_empty() => {
-            farad_runtime::tick::fmt::format(&program)
+    task_fields(state, t, view, &[])
+}
+
+/// The task as the API shows it: its `fields` only, when some are named (the DOT, the
+/// formatted script and the stats are worked out only if asked for).
+fn task_fields(state: &State, t: &TaskRecord, view: View, fields: &[&str]) -> Value {
+    let wanted = |f: &str| fields.is_empty() || fields.contains(&f);
+    let mut task = serde_json::Map::new();
+    let mut put = |f: &str, value: &dyn Fn() -> Value| {
+        if wanted(f) {
+            task.insert(f.to_owned(), value());
         }
-        _ => t.script.clone(),
     };
-    json!({
-        "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", t.id)},
-        "id": t.id,
-        "template-id": t.template_id,
-        "type": t.kind,
-        "dbrps": t.dbrps,
-        "script": script,
-        "vars": t.vars,
-        "dot": dot,
-        "status": t.status,
-        "executing": state.tasks.is_running(&t.id),
-        "error": state.tasks.error(&t.id),
-        "stats": state.tasks.stats_json(&t.id),
-        "created": t.created,
-        "modified": t.modified,
-        // Go's zero time for a task never enabled, as Kapacitor writes it (clients parse it).
-        "last-enabled": if t.last_enabled.is_empty() { "0001-01-01T00:00:00Z" } else { &t.last_enabled },
-    })
+    put(
+        "link",
+        &|| json!({"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", t.id)}),
+    );
+    put("id", &|| json!(t.id));
+    put("template-id", &|| json!(t.template_id));
+    put("type", &|| json!(t.kind));
+    put("dbrps", &|| json!(t.dbrps));
+    put("script", &|| {
+        json!(match farad_runtime::tick::parse(&t.script) {
+            (program, diags) if view.formatted && diags.is_empty() => {
+                farad_runtime::tick::fmt::format(&program)
+            }
+            _ => t.script.clone(),
+        })
+    });
+    put("vars", &|| json!(t.vars));
+    put("dot", &|| {
+        json!(
+            state
+                .tasks
+                .dot(&t.id, view.labels)
+                .unwrap_or_else(|| { compile(state, t).map(|p| p.dot(&t.id)).unwrap_or_default() })
+        )
+    });
+    put("status", &|| json!(t.status));
+    put("executing", &|| json!(state.tasks.is_running(&t.id)));
+    put("error", &|| json!(state.tasks.error(&t.id)));
+    put("stats", &|| state.tasks.stats_json(&t.id));
+    put("created", &|| json!(t.created));
+    put("modified", &|| json!(t.modified));
+    // Go's zero time for a task never enabled, as Kapacitor writes it (clients parse it).
+    put("last-enabled", &|| match t.last_enabled.as_str() {
+        "" => json!("0001-01-01T00:00:00Z"),
+        at => json!(at),
+    });
+    Value::Object(task)
 }
 
 /// The fields of a task in a list, as Kapacitor names them.
@@ -216,15 +238,15 @@ const TASK_FIELDS: [&str; 15] = [
 ];
 
 /// `GET /kapacitor/v1/tasks` as Kapacitor answers it: tasks by id, those matching `pattern`
-/// (a glob), from `offset`, at most `limit` (100 by default, all if negative), with only the
-/// `fields` asked for (repeated; `id` and `link` always).
+/// (a glob), from `offset`, at most `limit` (100 by default), with only the `fields` asked
+/// for (repeated; `id` and `link` always). A negative `limit` is no limit; unlike Kapacitor,
+/// which then returns every task, `pattern` and `offset` still apply.
 fn list(state: &State, query: &str) -> ApiResult {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
     let param = |k: &str| {
         pairs
             .iter()
-            .rev()
             .find(|(key, _)| key == k)
             .map_or("", |(_, v)| v.as_str())
     };
@@ -271,14 +293,11 @@ fn list(state: &State, query: &str) -> ApiResult {
         .skip(offset.max(0) as usize)
         .take(size)
         .map(|(_, t)| {
-            let mut task = task_json(state, t, view);
-            if let Value::Object(m) = &mut task {
-                if t.template_id.is_empty() {
-                    m.remove("template-id");
-                }
-                if !fields.is_empty() {
-                    m.retain(|k, _| fields.contains(&k.as_str()));
-                }
+            let mut task = task_fields(state, t, view, &fields);
+            if t.template_id.is_empty()
+                && let Value::Object(m) = &mut task
+            {
+                m.remove("template-id");
             }
             task
         })

@@ -324,15 +324,6 @@ impl Builder<'_> {
             // Kapacitor evaluates an expression of values where it is written
             // (`var idVar = name + ':{{.Group}}'`, as Chronograf writes, or `2 * 10s`): a
             // lambda over no point, its variables substituted.
-            // One naming a field or tag is a lambda missing its `lambda:`.
-            ExprKind::Binary { .. } if names_a_reference(e) => {
-                self.err_hint(
-                    e.span,
-                    "an expression outside a lambda",
-                    "wrap it in a lambda: lambda: <expression>",
-                );
-                return Err(());
-            }
             ExprKind::Binary { .. } => Val::Value(self.evaluate(e)?),
             ExprKind::Call {
                 kind: CallKind::Global,
@@ -456,11 +447,19 @@ impl Builder<'_> {
         Err(())
     }
 
-    /// A lambda with its variables replaced by their values; references stay.
-    /// The value of an expression outside a lambda, as Kapacitor evaluates it.
+    /// The value of an expression outside a lambda, as Kapacitor evaluates it; one that
+    /// names a field or tag (`"value"`) is a lambda missing its `lambda:`.
     fn evaluate(&mut self, e: &Expr) -> R<Value> {
         use crate::expr::Val as V;
         let resolved = self.resolve_lambda(e)?;
+        if names_a_reference(&resolved) {
+            self.err_hint(
+                e.span,
+                "an expression outside a lambda",
+                "wrap it in a lambda: lambda: <expression>",
+            );
+            return Err(());
+        }
         let lowered = match lambda::lower(&resolved) {
             Ok(l) => l,
             Err(diags) => {
@@ -492,6 +491,7 @@ impl Builder<'_> {
         }
     }
 
+    /// A lambda with its variables replaced by their values; references stay.
     fn resolve_lambda(&mut self, e: &Expr) -> R<Expr> {
         let mut out = e.clone();
         let mut ok = true;
@@ -1239,7 +1239,6 @@ fn var_fits(v: &Value, t: VarType) -> bool {
     var_type_of(v) == Some(t) || matches!(v, Value::Template { ty, .. } if *ty == t)
 }
 
-/// A value as a literal expression, to substitute a variable inside a lambda.
 /// Whether `e` names a field or tag (`"value"`).
 fn names_a_reference(e: &Expr) -> bool {
     match &e.kind {
@@ -1251,6 +1250,7 @@ fn names_a_reference(e: &Expr) -> bool {
     }
 }
 
+/// A value as a literal expression, to substitute a variable inside a lambda.
 fn literal_expr(v: &Value) -> Option<ExprKind> {
     Some(match v {
         Value::Int(i) => ExprKind::Int(*i),

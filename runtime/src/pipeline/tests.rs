@@ -398,6 +398,10 @@ fn invalid_scripts() {
         ),
         ("var x = foo()", "1:9: no global function `foo` defined"),
         (
+            "var f = \"value\"\nvar y = f > 5\nstream|from()",
+            "2:9: an expression outside a lambda; wrap it in a lambda",
+        ),
+        (
             "var x = 1 + 2.0\nstream|from()",
             "1:9: cannot evaluate `1 + 2.0`: mismatched type to binary operator. got int + float. see bool(), int(), float(), string(), duration()",
         ),

@@ -5,6 +5,11 @@
 //! before parsing into a call of `goTimeMethod` or `goDurationMethod`:
 //! `.Time.UTC.Format "15:04"` becomes `goTimeMethod "Format" (goTimeMethod "UTC" .Time)
 //! "15:04"`. Times are UTC, as Farad keeps them (`Local` is `UTC`).
+//!
+//! Not as Go: only chains naming the field are rewritten (`$t := .Time` then `$t.Format`,
+//! `with .Time` then `.Format`, `(.Time).Unix` fail); `Month` and `Weekday` are their names
+//! (what printing them shows), not numbers; method arguments that are durations may also be
+//! Go's duration text (`.Time.Add .Duration`, since `.Duration` is kept as its text).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -204,6 +209,8 @@ fn call(kind: Kind, args: &[Value]) -> gotmpl::Result<Value> {
         )));
     }
     match kind {
+        // Go's zero time is before i64 nanoseconds reach.
+        Kind::Time if &**method == "IsZero" && is_zero_time(receiver) => Ok(Value::Bool(true)),
         Kind::Time => {
             let t = time_of(receiver).ok_or_else(|| {
                 fail(format!(
@@ -223,6 +230,11 @@ fn call(kind: Kind, args: &[Value]) -> gotmpl::Result<Value> {
             duration_method(d, method, args.first())
         }
     }
+}
+
+/// Go's zero time as `time.Time.String()` prints it.
+fn is_zero_time(v: &Value) -> bool {
+    matches!(v, Value::String(s) if &**s == "0001-01-01 00:00:00 +0000 UTC")
 }
 
 fn time_of(v: &Value) -> Option<i64> {
@@ -449,10 +461,19 @@ mod run {
             ),
             ("{{ .Time.UTC }}", "2009-11-10 23:04:05.0123 +0000 UTC"),
             (
+                "{{ .Time.Truncate 3600000000000 }}",
+                "2009-11-10 23:00:00 +0000 UTC",
+            ),
+            (
+                "{{ .Time.Round 3600000000000 }}",
+                "2009-11-10 23:00:00 +0000 UTC",
+            ),
+            // Farad's leniency: Go's text of a duration as a duration argument.
+            (
                 r#"{{ .Time.Truncate "1h" }}"#,
                 "2009-11-10 23:00:00 +0000 UTC",
             ),
-            (r#"{{ .Time.Round "1h" }}"#, "2009-11-10 23:00:00 +0000 UTC"),
+            ("{{ .Time.IsZero }}", "false"),
             (
                 "{{ .Time.Add .Duration }}",
                 "2009-11-10 23:05:35.0123 +0000 UTC",
@@ -464,7 +485,7 @@ mod run {
                 "90000 1m30s",
             ),
             (
-                r#"{{ .Duration.Round "1m" }} {{ .Duration.Truncate "1m" }}"#,
+                "{{ .Duration.Round 60000000000 }} {{ .Duration.Truncate 60000000000 }}",
                 "2m0s 1m0s",
             ),
             ("{{ if gt .Duration.Seconds 60.0 }}long{{ end }}", "long"),

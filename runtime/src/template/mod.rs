@@ -84,7 +84,7 @@ impl Shared {
 /// with each event (Kafka, SNMP traps, MQTT topics). Bounded: emptied when it reaches 256.
 #[derive(Default)]
 pub struct Cache {
-    parsed: parking_lot::Mutex<std::collections::HashMap<String, Shared>>,
+    parsed: parking_lot::Mutex<std::collections::HashMap<(String, String), Shared>>,
 }
 
 impl Cache {
@@ -97,14 +97,16 @@ impl Cache {
     /// The text template `src`, named `name` in errors.
     pub fn text(&self, name: &str, src: &str) -> gotmpl::Result<Shared> {
         let mut parsed = self.parsed.lock();
-        if let Some(t) = parsed.get(src) {
+        // Keyed by name too: the same text in two handlers' options keeps each one's name.
+        let key = (name.to_owned(), src.to_owned());
+        if let Some(t) = parsed.get(&key) {
             return Ok(t.clone());
         }
         let t = Shared::text(name, src)?;
         if parsed.len() >= 256 {
             parsed.clear();
         }
-        parsed.insert(src.to_owned(), t.clone());
+        parsed.insert(key, t.clone());
         Ok(t)
     }
 }
@@ -126,10 +128,12 @@ impl PartialEq for Shared {
 /// that its error points at what the user wrote.
 fn with_go_printing<T>(src: &str, make: impl Fn(&str) -> gotmpl::Result<T>) -> gotmpl::Result<T> {
     let called = methods::rewrite(src);
-    match go_printing(&called) {
-        Cow::Borrowed(same) if same.len() == src.len() => make(src),
-        rewritten => make(&rewritten).or_else(|_| make(src)),
-    }
+    let rewritten = match (&called, go_printing(&called)) {
+        (Cow::Borrowed(_), Cow::Borrowed(_)) => return make(src),
+        (_, Cow::Owned(piped)) => piped,
+        (Cow::Owned(called), Cow::Borrowed(_)) => called.clone(),
+    };
+    make(&rewritten).or_else(|_| make(src))
 }
 
 const KEYWORDS: [&str; 10] = [

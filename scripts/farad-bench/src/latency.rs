@@ -174,13 +174,19 @@ fn serve(mut conn: TcpStream, arrivals: &Arrivals) {
     let _ = conn.set_nodelay(true);
     let on: libc::c_int = 1;
     // SAFETY: a valid socket and option value of the size given.
-    unsafe {
+    let stamped = unsafe {
         libc::setsockopt(
             conn.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_TIMESTAMPNS,
             (&on as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } == 0;
+    if !stamped {
+        eprintln!(
+            "receive timestamps unavailable: {}",
+            std::io::Error::last_os_error()
         );
     }
     let mut pending: Vec<u8> = Vec::new();
@@ -209,7 +215,8 @@ fn serve(mut conn: TcpStream, arrivals: &Arrivals) {
             Ok((0, _)) | Err(_) => return,
             Ok((n, ts)) => {
                 pending.extend_from_slice(&chunk[..n]);
-                arrived_ns = ts.or(arrived_ns);
+                // The read that completes a request stamps it.
+                arrived_ns = ts;
             }
         }
     }

@@ -141,7 +141,9 @@ fn main() -> Result<()> {
         report["probes_missing"] = json!(missing);
         for (name, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("max", 100.0)] {
             report[format!("latency_{name}_us")] = json!(read.percentile(p));
-            report[format!("latency_arrival_{name}_us")] = json!(arrived.percentile(p));
+            if !arrived.0.is_empty() {
+                report[format!("latency_arrival_{name}_us")] = json!(arrived.percentile(p));
+            }
         }
     }
     if let Some((count, secs)) = processed {
