@@ -187,7 +187,9 @@ pub fn build(node: &PlanNode, env: &crate::exec::TaskEnv) -> Result<Built, Strin
     };
     match node.kind {
         NodeKind::Stream | NodeKind::Batch | NodeKind::Noop => plain(Box::new(basic::Pass)),
-        NodeKind::Query => plain(Box::<basic::Query>::default()),
+        // A Flux query node takes replayed batches as a query node does (live queries are
+        // refused when the task is scheduled).
+        NodeKind::Query | NodeKind::QueryFlux => plain(Box::<basic::Query>::default()),
         NodeKind::From => plain(Box::new(from::From::new(node)?)),
         NodeKind::Where => plain(Box::new(basic::Where::new(node)?)),
         NodeKind::Eval => plain(Box::new(eval::Eval::new(node)?)),
