@@ -325,8 +325,24 @@ fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
     })
 }
 
-fn main() -> Result<()> {
+fn main() {
     let cli = Cli::parse_from(go_style_args());
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // A command's output piped into `head` ends it quietly, as Go's CLI ends, instead
+        // of a panic on the closed pipe (the daemon keeps ignoring SIGPIPE).
+        // SAFETY: setting a signal's disposition to its default before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    if let Err(e) = run(cli) {
+        // The error and its causes on one line, never a backtrace.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let client = || farad::cli::client::Client::new(cli.url.clone()).skip_verify(cli.skip_verify);
     match cli.command {
         Command::Serve { config, log_level } => {

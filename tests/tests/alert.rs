@@ -287,9 +287,22 @@ fn topic_cli() {
     // Again: replaces it.
     let (ok, _, err) = cli(&["define-topic-handler", spec.to_str().unwrap()]);
     assert!(ok, "{err}");
-    let (ok, out, _) = cli(&["list", "topic-handlers", "cpu"]);
-    assert!(ok);
-    assert!(out.lines().nth(1).unwrap().contains("to-log"), "{out}");
+    // Kapacitor's layouts: columns of Go's `%-Nv`, trailing spaces and all; the first
+    // pattern picks topics (all without one).
+    let handlers = format!(
+        "{:<11}{:<11}{:<11}\n{:<11}{:<11}{:<11}\n",
+        "Topic", "ID", "Kind", "cpu", "to-log", "log"
+    );
+    for args in [
+        &["list", "topic-handlers"][..],
+        &["list", "topic-handlers", "c*", "to-*"],
+    ] {
+        let (ok, out, err) = cli(args);
+        assert!(ok, "{err}");
+        assert_eq!(out, handlers, "{args:?}");
+    }
+    let (_, out, _) = cli(&["list", "topic-handlers", "mem*"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
     let script = "stream|from().measurement('cpu')|alert().id('cpu').message('hot').crit(lambda: \"value\" > 90.0).topic('cpu')";
     let body = json!({
         "id": "t", "type": "stream", "status": "enabled", "script": script,
@@ -300,14 +313,22 @@ fn topic_cli() {
     wait_for_lines(|| std::fs::read_to_string(&log).unwrap_or_default(), 1);
     let (ok, out, _) = cli(&["list", "topics"]);
     assert!(ok);
-    assert!(out.contains("cpu") && out.contains("CRITICAL"), "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "{:<4}{:<9}{:>10}\n{:<4}{:<9}{:>10}\n",
+            "ID", "Level", "Collected", "cpu", "CRITICAL", 1
+        )
+    );
     let (ok, out, _) = cli(&["show-topic", "cpu"]);
     assert!(ok);
     assert!(out.contains("Handlers: [to-log]"), "{out}");
     assert!(out.contains("hot"), "{out}");
-    let (ok, _, _) = cli(&["delete", "topic-handlers", "cpu", "to-log"]);
+    // Ids are patterns; one that matches nothing is no error, as in Kapacitor.
+    let (ok, _, _) = cli(&["delete", "topic-handlers", "cpu", "to-*", "nothing*"]);
     assert!(ok);
-    let (ok, _, _) = cli(&["delete", "topics", "cpu"]);
+    assert_eq!(cli(&["list", "topic-handlers"]).1.lines().count(), 1);
+    let (ok, _, _) = cli(&["delete", "topics", "c?u"]);
     assert!(ok);
     let (ok, _, err) = cli(&["show-topic", "cpu"]);
     assert!(!ok);

@@ -134,15 +134,35 @@ fn the_cli_lists_and_runs_service_tests_and_handler_plugins() {
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
     assert_eq!(lines, ["Service Name", "slack", "telegram"], "{out}");
 
-    let (code, out, err) = f.cli(&["service-tests", "slack"]);
+    // Names are patterns; Kapacitor's `%-20s%-10v%s` lines.
+    let (code, out, err) = f.cli(&["service-tests", "sl*"]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.lines().nth(1).unwrap().starts_with("slack"), "{out}");
-    assert!(out.contains("true"), "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "{:<20}{:<10}\n{:<20}{:<10}\n",
+            "Service", "Success", "slack", "true"
+        )
+        .replace("Success   \n", "Success   Message\n"),
+    );
     assert_eq!(sink.wait_for(1).len(), 1);
-    // A failing test fails the command.
+    // A failing test is reported, and the command still succeeds, as Kapacitor's.
     let (code, out, _) = f.cli(&["service-tests", "slack", "teams"]);
-    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with(&format!("{:<20}{:<10}", "teams", "false")),
+        "{out}"
+    );
     assert!(out.contains("service is not enabled"), "{out}");
+    let (code, _, err) = f.cli(&["service-tests"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("must provide at least one service name or pattern"),
+        "{err}"
+    );
 
     let (code, out, err) = f.cli(&["list", "handler-plugins", "pager*"]);
     assert_eq!(code, Some(0), "{err}");

@@ -141,6 +141,23 @@ impl Client {
         self.reply(self.auth(self.agent.delete(self.url(path))).call())
     }
 
+    /// The ids listed at `path` (under `key`) that match any of `patterns` (Go's
+    /// `path.Match`), as Kapacitor's CLI takes the ids it acts on: none is no error.
+    pub fn matching(&self, path: &str, key: &str, patterns: &[String]) -> Result<Vec<String>> {
+        if patterns.is_empty() {
+            bail!("must pass at least one ID or pattern");
+        }
+        let all = self.get(path)?;
+        Ok(all[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["id"].as_str())
+            .filter(|id| patterns.iter().any(|p| glob(p, id)))
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// Follows the server's log (`GET /kapacitor/v1preview/logs` with `tags` as the query),
     /// copying each record to `out` as it comes, until the server closes the stream.
     pub fn follow_logs(
@@ -244,30 +261,35 @@ pub fn define_handler_plugin(c: &Client, kind: &str, file: &Path) -> Result<()> 
 
 /// `farad service-tests [NAME...]`: runs each service's test with its default options
 /// (every service when none is named); fails when one does.
-pub fn service_tests(c: &Client, names: &[String]) -> Result<()> {
-    let names: Vec<String> = if names.is_empty() {
-        c.get("/service-tests")?["services"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["name"].as_str().map(str::to_owned))
-            .collect()
-    } else {
-        names.to_vec()
-    };
+/// `farad service-tests NAME|PATTERN...`: runs the matching services' tests, as Kapacitor's
+/// CLI: each result printed, failures too (the exit code is for errors reaching the server).
+pub fn service_tests(c: &Client, patterns: &[String]) -> Result<()> {
+    if patterns.is_empty() {
+        bail!("must provide at least one service name or pattern.");
+    }
+    let all = c.get("/service-tests")?;
+    let names: Vec<&str> = all["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
     let mut rows = Vec::new();
-    let mut failed = 0;
-    for n in &names {
-        let r = c.post(&format!("/service-tests/{n}"), b"{}")?;
-        if r["success"] != Value::Bool(true) {
-            failed += 1;
+    for p in patterns {
+        for n in names.iter().filter(|n| glob(p, n)) {
+            let r = c.post(&format!("/service-tests/{n}"), b"{}")?;
+            rows.push(vec![
+                n.to_string(),
+                text(&r["success"]),
+                text(&r["message"]),
+            ]);
         }
-        rows.push(vec![n.clone(), text(&r["success"]), text(&r["message"])]);
     }
-    print_table(&["Service", "Success", "Message"], &rows);
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} service tests failed", names.len());
-    }
+    print_columns(
+        &[Col::Fixed(20), Col::Fixed(10), Col::Last],
+        &["Service", "Success", "Message"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -367,7 +389,11 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 .filter(|t| matches_any(t["id"].as_str().unwrap_or(""), patterns))
                 .map(|t| vec![text(&t["id"]), text(&t["level"]), text(&t["collected"])])
                 .collect();
-            print_table(&["ID", "Level", "Collected"], &rows);
+            print_columns(
+                &[Col::Grow(2), Col::Grow(8), Col::Right(10)],
+                &["ID", "Level", "Collected"],
+                &rows,
+            );
             Ok(())
         }
         "silences" => {
@@ -401,18 +427,34 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             Ok(())
         }
         "topic-handlers" => {
-            let Some((topic, patterns)) = patterns.split_first() else {
-                bail!("list topic-handlers needs a TOPIC");
+            // As Kapacitor: the first pattern picks topics (all without one), the rest
+            // handlers.
+            let (topics, handlers) = match patterns.split_first() {
+                Some((t, h)) => (t.as_str(), h),
+                None => ("", &[][..]),
             };
-            let all = c.get(&format!("/alerts/topics/{topic}/handlers"))?;
-            let rows: Vec<Vec<String>> = all["handlers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|h| matches_any(h["id"].as_str().unwrap_or(""), patterns))
-                .map(|h| vec![topic.clone(), text(&h["id"]), text(&h["kind"])])
-                .collect();
-            print_table(&["Topic", "ID", "Kind"], &rows);
+            let all = c.get("/alerts/topics")?;
+            let mut rows: Vec<Vec<String>> = Vec::new();
+            for topic in all["topics"].as_array().into_iter().flatten() {
+                let id = topic["id"].as_str().unwrap_or("");
+                if !topics.is_empty() && !glob(topics, id) {
+                    continue;
+                }
+                let listed = c.get(&format!("/alerts/topics/{id}/handlers"))?;
+                rows.extend(
+                    listed["handlers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|h| matches_any(h["id"].as_str().unwrap_or(""), handlers))
+                        .map(|h| vec![id.to_owned(), text(&h["id"]), text(&h["kind"])]),
+                );
+            }
+            print_columns(
+                &[Col::Grow(10), Col::Grow(10), Col::Grow(10)],
+                &["Topic", "ID", "Kind"],
+                &rows,
+            );
             Ok(())
         }
         "tasks" => {
@@ -421,7 +463,14 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
                 .collect();
-            print_table(
+            print_columns(
+                &[
+                    Col::Grow(2),
+                    Col::Fixed(10),
+                    Col::Fixed(10),
+                    Col::Fixed(10),
+                    Col::Last,
+                ],
                 &[
                     "ID",
                     "Type",
@@ -487,7 +536,7 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             Ok(())
         }
         "topics" => {
-            for id in ids {
+            for id in c.matching("/alerts/topics", "topics", ids)? {
                 c.delete(&format!("/alerts/topics/{id}"))?;
             }
             Ok(())
@@ -496,7 +545,8 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             let Some((topic, handlers)) = ids.split_first() else {
                 bail!("delete topic-handlers needs a TOPIC and handler ids");
             };
-            for id in handlers {
+            let listed = format!("/alerts/topics/{topic}/handlers");
+            for id in c.matching(&listed, "handlers", handlers)? {
                 c.delete(&format!("/alerts/topics/{topic}/handlers/{id}"))?;
             }
             Ok(())
@@ -508,7 +558,11 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
             Ok(())
         }
         "recordings" | "replays" | "tasks" | "templates" => {
-            for id in ids {
+            let listed = match kind {
+                "tasks" => "/tasks?limit=-1&fields=id".to_owned(),
+                _ => format!("/{kind}"),
+            };
+            for id in c.matching(&listed, kind, ids)? {
                 c.delete(&format!("/{kind}/{id}"))?;
             }
             Ok(())
@@ -524,7 +578,49 @@ fn matches_any(name: &str, patterns: &[String]) -> bool {
     patterns.is_empty() || patterns.iter().any(|p| glob(p, name))
 }
 
-/// Left-aligned columns separated by two spaces, as Kapacitor's tables.
+/// A column of Kapacitor's fixed-format tables (Go's `%-Nv`, `%Nv`).
+pub enum Col {
+    /// As wide as its longest cell (at least the given width), and one space.
+    Grow(usize),
+    /// Padded to the width, never cut.
+    Fixed(usize),
+    /// Right-aligned in the width.
+    Right(usize),
+    /// As it is, ending the line.
+    Last,
+}
+
+/// Rows printed as Kapacitor's CLI prints that table, trailing spaces and all.
+pub fn print_columns(cols: &[Col], header: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match c {
+            Col::Grow(min) => {
+                let longest = rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+                longest.max(*min) + 1
+            }
+            Col::Fixed(w) | Col::Right(w) => *w,
+            Col::Last => 0,
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let mut out = String::new();
+        for ((c, w), cell) in cols.iter().zip(&widths).zip(cells) {
+            match c {
+                Col::Right(_) => out.push_str(&format!("{cell:>w$}")),
+                _ => out.push_str(&format!("{cell:<w$}")),
+            }
+        }
+        println!("{out}");
+    };
+    line(header);
+    for r in rows {
+        line(&r.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+/// Left-aligned columns separated by two spaces, for Farad's own tables.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {

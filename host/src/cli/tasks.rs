@@ -120,8 +120,9 @@ pub fn define_template(
     Ok(())
 }
 
-fn set_status(c: &Client, ids: &[String], status: &str) -> Result<()> {
-    for id in ids {
+/// The tasks matching `patterns` set to `status`.
+fn set_status(c: &Client, patterns: &[String], status: &str) -> Result<()> {
+    for id in c.matching("/tasks?limit=-1&fields=id", "tasks", patterns)? {
         let body = json!({ "status": status });
         c.patch(&format!("/tasks/{id}"), body.to_string().as_bytes())?;
     }
@@ -155,7 +156,8 @@ fn dbrp_list(t: &Value) -> String {
             )
         })
         .collect();
-    format!("[{}]", items.join(", "))
+    // Go's `%s` of Kapacitor's DBRP list.
+    format!("[{}]", items.join(" "))
 }
 
 /// `farad show ID`: the task's fields, script and DOT with node statistics.
