@@ -298,23 +298,54 @@ enum Command {
 
 /// Go's flag package accepts `-config`; clap wants `--config`. Rewrite single-dash long flags.
 fn go_style_args() -> Vec<String> {
-    std::env::args()
-        .enumerate()
-        .map(|(i, a)| {
-            let long = a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
-            if i > 0
-                && long
-                && a[1..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic())
-            {
-                format!("-{a}")
-            } else {
-                a
+    let switches = switches();
+    let mut out = Vec::new();
+    for (i, a) in std::env::args().enumerate() {
+        let long = a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
+        let a = if i > 0
+            && long
+            && a[1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+        {
+            format!("-{a}")
+        } else {
+            a
+        };
+        // Go's `-flag=true` and `-flag=false` for switches.
+        match a.split_once('=') {
+            Some((flag, value)) if switches.contains(flag.trim_start_matches('-')) => {
+                match go_bool(value) {
+                    Some(true) => out.push(flag.to_owned()),
+                    Some(false) => {}
+                    None => out.push(a),
+                }
             }
-        })
-        .collect()
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+/// The long names of every switch (a flag that takes no value) of every command.
+fn switches() -> std::collections::HashSet<String> {
+    use clap::CommandFactory;
+    fn walk(c: &clap::Command, out: &mut std::collections::HashSet<String>) {
+        for a in c.get_arguments() {
+            if matches!(a.get_action(), clap::ArgAction::SetTrue)
+                && let Some(l) = a.get_long()
+            {
+                out.insert(l.to_owned());
+            }
+        }
+        for sub in c.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    walk(&Cli::command(), &mut out);
+    out
 }
 
 fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
@@ -342,8 +373,25 @@ fn main() {
     }
 }
 
+/// Go's `strconv.ParseBool`.
+fn go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
-    let client = || farad::cli::client::Client::new(cli.url.clone()).skip_verify(cli.skip_verify);
+    // As Kapacitor's CLI: `KAPACITOR_UNSAFE_SSL` unless `-skipVerify` says so.
+    let skip_verify = cli.skip_verify
+        || match std::env::var("KAPACITOR_UNSAFE_SSL") {
+            Ok(v) if !v.is_empty() => go_bool(&v).ok_or_else(|| {
+                anyhow::anyhow!("strconv.ParseBool: parsing {v:?}: invalid syntax")
+            })?,
+            _ => false,
+        };
+    let client = || farad::cli::client::Client::new(cli.url.clone()).skip_verify(skip_verify);
     match cli.command {
         Command::Serve { config, log_level } => {
             let mut config = config::Config::load(config_path(config).as_deref())?;

@@ -130,6 +130,52 @@ fn fraction(v: u64, scale: u64) -> String {
     format!("{int}.{}", digits.trim_end_matches('0'))
 }
 
+/// Parses an InfluxQL duration (`10s`, `1d`, `2w`, `1h30m`, `500ms`, `-5m`): integers and
+/// units `ns`, `u`/`µ`, `ms`, `s`, `m`, `h`, `d`, `w`, as Kapacitor's CLI reads `-past` and
+/// `-duration`.
+pub fn parse_influxql_duration(text: &str) -> Result<i64, DurationError> {
+    let err = || DurationError {
+        text: text.to_owned(),
+        reason: "invalid duration",
+    };
+    let (neg, mut rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    if text.chars().count() < 2 {
+        return Err(err());
+    }
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits == rest.len() {
+            return Err(err());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let (unit, len) = [
+            ("ns", 1),
+            ("ms", 1_000_000),
+            ("u", 1_000),
+            ("µ", 1_000),
+            ("s", 1_000_000_000),
+            ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("d", 86_400_000_000_000),
+            ("w", 604_800_000_000_000),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))
+        .ok_or_else(err)?;
+        total = n
+            .checked_mul(len)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(err)?;
+        rest = &rest[unit.len()..];
+    }
+    Ok(if neg { -total } else { total })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +208,24 @@ mod tests {
         assert_eq!(format_go_duration(-s), "-1s");
         for ns in [1, 999, 1_000_001, 7 * s, 86_400 * s + 3] {
             assert_eq!(parse_go_duration(&format_go_duration(ns)), Ok(ns));
+        }
+    }
+
+    #[test]
+    fn influxql_durations() {
+        for (text, ns) in [
+            ("1d", 86_400_000_000_000),
+            ("2w", 1_209_600_000_000_000),
+            ("1h30m", 5_400_000_000_000),
+            ("500ms", 500_000_000),
+            ("10u", 10_000),
+            ("7ns", 7),
+            ("-5m", -300_000_000_000),
+        ] {
+            assert_eq!(parse_influxql_duration(text), Ok(ns), "{text}");
+        }
+        for bad in ["", "1", "d", "1.5h", "10x", "1d2"] {
+            assert!(parse_influxql_duration(bad).is_err(), "{bad}");
         }
     }
 }

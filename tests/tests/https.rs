@@ -41,6 +41,20 @@ fn the_api_is_served_over_tls() {
     let (code, out, err) = f.cli(&["-skipVerify", "list", "tasks"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("t "), "{out}");
+    // Go's `-flag=true`, and Kapacitor's `KAPACITOR_UNSAFE_SSL`.
+    let (code, _, err) = f.cli(&["-skipVerify=true", "list", "tasks"]);
+    assert_eq!(code, Some(0), "{err}");
+    let unsafe_ssl = |value: &str| {
+        std::process::Command::new(farad_bin())
+            .args(["-url", &f.url(), "list", "tasks"])
+            .env("KAPACITOR_UNSAFE_SSL", value)
+            .output()
+            .unwrap()
+    };
+    assert!(unsafe_ssl("true").status.success());
+    assert!(!unsafe_ssl("false").status.success());
+    let bad = unsafe_ssl("yes");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ParseBool"));
     // It trusts the system's roots, as Go's client does: `SSL_CERT_FILE` names them.
     let out = std::process::Command::new(farad_bin())
         .args(["-url", &f.url(), "list", "tasks"])

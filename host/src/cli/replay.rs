@@ -78,7 +78,6 @@ pub fn replay_live(c: &Client, kind: &str, a: &ReplayLiveArgs) -> Result<()> {
 fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     let id = r["id"].as_str().unwrap_or_default().to_owned();
     if no_wait {
-        println!("{id}");
         return Ok(());
     }
     let progress = super::progress::Progress::fraction("replay");
@@ -104,7 +103,7 @@ pub fn record_stream(
     id: Option<&str>,
     no_wait: bool,
 ) -> Result<()> {
-    let d = farad_runtime::duration::parse_go_duration(duration)
+    let d = farad_runtime::duration::parse_influxql_duration(duration)
         .map_err(|e| anyhow::anyhow!("invalid -duration {duration:?}: {e}"))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -148,13 +147,18 @@ impl BatchRange {
     /// Sets `start` (and `stop`) of a request body.
     fn fill(&self, body: &mut Value) -> Result<()> {
         match (&self.past, &self.start) {
+            // As Kapacitor: `-past` before `-stop`, or before now.
             (Some(past), None) => {
-                let d = farad_runtime::duration::parse_go_duration(past)
+                let d = farad_runtime::duration::parse_influxql_duration(past)
                     .map_err(|e| anyhow::anyhow!("invalid -past {past:?}: {e}"))?;
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)?
-                    .as_nanos() as i64;
-                body["start"] = json!(farad_runtime::time::format_rfc3339_nanos(now - d));
+                let stop = match &self.stop {
+                    Some(stop) => farad_runtime::time::parse_rfc3339(stop)
+                        .ok_or_else(|| anyhow::anyhow!("invalid -stop {stop:?}"))?,
+                    None => std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_nanos() as i64,
+                };
+                body["start"] = json!(farad_runtime::time::format_rfc3339_nanos(stop - d));
             }
             (None, Some(start)) => body["start"] = json!(start),
             _ => bail!("needs either -past or -start"),
@@ -187,24 +191,27 @@ pub fn record_query(
 }
 
 /// Waits for a recording to end (unless `no_wait`) and prints its id.
+/// As Kapacitor's CLI: nothing printed with `no_wait`; else the id once it ended, then its
+/// error if it failed.
 fn wait_for_recording(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
-    let id = r["id"].as_str().unwrap_or_default().to_owned();
-    if !no_wait {
-        let progress = super::progress::Progress::fraction("record");
-        while r["status"] == "running" {
-            progress.set_fraction(r["progress"].as_f64().unwrap_or(0.0));
-            std::thread::sleep(Duration::from_millis(100));
-            r = c.get(&format!("/recordings/{id}"))?;
-        }
-        progress.finish();
-        if r["status"] == "failed" {
-            bail!(
-                "recording {id} failed: {}",
-                r["error"].as_str().unwrap_or("")
-            );
-        }
+    if no_wait {
+        return Ok(());
     }
+    let id = r["id"].as_str().unwrap_or_default().to_owned();
+    let progress = super::progress::Progress::fraction("record");
+    while r["status"] == "running" {
+        progress.set_fraction(r["progress"].as_f64().unwrap_or(0.0));
+        std::thread::sleep(Duration::from_millis(100));
+        r = c.get(&format!("/recordings/{id}"))?;
+    }
+    progress.finish();
     println!("{id}");
+    if r["status"] == "failed" {
+        bail!(
+            "recording {id} failed: {}",
+            r["error"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
 }
 
@@ -301,6 +308,27 @@ fn human_bytes(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// As Kapacitor: `-past` in InfluxQL's units, counted back from `-stop` when given.
+    #[test]
+    fn past_counts_back_from_stop() {
+        let range = |past: &str, stop: Option<&str>| {
+            let mut body = serde_json::json!({});
+            super::BatchRange {
+                past: Some(past.into()),
+                start: None,
+                stop: stop.map(Into::into),
+            }
+            .fill(&mut body)
+            .map(|()| body)
+        };
+        let body = range("1d", Some("2026-01-02T00:00:00Z")).unwrap();
+        assert_eq!(body["start"], "2026-01-01T00:00:00Z");
+        assert_eq!(body["stop"], "2026-01-02T00:00:00Z");
+        assert!(range("1w", None).is_ok());
+        assert!(range("1.5h", None).is_err());
+        assert!(range("1h", Some("yesterday")).is_err());
+    }
     #[test]
     fn sizes_read_as_kapacitor_prints_them() {
         assert_eq!(super::human_bytes(5), "5 B");
