@@ -120,7 +120,12 @@ enum Command {
         ids: Vec<String>,
     },
     /// Show a task: its fields, script and DOT with node statistics.
-    Show { id: String },
+    Show {
+        /// Show the task as a replay runs it.
+        #[arg(long)]
+        replay: Option<String>,
+        id: String,
+    },
     /// Show a template: its vars, script and DOT.
     ShowTemplate { id: String },
     /// Upload a Wasm component as UDF NAME (a new version of it if it exists).
@@ -440,7 +445,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Enable { ids } => farad::cli::tasks::enable(&client(), &ids),
         Command::Disable { ids } => farad::cli::tasks::disable(&client(), &ids),
         Command::Reload { ids } => farad::cli::tasks::reload(&client(), &ids),
-        Command::Show { id } => farad::cli::tasks::show(&client(), &id),
+        Command::Show { id, replay } => farad::cli::tasks::show(&client(), &id, replay.as_deref()),
         Command::ShowTemplate { id } => farad::cli::tasks::show_template(&client(), &id),
         Command::DefineUdf { name, file } => {
             farad::cli::client::define_udf(&client(), &name, &file)

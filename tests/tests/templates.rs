@@ -143,11 +143,14 @@ fn templates_make_tasks_and_carry_changes_into_them() {
         "{t}"
     );
 
-    // The listings and views.
+    // The listings and views, in Kapacitor's layouts.
     let out = ok(&["list", "templates"]);
-    assert!(
-        out.contains("over") && out.contains("limit,measurement"),
-        "{out}"
+    assert_eq!(
+        out,
+        format!(
+            "{:<5}{:<10}{:<40}\n{:<5}{:<10}{:<40}\n",
+            "ID", "Type", "Vars", "over", "stream", "limit,measurement"
+        )
     );
     let out = ok(&["list", "tasks"]);
     assert!(
@@ -166,7 +169,19 @@ fn templates_make_tasks_and_carry_changes_into_them() {
         out.contains("Template: over") && out.contains("Status: enabled"),
         "{out}"
     );
-    ok(&["disable", "mem_over"]);
+    // Go's RFC 822 dates; the vars sorted, in `%-30s%-10v%-40v`.
+    let created = out.lines().find(|l| l.starts_with("Created: ")).unwrap();
+    assert!(
+        created.len() == "Created: 02 Jan 06 15:04 UTC".len() && created.ends_with(" UTC"),
+        "{created}"
+    );
+    let vars = format!(
+        "Vars:\n{:<30}{:<10}{:<40}\n{:<30}{:<10}{:<40}\n",
+        "Name", "Type", "Value", "measurement", "string", "cpu"
+    );
+    assert!(out.contains(&vars), "{out}");
+    // Ids are patterns.
+    ok(&["disable", "mem_*"]);
     assert_eq!(
         f.get("/kapacitor/v1/tasks/mem_over").json()["executing"],
         false

@@ -488,7 +488,11 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
                 .collect();
-            print_table(&["ID", "Type", "Vars"], &rows);
+            print_columns(
+                &[Col::Grow(2), Col::Fixed(10), Col::Fixed(40)],
+                &["ID", "Type", "Vars"],
+                &rows,
+            );
             Ok(())
         }
         "recordings" => {
@@ -497,7 +501,17 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
                 .collect();
-            print_table(&["ID", "Type", "Status", "Size", "Date"], &rows);
+            print_columns(
+                &[
+                    Col::Grow(2),
+                    Col::Fixed(8),
+                    Col::Fixed(10),
+                    Col::Fixed(10),
+                    Col::Fixed(23),
+                ],
+                &["ID", "Type", "Status", "Size", "Date"],
+                &rows,
+            );
             Ok(())
         }
         "replays" => {
@@ -506,7 +520,15 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
                 .collect();
-            print_table(
+            print_columns(
+                &[
+                    Col::Grow(2),
+                    Col::Grow(4),
+                    Col::Grow(9),
+                    Col::Fixed(9),
+                    Col::Fixed(8),
+                    Col::Fixed(23),
+                ],
                 &["ID", "Task", "Recording", "Status", "Clock", "Date"],
                 &rows,
             );

@@ -257,7 +257,7 @@ pub fn recording_rows(all: &Value) -> Vec<Vec<String>> {
                 text(&r["type"]),
                 text(&r["status"]),
                 human_bytes(r["size"].as_u64().unwrap_or(0)),
-                text(&r["date"]),
+                super::tasks::rfc822(&text(&r["date"])),
             ]
         })
         .collect()
@@ -276,7 +276,7 @@ pub fn replay_rows(all: &Value) -> Vec<Vec<String>> {
                 text(&r["recording"]),
                 text(&r["status"]),
                 text(&r["clock"]),
-                text(&r["date"]),
+                super::tasks::rfc822(&text(&r["date"])),
             ]
         })
         .collect()

@@ -160,9 +160,74 @@ fn dbrp_list(t: &Value) -> String {
     format!("[{}]", items.join(" "))
 }
 
-/// `farad show ID`: the task's fields, script and DOT with node statistics.
-pub fn show(c: &Client, id: &str) -> Result<()> {
-    let t = c.get(&format!("/tasks/{id}"))?;
+/// A time of the API (RFC 3339) as Kapacitor's CLI prints it: Go's RFC 822 layout, UTC.
+pub fn rfc822(text: &str) -> String {
+    if text.starts_with("0001-01-01T00:00:00") {
+        return "01 Jan 01 00:00 UTC".into();
+    }
+    match farad_runtime::time::parse_rfc3339(text) {
+        Some(ns) => farad_runtime::time::layout::format(ns, "02 Jan 06 15:04 MST"),
+        None => text.to_owned(),
+    }
+}
+
+/// A var's value as Kapacitor's CLI prints it (Go's `%v`; lists as `[a, b]`).
+fn var_value(v: &Value) -> String {
+    match (&v["value"], v["type"].as_str()) {
+        (Value::Null, _) => "<required>".into(),
+        (Value::String(s), _) => s.clone(),
+        (Value::Number(n), Some("duration")) => {
+            farad_runtime::duration::format_go_duration(n.as_i64().unwrap_or(0))
+        }
+        (Value::Number(n), _) if n.is_f64() => {
+            let mut out = String::new();
+            farad_runtime::template::write_float(&mut out, n.as_f64().unwrap_or(0.0));
+            out
+        }
+        (Value::Array(items), _) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| match i["type"].as_str() {
+                    Some("star") => "*".to_owned(),
+                    _ => i["value"].as_str().unwrap_or("").to_owned(),
+                })
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        (other, _) => other.to_string(),
+    }
+}
+
+/// Vars sorted by name: name, type, value (and description with `described`).
+fn var_rows(vars: &Value, described: bool) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = vars
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, v)| {
+            let mut row = vec![
+                name.clone(),
+                v["type"].as_str().unwrap_or("").to_owned(),
+                var_value(v),
+            ];
+            if described {
+                row.push(v["description"].as_str().unwrap_or("").to_owned());
+            }
+            row
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// `farad show [-replay ID] ID`: the task's fields, script, vars and DOT with node
+/// statistics, as Kapacitor's CLI prints them.
+pub fn show(c: &Client, id: &str, replay: Option<&str>) -> Result<()> {
+    let path = match replay {
+        Some(r) => format!("/tasks/{id}?replay-id={}", crate::influxdb::encode(r)),
+        None => format!("/tasks/{id}"),
+    };
+    let t = c.get(&path)?;
     let s = |k: &str| match &t[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -174,44 +239,47 @@ pub fn show(c: &Client, id: &str) -> Result<()> {
     println!("Type: {}", s("type"));
     println!("Status: {}", s("status"));
     println!("Executing: {}", s("executing"));
-    println!("Created: {}", s("created"));
-    println!("Modified: {}", s("modified"));
-    println!("LastEnabled: {}", s("last-enabled"));
+    println!("Created: {}", rfc822(&s("created")));
+    println!("Modified: {}", rfc822(&s("modified")));
+    println!("LastEnabled: {}", rfc822(&s("last-enabled")));
     println!("Databases Retention Policies: {}", dbrp_list(&t));
     println!("TICKscript:\n{}", s("script"));
+    let vars = var_rows(&t["vars"], false);
+    if !vars.is_empty() {
+        use super::client::Col;
+        println!("Vars:");
+        super::client::print_columns(
+            &[Col::Fixed(30), Col::Fixed(10), Col::Fixed(40)],
+            &["Name", "Type", "Value"],
+            &vars,
+        );
+    }
     println!("DOT:\n{}", s("dot"));
     Ok(())
 }
 
 /// `farad show-template ID`: the template's type, declared vars, script and DOT.
 pub fn show_template(c: &Client, id: &str) -> Result<()> {
+    use super::client::Col;
     let t = c.get(&format!("/templates/{id}"))?;
     let s = |k: &str| t[k].as_str().unwrap_or("").to_owned();
     println!("ID: {}", s("id"));
     println!("Error: {}", s("error"));
     println!("Type: {}", s("type"));
-    println!("Created: {}", s("created"));
-    println!("Modified: {}", s("modified"));
+    println!("Created: {}", rfc822(&s("created")));
+    println!("Modified: {}", rfc822(&s("modified")));
     println!("TICKscript:\n{}", s("script"));
-    let rows: Vec<Vec<String>> = t["vars"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, v)| {
-            let value = match &v["value"] {
-                Value::Null => "<required>".to_owned(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            vec![
-                name.clone(),
-                v["type"].as_str().unwrap_or("").to_owned(),
-                value,
-                v["description"].as_str().unwrap_or("").to_owned(),
-            ]
-        })
-        .collect();
-    super::client::print_table(&["Name", "Type", "Default Value", "Description"], &rows);
+    println!("Vars:");
+    super::client::print_columns(
+        &[
+            Col::Fixed(30),
+            Col::Fixed(10),
+            Col::Fixed(40),
+            Col::Fixed(40),
+        ],
+        &["Name", "Type", "Default Value", "Description"],
+        &var_rows(&t["vars"], true),
+    );
     println!("DOT:\n{}", s("dot"));
     Ok(())
 }
@@ -247,6 +315,7 @@ pub fn template_rows(all: &Value) -> Vec<Vec<String>> {
                 .flatten()
                 .map(|(k, _)| k.as_str())
                 .collect();
+            // (JSON objects are sorted: the names are too, as Kapacitor sorts them.)
             vec![
                 t["id"].as_str().unwrap_or("").to_owned(),
                 t["type"].as_str().unwrap_or("").to_owned(),
