@@ -606,9 +606,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Stats { what } => farad::cli::status::stats(&client(), &what),
         Command::Vars => farad::cli::status::vars(&client()),
         Command::Version => {
+            // Kapacitor's shape: `Kapacitor <platform> <version> (git: <branch> <commit>)`.
             println!(
-                "Farad {} (Kapacitor API 1.5 compatible)",
-                env!("CARGO_PKG_VERSION")
+                "Farad OSS {} (Kapacitor API {})",
+                env!("CARGO_PKG_VERSION"),
+                farad::VERSION
             );
             Ok(())
         }

@@ -323,7 +323,12 @@ fn topic_cli() {
     let (ok, out, _) = cli(&["show-topic", "cpu"]);
     assert!(ok);
     assert!(out.contains("Handlers: [to-log]"), "{out}");
-    assert!(out.contains("hot"), "{out}");
+    // Kapacitor's event columns, the date in Go's RFC 822 layout.
+    let event = format!(
+        "{:<6}{:<9}{:<8}{:<23}\n",
+        "cpu", "CRITICAL", "hot", "01 Jan 70 00:00 UTC"
+    );
+    assert!(out.ends_with(&event), "{out}");
     // Ids are patterns; one that matches nothing is no error, as in Kapacitor.
     let (ok, _, _) = cli(&["delete", "topic-handlers", "cpu", "to-*", "nothing*"]);
     assert!(ok);

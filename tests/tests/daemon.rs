@@ -259,20 +259,23 @@ fn metrics_in_prometheus_text_format() {
         assert_eq!(code, Some(0), "{args:?}: {err}");
         out
     };
+    // In Kapacitor's layouts (`%-30s%-30d`; columns as wide as their cells, the count in 15).
     let general = ok(&["stats", "general"]);
     assert!(
-        general
-            .lines()
-            .any(|l| l.starts_with("Enabled Tasks:") && l.ends_with(" 1")),
+        general.contains(&format!("{:<30}{:<30}\n", "Enabled Tasks:", 1)),
+        "{general}"
+    );
+    assert!(
+        general.contains(&format!("{:<30}{:<30}\n", "Platform:", "OSS")),
         "{general}"
     );
     let ingress = ok(&["stats", "ingress"]);
-    assert!(
-        ingress.lines().any(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            cols == ["db", "rp", "cpu", "3"]
-        }),
-        "{ingress}"
+    assert_eq!(
+        ingress,
+        format!(
+            "{:<9}{:<17}{:<12}{:>15}\n{:<9}{:<17}{:<12}{:>15}\n",
+            "Database", "Retention Policy", "Measurement", "Points Received", "db", "rp", "cpu", 3
+        )
     );
     let vars: serde_json::Value = serde_json::from_str(&ok(&["vars"])).unwrap();
     assert_eq!(vars["num_tasks"], 1);

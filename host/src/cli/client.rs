@@ -259,8 +259,6 @@ pub fn define_handler_plugin(c: &Client, kind: &str, file: &Path) -> Result<()> 
     Ok(())
 }
 
-/// `farad service-tests [NAME...]`: runs each service's test with its default options
-/// (every service when none is named); fails when one does.
 /// `farad service-tests NAME|PATTERN...`: runs the matching services' tests, as Kapacitor's
 /// CLI: each result printed, failures too (the exit code is for errors reaching the server).
 pub fn service_tests(c: &Client, patterns: &[String]) -> Result<()> {
@@ -735,21 +733,28 @@ pub fn show_topic(c: &Client, topic: &str) -> Result<()> {
     println!("Collected: {}", text(&t["collected"]));
     println!("Handlers: [{}]", ids.join(", "));
     println!("Events:");
-    let rows: Vec<Vec<String>> = events["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    // As Kapacitor's CLI: by time, in its columns, dates in Go's RFC 822 layout.
+    let mut events: Vec<&Value> = events["events"].as_array().into_iter().flatten().collect();
+    events.sort_by_key(|e| {
+        farad_runtime::time::parse_rfc3339(e["state"]["time"].as_str().unwrap_or(""))
+    });
+    let rows: Vec<Vec<String>> = events
+        .iter()
         .map(|e| {
             let s = &e["state"];
             vec![
                 text(&e["id"]),
                 text(&s["level"]),
                 text(&s["message"]),
-                text(&s["time"]),
+                super::tasks::rfc822(&text(&s["time"])),
             ]
         })
         .collect();
-    print_table(&["Event", "Level", "Message", "Date"], &rows);
+    print_columns(
+        &[Col::Grow(5), Col::Fixed(9), Col::Grow(7), Col::Fixed(23)],
+        &["Event", "Level", "Message", "Date"],
+        &rows,
+    );
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::client::{Client, print_table};
+use super::client::Client;
 
 /// `farad level LEVEL`: the server's log level, changed at run time.
 pub fn level(c: &Client, level: &str) -> Result<()> {
@@ -18,7 +18,8 @@ pub fn level(c: &Client, level: &str) -> Result<()> {
 /// `farad vars`: the whole `debug/vars` document.
 pub fn vars(c: &Client) -> Result<()> {
     let v = c.get("/debug/vars")?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    // Compact, as the server writes it (Kapacitor's CLI copies the body).
+    println!("{v}");
     Ok(())
 }
 
@@ -38,9 +39,11 @@ pub fn stats(c: &Client, what: &str) -> Result<()> {
                 ("Tasks:", "num_tasks"),
                 ("Enabled Tasks:", "num_enabled_tasks"),
                 ("Subscriptions:", "num_subscriptions"),
+                ("Platform:", "platform"),
                 ("Version:", "version"),
             ] {
-                println!("{label:<30}{}", s(key));
+                // Kapacitor's `%-30s%-30s`.
+                println!("{label:<30}{:<30}", s(key));
             }
             Ok(())
         }
@@ -50,7 +53,7 @@ pub fn stats(c: &Client, what: &str) -> Result<()> {
                 .into_iter()
                 .flatten()
                 .map(|(_, s)| s)
-                .filter(|s| s["name"] == "ingress")
+                .filter(|s| s["name"] == "ingress" && s["tags"]["task_master"] == "main")
                 .map(|s| {
                     let t = |k: &str| s["tags"][k].as_str().unwrap_or("").to_owned();
                     vec![
@@ -62,7 +65,12 @@ pub fn stats(c: &Client, what: &str) -> Result<()> {
                 })
                 .collect();
             rows.sort();
-            print_table(
+            // Kapacitor's columns: as wide as their longest cell and one space, the count
+            // right-aligned in 15.
+            use super::client::Col;
+            super::client::print_columns(
+                &[Col::Grow(8), Col::Grow(16), Col::Grow(11), Col::Right(15)],
+                // ("Points Received" is 15 wide: the header lines up as Kapacitor's.)
                 &[
                     "Database",
                     "Retention Policy",
