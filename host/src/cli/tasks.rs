@@ -39,13 +39,49 @@ fn read_doc(path: &PathBuf) -> Result<Value> {
 fn dbrps(list: &[String]) -> Result<Value> {
     let mut out = Vec::new();
     for d in list {
-        let Some((db, rp)) = d.split_once('.') else {
-            bail!("invalid dbrp {d:?}: expected \"db.rp\"");
-        };
-        let unquote = |s: &str| s.trim_matches('"').to_owned();
-        out.push(json!({"db": unquote(db), "rp": unquote(rp)}));
+        let (db, rp) = dbrp(d).with_context(|| format!("invalid dbrp {d:?}"))?;
+        out.push(json!({"db": db, "rp": rp}));
     }
     Ok(Value::Array(out))
+}
+
+/// `db.rp` as Kapacitor's `-dbrp` reads it: either name may be double-quoted (`"my.db"."rp"`,
+/// `\"` inside quotes).
+fn dbrp(text: &str) -> Result<(String, String)> {
+    fn quoted(text: &str) -> (String, &str) {
+        let mut name = String::new();
+        let mut chars = text[1..].char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => name.extend(chars.next().map(|(_, c)| c)),
+                '"' => return (name, &text[i + 2..]),
+                c => name.push(c),
+            }
+        }
+        (name, "")
+    }
+    if text.is_empty() {
+        bail!("dbrp cannot be empty");
+    }
+    let (db, rest) = if text.starts_with('"') {
+        quoted(text)
+    } else {
+        match text.split_once('.') {
+            Some((db, _)) => (db.to_owned(), &text[db.len()..]),
+            None => bail!(
+                "does not contain a '.', it must be in the form \"dbname\".\"rpname\" where the quotes are optional."
+            ),
+        }
+    };
+    let Some(rp) = rest.strip_prefix('.') else {
+        bail!("dbrp must specify retention policy, do you have a missing or extra quote?");
+    };
+    let rp = if rp.starts_with('"') {
+        quoted(rp).0
+    } else {
+        rp.to_owned()
+    };
+    Ok((db, rp))
 }
 
 /// `farad define ID`: creates the task, or changes it (and reloads it when enabled, unless
@@ -53,7 +89,22 @@ fn dbrps(list: &[String]) -> Result<Value> {
 pub fn define(c: &Client, a: &DefineArgs) -> Result<()> {
     let mut body = json!({ "id": a.id });
     if let Some(f) = &a.file {
+        if !matches!(
+            f.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            bail!("bad file extension. Must be YAML or JSON");
+        }
         let doc = read_doc(f)?;
+        if let Some(id) = doc.get("id").and_then(Value::as_str)
+            && !id.is_empty()
+            && id != a.id
+        {
+            bail!(
+                "Task id given on command line does not match id in {}",
+                f.display()
+            );
+        }
         for key in ["template-id", "vars", "dbrps", "type"] {
             if let Some(v) = doc.get(key) {
                 body[key] = v.clone();
@@ -74,7 +125,15 @@ pub fn define(c: &Client, a: &DefineArgs) -> Result<()> {
         body["template-id"] = json!(t);
     }
     if let Some(v) = &a.vars {
-        body["vars"] = read_doc(v)?;
+        let doc = read_doc(v)?;
+        // A task vars file (`template-id`, `dbrps`, `vars`) gives its vars, as Kapacitor
+        // falls back to reading one.
+        let task_vars = doc.get("vars").is_some_and(Value::is_object)
+            && doc.as_object().is_some_and(|o| {
+                o.keys()
+                    .all(|k| matches!(k.as_str(), "id" | "template-id" | "dbrps" | "vars"))
+            });
+        body["vars"] = if task_vars { doc["vars"].clone() } else { doc };
     }
     let existing = c.get(&format!("/tasks/{}", a.id)).ok();
     match existing {
@@ -323,4 +382,19 @@ pub fn template_rows(all: &Value) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dbrps_read_as_kapacitor_reads_them() {
+        let ok = |t: &str| super::dbrp(t).unwrap();
+        assert_eq!(ok("db.rp"), ("db".into(), "rp".into()));
+        assert_eq!(ok("db.rp.x"), ("db".into(), "rp.x".into()));
+        assert_eq!(ok("\"my.db\".\"rp\""), ("my.db".into(), "rp".into()));
+        assert_eq!(ok("\"a\\\"b\".rp"), ("a\"b".into(), "rp".into()));
+        for bad in ["", "db", "\"db\"rp"] {
+            assert!(super::dbrp(bad).is_err(), "{bad}");
+        }
+    }
 }
