@@ -78,6 +78,37 @@ fn templates_make_tasks_and_carry_changes_into_them() {
         "db.rp",
     ]);
     ok(&["enable", "cpu_over", "mem_over"]);
+    // A task vars file (as `-file` takes) given to `-vars`: its vars, as Kapacitor reads it;
+    // a quoted dbrp.
+    let task_vars = dir.path().join("disk.json");
+    std::fs::write(
+        &task_vars,
+        r#"{"template-id": "over", "dbrps": [{"db": "db", "rp": "rp"}],
+            "vars": {"measurement": {"type": "string", "value": "disk"}}}"#,
+    )
+    .unwrap();
+    ok(&[
+        "define",
+        "disk_over",
+        "-template",
+        "over",
+        "-vars",
+        task_vars.to_str().unwrap(),
+        "-dbrp",
+        "\"db\".\"rp\"",
+    ]);
+    let disk = f.get("/kapacitor/v1/tasks/disk_over").json();
+    assert_eq!(disk["vars"]["measurement"]["value"], "disk", "{disk}");
+    assert_eq!(disk["dbrps"], json!([{"db": "db", "rp": "rp"}]), "{disk}");
+    let (code, _, err) = f.cli(&[
+        "define",
+        "disk_over",
+        "-file",
+        vars.to_str().unwrap().replace(".json", ".txt").as_str(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("bad file extension"), "{err}");
+    ok(&["delete", "tasks", "disk_*"]);
     let task = f.get("/kapacitor/v1/tasks/cpu_over").json();
     assert_eq!(task["template-id"], "over", "{task}");
     assert_eq!(task["executing"], true, "{task}");
