@@ -372,9 +372,10 @@ fn main() {
         }
     }
     if let Err(e) = run(cli) {
-        // The error and its causes on one line, never a backtrace.
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+        // As Kapacitor's CLI: `Error: ` and the error (with its causes, on one line, never a
+        // backtrace), exit code 3.
+        eprintln!("Error: {e:#}");
+        std::process::exit(3);
     }
 }
 

@@ -110,6 +110,6 @@ fn subscriptions_link_on_request_and_topic_handlers_show() {
         "ID: tolog\nTopic: cpu\nKind: log\nMatch: level() >= WARNING\nOptions: {\"path\":\"/dev/null\"}\n"
     );
     let (code, _, err) = f.cli(&["show-topic-handler", "cpu", "nope"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(!err.is_empty());
 }

@@ -301,7 +301,7 @@ fn every_endpoint_needs_credentials_and_permissions_decide() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("t "), "{text}");
     let (code, _, err) = f.cli(&["list", "tasks"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(
         err.contains("unable to parse authentication credentials"),
         "{err}"

@@ -281,5 +281,5 @@ fn metrics_in_prometheus_text_format() {
     assert_eq!(vars["num_tasks"], 1);
     ok(&["level", "debug"]);
     let (code, _, err) = f.cli(&["level", "loud"]);
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(3), "{err}");
 }

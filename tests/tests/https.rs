@@ -37,7 +37,7 @@ fn the_api_is_served_over_tls() {
 
     // The CLI: refused without trust in the certificate, fine with -skipVerify.
     let (code, _, err) = f.cli(&["list", "tasks"]);
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(3), "{err}");
     let (code, out, err) = f.cli(&["-skipVerify", "list", "tasks"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("t "), "{out}");

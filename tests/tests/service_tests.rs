@@ -158,7 +158,7 @@ fn the_cli_lists_and_runs_service_tests_and_handler_plugins() {
     );
     assert!(out.contains("service is not enabled"), "{out}");
     let (code, _, err) = f.cli(&["service-tests"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(
         err.contains("must provide at least one service name or pattern"),
         "{err}"

@@ -130,7 +130,7 @@ fn a_backup_taken_while_tasks_run_restores_into_a_fresh_data_dir() {
     assert!(out.contains("restored"), "{out}");
     // A second restore would replace the store: refused without -force.
     let (code, out) = restore(false);
-    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("-force"), "{out}");
 
     let g = Farad::start_in(&b, "");

@@ -106,7 +106,7 @@ fn templates_make_tasks_and_carry_changes_into_them() {
         "-file",
         vars.to_str().unwrap().replace(".json", ".txt").as_str(),
     ]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(err.contains("bad file extension"), "{err}");
     ok(&["delete", "tasks", "disk_*"]);
     let task = f.get("/kapacitor/v1/tasks/cpu_over").json();
@@ -248,6 +248,6 @@ fn templates_make_tasks_and_carry_changes_into_them() {
     assert_eq!(f.get("/kapacitor/v1/templates/over").status, 404);
     assert_eq!(f.get("/kapacitor/v1/tasks/plain").status, 404);
     let (code, _, err) = f.cli(&["show", "plain"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(err.contains("no task exists"), "{err}");
 }

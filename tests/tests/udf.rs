@@ -330,7 +330,7 @@ fn cli_and_config_define_udfs() {
     );
     assert_eq!(r.json()["executing"], true, "{}", r.body);
     let (code, _, err) = cli(&["delete", "udfs", "fromConfig"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(err.contains("defined in the config file"), "{err}");
 
     // Errors come back with the server's reason and exit code 1.
@@ -340,7 +340,7 @@ fn cli_and_config_define_udfs() {
         "junk",
         dir.path().join("junk.wasm").to_str().unwrap(),
     ]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(3));
     assert!(err.contains("not a valid Wasm component"), "{err}");
     let (code, _, _) = cli(&["delete", "udfs", "ma"]);
     assert_eq!(code, Some(0));

@@ -20,7 +20,7 @@ pub struct ReplayArgs {
 }
 
 /// Starts a replay and, unless `no_wait`, waits for it; prints the replay's id. A failed
-/// replay is an error (exit code 1).
+/// replay is an error (exit code 3).
 pub fn replay(c: &Client, a: &ReplayArgs) -> Result<()> {
     let mut body = json!({
         "task": a.task,
@@ -74,7 +74,7 @@ pub fn replay_live(c: &Client, kind: &str, a: &ReplayLiveArgs) -> Result<()> {
 }
 
 /// Waits for a replay to end (unless `no_wait`) and prints its id. A failed replay is an
-/// error (exit code 1).
+/// error (exit code 3).
 fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     let id = r["id"].as_str().unwrap_or_default().to_owned();
     if no_wait {
