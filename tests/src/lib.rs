@@ -473,3 +473,12 @@ pub fn python_guest_wasm() -> Vec<u8> {
     let _ = std::fs::remove_file(&out);
     bytes
 }
+
+/// Waits (polling every 100 ms, up to `secs`) until `ok`; fails the test naming `what`.
+pub fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -4,8 +4,6 @@
 //! enabled, the version it reads from `ping`, and the config element it saves handler
 //! settings into.
 
-use std::time::{Duration, Instant};
-
 use farad_tests::{Farad, Influxd, TempDir};
 use serde_json::{Value, json};
 
@@ -80,14 +78,6 @@ trigger
     |httpOut('output')
 ";
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what} did not happen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn chronograf_rules_and_calls_work() {
     let dir = TempDir::new("chronograf");
@@ -139,7 +129,7 @@ fn chronograf_rules_and_calls_work() {
     let message = columns.iter().position(|&c| c == "message").unwrap();
     assert_eq!(series["values"][0][message], "cpu hot:host=a is CRITICAL");
     // The alert's row lands where Chronograf's alert history reads it.
-    wait_for("the alert in InfluxDB", || {
+    farad_tests::wait_until("the alert in InfluxDB", 15, || {
         influx.count("SELECT count(\"value\") FROM \"chronograf\".\"autogen\".\"alerts\"") == 1
     });
     let row = influx.query(

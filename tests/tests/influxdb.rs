@@ -2,18 +2,10 @@
 //! measurement, tags and created database), and an outage of InfluxDB loses none of them.
 
 use base64::Engine;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use farad_tests::{Farad, Influxd, TempDir};
 use serde_json::json;
-
-fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn node_stat(f: &Farad, task: &str, node: &str, stat: &str) -> i64 {
     f.get(&format!("/kapacitor/v1/tasks/{task}")).json()["stats"]["node-stats"][node][stat]
@@ -54,7 +46,7 @@ fn influxdb_out_writes_and_survives_an_outage() {
         204
     );
     let count = "SELECT count(value) FROM out.autogen.cpu_copy";
-    wait_for("25 points in InfluxDB", 20, || influx.count(count) == 25);
+    farad_tests::wait_until("25 points in InfluxDB", 20, || influx.count(count) == 25);
     let row = influx.query("SELECT * FROM out.autogen.cpu_copy WHERE host = 'h1' LIMIT 1");
     let series = &row["results"][0]["series"][0];
     assert_eq!(
@@ -67,7 +59,7 @@ fn influxdb_out_writes_and_survives_an_outage() {
         json!(["1970-01-01T00:16:41Z", "h1", "farad", 1])
     );
     // The node's statistics follow the writes (published on the task's next tick).
-    wait_for("the node's count", 10, || {
+    farad_tests::wait_until("the node's count", 10, || {
         node_stat(&f, "t", "influxdb_out2", "points_written") == 25
     });
 
@@ -87,8 +79,8 @@ fn influxdb_out_writes_and_survives_an_outage() {
     std::thread::sleep(Duration::from_secs(5));
     assert!(node_stat(&f, "t", "influxdb_out2", "write_errors") >= 1);
     influx.resume();
-    wait_for("70 points in InfluxDB", 30, || influx.count(count) == 70);
-    wait_for("the node's count", 10, || {
+    farad_tests::wait_until("70 points in InfluxDB", 30, || influx.count(count) == 70);
+    farad_tests::wait_until("the node's count", 10, || {
         node_stat(&f, "t", "influxdb_out2", "points_written") == 70
     });
 }
@@ -154,7 +146,7 @@ fn batch_task_queries_influxdb_on_its_schedule() {
     let r = f.post("/kapacitor/v1/tasks", body.to_string());
     assert_eq!(r.json()["executing"], true, "{}", r.body);
     let mut out = serde_json::Value::Null;
-    wait_for("the batch task's result", 20, || {
+    farad_tests::wait_until("the batch task's result", 20, || {
         out = f.get("/kapacitor/v1/tasks/b/out").json();
         out["series"].as_array().is_some_and(|s| s.len() == 2)
     });
@@ -178,7 +170,7 @@ fn batch_task_queries_influxdb_on_its_schedule() {
     });
     let r = f.post("/kapacitor/v1/tasks", body.to_string());
     assert_eq!(r.json()["executing"], true, "{}", r.body);
-    wait_for("two runs of the cron schedule", 20, || {
+    farad_tests::wait_until("two runs of the cron schedule", 20, || {
         f.get("/kapacitor/v1/tasks/c").json()["stats"]["node-stats"]["query1"]["batches_queried"]
             .as_i64()
             .unwrap_or(0)
@@ -255,7 +247,7 @@ fn record_batch_keeps_what_the_queries_returned() {
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let mut done = serde_json::Value::Null;
-    wait_for("the replay", 20, || {
+    farad_tests::wait_until("the replay", 20, || {
         done = f.get("/kapacitor/v1/replays/r").json();
         done["status"] != "running"
     });
@@ -271,7 +263,7 @@ fn record_batch_keeps_what_the_queries_returned() {
 /// Waits for replay `id` to end and returns its record.
 fn finished_replay(f: &Farad, id: &str) -> serde_json::Value {
     let mut done = serde_json::Value::Null;
-    wait_for("the replay", 20, || {
+    farad_tests::wait_until("the replay", 20, || {
         done = f.get(&format!("/kapacitor/v1/replays/{id}")).json();
         done["status"] != "running"
     });
@@ -378,7 +370,7 @@ fn record_query_and_replay_live_read_influxdb() {
         json!({"id": "qb", "type": "batch", "query": query}).to_string(),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    wait_for("the recording", 20, || {
+    farad_tests::wait_until("the recording", 20, || {
         f.get("/kapacitor/v1/recordings/qb").json()["status"] != "running"
     });
     let r = f.post(
@@ -432,7 +424,7 @@ fn record_query_and_replay_live_read_influxdb() {
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let mut rec = serde_json::Value::Null;
-    wait_for("the failed recording", 20, || {
+    farad_tests::wait_until("the failed recording", 20, || {
         rec = f.get("/kapacitor/v1/recordings/bad").json();
         rec["status"] != "running"
     });
@@ -497,7 +489,7 @@ fn subscriptions_forward_influxdb_writes_and_survive_a_crash() {
     });
     assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
     let port = f.url().rsplit(':').next().unwrap().to_owned();
-    wait_for("the subscriptions", 20, || {
+    farad_tests::wait_until("the subscriptions", 20, || {
         our_subscriptions(&influx).len() == 2
     });
     for (_, rp, dest) in our_subscriptions(&influx) {
@@ -516,7 +508,7 @@ fn subscriptions_forward_influxdb_writes_and_survive_a_crash() {
     let value =
         |f: &Farad| f.get("/kapacitor/v1/tasks/s/out").json()["series"][0]["values"][0][1].as_f64();
     write(1);
-    wait_for("the forwarded point", 20, || value(&f) == Some(1.0));
+    farad_tests::wait_until("the forwarded point", 20, || value(&f) == Some(1.0));
 
     // Killed, then started again on another port and without `other`: the subscription left
     // behind points at the dead port and is made anew; the one on `other` goes.
@@ -526,7 +518,7 @@ fn subscriptions_forward_influxdb_writes_and_survive_a_crash() {
         &config("excluded-subscriptions = { other = [\"autogen\"] }\n"),
     );
     let port = f.url().rsplit(':').next().unwrap().to_owned();
-    wait_for("the renewed subscription", 20, || {
+    farad_tests::wait_until("the renewed subscription", 20, || {
         our_subscriptions(&influx)
             == vec![(
                 "src".to_owned(),
@@ -535,13 +527,13 @@ fn subscriptions_forward_influxdb_writes_and_survive_a_crash() {
             )]
     });
     write(2);
-    wait_for("the point forwarded after the restart", 20, || {
+    farad_tests::wait_until("the point forwarded after the restart", 20, || {
         value(&f) == Some(2.0)
     });
 
     // A database created later is subscribed at the next sync.
     influx.query("CREATE DATABASE later");
-    wait_for("the new database's subscription", 20, || {
+    farad_tests::wait_until("the new database's subscription", 20, || {
         our_subscriptions(&influx).iter().any(|s| s.0 == "later")
     });
 }
@@ -578,7 +570,7 @@ fn with_auth_enabled_subscriptions_carry_a_token() {
         body.to_string().as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_for("the subscription", 20, || {
+    farad_tests::wait_until("the subscription", 20, || {
         let subs = our_subscriptions(&influx);
         subs.len() == 1 && subs[0].2.starts_with("[\"http://~subscriber:")
     });
@@ -587,7 +579,7 @@ fn with_auth_enabled_subscriptions_carry_a_token() {
         .post(format!("{}/write?db=src&precision=s", influx.url()))
         .send(&b"cpu,host=a value=5 1700000000"[..])
         .expect("writing to influxd");
-    wait_for("the forwarded point", 20, || {
+    farad_tests::wait_until("the forwarded point", 20, || {
         let out = f.request("GET", "/kapacitor/v1/tasks/s/out", &admin, b"");
         out.json()["series"][0]["values"][0][1].as_f64() == Some(5.0)
     });
@@ -634,7 +626,7 @@ fn udp_subscriptions_forward_to_a_listener_of_their_own() {
         "dbrps": [{"db": "src", "rp": "autogen"}],
     });
     assert_eq!(f.post("/kapacitor/v1/tasks", body.to_string()).status, 200);
-    wait_for("the subscription", 20, || {
+    farad_tests::wait_until("the subscription", 20, || {
         let subs = our_subscriptions(&influx);
         subs.len() == 1 && subs[0].2.starts_with("[\"udp://127.0.0.1:")
     });
@@ -643,7 +635,7 @@ fn udp_subscriptions_forward_to_a_listener_of_their_own() {
         .post(format!("{}/write?db=src&precision=s", influx.url()))
         .send(&b"cpu,host=a value=7 1700000000"[..])
         .expect("writing to influxd");
-    wait_for("the forwarded point", 20, || {
+    farad_tests::wait_until("the forwarded point", 20, || {
         f.get("/kapacitor/v1/tasks/s/out").json()["series"][0]["values"][0][1].as_f64() == Some(7.0)
     });
 }
@@ -684,11 +676,11 @@ fn https_clusters_are_verified_against_their_ca() {
     let r = f.post("/write?db=db&rp=rp&precision=s", "cpu value=1 1700000000");
     assert_eq!(r.status, 204);
     // Trusted through ssl-ca: written. Without it, the certificate is unknown: nothing is.
-    wait_for("the write over HTTPS", 20, || {
+    farad_tests::wait_until("the write over HTTPS", 20, || {
         influx.count("SELECT count(value) FROM src.autogen.good") == 1
     });
     // insecure-skip-verify takes any certificate.
-    wait_for("the unverified write", 20, || {
+    farad_tests::wait_until("the unverified write", 20, || {
         influx.count("SELECT count(value) FROM src.autogen.skipped") == 1
     });
     std::thread::sleep(Duration::from_secs(1));

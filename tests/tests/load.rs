@@ -1,17 +1,7 @@
 //! `[load]`: tasks, templates and handlers as files, loaded at start; a file removed takes
 //! what it made with it at the next start.
 
-use std::time::{Duration, Instant};
-
 use farad_tests::{Farad, TempDir};
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn a_load_directory_defines_tasks_templates_and_handlers() {
@@ -50,7 +40,7 @@ fn a_load_directory_defines_tasks_templates_and_handlers() {
         load.display().to_string()
     );
     let f = Farad::start_in(&dir.path().join("data"), &config);
-    wait_for("the loaded tasks", || {
+    farad_tests::wait_until("the loaded tasks", 20, || {
         f.get("/kapacitor/v1/tasks/cpu_over").json()["executing"] == true
             && f.get("/kapacitor/v1/tasks/plain").json()["executing"] == true
     });
@@ -76,10 +66,10 @@ fn a_load_directory_defines_tasks_templates_and_handlers() {
     )
     .unwrap();
     let f = Farad::start_in(&dir.path().join("data"), &config);
-    wait_for("the unloaded task to go", || {
+    farad_tests::wait_until("the unloaded task to go", 20, || {
         f.get("/kapacitor/v1/tasks/plain").status == 404
     });
-    wait_for("the changed task", || {
+    farad_tests::wait_until("the changed task", 20, || {
         f.get("/kapacitor/v1/tasks/cpu_over").json()["vars"]["limit"]["value"] == 50.0
     });
     assert_eq!(
