@@ -46,3 +46,6 @@ pub mod udfs;
 /// API Farad serves, Farad's own version as semver build metadata. Clients read the first
 /// part (Chronograf turns features on by the minor version).
 pub const VERSION: &str = concat!("1.8.2+farad.", env!("CARGO_PKG_VERSION"));
+
+/// The Kapacitor release whose API and CLI Farad follows.
+pub const KAPACITOR_API: &str = "1.8.2";

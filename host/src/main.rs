@@ -190,7 +190,8 @@ enum Command {
     /// Delete things on the server: tasks ID..., templates ID..., udfs NAME..., topics ID...,
     /// topic-handlers TOPIC ID..., recordings ID..., replays ID...
     Delete { kind: String, ids: Vec<String> },
-    /// Replay a recording into a task (a fresh instance of it); prints the replay's id.
+    /// Replay a recording into a task (a fresh instance of it); prints the replay's id when
+    /// it ends.
     Replay {
         /// The recording to replay.
         #[arg(long)]
@@ -207,7 +208,7 @@ enum Command {
         /// Replay with the recorded spacing instead of as fast as possible.
         #[arg(long = "real-clock")]
         real_clock: bool,
-        /// Print the id and return without waiting for the end.
+        /// Return at once, printing nothing.
         #[arg(long = "no-wait")]
         no_wait: bool,
     },
@@ -229,10 +230,10 @@ enum Command {
         /// query: the InfluxDB cluster to query (default: the default one).
         #[arg(long)]
         cluster: Option<String>,
-        /// stream: how long to record (Go duration: 30s, 5m).
+        /// stream: how long to record (InfluxQL duration: 30s, 5m, 1d).
         #[arg(long)]
         duration: Option<String>,
-        /// batch: from this long ago until now.
+        /// batch: this long (InfluxQL duration) before `-stop`, or before now.
         #[arg(long)]
         past: Option<String>,
         /// batch: from this time (RFC 3339).
@@ -243,7 +244,7 @@ enum Command {
         stop: Option<String>,
         #[arg(long = "recording-id")]
         recording_id: Option<String>,
-        /// Print the id and return without waiting for the end.
+        /// Return at once, printing nothing.
         #[arg(long = "no-wait")]
         no_wait: bool,
     },
@@ -318,9 +319,10 @@ fn go_style_args() -> Vec<String> {
         } else {
             a
         };
-        // Go's `-flag=true` and `-flag=false` for switches.
+        // Go's `-flag=true` and `-flag=false` for switches (flags only, not values such as
+        // `-tag force=true`).
         match a.split_once('=') {
-            Some((flag, value)) if switches.contains(flag.trim_start_matches('-')) => {
+            Some((flag, value)) if flag.starts_with("--") && switches.contains(&flag[2..]) => {
                 match go_bool(value) {
                     Some(true) => out.push(flag.to_owned()),
                     Some(false) => {}
@@ -371,11 +373,13 @@ fn main() {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    // The daemon's errors end it with exit code 1, as kapacitord's.
+    let daemon = matches!(cli.command, Command::Serve { .. } | Command::Config { .. });
     if let Err(e) = run(cli) {
         // As Kapacitor's CLI: `Error: ` and the error (with its causes, on one line, never a
         // backtrace), exit code 3.
         eprintln!("Error: {e:#}");
-        std::process::exit(3);
+        std::process::exit(if daemon { 1 } else { 3 });
     }
 }
 
@@ -388,16 +392,23 @@ fn go_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// As Kapacitor's CLI: `-skipVerify`, else `KAPACITOR_UNSAFE_SSL`; a value Go cannot read
+/// ends the command as Kapacitor's ends (the bare error, exit code 1).
+fn skip_verify(flag: bool) -> bool {
+    flag || match std::env::var("KAPACITOR_UNSAFE_SSL") {
+        Ok(v) if !v.is_empty() => go_bool(&v).unwrap_or_else(|| {
+            eprintln!("strconv.ParseBool: parsing {v:?}: invalid syntax");
+            std::process::exit(1)
+        }),
+        _ => false,
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
-    // As Kapacitor's CLI: `KAPACITOR_UNSAFE_SSL` unless `-skipVerify` says so.
-    let skip_verify = cli.skip_verify
-        || match std::env::var("KAPACITOR_UNSAFE_SSL") {
-            Ok(v) if !v.is_empty() => go_bool(&v).ok_or_else(|| {
-                anyhow::anyhow!("strconv.ParseBool: parsing {v:?}: invalid syntax")
-            })?,
-            _ => false,
-        };
-    let client = || farad::cli::client::Client::new(cli.url.clone()).skip_verify(skip_verify);
+    // Only the commands that talk to a server read the environment's TLS switch.
+    let client = || {
+        farad::cli::client::Client::new(cli.url.clone()).skip_verify(skip_verify(cli.skip_verify))
+    };
     match cli.command {
         Command::Serve { config, log_level } => {
             let mut config = config::Config::load(config_path(config).as_deref())?;
@@ -607,11 +618,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Stats { what } => farad::cli::status::stats(&client(), &what),
         Command::Vars => farad::cli::status::vars(&client()),
         Command::Version => {
-            // Kapacitor's shape: `Kapacitor <platform> <version> (git: <branch> <commit>)`.
+            // Kapacitor's is `Kapacitor <platform> <version> (git: <branch> <commit>)`.
             println!(
                 "Farad OSS {} (Kapacitor API {})",
                 env!("CARGO_PKG_VERSION"),
-                farad::VERSION
+                farad::KAPACITOR_API
             );
             Ok(())
         }

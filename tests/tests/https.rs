@@ -44,16 +44,19 @@ fn the_api_is_served_over_tls() {
     // Go's `-flag=true`, and Kapacitor's `KAPACITOR_UNSAFE_SSL`.
     let (code, _, err) = f.cli(&["-skipVerify=true", "list", "tasks"]);
     assert_eq!(code, Some(0), "{err}");
-    let unsafe_ssl = |value: &str| {
+    let unsafe_ssl = |value: &str, flag: &str| {
         std::process::Command::new(farad_bin())
-            .args(["-url", &f.url(), "list", "tasks"])
+            .args(["-url", &f.url(), flag, "list", "tasks"])
             .env("KAPACITOR_UNSAFE_SSL", value)
             .output()
             .unwrap()
     };
-    assert!(unsafe_ssl("true").status.success());
-    assert!(!unsafe_ssl("false").status.success());
-    let bad = unsafe_ssl("yes");
+    // The variable decides unless the flag is set (`=false` is not setting it, as in Go).
+    assert!(unsafe_ssl("true", "-skipVerify=false").status.success());
+    assert!(!unsafe_ssl("false", "-skipVerify=false").status.success());
+    assert!(unsafe_ssl("false", "-skipVerify").status.success());
+    let bad = unsafe_ssl("yes", "-skipVerify=false");
+    assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ParseBool"));
     // It trusts the system's roots, as Go's client does: `SSL_CERT_FILE` names them.
     let out = std::process::Command::new(farad_bin())

@@ -295,7 +295,7 @@ fn replay_cli() {
     assert_eq!(code, Some(0));
     assert!(out.lines().nth(1).unwrap().contains("finished"), "{out}");
 
-    // A replay into a missing task fails with Kapacitor's message and exit code 1.
+    // A replay into a missing task fails with Kapacitor's message and exit code 3.
     let (code, _, err) = f.cli(&["replay", "-recording", "rec", "-task", "nope"]);
     assert_eq!(code, Some(3));
     assert!(err.contains("task"), "{err}");

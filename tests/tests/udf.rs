@@ -333,7 +333,7 @@ fn cli_and_config_define_udfs() {
     assert_eq!(code, Some(3));
     assert!(err.contains("defined in the config file"), "{err}");
 
-    // Errors come back with the server's reason and exit code 1.
+    // Errors come back with the server's reason and exit code 3.
     std::fs::write(dir.path().join("junk.wasm"), b"junk").unwrap();
     let (code, _, err) = cli(&[
         "define-udf",

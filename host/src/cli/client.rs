@@ -141,13 +141,30 @@ impl Client {
         self.reply(self.auth(self.agent.delete(self.url(path))).call())
     }
 
+    /// Every item of a paged list (`path` may carry a query; under `key`), asked for 100
+    /// at a time as Kapacitor's CLI asks, as `{key: [...]}`.
+    pub fn list_all(&self, path: &str, key: &str) -> Result<Value> {
+        const PAGE: usize = 100;
+        let join = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        loop {
+            let page = self.get(&format!("{path}{join}offset={}&limit={PAGE}", items.len()))?;
+            let got = page[key].as_array().cloned().unwrap_or_default();
+            let n = got.len();
+            items.extend(got);
+            if n < PAGE {
+                return Ok(serde_json::json!({ key: items }));
+            }
+        }
+    }
+
     /// The ids listed at `path` (under `key`) that match any of `patterns` (Go's
     /// `path.Match`), as Kapacitor's CLI takes the ids it acts on: none is no error.
     pub fn matching(&self, path: &str, key: &str, patterns: &[String]) -> Result<Vec<String>> {
         if patterns.is_empty() {
             bail!("must pass at least one ID or pattern");
         }
-        let all = self.get(path)?;
+        let all = self.list_all(path, key)?;
         Ok(all[key]
             .as_array()
             .into_iter()
@@ -456,7 +473,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             Ok(())
         }
         "tasks" => {
-            let all = c.get("/tasks?limit=-1")?;
+            let all = c.list_all("/tasks", "tasks")?;
             let rows: Vec<Vec<String>> = super::tasks::task_rows(&all)
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
@@ -481,7 +498,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             Ok(())
         }
         "templates" => {
-            let all = c.get("/templates?fields=type&fields=vars")?;
+            let all = c.list_all("/templates?fields=type&fields=vars", "templates")?;
             let rows: Vec<Vec<String>> = super::tasks::template_rows(&all)
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
@@ -494,7 +511,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             Ok(())
         }
         "recordings" => {
-            let all = c.get("/recordings")?;
+            let all = c.list_all("/recordings", "recordings")?;
             let rows: Vec<Vec<String>> = super::replay::recording_rows(&all)
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
@@ -513,7 +530,7 @@ pub fn list(c: &Client, kind: &str, patterns: &[String]) -> Result<()> {
             Ok(())
         }
         "replays" => {
-            let all = c.get("/replays")?;
+            let all = c.list_all("/replays", "replays")?;
             let rows: Vec<Vec<String>> = super::replay::replay_rows(&all)
                 .into_iter()
                 .filter(|r| matches_any(&r[0], patterns))
@@ -579,7 +596,7 @@ pub fn delete(c: &Client, kind: &str, ids: &[String]) -> Result<()> {
         }
         "recordings" | "replays" | "tasks" | "templates" => {
             let listed = match kind {
-                "tasks" => "/tasks?limit=-1&fields=id".to_owned(),
+                "tasks" => "/tasks?fields=id".to_owned(),
                 _ => format!("/{kind}"),
             };
             for id in c.matching(&listed, kind, ids)? {
@@ -617,7 +634,12 @@ pub fn print_columns(cols: &[Col], header: &[&str], rows: &[Vec<String>]) {
         .enumerate()
         .map(|(i, c)| match c {
             Col::Grow(min) => {
-                let longest = rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+                // Go's `len`: bytes.
+                let longest = rows
+                    .iter()
+                    .map(|r| r.get(i).map_or(0, String::len))
+                    .max()
+                    .unwrap_or(0);
                 longest.max(*min) + 1
             }
             Col::Fixed(w) | Col::Right(w) => *w,

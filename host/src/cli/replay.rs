@@ -19,8 +19,8 @@ pub struct ReplayArgs {
     pub no_wait: bool,
 }
 
-/// Starts a replay and, unless `no_wait`, waits for it; prints the replay's id. A failed
-/// replay is an error (exit code 3).
+/// Starts a replay and, unless `no_wait`, waits for it and prints its id. A failed replay is
+/// an error (exit code 3).
 pub fn replay(c: &Client, a: &ReplayArgs) -> Result<()> {
     let mut body = json!({
         "task": a.task,
@@ -48,7 +48,7 @@ pub struct ReplayLiveArgs {
 }
 
 /// `farad replay-live batch -task T (-past D | -start T [-stop T])` and `farad replay-live
-/// query -task T -query Q`: a replay straight from InfluxDB; prints the replay's id.
+/// query -task T -query Q`: a replay straight from InfluxDB (its id printed as `replay`'s).
 pub fn replay_live(c: &Client, kind: &str, a: &ReplayLiveArgs) -> Result<()> {
     let mut body = json!({
         "task": a.task,
@@ -73,8 +73,8 @@ pub fn replay_live(c: &Client, kind: &str, a: &ReplayLiveArgs) -> Result<()> {
     wait_for_replay(c, r, a.no_wait)
 }
 
-/// Waits for a replay to end (unless `no_wait`) and prints its id. A failed replay is an
-/// error (exit code 3).
+/// As Kapacitor's CLI: nothing printed with `no_wait`; else the id once it ended, then its
+/// error if it failed (exit code 3).
 fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     let id = r["id"].as_str().unwrap_or_default().to_owned();
     if no_wait {
@@ -87,10 +87,13 @@ fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
         r = c.get(&format!("/replays/{id}"))?;
     }
     progress.finish();
-    if r["status"] == "failed" {
-        bail!("replay {id} failed: {}", r["error"].as_str().unwrap_or(""));
-    }
     println!("{id}");
+    if r["status"] == "failed" {
+        match r["error"].as_str().unwrap_or("") {
+            "" => bail!("replay failed: unknown reason"),
+            error => bail!("{error}"),
+        }
+    }
     Ok(())
 }
 
@@ -190,7 +193,6 @@ pub fn record_query(
     wait_for_recording(c, r, no_wait)
 }
 
-/// Waits for a recording to end (unless `no_wait`) and prints its id.
 /// As Kapacitor's CLI: nothing printed with `no_wait`; else the id once it ended, then its
 /// error if it failed.
 fn wait_for_recording(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
@@ -207,10 +209,10 @@ fn wait_for_recording(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
     progress.finish();
     println!("{id}");
     if r["status"] == "failed" {
-        bail!(
-            "recording {id} failed: {}",
-            r["error"].as_str().unwrap_or("")
-        );
+        match r["error"].as_str().unwrap_or("") {
+            "" => bail!("recording failed: unknown reason"),
+            error => bail!("{error}"),
+        }
     }
     Ok(())
 }

@@ -50,10 +50,13 @@ fn dbrps(list: &[String]) -> Result<Value> {
 fn dbrp(text: &str) -> Result<(String, String)> {
     fn quoted(text: &str) -> (String, &str) {
         let mut name = String::new();
-        let mut chars = text[1..].char_indices();
+        let mut chars = text[1..].char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             match c {
-                '\\' => name.extend(chars.next().map(|(_, c)| c)),
+                '\\' if chars.peek().is_some_and(|&(_, n)| n == '"') => {
+                    chars.next();
+                    name.push('"');
+                }
                 '"' => return (name, &text[i + 2..]),
                 c => name.push(c),
             }
@@ -74,13 +77,19 @@ fn dbrp(text: &str) -> Result<(String, String)> {
         }
     };
     let Some(rp) = rest.strip_prefix('.') else {
-        bail!("dbrp must specify retention policy, do you have a missing or extra quote?");
+        bail!("dbrp must specify retention policy, do you have a missing or extra '.'?");
     };
     let rp = if rp.starts_with('"') {
-        quoted(rp).0
+        match quoted(rp) {
+            (rp, "") => rp,
+            (_, rest) => bail!("unexpected {rest:?} after the retention policy"),
+        }
     } else {
         rp.to_owned()
     };
+    if rp.is_empty() {
+        bail!("dbrp must specify retention policy");
+    }
     Ok((db, rp))
 }
 
@@ -128,7 +137,9 @@ pub fn define(c: &Client, a: &DefineArgs) -> Result<()> {
         let doc = read_doc(v)?;
         // A task vars file (`template-id`, `dbrps`, `vars`) gives its vars, as Kapacitor
         // falls back to reading one.
-        let task_vars = doc.get("vars").is_some_and(Value::is_object)
+        // (A var named `vars` is itself a var: it has a `type`.)
+        let task_vars = doc["vars"].is_object()
+            && doc["vars"].get("type").is_none()
             && doc.as_object().is_some_and(|o| {
                 o.keys()
                     .all(|k| matches!(k.as_str(), "id" | "template-id" | "dbrps" | "vars"))
@@ -181,7 +192,7 @@ pub fn define_template(
 
 /// The tasks matching `patterns` set to `status`.
 fn set_status(c: &Client, patterns: &[String], status: &str) -> Result<()> {
-    for id in c.matching("/tasks?limit=-1&fields=id", "tasks", patterns)? {
+    for id in c.matching("/tasks?fields=id", "tasks", patterns)? {
         let body = json!({ "status": status });
         c.patch(&format!("/tasks/{id}"), body.to_string().as_bytes())?;
     }
@@ -282,11 +293,10 @@ fn var_rows(vars: &Value, described: bool) -> Vec<Vec<String>> {
 /// `farad show [-replay ID] ID`: the task's fields, script, vars and DOT with node
 /// statistics, as Kapacitor's CLI prints them.
 pub fn show(c: &Client, id: &str, replay: Option<&str>) -> Result<()> {
-    let path = match replay {
-        Some(r) => format!("/tasks/{id}?replay-id={}", crate::influxdb::encode(r)),
-        None => format!("/tasks/{id}"),
-    };
-    let t = c.get(&path)?;
+    if replay.is_some() {
+        bail!("show -replay: showing a task as a replay runs it is not supported yet");
+    }
+    let t = c.get(&format!("/tasks/{id}"))?;
     let s = |k: &str| match &t[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -393,7 +403,8 @@ mod tests {
         assert_eq!(ok("db.rp.x"), ("db".into(), "rp.x".into()));
         assert_eq!(ok("\"my.db\".\"rp\""), ("my.db".into(), "rp".into()));
         assert_eq!(ok("\"a\\\"b\".rp"), ("a\"b".into(), "rp".into()));
-        for bad in ["", "db", "\"db\"rp"] {
+        assert_eq!(ok("\"my\\db\".rp"), ("my\\db".into(), "rp".into()));
+        for bad in ["", "db", "\"db\"rp", "db.", "db.\"rp\"junk"] {
             assert!(super::dbrp(bad).is_err(), "{bad}");
         }
     }
