@@ -224,6 +224,9 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     };
     crate::load::start(state.clone(), api);
 
+    // Signals are caught from before anyone is told the daemon is up: a SIGTERM right after
+    // the line below stops it cleanly instead of killing it.
+    let stopped = signal();
     // Printed on stdout so that scripts and tests can find an OS-assigned port.
     println!("farad listening on {scheme}://{bound}");
     tracing::info!(addr = %bound, version = crate::VERSION, "farad started");
@@ -240,7 +243,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
         shutdown_timeout,
     ));
 
-    signal().await;
+    stopped.await;
     tracing::info!("shutting down");
     subs_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let saver = state.clone();
@@ -297,12 +300,16 @@ fn start_timers(state: std::sync::Weak<State>) {
         .expect("spawning the timer thread");
 }
 
-async fn signal() {
+/// Installs the SIGINT and SIGTERM handlers now; the future ends at the first signal.
+fn signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut int = signal(SignalKind::interrupt()).expect("installing SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
 
