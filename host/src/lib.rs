@@ -27,6 +27,7 @@ pub mod overrides;
 pub mod plugins;
 pub mod recordings;
 pub mod replays;
+pub mod sched;
 pub mod schedule;
 pub mod server;
 pub mod service_tests;

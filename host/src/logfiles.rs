@@ -79,6 +79,12 @@ impl LogFiles {
         Ok(())
     }
 
+    /// Whether no log handler has written to a file: then [`LogFiles::flush`] has nothing to
+    /// do. False when that cannot be told at once.
+    pub fn unused(&self) -> bool {
+        self.files.try_lock().is_some_and(|f| f.is_empty())
+    }
+
     /// Writes every file's pending lines; files rotated away are closed, to be reopened by
     /// the next write.
     pub fn flush(&self) {

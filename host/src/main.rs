@@ -416,8 +416,12 @@ fn run(cli: Cli) -> Result<()> {
                 config.logging.level = l;
             }
             let level = logging::init(&config.logging)?;
+            farad::sched::configure(config.http.realtime_priority);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                // Only workers unpark (the blocking pool's threads do not): they alone are
+                // latency threads.
+                .on_thread_unpark(farad::sched::latency_thread)
                 .build()?;
             rt.block_on(server::serve(config, level))
         }

@@ -138,6 +138,7 @@ impl Outputs {
             std::thread::Builder::new()
                 .name(format!("farad-out-{i}"))
                 .spawn(move || {
+                    crate::sched::latency_thread();
                     for job in rx {
                         match job {
                             Job::Http(req) => {
@@ -469,6 +470,7 @@ impl Io for Outputs {
 
     fn post(&self, req: HttpRequest) {
         let queue = self.queue_for(&req.url);
+
         // Blocks while the queue is full: backpressure on the writer.
         if queue.send(Job::Http(req)).is_err() {
             tracing::error!("output workers are gone; request dropped");
@@ -543,6 +545,11 @@ impl Outputs {
     pub fn sync(&self) {
         self.topics.sync();
         self.services.files.flush();
+    }
+
+    /// Whether [`Outputs::sync`] has nothing to do; told without waiting for a lock.
+    pub fn synced(&self) -> bool {
+        self.topics.synced() && self.services.files.unused()
     }
 
     /// Publishes the events of aggregate handlers whose interval is over (the timer calls it).

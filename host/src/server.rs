@@ -39,6 +39,8 @@ pub struct State {
     pub udp: Vec<Arc<udp::UdpStats>>,
     pub tasks: crate::tasks::Tasks,
     pub outputs: Arc<crate::outputs::Outputs>,
+    /// Where large HTTP writes run with `[http] realtime-priority` (see `ingest::Bulk`).
+    pub bulk: Option<crate::ingest::Bulk>,
     pub udfs: crate::udfs::Udfs,
     pub recordings: Arc<crate::recordings::Recordings>,
     pub replays: crate::replays::Replays,
@@ -155,6 +157,12 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
     let auth = crate::auth::Auth::new(&config, store.clone())?;
     let global_email =
         (config.smtp.enabled && config.smtp.global).then_some(config.smtp.state_changes_only);
+    let bulk = if config.http.realtime_priority {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Some(crate::ingest::Bulk::start(threads).context("starting the write threads")?)
+    } else {
+        None
+    };
     let state = Arc::new(State {
         live_config: crate::swap::Swap::new(config.clone()),
         config_lock: parking_lot::Mutex::new(()),
@@ -175,6 +183,7 @@ pub async fn serve(file_config: Config, log_level: LevelHandle) -> Result<()> {
             global_email,
         ),
         outputs,
+        bulk,
         udfs,
         recordings,
         replays: crate::replays::Replays::default(),

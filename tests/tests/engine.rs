@@ -159,3 +159,102 @@ fn loopback_node_counters_and_the_executing_dot() {
         "{r}"
     );
 }
+
+/// The scheduling policy (0 normal, 1 FIFO) of each of the daemon's threads, by name.
+fn thread_policies(f: &Farad) -> Vec<(String, u32)> {
+    let dir = format!("/proc/{}/task", f.child.id());
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name; the policy is field 41 of stat.
+        let after = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+        let policy = after.split(' ').nth(41 - 3).and_then(|p| p.parse().ok());
+        if let Some(p) = policy {
+            out.push((name.trim().to_owned(), p));
+        }
+    }
+    out
+}
+
+/// `[http] realtime-priority`: large writes go through on threads of their own and small
+/// ones go ahead between their parts; every point still reaches every task once.
+#[test]
+fn realtime_priority_takes_large_and_small_writes_whole() {
+    let dir = TempDir::new("realtime");
+    let f = Farad::start_with_env(
+        dir.path(),
+        "",
+        &[("KAPACITOR_HTTP_REALTIME_PRIORITY", "true")],
+    );
+    define(
+        &f,
+        "alerts",
+        "stream|from().measurement('cpu').groupBy('host')|alert().crit(lambda: \"value\" > 90.0).topic('rt')",
+    );
+    std::thread::scope(|s| {
+        for w in 0..2 {
+            let f = &f;
+            s.spawn(move || {
+                for i in 0..10 {
+                    // 2,000 points, about 60 KB: a large write.
+                    let mut body = String::new();
+                    for p in 0..2_000 {
+                        let t = (w * 10 + i) * 2_000 + p;
+                        body.push_str(&format!("cpu,host=h{} value={} {t}\n", p % 100, p % 100));
+                    }
+                    let r = f.post("/write?db=db&rp=rp", &body);
+                    assert_eq!(r.status, 204, "{}", r.body);
+                }
+            });
+        }
+        let f = &f;
+        s.spawn(move || {
+            for i in 0..200 {
+                let r = f.post("/write?db=db&rp=rp", format!("cpu,host=small value=95 {i}"));
+                assert_eq!(r.status, 204, "{}", r.body);
+            }
+        });
+    });
+    let task = f.get("/kapacitor/v1/tasks/alerts").json();
+    assert_eq!(task["stats"]["node-stats"]["stream0"]["collected"], 40_200);
+    assert_eq!(task["stats"]["node-stats"]["alert2"]["collected"], 40_200);
+    // h91..h99 of each large write and every small write are critical.
+    assert_eq!(
+        task["stats"]["node-stats"]["alert2"]["crits_triggered"],
+        20 * 2_000 / 100 * 9 + 200
+    );
+    let events = f.get("/kapacitor/v1/alerts/topics/rt/events").json();
+    assert_eq!(events["events"].as_array().unwrap().len(), 10, "{events}");
+
+    let policies = thread_policies(&f);
+    let named = |prefix: &'static str| policies.iter().filter(move |(n, _)| n.starts_with(prefix));
+    assert!(named("farad-bulk-").count() >= 1, "{policies:?}");
+    assert!(named("farad-bulk-").all(|(_, p)| *p == 0), "{policies:?}");
+    // Real-time priority needs root (or CAP_SYS_NICE); without it, normal priority.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let want = if root { 1 } else { 0 };
+    assert!(named("farad-out-").all(|(_, p)| *p == want), "{policies:?}");
+    assert!(
+        named("tokio-rt-worker").any(|(_, p)| *p == want),
+        "{policies:?}"
+    );
+}
+
+/// Without it, no extra threads and normal priority everywhere.
+#[test]
+fn normal_priority_by_default() {
+    let dir = TempDir::new("normal-priority");
+    let f = Farad::start_in(dir.path(), "");
+    let r = f.post("/write?db=db&rp=rp", "cpu value=1 1");
+    assert_eq!(r.status, 204);
+    let policies = thread_policies(&f);
+    assert!(policies.iter().all(|(_, p)| *p == 0), "{policies:?}");
+    assert!(
+        !policies.iter().any(|(n, _)| n.starts_with("farad-bulk")),
+        "{policies:?}"
+    );
+}

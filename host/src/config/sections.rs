@@ -24,6 +24,10 @@ pub struct Http {
     pub shared_secret: String,
     /// Largest accepted write body, after gzip decoding (Farad's; InfluxDB's default too).
     pub max_body_size: u64,
+    /// Farad's: alerts first. The threads that read requests and send alerts run at
+    /// real-time priority, and large writes are worked through on threads of their own (see
+    /// `crate::sched`, `ingest::Bulk`).
+    pub realtime_priority: bool,
 }
 
 impl Default for Http {
@@ -40,6 +44,7 @@ impl Default for Http {
             shutdown_timeout: GoDuration(10_000_000_000),
             shared_secret: String::new(),
             max_body_size: 25_000_000,
+            realtime_priority: false,
         }
     }
 }

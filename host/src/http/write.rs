@@ -17,6 +17,7 @@ use warp::reply::Reply;
 
 use super::error::{ApiError, ApiResult, respond};
 use super::with_state;
+use crate::ingest::LARGE_BODY;
 use crate::server::State;
 
 #[derive(Deserialize)]
@@ -55,6 +56,7 @@ async fn write(
 ) -> ApiResult {
     let limit = state.config.http.max_body_size as usize;
     let raw = read_limited(body, limit).await?;
+    let raw_len = raw.len();
     let c = &state.ingest.counters;
     c.write_req.fetch_add(1, Relaxed);
     c.write_req_bytes.fetch_add(raw.len() as u64, Relaxed);
@@ -68,13 +70,35 @@ async fn write(
         ))
     })?;
     let (text, gzip_error) = match encoding.as_deref() {
-        Some(e) if e.eq_ignore_ascii_case("gzip") => gunzip(&raw, limit)?,
-        _ => (raw.to_vec(), None),
+        Some(e) if e.eq_ignore_ascii_case("gzip") => {
+            let (text, error) = gunzip(&raw, limit)?;
+            (Bytes::from(text), error)
+        }
+        _ => (raw, None),
     };
     let now = crate::server::now_ns();
-    let outcome = state.ingest.write(&q.db, &q.rp, precision, &text, now);
-    // The alert state this write changed is stored before the write is acknowledged.
-    state.outputs.sync();
+    // The alert state a write changed is stored before the write is acknowledged.
+    let bulk = state.bulk.as_ref().filter(|_| raw_len >= LARGE_BODY);
+    let outcome = if let Some(bulk) = bulk {
+        let writer = state.clone();
+        let (db, rp) = (q.db.clone(), q.rp.clone());
+        let run = move || {
+            let outcome = writer.ingest.write(&db, &rp, precision, &text, now);
+            writer.outputs.sync();
+            outcome
+        };
+        bulk.run(run).await
+    } else {
+        let outcome = state.ingest.write(&q.db, &q.rp, precision, &text, now);
+        if !state.outputs.synced() {
+            // Storing may wait for another write's commit: not on this worker.
+            let writer = state.clone();
+            tokio::task::spawn_blocking(move || writer.outputs.sync())
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("storing alert state: {e}")))?;
+        }
+        outcome
+    };
     let mut message = outcome.message();
     if let Some(g) = gzip_error {
         message = Some(match message {

@@ -5,6 +5,7 @@
 //! `ingress` statistics), and hands the points to the [`Router`]'s subscribers. Points are only
 //! built when some task subscribes to the db/rp written to.
 
+mod bulk;
 mod router;
 mod stats;
 pub mod udp;
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use farad_runtime::lineproto::{self, Outcome, PointBuilder, Precision};
 use farad_runtime::model::{Name, Point};
 
+pub use bulk::{Bulk, LARGE_BODY};
 pub use router::{PointSink, Router, Subscription};
 pub use stats::IngressStats;
 

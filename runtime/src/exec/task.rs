@@ -310,10 +310,25 @@ impl Task {
 
     /// As [`Task::push`], taking the points: the last matching `from` gets them without a copy.
     pub fn push_owned(&mut self, db: &str, rp: &str, points: Vec<Point>) {
+        self.push_some(db, rp, &mut points.into_iter(), usize::MAX);
+        self.settle();
+    }
+
+    /// Runs up to `n` of `points` (taken from the front) through the pipeline, without
+    /// [`Task::settle`]: a large write goes through in parts, another writer's small one
+    /// between them (see the host's task sink).
+    pub fn push_some(
+        &mut self,
+        db: &str,
+        rp: &str,
+        points: &mut std::vec::IntoIter<Point>,
+        n: usize,
+    ) {
+        let n = n.min(points.len());
         crate::expr::set_now(self.now);
         let source_stats = &self.stats[self.source].1;
-        NodeStats::add(&source_stats.collected, points.len() as u64);
-        NodeStats::add(&source_stats.emitted, points.len() as u64);
+        NodeStats::add(&source_stats.collected, n as u64);
+        NodeStats::add(&source_stats.emitted, n as u64);
         let dims = nodes::no_dims();
         let matching: Vec<usize> = self
             .froms
@@ -324,7 +339,10 @@ impl Task {
             .map(|(id, _, _)| *id)
             .collect();
         let Some((&last, others)) = matching.split_last() else {
-            self.publish_stats();
+            // Taken all the same: no `from` reads this db/rp.
+            if n > 0 {
+                points.nth(n - 1);
+            }
             return;
         };
         let stream_point = |point: Point| StreamPoint {
@@ -333,13 +351,18 @@ impl Task {
             dims: dims.clone(),
         };
         for &id in others {
-            for p in &points {
+            for p in &points.as_slice()[..n] {
                 self.send(id, 0, Msg::Point(stream_point(p.clone())));
             }
         }
-        for p in points {
+        for p in points.by_ref().take(n) {
             self.send(last, 0, Msg::Point(stream_point(p)));
         }
+    }
+
+    /// Ends a write: nodes that hold output back until then (flushers) let it go, and the
+    /// node statistics are published.
+    pub fn settle(&mut self) {
         self.flush();
         self.publish_stats();
     }

@@ -1127,3 +1127,67 @@ fn default_alert_templates_render_as_the_template_engine_does() {
         }
     }
 }
+
+/// A write pushed in parts (a large write letting small ones in between) ends as the whole
+/// write pushed at once, for every `from` of the task, including points no `from` reads.
+#[test]
+fn a_write_in_parts_is_the_write_whole() {
+    let script = "var a = stream|from().measurement('cpu')|window().period(100s).every(100s)|sum('value')|httpOut('a')
+var b = stream|from().measurement('cpu').groupBy('host')|window().period(100s).every(100s)|count('value')|httpOut('b')";
+    let mut lp = String::new();
+    for s in 0..250 {
+        lp.push_str(&format!(
+            "cpu,host=h{} value={s} {s}\nmem value=1 {s}\n",
+            s % 3
+        ));
+    }
+    let write = points(&lp);
+    let mut whole = task(script);
+    whole.push_owned("db", "rp", write.clone());
+    let mut parted = task(script);
+    let mut rest = write.into_iter();
+    for n in [0, 1, 7, 256, 100] {
+        parted.push_some("db", "rp", &mut rest, n);
+    }
+    assert_eq!(rest.len(), 500 - 364);
+    parted.push_some("db", "rp", &mut rest, usize::MAX);
+    assert_eq!(rest.len(), 0);
+    parted.settle();
+    // Nothing past the first window yet; a point at 200 s closes it.
+    let close =
+        points("cpu,host=h0 value=0 200\ncpu,host=h1 value=0 200\ncpu,host=h2 value=0 200\n");
+    whole.push_owned("db", "rp", close.clone());
+    parted.push_owned("db", "rp", close);
+    for endpoint in ["a", "b"] {
+        assert_eq!(
+            http(&whole, endpoint),
+            http(&parted, endpoint),
+            "{endpoint}"
+        );
+    }
+    assert_eq!(
+        http(&parted, "a")["series"][0]["values"][0][1],
+        serde_json::json!((100..200).sum::<i64>() as f64)
+    );
+    let collected = |t: &Task, node: &str| {
+        t.stats()
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, s)| s.collected.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    assert_eq!(collected(&parted, "stream0"), Some(503));
+    assert_eq!(collected(&parted, "from1"), collected(&whole, "from1"));
+}
+
+/// No `from` reads the db/rp: the points are taken all the same (the writer moves on).
+#[test]
+fn parts_no_from_reads_are_taken() {
+    let mut t = task("stream|from().database('other').measurement('cpu')|httpOut('x')");
+    let mut rest = points("cpu value=1 1\ncpu value=2 2\ncpu value=3 3\n").into_iter();
+    t.push_some("db", "rp", &mut rest, 2);
+    assert_eq!(rest.len(), 1);
+    t.push_some("db", "rp", &mut rest, 0);
+    assert_eq!(rest.len(), 1);
+    t.push_some("db", "rp", &mut rest, 5);
+    assert_eq!(rest.len(), 0);
+}
