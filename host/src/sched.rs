@@ -74,10 +74,13 @@ fn set(policy: Policy) -> bool {
         util_min: u32,
         util_max: u32,
     }
+    // Threads and processes started from a latency thread (the blocking pool's, an `exec`
+    // handler's program) start at normal priority and slices again.
+    const SCHED_FLAG_RESET_ON_FORK: u64 = 1;
     let mut attr = SchedAttr {
         size: std::mem::size_of::<SchedAttr>() as u32,
         policy: libc::SCHED_OTHER as u32,
-        flags: 0,
+        flags: SCHED_FLAG_RESET_ON_FORK,
         nice: 0,
         priority: 0,
         runtime: 0,
@@ -120,9 +123,12 @@ mod tests {
     fn short_slices_keep_normal_priority_and_fifo_is_real_time_where_allowed() {
         std::thread::spawn(|| {
             set(Policy::ShortSlices);
-            assert_eq!(policy(), libc::SCHED_OTHER);
+            assert_eq!(policy() & !libc::SCHED_RESET_ON_FORK, libc::SCHED_OTHER);
             if set(Policy::Fifo) {
-                assert_eq!(policy(), libc::SCHED_FIFO);
+                assert_eq!(policy() & !libc::SCHED_RESET_ON_FORK, libc::SCHED_FIFO);
+                // A thread it starts runs at normal priority.
+                let child = std::thread::spawn(policy).join().unwrap();
+                assert_eq!(child, libc::SCHED_OTHER);
             } else {
                 assert_eq!(policy(), libc::SCHED_OTHER);
             }
@@ -136,7 +142,7 @@ mod tests {
         std::thread::spawn(|| {
             latency_thread();
             assert!(SET.get());
-            assert_eq!(policy(), libc::SCHED_OTHER);
+            assert_eq!(policy() & !libc::SCHED_RESET_ON_FORK, libc::SCHED_OTHER);
             latency_thread();
         })
         .join()
