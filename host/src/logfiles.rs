@@ -79,10 +79,14 @@ impl LogFiles {
         Ok(())
     }
 
-    /// Whether no log handler has written to a file: then [`LogFiles::flush`] has nothing to
-    /// do. False when that cannot be told at once.
-    pub fn unused(&self) -> bool {
-        self.files.try_lock().is_some_and(|f| f.is_empty())
+    /// Whether no file has lines waiting: then [`LogFiles::flush`] has nothing to write. False
+    /// when that cannot be told at once.
+    pub fn idle(&self) -> bool {
+        self.files.try_lock().is_some_and(|files| {
+            files
+                .values()
+                .all(|f| f.pending.try_lock().is_some_and(|p| p.0.is_empty()))
+        })
     }
 
     /// Writes every file's pending lines; files rotated away are closed, to be reopened by

@@ -419,8 +419,9 @@ fn run(cli: Cli) -> Result<()> {
             farad::sched::configure(config.http.realtime_priority);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
-                // Only workers unpark (the blocking pool's threads do not): they alone are
-                // latency threads.
+                // Only threads running as workers unpark (a blocking-pool thread does not,
+                // and none becomes a worker: nothing calls `block_in_place`): they alone
+                // are latency threads.
                 .on_thread_unpark(farad::sched::latency_thread)
                 .build()?;
             rt.block_on(server::serve(config, level))

@@ -549,7 +549,7 @@ impl Outputs {
 
     /// Whether [`Outputs::sync`] has nothing to do; told without waiting for a lock.
     pub fn synced(&self) -> bool {
-        self.topics.synced() && self.services.files.unused()
+        self.topics.synced() && self.services.files.idle()
     }
 
     /// Publishes the events of aggregate handlers whose interval is over (the timer calls it).

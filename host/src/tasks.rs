@@ -42,8 +42,10 @@ struct TaskSink {
     small_waiting: Arc<AtomicUsize>,
 }
 
-/// A write of at most this many points is small: it goes ahead of a large one.
-const SMALL_WRITE: usize = 64;
+/// A write of at most this many points is small: it goes ahead of a large one. (With
+/// `[http] realtime-priority`, writes up to `ingest::LARGE_BODY`, about 700 points, run on the
+/// request workers; all of them are small.)
+const SMALL_WRITE: usize = 1024;
 /// A large write checks for small ones waiting every this many points (about 0.2 ms of an
 /// alert task's work).
 const PART: usize = 256;
@@ -52,7 +54,9 @@ impl TaskSink {
     fn run(&self, mut task: parking_lot::MutexGuard<'_, Task>, points: Vec<Point>) {
         // Log records of the task's nodes carry its id (log sessions filter on it).
         let _task = tracing::info_span!("task", task = %self.id).entered();
-        task.set_now(crate::server::now_ns());
+        // One `now()` for the whole write, parts included.
+        let now = crate::server::now_ns();
+        task.set_now(now);
         let mut points = points.into_iter();
         loop {
             task.push_some(&self.db, &self.rp, &mut points, PART);
@@ -63,7 +67,7 @@ impl TaskSink {
                 // Hands the task to the next waiter (FIFO); back in line behind it.
                 task.settle();
                 parking_lot::MutexGuard::bump(&mut task);
-                task.set_now(crate::server::now_ns());
+                task.set_now(now);
             }
         }
         task.settle();
@@ -75,14 +79,15 @@ impl TaskSink {
 
 impl PointSink for TaskSink {
     fn deliver(&self, points: Vec<Point>) {
-        if points.len() <= SMALL_WRITE {
+        let small = points.len() <= SMALL_WRITE;
+        if small {
             self.small_waiting.fetch_add(1, Relaxed);
-            let task = self.task.lock();
-            self.small_waiting.fetch_sub(1, Relaxed);
-            self.run(task, points)
-        } else {
-            self.run(self.task.lock(), points);
         }
+        let task = self.task.lock();
+        if small {
+            self.small_waiting.fetch_sub(1, Relaxed);
+        }
+        self.run(task, points)
     }
 
     fn try_deliver(&self, points: Vec<Point>) -> Result<(), Vec<Point>> {

@@ -189,9 +189,6 @@ impl Topics {
         })
     }
 
-    /// Writes every change not yet in the store, in one transaction; returns when the store
-    /// holds every change made before the call. A failed write keeps the changes for the
-    /// next call.
     /// Whether every change is already stored: then [`Topics::sync`] has nothing to do.
     /// False when that cannot be told at once (the table is busy).
     pub fn synced(&self) -> bool {
@@ -201,6 +198,9 @@ impl Topics {
             .is_some_and(|s| self.durable.load(Ordering::Acquire) >= s.seq)
     }
 
+    /// Writes every change not yet in the store, in one transaction; returns when the store
+    /// holds every change made before the call. A failed write keeps the changes for the
+    /// next call.
     pub fn sync(&self) {
         let Some(store) = &self.store else { return };
         let target = self.state.lock().seq;

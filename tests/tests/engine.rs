@@ -160,8 +160,9 @@ fn loopback_node_counters_and_the_executing_dot() {
     );
 }
 
-/// The scheduling policy (0 normal, 1 FIFO) of each of the daemon's threads, by name.
-fn thread_policies(f: &Farad) -> Vec<(String, u32)> {
+/// The scheduling policy (0 normal, 1 FIFO) and the time on a CPU (ns) of each of the
+/// daemon's threads, by name.
+fn thread_policies(f: &Farad) -> Vec<(String, u32, u64)> {
     let dir = format!("/proc/{}/task", f.child.id());
     let mut out = Vec::new();
     for t in std::fs::read_dir(dir).unwrap().flatten() {
@@ -170,8 +171,14 @@ fn thread_policies(f: &Farad) -> Vec<(String, u32)> {
         // Fields after the parenthesised name; the policy is field 41 of stat.
         let after = stat.rsplit_once(") ").map_or("", |(_, r)| r);
         let policy = after.split(' ').nth(41 - 3).and_then(|p| p.parse().ok());
+        let ran = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        let ran = ran
+            .split(' ')
+            .next()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
         if let Some(p) = policy {
-            out.push((name.trim().to_owned(), p));
+            out.push((name.trim().to_owned(), p, ran));
         }
     }
     out
@@ -228,8 +235,15 @@ fn realtime_priority_takes_large_and_small_writes_whole() {
     assert_eq!(events["events"].as_array().unwrap().len(), 10, "{events}");
 
     let policies = thread_policies(&f);
-    let named = |prefix: &'static str| policies.iter().filter(move |(n, _)| n.starts_with(prefix));
+    let named = |prefix: &'static str| {
+        policies
+            .iter()
+            .filter(move |(n, _, _)| n.starts_with(prefix))
+    };
     assert!(named("farad-bulk-").count() >= 1, "{policies:?}");
+    // The large writes were worked on them: 40,000 points take more than 5 ms.
+    let bulk_ns: u64 = named("farad-bulk-").map(|(_, _, ran)| ran).sum();
+    assert!(bulk_ns > 5_000_000, "{policies:?}");
     // Real-time priority needs CAP_SYS_NICE (or an RLIMIT_RTPRIO): with it, the output
     // workers and the request workers have it; the threads they start do not.
     let cap_sys_nice = std::fs::read_to_string("/proc/self/status")
@@ -239,13 +253,16 @@ fn realtime_priority_takes_large_and_small_writes_whole() {
         .and_then(|c| u64::from_str_radix(c.trim(), 16).ok())
         .is_some_and(|c| c & (1 << 23) != 0);
     if cap_sys_nice {
-        assert!(named("farad-out-").all(|(_, p)| *p == 1), "{policies:?}");
+        assert!(named("farad-out-").all(|(_, p, _)| *p == 1), "{policies:?}");
         assert!(
-            named("tokio-rt-worker").any(|(_, p)| *p == 1),
+            named("tokio-rt-worker").any(|(_, p, _)| *p == 1),
             "{policies:?}"
         );
     }
-    assert!(named("farad-bulk-").all(|(_, p)| *p == 0), "{policies:?}");
+    assert!(
+        named("farad-bulk-").all(|(_, p, _)| *p == 0),
+        "{policies:?}"
+    );
 }
 
 /// Without it, no extra threads and normal priority everywhere.
@@ -256,9 +273,9 @@ fn normal_priority_by_default() {
     let r = f.post("/write?db=db&rp=rp", "cpu value=1 1");
     assert_eq!(r.status, 204);
     let policies = thread_policies(&f);
-    assert!(policies.iter().all(|(_, p)| *p == 0), "{policies:?}");
+    assert!(policies.iter().all(|(_, p, _)| *p == 0), "{policies:?}");
     assert!(
-        !policies.iter().any(|(n, _)| n.starts_with("farad-bulk")),
+        !policies.iter().any(|(n, _, _)| n.starts_with("farad-bulk")),
         "{policies:?}"
     );
 }

@@ -53,10 +53,23 @@ fn a_million_points_are_all_counted() {
     assert_eq!(vars["kapacitor"]["httpd"]["values"]["write_req"], 200);
 }
 
+/// A daemon with `[http] realtime-priority` or without: writes read the same either way
+/// (with it, large and compressed bodies are taken on threads of their own).
+fn start(dir: &TempDir, realtime: bool) -> Farad {
+    let on = if realtime { "true" } else { "false" };
+    Farad::start_with_env(dir.path(), "", &[("KAPACITOR_HTTP_REALTIME_PRIORITY", on)])
+}
+
 #[test]
 fn malformed_lines_get_400_and_valid_lines_are_taken() {
+    for realtime in [false, true] {
+        malformed_lines(realtime);
+    }
+}
+
+fn malformed_lines(realtime: bool) {
     let dir = TempDir::new("malformed");
-    let f = Farad::start_in(dir.path(), "");
+    let f = start(&dir, realtime);
     let huge = format!("cpu value={} 1", "1".repeat(2_000_000));
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -161,8 +174,14 @@ fn write_parameters() {
 
 #[test]
 fn gzip_bodies() {
+    for realtime in [false, true] {
+        gzip_bodies_with(realtime);
+    }
+}
+
+fn gzip_bodies_with(realtime: bool) {
     let dir = TempDir::new("gzip");
-    let f = Farad::start_in(dir.path(), "");
+    let f = start(&dir, realtime);
     let body: String = (0..1_000)
         .map(|i| format!("cpu,host=h{i} value=1 {i}\n"))
         .collect();

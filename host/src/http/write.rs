@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Buf, Bytes, BytesMut};
-use farad_runtime::lineproto::Precision;
+use farad_runtime::lineproto::{Outcome, Precision};
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use warp::Filter;
@@ -69,35 +69,51 @@ async fn write(
             q.precision
         ))
     })?;
-    let (text, gzip_error) = match encoding.as_deref() {
-        Some(e) if e.eq_ignore_ascii_case("gzip") => {
-            let (text, error) = gunzip(&raw, limit)?;
-            (Bytes::from(text), error)
-        }
-        _ => (raw, None),
-    };
+    let gzip = matches!(encoding.as_deref(), Some(e) if e.eq_ignore_ascii_case("gzip"));
     let now = crate::server::now_ns();
-    // The alert state a write changed is stored before the write is acknowledged.
-    let bulk = state.bulk.as_ref().filter(|_| raw_len >= LARGE_BODY);
-    let outcome = if let Some(bulk) = bulk {
-        let writer = state.clone();
+    // Decodes, parses and routes the body; with `sync`, also stores the alert state it
+    // changed, which must be stored before the write is acknowledged.
+    let take = {
+        let state = state.clone();
         let (db, rp) = (q.db.clone(), q.rp.clone());
-        let run = move || {
-            let outcome = writer.ingest.write(&db, &rp, precision, &text, now);
-            writer.outputs.sync();
-            outcome
-        };
-        bulk.run(run).await
-    } else {
-        let outcome = state.ingest.write(&q.db, &q.rp, precision, &text, now);
-        if !state.outputs.synced() {
-            // Storing may wait for another write's commit: not on this worker.
-            let writer = state.clone();
-            tokio::task::spawn_blocking(move || writer.outputs.sync())
-                .await
-                .map_err(|e| ApiError::internal(anyhow::anyhow!("storing alert state: {e}")))?;
+        move |sync: bool| -> Result<(Outcome, Option<String>), ApiError> {
+            let (text, gzip_error) = if gzip {
+                let (text, error) = gunzip(&raw, limit)?;
+                (Bytes::from(text), error)
+            } else {
+                (raw, None)
+            };
+            let outcome = state.ingest.write(&db, &rp, precision, &text, now);
+            if sync {
+                state.outputs.sync();
+            }
+            Ok((outcome, gzip_error))
         }
-        outcome
+    };
+    // A large body, or a compressed one (which may be large once decoded), goes to a bulk
+    // thread when there are any.
+    let bulk = state
+        .bulk
+        .as_ref()
+        .filter(|_| gzip || raw_len >= LARGE_BODY);
+    let (outcome, gzip_error) = match bulk {
+        Some(bulk) => bulk
+            .run(move || take(true))
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))??,
+        None => {
+            let taken = take(false)?;
+            if !state.outputs.synced() {
+                // Storing may wait for another write's commit: not on this worker, and
+                // not on more than a few threads at once (one commit serves them all).
+                let _slot = SYNCS.acquire().await.expect("never closed");
+                let writer = state.clone();
+                tokio::task::spawn_blocking(move || writer.outputs.sync())
+                    .await
+                    .map_err(|e| ApiError::internal(anyhow::anyhow!("storing alert state: {e}")))?;
+            }
+            taken
+        }
     };
     let mut message = outcome.message();
     if let Some(g) = gzip_error {
@@ -116,6 +132,9 @@ async fn write(
         }
     }
 }
+
+/// Blocking-pool threads storing small writes' alert state at once.
+static SYNCS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 async fn read_limited(
     mut body: impl Stream<Item = Result<impl Buf, warp::Error>> + Unpin,

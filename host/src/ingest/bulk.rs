@@ -34,17 +34,20 @@ impl Bulk {
         Ok(Bulk { jobs })
     }
 
-    /// Runs `job` on one of the threads; its result when done.
-    pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
+    /// Runs `job` on one of the threads; its result when done, or why there is none.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(job());
         });
-        if let Err(back) = self.jobs.send(job) {
-            // The threads are gone (only at exit): run it here.
-            (back.0)();
-        }
-        rx.await.expect("a bulk job panicked")
+        self.jobs
+            .send(job)
+            .map_err(|_| "the write threads are gone".to_owned())?;
+        rx.await
+            .map_err(|_| "the write failed: it panicked (see the daemon's log)".to_owned())
     }
 }
 
@@ -68,28 +71,23 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn jobs_run_on_the_threads_and_a_panic_ends_only_its_job() {
+    async fn jobs_run_on_the_threads() {
         let bulk = Bulk::start(2).unwrap();
         let name = bulk
             .run(|| std::thread::current().name().unwrap_or("").to_owned())
             .await;
+        let name = name.unwrap();
         assert!(name.starts_with("farad-bulk-"), "{name}");
-        let failed = tokio::spawn(async move {
-            let bulk = Bulk::start(1).unwrap();
-            let _: () = bulk.run(|| panic!("a bad job")).await;
-        })
-        .await;
-        assert!(failed.is_err());
         let sums = futures_util::future::join_all((0..8u64).map(|i| bulk.run(move || i * 2))).await;
+        let sums: Vec<u64> = sums.into_iter().map(Result::unwrap).collect();
         assert_eq!(sums, (0..8u64).map(|i| i * 2).collect::<Vec<_>>());
     }
 
     #[tokio::test]
     async fn a_thread_outlives_a_panicking_job() {
         let bulk = Bulk::start(1).unwrap();
-        let bulk = std::sync::Arc::new(bulk);
-        let b = bulk.clone();
-        let _ = tokio::spawn(async move { b.run(|| panic!("a bad job")).await }).await;
-        assert_eq!(bulk.run(|| 7).await, 7);
+        let failed: Result<(), String> = bulk.run(|| panic!("a bad job")).await;
+        assert!(failed.unwrap_err().contains("panicked"));
+        assert_eq!(bulk.run(|| 7).await, Ok(7));
     }
 }
