@@ -470,7 +470,6 @@ impl Io for Outputs {
 
     fn post(&self, req: HttpRequest) {
         let queue = self.queue_for(&req.url);
-
         // Blocks while the queue is full: backpressure on the writer.
         if queue.send(Job::Http(req)).is_err() {
             tracing::error!("output workers are gone; request dropped");

@@ -23,11 +23,6 @@ pub fn configure(realtime: bool) {
     REALTIME.store(realtime, Relaxed);
 }
 
-/// Whether real-time priority was asked for.
-pub fn realtime() -> bool {
-    REALTIME.load(Relaxed)
-}
-
 /// Makes the calling thread a latency thread, once (later calls do nothing, so it may be
 /// called on every wake-up). Best effort: without the right to real-time priority (root,
 /// CAP_SYS_NICE or an RLIMIT_RTPRIO) short slices; older kernels ignore those.
@@ -35,7 +30,7 @@ pub fn latency_thread() {
     if SET.replace(true) {
         return;
     }
-    if realtime() {
+    if REALTIME.load(Relaxed) {
         if set(Policy::Fifo) {
             return;
         }

@@ -32,7 +32,7 @@ pub fn replay(c: &Client, a: &ReplayArgs) -> Result<()> {
         body["id"] = json!(id);
     }
     let r = c.post("/replays", body.to_string().as_bytes())?;
-    wait_for_replay(c, r, a.no_wait)
+    wait_until_ended(c, r, a.no_wait, &REPLAY)
 }
 
 /// What `farad replay-live batch|query` was asked for.
@@ -70,27 +70,53 @@ pub fn replay_live(c: &Client, kind: &str, a: &ReplayLiveArgs) -> Result<()> {
         body["id"] = json!(id);
     }
     let r = c.post(&format!("/replays/{kind}"), body.to_string().as_bytes())?;
-    wait_for_replay(c, r, a.no_wait)
+    wait_until_ended(c, r, a.no_wait, &REPLAY)
 }
 
-/// As Kapacitor's CLI: nothing printed with `no_wait`; else the id once it ended, then its
-/// error if it failed (exit code 3).
-fn wait_for_replay(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
-    let id = r["id"].as_str().unwrap_or_default().to_owned();
+/// A replay or a recording, as [`wait_until_ended`] follows it.
+struct Job {
+    /// Where it is asked for again, `<path>/<id>`.
+    path: &'static str,
+    /// Its progress bar's label.
+    label: &'static str,
+    /// Its name in an error without a reason.
+    name: &'static str,
+    /// How often it is asked for.
+    every: Duration,
+}
+
+const REPLAY: Job = Job {
+    path: "/replays",
+    label: "replay",
+    name: "replay",
+    every: Duration::from_millis(50),
+};
+
+const RECORDING: Job = Job {
+    path: "/recordings",
+    label: "record",
+    name: "recording",
+    every: Duration::from_millis(100),
+};
+
+/// As Kapacitor's CLI: nothing printed with `no_wait`; else the id once the replay or
+/// recording `r` ended, then its error if it failed (exit code 3).
+fn wait_until_ended(c: &Client, mut r: Value, no_wait: bool, job: &Job) -> Result<()> {
     if no_wait {
         return Ok(());
     }
-    let progress = super::progress::Progress::fraction("replay");
+    let id = r["id"].as_str().unwrap_or_default().to_owned();
+    let progress = super::progress::Progress::fraction(job.label);
     while r["status"] == "running" {
         progress.set_fraction(r["progress"].as_f64().unwrap_or(0.0));
-        std::thread::sleep(Duration::from_millis(50));
-        r = c.get(&format!("/replays/{id}"))?;
+        std::thread::sleep(job.every);
+        r = c.get(&format!("{}/{id}", job.path))?;
     }
     progress.finish();
     println!("{id}");
     if r["status"] == "failed" {
         match r["error"].as_str().unwrap_or("") {
-            "" => bail!("replay failed: unknown reason"),
+            "" => bail!("{} failed: unknown reason", job.name),
             error => bail!("{error}"),
         }
     }
@@ -119,7 +145,7 @@ pub fn record_stream(
         body["id"] = json!(id);
     }
     let r = c.post("/recordings/stream", body.to_string().as_bytes())?;
-    wait_for_recording(c, r, no_wait)
+    wait_until_ended(c, r, no_wait, &RECORDING)
 }
 
 /// The time range of `farad record batch`: `-past D`, or `-start T [-stop T]`.
@@ -143,7 +169,7 @@ pub fn record_batch(
         body["id"] = json!(id);
     }
     let r = c.post("/recordings/batch", body.to_string().as_bytes())?;
-    wait_for_recording(c, r, no_wait)
+    wait_until_ended(c, r, no_wait, &RECORDING)
 }
 
 impl BatchRange {
@@ -190,31 +216,7 @@ pub fn record_query(
         body["id"] = json!(id);
     }
     let r = c.post("/recordings/query", body.to_string().as_bytes())?;
-    wait_for_recording(c, r, no_wait)
-}
-
-/// As Kapacitor's CLI: nothing printed with `no_wait`; else the id once it ended, then its
-/// error if it failed.
-fn wait_for_recording(c: &Client, mut r: Value, no_wait: bool) -> Result<()> {
-    if no_wait {
-        return Ok(());
-    }
-    let id = r["id"].as_str().unwrap_or_default().to_owned();
-    let progress = super::progress::Progress::fraction("record");
-    while r["status"] == "running" {
-        progress.set_fraction(r["progress"].as_f64().unwrap_or(0.0));
-        std::thread::sleep(Duration::from_millis(100));
-        r = c.get(&format!("/recordings/{id}"))?;
-    }
-    progress.finish();
-    println!("{id}");
-    if r["status"] == "failed" {
-        match r["error"].as_str().unwrap_or("") {
-            "" => bail!("recording failed: unknown reason"),
-            error => bail!("{error}"),
-        }
-    }
-    Ok(())
+    wait_until_ended(c, r, no_wait, &RECORDING)
 }
 
 /// What `farad import-recording` was asked for.

@@ -59,7 +59,7 @@ async fn write(
     let raw_len = raw.len();
     let c = &state.ingest.counters;
     c.write_req.fetch_add(1, Relaxed);
-    c.write_req_bytes.fetch_add(raw.len() as u64, Relaxed);
+    c.write_req_bytes.fetch_add(raw_len as u64, Relaxed);
     if q.db.is_empty() {
         return Err(ApiError::bad_request("database is required"));
     }
