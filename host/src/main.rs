@@ -415,6 +415,8 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(l) = log_level {
                 config.logging.level = l;
             }
+            // Sets the environment: before logging or the runtime start threads.
+            farad::kafka::kerberos::configure(&config.kafka).map_err(anyhow::Error::msg)?;
             let level = logging::init(&config.logging)?;
             farad::sched::configure(config.http.realtime_priority);
             let rt = tokio::runtime::Builder::new_multi_thread()

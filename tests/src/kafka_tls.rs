@@ -1,4 +1,4 @@
-//! A Kafka broker that wants TLS, or SASL (PLAIN or OAUTHBEARER), or both: one broker of librdkafka's mock
+//! A Kafka broker that wants TLS, or SASL (PLAIN, OAUTHBEARER or GSSAPI), or both: one broker of librdkafka's mock
 //! cluster behind a proxy on 127.0.0.1 that terminates TLS and authenticates as a Kafka
 //! broker does (`SaslHandshake`, then `SaslAuthenticate`), then passes requests through.
 //! The broker advertises the proxy as its address, so clients come back to it after
@@ -8,7 +8,7 @@
 use std::ffi::{CStr, CString};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientConfig;
@@ -19,6 +19,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::gssapi::{Acceptor, Step};
 use crate::kafka::{KafkaMessage, read_topic};
 
 const API_VERSIONS: i16 = 18;
@@ -50,6 +51,42 @@ pub enum Login {
     /// SASL/OAUTHBEARER with any of these tokens (the test may change them, and then
     /// [`SecureKafka::drop_connections`] to have clients log in again).
     Bearer(Arc<Mutex<Vec<String>>>),
+    /// SASL/GSSAPI (Kerberos) to a service principal in this keytab; the test's consumer
+    /// logs in with PLAIN as [`READER`].
+    Gssapi(PathBuf),
+}
+
+/// The user and password of the test's consumer where clients log in with GSSAPI.
+pub const READER: (&str, &str) = ("reader", "reader-password");
+
+/// A login in progress on one connection.
+enum Session {
+    Once(Login),
+    Kerberos(Box<Acceptor>),
+}
+
+/// What a `SaslAuthenticate` request led to.
+enum Outcome {
+    /// A token for the client, which goes on.
+    More(Vec<u8>),
+    /// Logged in (or not), naming whom.
+    Done(bool, String),
+}
+
+impl Session {
+    fn step(&mut self, auth: &[u8]) -> Outcome {
+        match self {
+            Session::Once(login) => {
+                let (good, who) = login.check(auth);
+                Outcome::Done(good, who)
+            }
+            Session::Kerberos(acceptor) => match acceptor.step(auth) {
+                Ok(Step::Challenge(token)) => Outcome::More(token),
+                Ok(Step::Done(who)) => Outcome::Done(true, who),
+                Err(e) => Outcome::Done(false, e),
+            },
+        }
+    }
 }
 
 impl Login {
@@ -57,10 +94,27 @@ impl Login {
         Some(Login::Plain(user.into(), password.into()))
     }
 
-    fn mechanism(&self) -> &'static str {
+    /// What the broker offers; GSSAPI's PLAIN is for the test's consumer only.
+    fn mechanisms(&self) -> &'static [&'static str] {
         match self {
-            Login::Plain(..) => "PLAIN",
-            Login::Bearer(_) => "OAUTHBEARER",
+            Login::Plain(..) => &["PLAIN"],
+            Login::Bearer(_) => &["OAUTHBEARER"],
+            Login::Gssapi(_) => &["GSSAPI", "PLAIN"],
+        }
+    }
+
+    /// A login by `mechanism`, if offered.
+    fn session(&self, mechanism: &str) -> Option<Session> {
+        match (self, mechanism) {
+            (Login::Gssapi(keytab), "GSSAPI") => Some(Session::Kerberos(Box::new(
+                Acceptor::new(keytab).expect("the broker's keytab"),
+            ))),
+            (Login::Gssapi(_), "PLAIN") => Some(Session::Once(Login::Plain(
+                READER.0.into(),
+                READER.1.into(),
+            ))),
+            _ if self.mechanisms().contains(&mechanism) => Some(Session::Once(self.clone())),
+            _ => None,
         }
     }
 
@@ -96,6 +150,7 @@ impl Login {
                 extensions.insert(0, token);
                 (good, extensions.join(" "))
             }
+            Login::Gssapi(_) => unreachable!("GSSAPI logins are sessions"),
         }
     }
 }
@@ -149,6 +204,7 @@ impl SecureKafka {
             Some(Login::Plain(user, password)) if !with_tls => {
                 Some((user.clone(), password.clone()))
             }
+            Some(Login::Gssapi(_)) if !with_tls => Some((READER.0.into(), READER.1.into())),
             _ => None,
         };
         let connections = Arc::new(Mutex::new(Vec::new()));
@@ -272,6 +328,7 @@ impl Proxy {
     /// by the broker.
     fn requests(&self, mut client: impl Read + Write, mut up: TcpStream) -> io::Result<()> {
         let mut authenticated = self.login.is_none();
+        let mut session = None;
         // Requests one at a time: clients wait for each response (the producer's acks),
         // so nothing is lost by not pipelining.
         while let Some(request) = read_frame(&mut client)? {
@@ -282,22 +339,39 @@ impl Proxy {
             let body = &request[10 + client_id_len..];
             match (key, &self.login) {
                 (SASL_HANDSHAKE, Some(login)) => {
-                    let offered = login.mechanism();
+                    session = login.session(&string(body));
+                    let offered = login.mechanisms();
                     let mut out = Vec::new();
-                    let error: i16 = if string(body) == offered { 0 } else { 33 };
+                    let error: i16 = if session.is_some() { 0 } else { 33 };
                     out.extend_from_slice(&error.to_be_bytes());
-                    out.extend_from_slice(&1i32.to_be_bytes());
-                    out.extend_from_slice(&(offered.len() as i16).to_be_bytes());
-                    out.extend_from_slice(offered.as_bytes());
+                    out.extend_from_slice(&(offered.len() as i32).to_be_bytes());
+                    for m in offered {
+                        out.extend_from_slice(&(m.len() as i16).to_be_bytes());
+                        out.extend_from_slice(m.as_bytes());
+                    }
                     write_frame(&mut client, correlation, &out)?;
                 }
-                (SASL_AUTHENTICATE, Some(login)) => {
+                (SASL_AUTHENTICATE, Some(_)) => {
                     let len = i32::from_be_bytes(body[..4].try_into().unwrap()).max(0) as usize;
-                    let (good, given) = login.check(&body[4..4 + len]);
-                    self.log.lock().unwrap().push(format!(
-                        "{} {given}",
-                        if good { "authenticated" } else { "refused" },
-                    ));
+                    let outcome = match &mut session {
+                        Some(s) => s.step(&body[4..4 + len]),
+                        None => Outcome::Done(false, "no SaslHandshake".into()),
+                    };
+                    let (good, token) = match outcome {
+                        Outcome::More(token) => (true, Some(token)),
+                        Outcome::Done(good, given) if good => {
+                            self.log
+                                .lock()
+                                .unwrap()
+                                .push(format!("authenticated {given}"));
+                            authenticated = true;
+                            (true, None)
+                        }
+                        Outcome::Done(_, given) => {
+                            self.log.lock().unwrap().push(format!("refused {given}"));
+                            (false, None)
+                        }
+                    };
                     let mut out = Vec::new();
                     if good {
                         out.extend_from_slice(&0i16.to_be_bytes());
@@ -308,7 +382,9 @@ impl Proxy {
                         out.extend_from_slice(&(message.len() as i16).to_be_bytes());
                         out.extend_from_slice(message);
                     }
-                    out.extend_from_slice(&0i32.to_be_bytes());
+                    let token = token.as_deref().unwrap_or_default();
+                    out.extend_from_slice(&(token.len() as i32).to_be_bytes());
+                    out.extend_from_slice(token);
                     if version >= 1 {
                         out.extend_from_slice(&0i64.to_be_bytes());
                     }
@@ -316,7 +392,6 @@ impl Proxy {
                     if !good {
                         return Ok(());
                     }
-                    authenticated = true;
                 }
                 _ if key != API_VERSIONS && !authenticated => {
                     self.log

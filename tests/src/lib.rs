@@ -7,9 +7,11 @@
 //! and uses `target/<profile>/farad`.
 
 mod certs;
+mod gssapi;
 mod influxd;
 mod kafka;
 mod kafka_tls;
+mod kdc;
 mod mqtt;
 mod sink;
 mod smtp;
@@ -18,7 +20,8 @@ mod snmptrapd;
 pub use certs::{Certificates, certificates};
 pub use influxd::{Influxd, free_port};
 pub use kafka::{KafkaCluster, KafkaMessage};
-pub use kafka_tls::{Login, SecureKafka};
+pub use kafka_tls::{Login, READER, SecureKafka};
+pub use kdc::{Kdc, REALM};
 pub use mqtt::Mosquitto;
 pub use sink::{HttpSink, Received};
 pub use smtp::SmtpSink;

@@ -2,7 +2,9 @@
 //! snmptrapd, and librdkafka's mock Kafka cluster read by a Kafka consumer. Each from an
 //! alert node, as a topic handler and as a service test.
 
-use farad_tests::{Farad, HttpSink, KafkaCluster, Login, SecureKafka, Snmptrapd, TempDir};
+use farad_tests::{
+    Farad, HttpSink, KafkaCluster, Kdc, Login, REALM, SecureKafka, Snmptrapd, TempDir,
+};
 use serde_json::json;
 
 fn define(f: &Farad, id: &str, script: &str) {
@@ -382,6 +384,95 @@ fn kafka_handler_with_sasl_in_the_clear() {
     let log = kafka.log();
     assert!(log.contains(&"authenticated farad".to_owned()), "{log:?}");
     assert!(!log.contains(&"tls".to_owned()), "{log:?}");
+}
+
+/// GSSAPI (Kerberos) against a KDC on 127.0.0.1 (MIT's krb5kdc) and a broker that accepts
+/// with its service keytab: logins by password (`KRB5_USER_AUTH`, the realm from
+/// `sasl-gssapi-realm`) and by keytab (`KRB5_KEYTAB_AUTH`), `krb5.conf` from
+/// `sasl-gssapi-kerberos-config-path`; a wrong password is Kerberos' own error in the
+/// service test, and the broker never sees an unauthenticated request.
+#[test]
+fn kafka_handler_logs_in_with_kerberos() {
+    let dir = TempDir::new("kafka-gssapi");
+    let kdc = Kdc::start(dir.path());
+    kdc.add_user("farad", "s3cret");
+    let broker_keytab = dir.path().join("kafka.keytab");
+    kdc.add_keytab("kafka/127.0.0.1", &broker_keytab);
+    let kafka = SecureKafka::start(None, Some(Login::Gssapi(broker_keytab)));
+    kafka.create_topic("alerts", 1);
+    let cluster = |id: &str, extra: &str| {
+        format!(
+            "[[kafka]]\nenabled = true\nid = {id:?}\nbrokers = [{:?}]\nbatch-timeout = \"5ms\"\n\
+             timeout = \"5s\"\nsasl-mechanism = \"GSSAPI\"\nsasl-gssapi-realm = {REALM:?}\n\
+             sasl-gssapi-kerberos-config-path = {:?}\n{extra}",
+            kafka.broker(),
+            kdc.krb5_conf().display().to_string(),
+        )
+    };
+    let user = "sasl-gssapi-auth-type = \"KRB5_USER_AUTH\"\nsasl-username = \"farad\"\n";
+    let conf = [
+        cluster("password", &format!("{user}sasl-password = \"s3cret\"\n")),
+        cluster("wrong", &format!("{user}sasl-password = \"guess\"\n")),
+    ]
+    .concat();
+    // The credential cache is the test's, not the user's default.
+    let ccache = format!("FILE:{}", dir.path().join("ccache").display());
+    let f = Farad::start_with_env(
+        &dir.path().join("data"),
+        &conf,
+        &[("KRB5CCNAME", ccache.as_str())],
+    );
+    let event = alert_through(&f, "password", &kafka);
+    assert!(
+        event.payload.contains("\"level\":\"CRITICAL\""),
+        "{}",
+        event.payload
+    );
+    let log = kafka.log();
+    assert!(
+        log.contains(&format!("authenticated farad@{REALM}")),
+        "{log:?}"
+    );
+
+    let r = test_kafka(&f, "wrong", "alerts");
+    assert_eq!(r["success"], false, "{r}");
+    let message = r["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("kinit farad@FARAD.TEST") && message.contains("Password incorrect"),
+        "{r}"
+    );
+    drop(f);
+
+    // A keytab instead of a password.
+    let client_keytab = dir.path().join("farad.keytab");
+    kdc.add_keytab("farad-service", &client_keytab);
+    let conf = cluster(
+        "keytab",
+        &format!(
+            "sasl-gssapi-auth-type = \"KRB5_KEYTAB_AUTH\"\nsasl-username = \"farad-service\"\n\
+             sasl-gssapi-key-tab-path = {:?}\n",
+            client_keytab.display().to_string()
+        ),
+    );
+    let f = Farad::start_with_env(
+        &dir.path().join("data2"),
+        &conf,
+        &[("KRB5CCNAME", ccache.as_str())],
+    );
+    let r = test_kafka(&f, "keytab", "alerts");
+    assert_eq!(r["success"], true, "{r}");
+    let got = kafka.read("alerts", 2);
+    assert_eq!(got.len(), 2, "{:?}", kafka.log());
+    assert_eq!(got[1].payload, "test kafka message");
+    let log = kafka.log();
+    assert!(
+        log.contains(&format!("authenticated farad-service@{REALM}")),
+        "{log:?}"
+    );
+    assert!(
+        !log.contains(&"unauthenticated request".to_owned()),
+        "{log:?}"
+    );
 }
 
 /// OAUTHBEARER: a token from the config (with extensions) and tokens fetched by OAuth 2

@@ -133,6 +133,7 @@ impl Config {
         for k in &self.kafka {
             k.validate().map_err(anyhow::Error::msg)?;
         }
+        crate::kafka::kerberos::check(&self.kafka).map_err(anyhow::Error::msg)?;
         if self.hostname.is_empty() {
             bail!("hostname must not be empty");
         }
@@ -230,6 +231,24 @@ data_dir = "/tmp/x"
         .unwrap();
         assert!(c.kafka[0].sasl() && c.kafka[0].use_ssl);
         assert!(!kafka("").unwrap().kafka[0].sasl());
+        let gssapi = "sasl-mechanism = \"GSSAPI\"\nsasl-gssapi-auth-type = \"KRB5_USER_AUTH\"\n\
+                      sasl-password = \"p\"\nsasl-gssapi-kerberos-config-path = \"/\"\n\
+                      sasl-gssapi-disable-pafxfast = true\nsasl-gssapi-service-name = \"k\"\n";
+        let c = kafka(&format!(
+            "{gssapi}sasl-username = \"u\"\nsasl-gssapi-realm = \"R\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.kafka[0].kerberos_principal(), "u@R");
+        assert_eq!(
+            c.kafka[0].kerberos_config(),
+            None,
+            "Kapacitor's sample path"
+        );
+        let c = kafka(&format!(
+            "{gssapi}sasl-username = \"u@S\"\nsasl-gssapi-realm = \"R\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.kafka[0].kerberos_principal(), "u@S");
         let oauth = "sasl-mechanism = \"OAUTHBEARER\"\n";
         let c = kafka(&format!(
             "{oauth}sasl-oauth-service = \"Auth0\"\nsasl-oauth-client-id = \"i\"\n\
@@ -286,13 +305,31 @@ data_dir = "/tmp/x"
         }
         for (extra, why) in [
             ("sasl-mechanism = \"MD5\"\n", "invalid sasl-mechanism"),
-            ("sasl-mechanism = \"GSSAPI\"\n", "GSSAPI is not supported"),
+            (
+                "sasl-mechanism = \"GSSAPI\"\n",
+                "GSSAPI needs sasl-username",
+            ),
+            (
+                "sasl-mechanism = \"GSSAPI\"\nsasl-username = \"u\"\n",
+                "invalid sasl-gssapi-auth-type",
+            ),
+            (
+                "sasl-mechanism = \"GSSAPI\"\nsasl-username = \"u\"\n\
+                 sasl-gssapi-auth-type = \"KRB5_USER_AUTH\"\n",
+                "needs sasl-password",
+            ),
+            (
+                "sasl-mechanism = \"GSSAPI\"\nsasl-username = \"u\"\n\
+                 sasl-gssapi-auth-type = \"KRB5_KEYTAB_AUTH\"\n\
+                 sasl-gssapi-key-tab-path = \"/nonexistent/k.keytab\"\n",
+                "sasl-gssapi-key-tab-path",
+            ),
             ("sasl-version = 2\n", "invalid SASL version"),
             (
                 "use-ssl = true\nssl-ca = \"/nonexistent/ca.pem\"\n",
                 "ssl-ca",
             ),
-            ("no-such-option = 1\n", "unknown option"),
+            ("no-such-option = 1\n", "no-such-option"),
         ] {
             let err = kafka(extra).unwrap_err();
             assert!(err.contains(why), "{extra}: {err}");

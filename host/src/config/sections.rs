@@ -563,7 +563,7 @@ impl SnmpTrap {
 
 /// `[[kafka]]`: a cluster the kafka handler writes to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "kebab-case")]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Kafka {
     pub enabled: bool,
     pub id: String,
@@ -583,7 +583,7 @@ pub struct Kafka {
     /// SASL authentication, on when a user name or a mechanism is given.
     pub sasl_username: String,
     pub sasl_password: String,
-    /// `PLAIN` (the default), `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER`.
+    /// `PLAIN` (the default), `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` or `GSSAPI`.
     pub sasl_mechanism: String,
     /// Kapacitor's SASL handshake version (0 or 1); librdkafka negotiates it with the broker.
     pub sasl_version: Option<i64>,
@@ -606,10 +606,18 @@ pub struct Kafka {
     /// A token is replaced this long before it expires.
     pub sasl_oauth_token_expiry_margin: GoDuration,
     pub sasl_oauth_tenant_id: String,
-    /// Kapacitor's GSSAPI (Kerberos) options, which Farad does not offer, kept as written
-    /// so its files load.
-    #[serde(flatten)]
-    pub sasl_other: BTreeMap<String, toml::Value>,
+    /// GSSAPI: the broker's service principal is `<this>/<broker host>` (empty: `kafka`).
+    pub sasl_gssapi_service_name: String,
+    /// GSSAPI: `KRB5_USER_AUTH` (`sasl-username` and `sasl-password`) or
+    /// `KRB5_KEYTAB_AUTH` (`sasl-username` and `sasl-gssapi-key-tab-path`).
+    pub sasl_gssapi_auth_type: String,
+    /// Accepted for Kapacitor's files: MIT Kerberos uses FAST only when told to.
+    pub sasl_gssapi_disable_pafxfast: bool,
+    /// GSSAPI: the `krb5.conf` to use (read once, when Farad starts).
+    pub sasl_gssapi_kerberos_config_path: String,
+    pub sasl_gssapi_key_tab_path: String,
+    /// GSSAPI: the realm of `sasl-username` when it names none.
+    pub sasl_gssapi_realm: String,
 }
 
 impl Default for Kafka {
@@ -640,7 +648,12 @@ impl Default for Kafka {
             sasl_oauth_parameters: BTreeMap::new(),
             sasl_oauth_token_expiry_margin: GoDuration(10_000_000_000),
             sasl_oauth_tenant_id: String::new(),
-            sasl_other: BTreeMap::new(),
+            sasl_gssapi_service_name: String::new(),
+            sasl_gssapi_auth_type: String::new(),
+            sasl_gssapi_disable_pafxfast: false,
+            sasl_gssapi_kerberos_config_path: String::new(),
+            sasl_gssapi_key_tab_path: String::new(),
+            sasl_gssapi_realm: String::new(),
         }
     }
 }
@@ -683,20 +696,58 @@ impl Kafka {
             "OAUTHBEARER" => self
                 .validate_oauth()
                 .map_err(|e| format!("[[kafka]] {id}: {e}"))?,
-            "GSSAPI" => {
-                return Err(format!(
-                    "[[kafka]] {id}: sasl-mechanism GSSAPI is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER are)"
-                ));
-            }
+            "GSSAPI" => self
+                .validate_gssapi()
+                .map_err(|e| format!("[[kafka]] {id}: {e}"))?,
             _ => return Err(format!("[[kafka]] {id}: invalid sasl-mechanism")),
         }
         if !matches!(self.sasl_version, None | Some(0 | 1)) {
             return Err(format!("[[kafka]] {id}: invalid SASL version"));
         }
-        if let Some(k) = self.sasl_other.keys().find(|k| !k.starts_with("sasl")) {
-            return Err(format!("[[kafka]] {id}: unknown option {k:?}"));
-        }
         Ok(())
+    }
+
+    /// Kerberos needs a principal and its key: a password or a keytab.
+    fn validate_gssapi(&self) -> Result<(), String> {
+        if self.sasl_username.is_empty() {
+            return Err("sasl-mechanism GSSAPI needs sasl-username".into());
+        }
+        match self.sasl_gssapi_auth_type.as_str() {
+            "KRB5_USER_AUTH" if self.sasl_password.is_empty() => {
+                Err("sasl-gssapi-auth-type KRB5_USER_AUTH needs sasl-password".into())
+            }
+            "KRB5_USER_AUTH" => Ok(()),
+            "KRB5_KEYTAB_AUTH" => match std::fs::metadata(&self.sasl_gssapi_key_tab_path) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!(
+                    "sasl-gssapi-key-tab-path {:?}: {e}",
+                    self.sasl_gssapi_key_tab_path
+                )),
+            },
+            other => Err(format!(
+                "invalid sasl-gssapi-auth-type {other:?}: KRB5_USER_AUTH or KRB5_KEYTAB_AUTH"
+            )),
+        }
+    }
+
+    /// The Kerberos principal GSSAPI logs in as: the user name, in the configured realm
+    /// unless it names one.
+    pub fn kerberos_principal(&self) -> String {
+        match (
+            self.sasl_username.contains('@'),
+            self.sasl_gssapi_realm.as_str(),
+        ) {
+            (false, realm) if !realm.is_empty() => format!("{}@{realm}", self.sasl_username),
+            _ => self.sasl_username.clone(),
+        }
+    }
+
+    /// The `krb5.conf` named by `sasl-gssapi-kerberos-config-path`, if it is a file
+    /// (Kapacitor's sample has `/`).
+    pub fn kerberos_config(&self) -> Option<&str> {
+        let path = self.sasl_gssapi_kerberos_config_path.as_str();
+        (self.enabled && self.sasl_mechanism == "GSSAPI" && !path.is_empty() && path != "/")
+            .then_some(path)
     }
 
     /// Kapacitor's checks of the OAUTHBEARER options, but that a static token needs no

@@ -7,6 +7,7 @@
 //! murmur2, murmur3, fnv-1a; fnv-1a also when `disablePartitionById`, sarama's default), so
 //! a Kafka consumer sees one event's history on one partition, in order.
 
+pub mod kerberos;
 mod oauth;
 
 use std::collections::HashMap;
@@ -183,6 +184,11 @@ impl Clusters {
 fn producer(c: &Kafka, hash: Hash) -> Result<Arc<KafkaProducer>, String> {
     let fail = |e: String| format!("[[kafka]] {}: {e}", c.id);
     let oauth = oauth::TokenSource::new(c).map_err(fail)?;
+    // Its ticket is in the cache before the producer first connects.
+    let kerberos = kerberos::Login::new(c).map_err(fail)?;
+    if let Some(login) = &kerberos {
+        login.kinit().map_err(fail)?;
+    }
     // Fetched before the producer connects, so that its first login has it.
     let token = oauth
         .as_ref()
@@ -193,6 +199,9 @@ fn producer(c: &Kafka, hash: Hash) -> Result<Arc<KafkaProducer>, String> {
     if let (Some(source), Some(token)) = (oauth, token) {
         source.hand_over(&producer, &token).map_err(fail)?;
         oauth::keep_fresh(&c.id, source, Arc::downgrade(&producer), token);
+    }
+    if let Some(login) = kerberos {
+        kerberos::keep_fresh(&c.id, login, Arc::downgrade(&producer));
     }
     Ok(producer)
 }
@@ -236,6 +245,18 @@ fn new_producer(c: &Kafka, hash: Hash) -> Result<KafkaProducer, String> {
         // Tokens are handed over by `oauth`.
         "OAUTHBEARER" => {
             config.set("sasl.mechanism", "OAUTHBEARER");
+        }
+        // Tickets are got by `kerberos`: librdkafka's own kinit is off.
+        "GSSAPI" => {
+            let service = match c.sasl_gssapi_service_name.as_str() {
+                "" => "kafka",
+                s => s,
+            };
+            config
+                .set("sasl.mechanism", "GSSAPI")
+                .set("sasl.kerberos.service.name", service)
+                .set("sasl.kerberos.principal", c.kerberos_principal())
+                .set("sasl.kerberos.min.time.before.relogin", "0");
         }
         m => {
             config
