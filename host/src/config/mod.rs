@@ -215,6 +215,36 @@ data_dir = "/tmp/x"
         assert_eq!(c.unsupported_sections().count(), 0);
     }
 
+    /// Kerberos' config file and credential cache are the process's: GSSAPI clusters share
+    /// them or are refused.
+    #[test]
+    fn gssapi_clusters_share_one_principal_and_krb5_conf() {
+        let dir = std::env::temp_dir().join(format!("farad-krb5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.conf"), dir.join("b.conf"));
+        std::fs::write(&a, "").unwrap();
+        std::fs::write(&b, "").unwrap();
+        let cluster = |id: &str, user: &str, krb5: &std::path::Path| {
+            format!(
+                "[[kafka]]\nenabled = true\nid = \"{id}\"\nbrokers = [\"127.0.0.1:9\"]\n\
+                 sasl-mechanism = \"GSSAPI\"\nsasl-gssapi-auth-type = \"KRB5_USER_AUTH\"\n\
+                 sasl-username = \"{user}\"\nsasl-password = \"p\"\n\
+                 sasl-gssapi-kerberos-config-path = {:?}\n",
+                krb5.display().to_string()
+            )
+        };
+        let parse = |text: String| Config::parse(&text, "t", &[]).map_err(|e| format!("{e:#}"));
+        parse(cluster("one", "u", &a) + &cluster("two", "u", &a)).unwrap();
+        let err = parse(cluster("one", "u", &a) + &cluster("two", "v", &a)).unwrap_err();
+        assert!(err.contains("one principal"), "{err}");
+        let err = parse(cluster("one", "u", &a) + &cluster("two", "u", &b)).unwrap_err();
+        assert!(err.contains("differs"), "{err}");
+        // A cluster that is off takes no part.
+        let off = cluster("two", "v", &b).replace("enabled = true", "enabled = false");
+        parse(cluster("one", "u", &a) + &off).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn kafka_sections_take_kapacitors_tls_and_sasl_options() {
         let kafka = |extra: &str| {
