@@ -155,16 +155,7 @@ pub fn keep_fresh<T: Send + Sync + 'static>(cluster: &str, login: Login, produce
     let spawned = std::thread::Builder::new()
         .name("kafka-kinit".into())
         .spawn(move || {
-            loop {
-                let mut wait = RELOGIN;
-                while !wait.is_zero() {
-                    let step = wait.min(Duration::from_secs(1));
-                    std::thread::sleep(step);
-                    wait -= step;
-                    if producer.strong_count() == 0 {
-                        return;
-                    }
-                }
+            while super::sleep_while_alive(RELOGIN, &producer) {
                 if let Err(e) = login.kinit() {
                     tracing::error!(cluster, error = e, "kafka GSSAPI login not renewed");
                 }

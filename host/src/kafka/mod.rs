@@ -288,6 +288,20 @@ fn new_producer(c: &Kafka, hash: Hash) -> Result<KafkaProducer, String> {
 
 type KafkaProducer = ThreadedProducer<Delivery, KeyHash>;
 
+/// Sleeps `wait`, looking every second whether `producer` is still there: false once it is
+/// not (a renewal thread then ends).
+fn sleep_while_alive<T>(mut wait: Duration, producer: &std::sync::Weak<T>) -> bool {
+    while !wait.is_zero() {
+        let step = wait.min(Duration::from_secs(1));
+        std::thread::sleep(step);
+        wait -= step;
+        if producer.strong_count() == 0 {
+            return false;
+        }
+    }
+    true
+}
+
 /// Logs messages that could not be delivered.
 struct Delivery {
     cluster: String,

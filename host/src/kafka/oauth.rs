@@ -358,14 +358,8 @@ pub fn keep_fresh<C, P>(
             let mut wait = source.renewal(&token);
             let mut token = token;
             loop {
-                // Checks now and then that the producer is still there.
-                while !wait.is_zero() {
-                    let step = wait.min(Duration::from_secs(1));
-                    std::thread::sleep(step);
-                    wait -= step;
-                    if producer.strong_count() == 0 {
-                        return;
-                    }
+                if !super::sleep_while_alive(wait, &producer) {
+                    return;
                 }
                 // One that does not expire is kept (as Go keeps it), only handed over again.
                 let next = match token.expires {
