@@ -225,28 +225,26 @@ mod tests {
         let p = path.to_str().unwrap();
         let files = LogFiles::default();
         let line = |i: usize| format!("{{\"id\":\"event {i:08}\",\"pad\":\"{:0>100}\"}}\n", i);
-        let per_flush = 4096;
-        let mut written = 0;
+        // Appends lines from the `i`th on until `bytes` are written, flushing every 4,096
+        // lines as sync points would: how many bytes were.
         let mut i = 0;
-        while written < 3 * DROP_EVERY as usize {
-            for _ in 0..per_flush {
-                let l = line(i);
-                written += l.len();
-                files.append(p, 0o600, l.as_bytes()).unwrap();
-                i += 1;
+        let mut write = |bytes: usize| {
+            let mut written = 0;
+            while written < bytes {
+                for _ in 0..4096 {
+                    let l = line(i);
+                    written += l.len();
+                    files.append(p, 0o600, l.as_bytes()).unwrap();
+                    i += 1;
+                }
+                files.flush();
             }
-            files.flush();
-        }
+            written
+        };
+        let written = write(3 * DROP_EVERY as usize);
         // Written out: the next drop takes all of it but the lines after.
         std::fs::File::open(&path).unwrap().sync_data().unwrap();
-        let mut more = 0;
-        while more < DROP_EVERY as usize {
-            let l = line(i);
-            more += l.len();
-            files.append(p, 0o600, l.as_bytes()).unwrap();
-            i += 1;
-        }
-        files.flush();
+        write(DROP_EVERY as usize);
 
         let tmpfs = {
             let c = std::ffi::CString::new(p).unwrap();

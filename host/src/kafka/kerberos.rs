@@ -56,11 +56,11 @@ pub fn check(clusters: &[Kafka]) -> Result<(), String> {
     Ok(())
 }
 
-/// Points Kerberos at the `krb5.conf` the GSSAPI clusters name.
+/// Points Kerberos at the `krb5.conf` the GSSAPI clusters name (one: [`check`] ran when
+/// the config was loaded).
 ///
 /// Call before any thread is started: it sets the process's environment.
 pub fn configure(clusters: &[Kafka]) -> Result<(), String> {
-    check(clusters)?;
     let path = clusters.iter().find_map(|k| k.kerberos_config());
     if let Some(path) = path {
         std::fs::metadata(path)
