@@ -89,16 +89,16 @@ impl Aggregates {
 fn aggregate(spec: &AggregateSpec, events: Vec<TopicEvent>) -> TopicEvent {
     let rank = |l: &str| crate::topics::parse_level(l).unwrap_or(0);
     let mut agg = TopicEvent {
-        topic: spec.topic.clone(),
-        id: spec.id.clone(),
+        topic: spec.topic.as_str().into(),
+        id: spec.id.as_str().into(),
         level: "OK",
-        message: spec.message(events.len()).unwrap_or_else(|e| e),
-        details: String::new(),
+        message: spec.message(events.len()).unwrap_or_else(|e| e).into(),
+        details: "".into(),
         time: 0,
         duration: 0,
         previous_level: "OK",
         recoverable: false,
-        task: String::new(),
+        task: "".into(),
         row: EventData::Json(serde_json::Value::Null),
         group: farad_runtime::model::GroupKey::NIL,
     };
@@ -113,7 +113,7 @@ fn aggregate(spec: &AggregateSpec, events: Vec<TopicEvent>) -> TopicEvent {
         details.push(e.message);
         rows.extend(e.row.series());
     }
-    agg.details = details.join("\n");
+    agg.details = details.join("\n").into();
     agg.row = EventData::Json(serde_json::Value::Array(rows));
     agg
 }
@@ -128,7 +128,7 @@ mod tests {
             id: "x".into(),
             level,
             message: msg.into(),
-            details: String::new(),
+            details: "".into(),
             time,
             duration: time * 10,
             previous_level: "OK",
@@ -154,10 +154,10 @@ mod tests {
         let out = a.due(Instant::now() + Duration::from_secs(2));
         assert_eq!(out.len(), 1);
         let e = &out[0];
-        assert_eq!((e.topic.as_str(), e.id.as_str()), ("agg", "cpu-agg"));
-        assert_eq!(e.message, "Received 2 events in the last 1s.");
+        assert_eq!((&*e.topic, &*e.id), ("agg", "cpu-agg"));
+        assert_eq!(&*e.message, "Received 2 events in the last 1s.");
         assert_eq!((e.level, e.time, e.duration), ("CRITICAL", 5, 50));
-        assert_eq!(e.details, "one\ntwo");
+        assert_eq!(&*e.details, "one\ntwo");
         assert_eq!(e.row.series().len(), 2);
         assert!(a.due(Instant::now() + Duration::from_secs(4)).is_empty());
     }

@@ -390,7 +390,7 @@ mod tests {
             id: "cpu:a".into(),
             level: "CRITICAL",
             message: "m".into(),
-            details: String::new(),
+            details: "".into(),
             time: 0,
             duration: 0,
             previous_level: "OK",

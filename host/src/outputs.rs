@@ -341,7 +341,7 @@ impl Io for Outputs {
     fn publish(&self, event: farad_runtime::exec::TopicEvent) {
         use crate::handlers::Action;
         // `publish` handlers pass events on; each topic takes an event once (no loops).
-        let mut visited: Vec<String> = Vec::new();
+        let mut visited: Vec<std::sync::Arc<str>> = Vec::new();
         let mut pending = vec![event];
         while let Some(ev) = pending.pop() {
             if visited.contains(&ev.topic) {
@@ -373,7 +373,7 @@ impl Io for Outputs {
                         Ok(false) => continue,
                         Err(e) => {
                             tracing::warn!(
-                                topic = ev.topic,
+                                topic = &*ev.topic,
                                 handler = spec.id,
                                 error = e,
                                 "handler not run"
@@ -407,12 +407,12 @@ impl Io for Outputs {
                         topic,
                         qos,
                         retained,
-                        payload: ev.message.clone().into_bytes(),
+                        payload: ev.message.as_bytes().to_vec(),
                     }),
                     Ok(Action::Email { to, templates }) => self.send(Output::Email {
                         to: ev.email_recipients(&to, &templates),
-                        subject: ev.message.clone(),
-                        body: ev.details.clone(),
+                        subject: ev.message.to_string(),
+                        body: ev.details.to_string(),
                     }),
                     Ok(Action::Plugin(kind)) => self.send(Output::Plugin {
                         kind,
@@ -424,12 +424,12 @@ impl Io for Outputs {
                     }
                     Ok(Action::Publish(topics)) => {
                         pending.extend(topics.into_iter().map(|topic| TopicEvent {
-                            topic,
+                            topic: topic.into(),
                             ..ev.clone()
                         }))
                     }
                     Err(e) => tracing::warn!(
-                        topic = ev.topic,
+                        topic = &*ev.topic,
                         handler = spec.id,
                         error = e,
                         "topic handler failed"
@@ -579,7 +579,7 @@ fn event_facts(ev: &TopicEvent) -> Facts {
         level: rank(ev.level),
         changed: ev.level != ev.previous_level,
         name,
-        task_name: ev.task.clone(),
+        task_name: ev.task.to_string(),
         duration: ev.duration,
     };
     (facts, tags)

@@ -196,21 +196,15 @@ fn plugin_test(outputs: &Outputs, kind: &str, options: &Map<String, Value>) -> R
     let level = crate::topics::LEVELS[crate::topics::parse_level(level)?];
     let event = TopicEvent {
         topic: "service-test".into(),
-        id: event_opts["id"]
-            .as_str()
-            .unwrap_or("testAlertID")
-            .to_owned(),
+        id: event_opts["id"].as_str().unwrap_or("testAlertID").into(),
         level,
-        message: event_opts["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        details: String::new(),
+        message: event_opts["message"].as_str().unwrap_or_default().into(),
+        details: "".into(),
         time: crate::server::now_ns(),
         duration: 0,
         previous_level: "OK",
         recoverable: true,
-        task: String::new(),
+        task: "".into(),
         row: EventData::Json(json!({"name": format!("test{kind}")})),
         group: farad_runtime::model::GroupKey::NIL,
     };

@@ -2,7 +2,7 @@
 //! every event id it has seen and how many events it collected; its level is the highest of
 //! its events' levels (Kapacitor's `TopicState`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,11 +31,12 @@ fn rank(level: &str) -> usize {
 }
 
 /// An event's latest state in its topic.
+/// Its texts are shared with the event that set them and with the store's write.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventState {
     pub level: &'static str,
-    pub message: String,
-    pub details: String,
+    pub message: Arc<str>,
+    pub details: Arc<str>,
     pub time: i64,
     pub duration: i64,
 }
@@ -43,7 +44,7 @@ pub struct EventState {
 impl EventState {
     fn stored(&self) -> StoredEvent {
         StoredEvent {
-            level: self.level.to_owned(),
+            level: self.level,
             message: self.message.clone(),
             details: self.details.clone(),
             time: self.time,
@@ -52,19 +53,27 @@ impl EventState {
     }
 }
 
+/// An event's state and whether the store has it yet.
+struct Kept {
+    state: EventState,
+    dirty: bool,
+}
+
 #[derive(Default)]
 struct Topic {
     collected: i64,
-    events: BTreeMap<String, EventState>,
-    /// Events changed since the last write to the store.
-    dirty: HashSet<String>,
+    events: BTreeMap<Arc<str>, Kept>,
+    /// Events changed since the last write to the store (each once: see `Kept::dirty`).
+    dirty: Vec<Arc<str>>,
+    /// Whether the topic is in `State::dirty`.
+    listed: bool,
 }
 
 impl Topic {
     fn level(&self) -> usize {
         self.events
             .values()
-            .map(|e| rank(e.level))
+            .map(|e| rank(e.state.level))
             .max()
             .unwrap_or(0)
     }
@@ -73,18 +82,23 @@ impl Topic {
 #[derive(Default)]
 struct State {
     topics: BTreeMap<String, Topic>,
-    /// Topics changed, and deleted, since the last write to the store.
-    dirty: HashSet<String>,
+    /// Topics changed since the last write to the store (each once: see `Topic::listed`),
+    /// and topics deleted.
+    dirty: Vec<String>,
     deleted: Vec<String>,
     /// Counts changes; the store holds every change up to `Topics::durable`.
     seq: u64,
 }
 
 impl State {
+    /// Notes a change of `topic`'s count or events for the store.
     fn touch(&mut self, topic: &str) {
         self.seq += 1;
-        if !self.dirty.contains(topic) {
-            self.dirty.insert(topic.to_owned());
+        if let Some(t) = self.topics.get_mut(topic)
+            && !t.listed
+        {
+            t.listed = true;
+            self.dirty.push(topic.to_owned());
         }
     }
 
@@ -95,13 +109,16 @@ impl State {
             ..TopicChanges::default()
         };
         for id in std::mem::take(&mut self.dirty) {
-            let Some(t) = self.topics.get_mut(&id) else {
+            // Gone (deleted), or listed again after a delete and already taken.
+            let Some(t) = self.topics.get_mut(&id).filter(|t| t.listed) else {
                 continue;
             };
+            t.listed = false;
             changes.collected.push((id.clone(), t.collected));
             for e in std::mem::take(&mut t.dirty) {
-                if let Some(state) = t.events.get(&e) {
-                    changes.events.push((id.clone(), e, state.stored()));
+                if let Some(kept) = t.events.get_mut(&e) {
+                    kept.dirty = false;
+                    changes.events.push((id.clone(), e, kept.state.stored()));
                 }
             }
         }
@@ -170,16 +187,15 @@ impl Topics {
             let t = state.topics.entry(id).or_default();
             t.collected = collected;
             for (event, e) in events {
-                t.events.insert(
-                    event,
-                    EventState {
-                        level: LEVELS[rank(&e.level)],
-                        message: e.message,
-                        details: e.details,
-                        time: e.time,
-                        duration: e.duration,
-                    },
-                );
+                let state = EventState {
+                    level: e.level,
+                    message: e.message,
+                    details: e.details,
+                    time: e.time,
+                    duration: e.duration,
+                };
+                let dirty = false;
+                t.events.insert(event.into(), Kept { state, dirty });
             }
         }
         Ok(Topics {
@@ -229,8 +245,12 @@ impl Topics {
                     s.touch(&topic);
                 }
                 for (topic, id, _) in changes.events {
-                    if let Some(t) = s.topics.get_mut(&topic) {
-                        t.dirty.insert(id);
+                    if let Some(t) = s.topics.get_mut(&topic)
+                        && let Some(kept) = t.events.get_mut(&id)
+                        && !kept.dirty
+                    {
+                        kept.dirty = true;
+                        t.dirty.push(id);
                     }
                 }
             }
@@ -244,10 +264,10 @@ impl Topics {
             let mut guard = self.state.lock();
             let s = &mut *guard;
             // The topic exists for all but its first event: no key to allocate.
-            if !s.topics.contains_key(&event.topic) {
-                s.topics.insert(event.topic.clone(), Default::default());
+            if !s.topics.contains_key(&*event.topic) {
+                s.topics.insert(event.topic.to_string(), Default::default());
             }
-            let t = s.topics.get_mut(&event.topic).expect("inserted above");
+            let t = s.topics.get_mut(&*event.topic).expect("inserted above");
             t.collected += 1;
             let state = EventState {
                 level: event.level,
@@ -256,22 +276,29 @@ impl Topics {
                 time: event.time,
                 duration: event.duration,
             };
-            match t.events.get_mut(&event.id) {
-                Some(e) => *e = state,
-                None => {
-                    t.events.insert(event.id.clone(), state);
+            let kept = match t.events.get_mut(&event.id) {
+                Some(kept) => {
+                    kept.state = state;
+                    kept
                 }
-            }
+                None => {
+                    let dirty = false;
+                    t.events
+                        .entry(event.id.clone())
+                        .or_insert(Kept { state, dirty })
+                }
+            };
             if self.store.is_some() {
-                if !t.dirty.contains(&event.id) {
-                    t.dirty.insert(event.id.clone());
+                if !kept.dirty {
+                    kept.dirty = true;
+                    t.dirty.push(event.id.clone());
                 }
                 s.touch(&event.topic);
             }
         }
         self.handlers
             .lock()
-            .get(&event.topic)
+            .get(&*event.topic)
             .map(|h| h.values().cloned().collect())
             .unwrap_or_default()
     }
@@ -279,7 +306,7 @@ impl Topics {
     /// What `topic` remembers of event `id`: where an alert node resumes.
     pub fn known(&self, topic: &str, id: &str) -> Option<KnownEvent> {
         let s = self.state.lock();
-        let e = s.topics.get(topic)?.events.get(id)?;
+        let e = &s.topics.get(topic)?.events.get(id)?.state;
         Some(KnownEvent {
             level: e.level,
             time: e.time,
@@ -373,8 +400,8 @@ impl Topics {
         Some(
             t.events
                 .iter()
-                .filter(|(_, e)| rank(e.level) >= min_level)
-                .map(|(k, e)| (k.clone(), e.clone()))
+                .filter(|(_, e)| rank(e.state.level) >= min_level)
+                .map(|(k, e)| (k.to_string(), e.state.clone()))
                 .collect(),
         )
     }
@@ -386,7 +413,7 @@ impl Topics {
             .get(topic)?
             .events
             .get(event)
-            .cloned()
+            .map(|e| e.state.clone())
     }
 
     /// Deletes a topic and its events; false when there was none.
@@ -395,7 +422,6 @@ impl Topics {
         let gone = s.topics.remove(id).is_some();
         if gone && self.store.is_some() {
             s.seq += 1;
-            s.dirty.remove(id);
             s.deleted.push(id.to_owned());
         }
         gone
@@ -482,8 +508,8 @@ mod tests {
             topic: topic.into(),
             id: id.into(),
             level,
-            message: format!("{id} is {level}"),
-            details: String::new(),
+            message: format!("{id} is {level}").into(),
+            details: "".into(),
             time: 1,
             duration: 0,
             previous_level: "OK",
@@ -532,7 +558,7 @@ mod tests {
         t.collect(&event("cpu", "a", "OK"));
         let s = t.get("cpu").unwrap();
         assert_eq!((s.level, s.collected), ("WARNING", 3));
-        assert_eq!(t.event("cpu", "a").unwrap().message, "a is OK");
+        assert_eq!(&*t.event("cpu", "a").unwrap().message, "a is OK");
         let warn = t.events("cpu", parse_level("warning").unwrap()).unwrap();
         assert_eq!(warn.len(), 1);
         assert_eq!(warn[0].0, "b");

@@ -15,9 +15,9 @@ pub const TOPIC_EVENTS: Collection<StoredEvent> = Collection::new("topic_events"
 /// An event's latest state as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredEvent {
-    pub level: String,
-    pub message: String,
-    pub details: String,
+    pub level: &'static str,
+    pub message: std::sync::Arc<str>,
+    pub details: std::sync::Arc<str>,
     pub time: i64,
     pub duration: i64,
 }
@@ -30,7 +30,7 @@ pub struct TopicChanges {
     /// Each changed topic's event count.
     pub collected: Vec<(String, i64)>,
     /// `(topic, event id, state)`.
-    pub events: Vec<(String, String, StoredEvent)>,
+    pub events: Vec<(String, std::sync::Arc<str>, StoredEvent)>,
 }
 
 impl TopicChanges {
@@ -57,7 +57,7 @@ fn encode(e: &StoredEvent, out: &mut Vec<u8>) {
     out.push(LEVELS.iter().position(|l| *l == e.level).unwrap_or(0) as u8);
     out.extend_from_slice(&e.time.to_le_bytes());
     out.extend_from_slice(&e.duration.to_le_bytes());
-    for s in [&e.message, &e.details] {
+    for s in [&*e.message, &*e.details] {
         out.extend_from_slice(&(s.len() as u32).to_le_bytes());
         out.extend_from_slice(s.as_bytes());
     }
@@ -80,12 +80,13 @@ fn decode(b: &[u8]) -> Result<StoredEvent, String> {
     }
     let level = *LEVELS.get(head[1] as usize).ok_or("unknown level")?;
     let int = |r: &[u8]| i64::from_le_bytes(r.try_into().expect("8 bytes"));
-    let mut text = || -> Result<String, String> {
+    let mut text = || -> Result<std::sync::Arc<str>, String> {
         let n = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes")) as usize;
-        String::from_utf8(take(&mut b, n)?).map_err(|e| e.to_string())
+        let s = String::from_utf8(take(&mut b, n)?).map_err(|e| e.to_string())?;
+        Ok(s.into())
     };
     Ok(StoredEvent {
-        level: level.to_owned(),
+        level,
         time: int(&head[2..10]),
         duration: int(&head[10..18]),
         message: text()?,
@@ -159,11 +160,11 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn ev(level: &str, time: i64) -> StoredEvent {
+    fn ev(level: &'static str, time: i64) -> StoredEvent {
         StoredEvent {
-            level: level.into(),
-            message: format!("{level} at {time}"),
-            details: String::new(),
+            level,
+            message: format!("{level} at {time}").into(),
+            details: "".into(),
             time,
             duration: 0,
         }

@@ -48,7 +48,7 @@ pub fn alerts(exp: &[AlertExpect], events: &[TopicEvent]) -> Option<String> {
             if topics.is_empty() {
                 e.topic.starts_with("main:")
             } else {
-                topics.contains(&e.topic.as_str())
+                topics.contains(&&*e.topic)
             }
         })
         .collect();
@@ -123,13 +123,13 @@ fn alert_matches(x: &AlertExpect, g: &TopicEvent) -> bool {
         .time
         .as_deref()
         .is_none_or(|t| farad_runtime::time::parse_rfc3339(t).is_some_and(|t| t == g.time));
-    x.topic.as_deref().is_none_or(|t| t == g.topic)
-        && x.id.as_deref().is_none_or(|i| i == g.id)
+    x.topic.as_deref().is_none_or(|t| t == &*g.topic)
+        && x.id.as_deref().is_none_or(|i| i == &*g.id)
         && x.level
             .as_deref()
             .is_none_or(|l| l.eq_ignore_ascii_case(g.level))
-        && x.message.as_deref().is_none_or(|m| m == g.message)
-        && x.details.as_deref().is_none_or(|d| d == g.details)
+        && x.message.as_deref().is_none_or(|m| m == &*g.message)
+        && x.details.as_deref().is_none_or(|d| d == &*g.details)
         && time_ok
 }
 
@@ -169,16 +169,16 @@ impl Fields {
 
     fn actual(&self, e: &TopicEvent) -> String {
         self.line([
-            (self.topic, "topic", e.topic.clone()),
-            (self.id, "id", e.id.clone()),
+            (self.topic, "topic", e.topic.to_string()),
+            (self.id, "id", e.id.to_string()),
             (self.level, "level", e.level.to_owned()),
             (
                 self.time,
                 "time",
                 farad_runtime::time::format_rfc3339_nanos(e.time),
             ),
-            (self.message, "message", e.message.clone()),
-            (self.details, "details", e.details.clone()),
+            (self.message, "message", e.message.to_string()),
+            (self.details, "details", e.details.to_string()),
         ])
     }
 }

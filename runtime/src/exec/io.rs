@@ -22,13 +22,14 @@ pub struct HttpRequest {
 
 /// An alert event as a topic keeps it: the event's latest state, by topic and event id.
 #[derive(Clone, Debug, PartialEq)]
+/// Its strings are shared: an event is copied into topic state and to every handler.
 pub struct TopicEvent {
-    pub topic: String,
-    pub id: String,
+    pub topic: Arc<str>,
+    pub id: Arc<str>,
     /// `OK`, `INFO`, `WARNING` or `CRITICAL`.
     pub level: &'static str,
-    pub message: String,
-    pub details: String,
+    pub message: Arc<str>,
+    pub details: Arc<str>,
     /// Nanoseconds since the epoch.
     pub time: i64,
     /// Nanoseconds since the event left OK.
@@ -36,7 +37,7 @@ pub struct TopicEvent {
     pub previous_level: &'static str,
     pub recoverable: bool,
     /// The task that raised it (handlers' `taskName()`); empty for aggregated events.
-    pub task: String,
+    pub task: Arc<str>,
     /// The event's data.
     pub row: EventData,
     /// The alert's group (`GroupKey::NIL` without `groupBy`, and for aggregated events):
@@ -201,9 +202,9 @@ impl TopicEvent {
     /// Kapacitor's event JSON, as its handlers send it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "id": self.id,
-            "message": self.message,
-            "details": self.details,
+            "id": &*self.id,
+            "message": &*self.message,
+            "details": &*self.details,
             "time": crate::time::format_rfc3339_nanos(self.time),
             "duration": self.duration,
             "level": self.level,
@@ -244,9 +245,9 @@ impl TopicEvent {
     fn common_data(&self) -> std::collections::BTreeMap<String, gotmpl::Value> {
         use gotmpl::Value as T;
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ID".to_owned(), T::from(self.id.as_str()));
-        m.insert("Message".to_owned(), T::from(self.message.as_str()));
-        m.insert("Details".to_owned(), T::from(self.details.as_str()));
+        m.insert("ID".to_owned(), T::from(&*self.id));
+        m.insert("Message".to_owned(), T::from(&*self.message));
+        m.insert("Details".to_owned(), T::from(&*self.details));
         m.insert("Level".to_owned(), T::from(self.level));
         m.insert(
             "Time".to_owned(),
@@ -294,7 +295,7 @@ impl TopicEvent {
         }
         let mut m = self.common_data();
         m.insert("Name".to_owned(), T::from(name));
-        m.insert("TaskName".to_owned(), T::from(self.task.as_str()));
+        m.insert("TaskName".to_owned(), T::from(&*self.task));
         // Handlers see the raw group id, empty without `groupBy` (not the `nil` of the node's
         // own templates).
         let group = if self.group.is_nil() {
@@ -327,7 +328,9 @@ impl TopicEvent {
             match t.execute_to_string(&data) {
                 Ok(s) if !s.is_empty() => out.push(s),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(id = self.id, error = %e, "email address template failed"),
+                Err(e) => {
+                    tracing::warn!(id = &*self.id, error = %e, "email address template failed")
+                }
             }
         }
         out
@@ -640,8 +643,8 @@ pub trait Io: Send + Sync {
     /// Collects an alert event into its topic.
     fn publish(&self, event: TopicEvent) {
         tracing::debug!(
-            topic = event.topic,
-            id = event.id,
+            topic = &*event.topic,
+            id = &*event.id,
             "no host keeps topics; dropped"
         );
     }

@@ -414,16 +414,16 @@ impl HandlerPlugin {
     ) -> Result<(), String> {
         let (name, tags) = event.row.name_and_tags();
         let ev = wit::Event {
-            id: event.id.clone(),
-            message: event.message.clone(),
-            details: event.details.clone(),
+            id: event.id.to_string(),
+            message: event.message.to_string(),
+            details: event.details.to_string(),
             time: event.time,
             duration: event.duration,
             level: level(event.level),
             previous_level: level(event.previous_level),
             recoverable: event.recoverable,
-            task: event.task.clone(),
-            topic: event.topic.clone(),
+            task: event.task.to_string(),
+            topic: event.topic.to_string(),
             name,
             tags,
             client_url: client_url.to_owned(),

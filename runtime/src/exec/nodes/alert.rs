@@ -103,7 +103,7 @@ enum Handler {
 
 pub struct Alert {
     io: Arc<dyn Io>,
-    task: String,
+    task: Arc<str>,
     server: [(String, String); 3],
     /// Per level (index 1..=3), its lambda, reset lambda, and their node-wide states.
     levels: [Option<(Compiled, ExprState)>; 4],
@@ -130,9 +130,9 @@ pub struct Alert {
     history: usize,
     handlers: Vec<Handler>,
     /// `.topic(name)`: events are collected there too.
-    topic: Option<String>,
+    topic: Option<Arc<str>>,
     /// The topic the node's own handlers hang off, as Kapacitor names it: `main:task:node`.
-    anon_topic: String,
+    anon_topic: Arc<str>,
     /// `.category()`: what other nodes' `.inhibit()` name.
     category: String,
     /// `.inhibit(category, tags...)`: each group inhibits `category` for its values of `tags`.
@@ -146,7 +146,7 @@ pub struct Alert {
 struct State {
     /// The id last rendered for this group and the series it was rendered for: the id template
     /// sees only the name and tags, so points of the same series reuse it.
-    last_id: Option<(Arc<Series>, String)>,
+    last_id: Option<(Arc<Series>, Arc<str>)>,
     history: Vec<Level>,
     idx: usize,
     flapping: bool,
@@ -282,9 +282,9 @@ fn kebab(name: &str) -> String {
 
 /// What the templates and handlers see of one event.
 struct Event {
-    id: String,
-    message: String,
-    details: String,
+    id: Arc<str>,
+    message: Arc<str>,
+    details: Arc<str>,
     time: i64,
     duration: i64,
     level: Level,
@@ -544,9 +544,9 @@ impl Alert {
             .or(global_changes_only.then_some(0));
         Ok(Alert {
             io: env.io.clone(),
-            task: env.task_id.clone(),
-            topic,
-            anon_topic: format!("main:{}:{}", env.task_id, node.name()),
+            task: env.task_id.as_str().into(),
+            topic: topic.map(Arc::from),
+            anon_topic: format!("main:{}:{}", env.task_id, node.name()).into(),
             server: [
                 ("Hostname".into(), env.hostname.clone()),
                 ("ClusterID".into(), env.cluster_id.clone()),
@@ -740,7 +740,7 @@ impl Alert {
     fn info(&self, name: Name, group: &GroupKey, tags: &[(Name, Box<str>)]) -> BTreeMap<String, T> {
         let mut m = BTreeMap::new();
         m.insert("Name".into(), T::from(name.as_str()));
-        m.insert("TaskName".into(), T::from(self.task.as_str()));
+        m.insert("TaskName".into(), T::from(&*self.task));
         let g = if group.is_nil() {
             "nil".to_string()
         } else {
@@ -781,7 +781,7 @@ impl Alert {
     #[allow(clippy::too_many_arguments)]
     fn event(
         &mut self,
-        id: String,
+        id: Arc<str>,
         name: Name,
         group: &GroupKey,
         tags: &[(Name, Box<str>)],
@@ -800,8 +800,8 @@ impl Alert {
         };
         let event = Event {
             id,
-            message,
-            details,
+            message: message.into(),
+            details: details.into(),
             time,
             duration,
             level,
@@ -981,7 +981,7 @@ impl Alert {
             return;
         }
         let event = crate::exec::TopicEvent {
-            topic: String::new(),
+            topic: Arc::from(""),
             id: e.id.clone(),
             level: e.level.as_str(),
             message: e.message.clone(),
@@ -1060,7 +1060,7 @@ impl Alert {
                         topic,
                         qos: *qos,
                         retained: *retained,
-                        payload: e.message.clone().into_bytes(),
+                        payload: e.message.as_bytes().to_vec(),
                     }),
                     Err(error) => {
                         tracing::error!(task = %self.task, error, "alert handler failed")
@@ -1076,8 +1076,8 @@ impl Alert {
                         Some(ev) => ev.email_recipients(to, to_templates),
                         None => to.clone(),
                     },
-                    subject: e.message.clone(),
-                    body: e.details.clone(),
+                    subject: e.message.to_string(),
+                    body: e.details.to_string(),
                 }),
                 Handler::Post {
                     target,
@@ -1103,8 +1103,8 @@ impl Alert {
     fn augment(&self, e: &Event, fields: &mut Fields, series: &mut Arc<Series>) {
         for (name, v) in [
             (self.level_field, Value::Str(e.level.as_str().into())),
-            (self.message_field, Value::Str(e.message.as_str().into())),
-            (self.id_field, Value::Str(e.id.as_str().into())),
+            (self.message_field, Value::Str((*e.message).into())),
+            (self.id_field, Value::Str((*e.id).into())),
             (self.duration_field, Value::Int(e.duration)),
         ] {
             if let Some(name) = name {
@@ -1117,10 +1117,7 @@ impl Alert {
         fields.sort_by_key(|(k, _)| *k);
         if self.level_tag.is_some() || self.id_tag.is_some() {
             let mut tags = series.tags.to_vec();
-            for (name, v) in [
-                (self.level_tag, e.level.as_str()),
-                (self.id_tag, e.id.as_str()),
-            ] {
+            for (name, v) in [(self.level_tag, e.level.as_str()), (self.id_tag, &*e.id)] {
                 if let Some(name) = name {
                     match tags.iter_mut().find(|(k, _)| *k == name) {
                         Some(t) => t.1 = v.into(),
@@ -1214,7 +1211,7 @@ impl NodeExec for Alert {
         let id = match cached {
             Some(id) => id,
             None => {
-                let id = self.render_id(name, &p.group, &p.point.series.tags)?;
+                let id: Arc<str> = self.render_id(name, &p.group, &p.point.series.tags)?.into();
                 if self.groups.get(&p.group).is_none() {
                     let fresh = self.new_state(&id, &p.group);
                     self.groups.insert(p.group.clone(), fresh);
@@ -1300,7 +1297,16 @@ impl NodeExec for Alert {
         let fields = b.points[hp].fields.clone();
         let tags = b.tags.to_vec();
         let e = self.event(
-            id, b.name, &b.group, &tags, &fields, level, previous, t, duration, row,
+            id.into(),
+            b.name,
+            &b.group,
+            &tags,
+            &fields,
+            level,
+            previous,
+            t,
+            duration,
+            row,
         )?;
         for bp in &mut b.points {
             self.augment(&e, &mut bp.fields, &mut bp.series);
