@@ -62,7 +62,8 @@ struct Kept {
 #[derive(Default)]
 struct Topic {
     collected: i64,
-    events: BTreeMap<Arc<str>, Kept>,
+    /// By id; sorted when listed (a lookup per event is the hot path).
+    events: std::collections::HashMap<Arc<str>, Kept, foldhash::fast::RandomState>,
     /// Events changed since the last write to the store (each once: see `Kept::dirty`).
     dirty: Vec<Arc<str>>,
     /// Whether the topic is in `State::dirty`.
@@ -397,13 +398,14 @@ impl Topics {
     pub fn events(&self, id: &str, min_level: usize) -> Option<Vec<(String, EventState)>> {
         let s = self.state.lock();
         let t = s.topics.get(id)?;
-        Some(
-            t.events
-                .iter()
-                .filter(|(_, e)| rank(e.state.level) >= min_level)
-                .map(|(k, e)| (k.to_string(), e.state.clone()))
-                .collect(),
-        )
+        let mut events: Vec<(String, EventState)> = t
+            .events
+            .iter()
+            .filter(|(_, e)| rank(e.state.level) >= min_level)
+            .map(|(k, e)| (k.to_string(), e.state.clone()))
+            .collect();
+        events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Some(events)
     }
 
     pub fn event(&self, topic: &str, event: &str) -> Option<EventState> {
