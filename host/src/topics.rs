@@ -71,6 +71,14 @@ struct Topic {
 }
 
 impl Topic {
+    /// Lists the topic, named `name`, among `dirty` unless it already is.
+    fn list(&mut self, name: &str, dirty: &mut Vec<String>) {
+        if !self.listed {
+            self.listed = true;
+            dirty.push(name.to_owned());
+        }
+    }
+
     fn level(&self) -> usize {
         self.events
             .values()
@@ -95,11 +103,8 @@ impl State {
     /// Notes a change of `topic`'s count or events for the store.
     fn touch(&mut self, topic: &str) {
         self.seq += 1;
-        if let Some(t) = self.topics.get_mut(topic)
-            && !t.listed
-        {
-            t.listed = true;
-            self.dirty.push(topic.to_owned());
+        if let Some(t) = self.topics.get_mut(topic) {
+            t.list(topic, &mut self.dirty);
         }
     }
 
@@ -263,12 +268,14 @@ impl Topics {
     pub fn collect(&self, event: &TopicEvent) -> Vec<Arc<TopicHandler>> {
         {
             let mut guard = self.state.lock();
-            let s = &mut *guard;
+            let State {
+                topics, dirty, seq, ..
+            } = &mut *guard;
             // The topic exists for all but its first event: no key to allocate.
-            if !s.topics.contains_key(&*event.topic) {
-                s.topics.insert(event.topic.to_string(), Default::default());
+            if !topics.contains_key(&*event.topic) {
+                topics.insert(event.topic.to_string(), Default::default());
             }
-            let t = s.topics.get_mut(&*event.topic).expect("inserted above");
+            let t = topics.get_mut(&*event.topic).expect("inserted above");
             t.collected += 1;
             let state = EventState {
                 level: event.level,
@@ -294,7 +301,9 @@ impl Topics {
                     kept.dirty = true;
                     t.dirty.push(event.id.clone());
                 }
-                s.touch(&event.topic);
+                // What `State::touch` does, without looking the topic up again.
+                *seq += 1;
+                t.list(&event.topic, dirty);
             }
         }
         self.handlers

@@ -21,8 +21,8 @@ pub struct HttpRequest {
 }
 
 /// An alert event as a topic keeps it: the event's latest state, by topic and event id.
-#[derive(Clone, Debug, PartialEq)]
 /// Its strings are shared: an event is copied into topic state and to every handler.
+#[derive(Clone, Debug, PartialEq)]
 pub struct TopicEvent {
     pub topic: Arc<str>,
     pub id: Arc<str>,

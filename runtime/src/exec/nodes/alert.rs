@@ -985,7 +985,8 @@ impl Alert {
             return;
         }
         let event = crate::exec::TopicEvent {
-            topic: Arc::from(""),
+            // Set per topic below; a shared name costs no allocation here.
+            topic: self.anon_topic.clone(),
             id: e.id.clone(),
             level: e.level.as_str(),
             message: e.message.clone(),
